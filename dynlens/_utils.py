@@ -1,0 +1,152 @@
+"""Small shared helpers: argument validation, atomic file writes, seeding, devices.
+
+These are the one place for each of these jobs; every layer may import this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .errors import DynlensTypeError, DynlensValueError
+
+__all__ = [
+    "check_positive_int",
+    "check_nonnegative_int",
+    "check_positive_float",
+    "check_fraction",
+    "check_choice",
+    "atomic_path",
+    "seed_everything",
+    "resolve_device",
+    "as_numpy",
+]
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int, or raise naming ``name`` if it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DynlensValueError(f"{name}: expected a positive integer, found {value!r}")
+    return int(value)
+
+
+def check_nonnegative_int(value, name: str) -> int:
+    """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise DynlensValueError(f"{name}: expected a non-negative integer, found {value!r}")
+    return int(value)
+
+
+def check_positive_float(value, name: str) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` unless it is finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DynlensTypeError(f"{name}: expected a positive number, found {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise DynlensValueError(f"{name}: expected a positive finite number, found {value!r}")
+    return float(value)
+
+
+def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
+    """Return ``value`` as a float in [0, 1) (or [0, 1]), else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DynlensTypeError(f"{name}: expected a number in [0, 1), found {value!r}")
+    high_ok = value <= 1 if inclusive_high else value < 1
+    if not (0 <= value and high_ok):
+        bracket = "]" if inclusive_high else ")"
+        raise DynlensValueError(f"{name}: expected a number in [0, 1{bracket}, found {value!r}")
+    return float(value)
+
+
+def check_choice(value, choices, name: str):
+    """Return ``value`` if it is one of ``choices``; otherwise raise, suggesting close names."""
+    if value in choices:
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise DynlensValueError(
+        f"{name}: expected one of {', '.join(repr(c) for c in choices)}, found {value!r}{hint}"
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    An interrupted or failed write leaves any previous file at ``path`` untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> target.read_text()
+    'hello'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch for reproducibility; return a CPU torch Generator."""
+    seed = check_nonnegative_int(seed, "seed")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"`` or ``None`` into a torch device.
+
+    ``"auto"`` picks CUDA when available, else CPU. Asking for CUDA where there is none
+    raises a clear error instead of torch's.
+    """
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise DynlensValueError(
+            f"device: expected 'cpu', 'cuda', 'cuda:N' or 'auto', found {device!r}"
+        ) from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise DynlensValueError(
+            f"device: found {device!r} but CUDA is not available on this machine; use 'cpu' or 'auto'"
+        )
+    return resolved
+
+
+def as_numpy(array, name: str, *, dtype=None) -> np.ndarray:
+    """Convert an array-like or tensor to a NumPy array, naming ``name`` on failure."""
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    try:
+        out = np.asarray(array, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise DynlensTypeError(
+            f"{name}: expected an array of numbers, found {type(array).__name__}"
+        ) from err
+    if out.dtype == object:
+        raise DynlensTypeError(f"{name}: expected an array of numbers, found an object array")
+    return out

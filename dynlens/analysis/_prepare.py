@@ -1,0 +1,174 @@
+"""Evaluate any Dynamics batched, with exact Jacobians, without touching its parameters.
+
+Everything the analysis layer computes goes through :class:`Evaluator`: it validates the
+object once (:func:`~dynlens.dynamics.check_dynamics`), converts states and the constant
+input to the dynamics' own dtype and device, and evaluates under ``torch.no_grad`` with
+``torch.func`` transforms, which differentiate with respect to the states only. No
+parameter's ``requires_grad`` or ``.grad`` is ever touched; modules are evaluated in eval
+mode (dropout off) and their ``training`` flags are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._utils import as_numpy
+from ..dynamics import DynamicsInfo, check_dynamics, evaluate
+from ..errors import DynlensTypeError, DynlensValueError
+
+__all__ = ["Evaluator", "as_states", "eval_mode"]
+
+
+@contextlib.contextmanager
+def eval_mode(dynamics: Any) -> Iterator[None]:
+    """Put every nn.Module in ``dynamics`` in eval mode; restore each ``training`` flag."""
+    modules = list(dynamics.modules()) if isinstance(dynamics, nn.Module) else []
+    flags = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.training = False
+        yield
+    finally:
+        for m, flag in zip(modules, flags):
+            m.training = flag
+
+
+def as_states(states: Any, dim: int, name: str, *, allow_3d: bool = True) -> np.ndarray:
+    """Return ``states`` as a finite float64 array ``[n, dim]`` (3-D arrays are flattened)."""
+    arr = as_numpy(states, name)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise DynlensTypeError(f"{name}: expected an array of real numbers, found dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    ok_ndim = (1, 2, 3) if allow_3d else (1, 2)
+    if arr.ndim not in ok_ndim or arr.shape[-1] != dim:
+        shapes = "[trials, bins, dim], [n, dim] or [dim]" if allow_3d else "[n, dim] or [dim]"
+        raise DynlensValueError(
+            f"{name}: expected shape {shapes} with dim = {dim}, found shape {arr.shape}"
+        )
+    arr = arr.reshape(-1, dim)
+    if arr.shape[0] == 0:
+        raise DynlensValueError(f"{name}: expected at least one state, found none")
+    if not np.all(np.isfinite(arr)):
+        raise DynlensValueError(
+            f"{name}: expected finite values, found {int((~np.isfinite(arr)).sum())} NaN/inf entries"
+        )
+    return arr
+
+
+class Evaluator:
+    """Batched values and Jacobians of a Dynamics at a fixed constant input.
+
+    Parameters
+    ----------
+    dynamics : Dynamics or callable with ``dim`` and ``kind``
+    inputs : array-like of shape [n_inputs], optional
+        Constant input ``u`` passed to every evaluation (``None``: call without input).
+    """
+
+    def __init__(self, dynamics: Any, inputs: Any = None, name: str = "dynamics") -> None:
+        self.info: DynamicsInfo = check_dynamics(dynamics, name)
+        self.dynamics = dynamics
+        self.dim, self.kind, self.dt = self.info.dim, self.info.kind, self.info.dt
+        self.dtype, self.device = self.info.dtype, self.info.device
+        if not self.dtype.is_floating_point:
+            raise DynlensTypeError(f"{name}: expected floating-point dynamics, found {self.dtype}")
+        self.eps = float(torch.finfo(self.dtype).eps)
+        self.u: torch.Tensor | None = None
+        if inputs is not None:
+            u = as_numpy(inputs, "inputs").astype(np.float64)
+            if u.ndim != 1 or u.size == 0 or not np.all(np.isfinite(u)):
+                raise DynlensValueError(
+                    f"inputs: expected a finite constant input of shape [n_inputs], "
+                    f"found shape {u.shape}"
+                )
+            self.u = torch.as_tensor(u, dtype=self.dtype, device=self.device)
+        jac = getattr(dynamics, "jacobian", None)
+        # An analytic Jacobian (ground-truth systems) is used only without inputs, since its
+        # signature does not take one.
+        self._analytic_jacobian = jac if callable(jac) and inputs is None else None
+
+    # -- conversion -------------------------------------------------------------------
+    def tensor(self, x: Any) -> torch.Tensor:
+        """States as a tensor of the dynamics' dtype and device."""
+        return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
+                               dtype=self.dtype, device=self.device)
+
+    # -- evaluation -------------------------------------------------------------------
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        u = None if self.u is None else self.u.expand(*x.shape[:-1], self.u.shape[0])
+        return evaluate(self.dynamics, x, u)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """``F(x, u) - x`` for a map, ``f(x, u)`` for a vector field; batched ``[n, dim]``."""
+        out = self._call(x)
+        if out.shape != x.shape:
+            raise DynlensValueError(
+                f"dynamics: expected forward(x) to return shape {tuple(x.shape)}, "
+                f"found {tuple(out.shape)}"
+            )
+        return out - x if self.kind == "discrete" else out
+
+    def q(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed-point objective ``0.5 ||residual||^2`` per state."""
+        with torch.no_grad(), eval_mode(self.dynamics):
+            return 0.5 * self.residual(x).pow(2).sum(-1)
+
+    def residual_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residual ``[n, dim]`` and its Jacobian ``[n, dim, dim]`` (exact, by torch.func)."""
+        with torch.no_grad(), eval_mode(self.dynamics):
+            return self._residual_and_jacobian(x)
+
+    def _residual_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def one(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            r = self.residual(z[None])[0]
+            return r, r
+
+        try:
+            jac, res = torch.func.vmap(torch.func.jacrev(one, has_aux=True))(x)
+            return res, jac
+        except (RuntimeError, NotImplementedError, ValueError):
+            pass  # not vmappable over samples (e.g. data-dependent control flow)
+
+        # The batch is independent, so d(sum_b r_b)/dx_b is sample b's Jacobian.
+        def summed(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            r = self.residual(z)
+            return r.sum(0), r
+
+        try:
+            jac, res = torch.func.jacrev(summed, has_aux=True)(x)
+            return res, jac.permute(1, 0, 2)
+        except (RuntimeError, NotImplementedError, ValueError):
+            pass
+        # Last resort: plain autograd, one backward pass per output coordinate.
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            res = self.residual(xg)
+            rows = [torch.autograd.grad(res[:, i].sum(), xg, retain_graph=True)[0]
+                    for i in range(self.dim)]
+        return res.detach(), torch.stack(rows, dim=1)
+
+    def jacobian(self, x: torch.Tensor) -> torch.Tensor:
+        """Jacobian of the dynamics itself (``dF/dx`` or ``df/dx``), ``[n, dim, dim]``.
+
+        Uses the object's analytic ``jacobian(x)`` when it has one (and no input is set).
+        """
+        if self._analytic_jacobian is not None:
+            try:
+                with torch.no_grad():
+                    jac = self._analytic_jacobian(x)
+                jac = torch.as_tensor(as_numpy(jac, "dynamics.jacobian(x)") if not
+                                      isinstance(jac, torch.Tensor) else jac,
+                                      dtype=self.dtype, device=self.device)
+                if jac.shape == (x.shape[0], self.dim, self.dim):
+                    return jac
+            except (TypeError, ValueError, RuntimeError):
+                pass  # fall back to automatic differentiation
+        _, jac = self.residual_and_jacobian(x)
+        if self.kind == "discrete":
+            jac = jac + torch.eye(self.dim, dtype=jac.dtype, device=jac.device)
+        return jac

@@ -1,0 +1,136 @@
+"""The ``dynlens`` command: a thin layer over the Python API.
+
+Run ``dynlens --help`` or ``dynlens COMMAND --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    report = run_demo(args.out, fast=args.fast, seed=args.seed, device=args.device,
+                      progress=not args.quiet)
+    print(f"report written to {report}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .data import simulate
+
+    data = simulate(args.system, n_neurons=args.neurons, n_trials=args.trials, n_bins=args.bins,
+                    pts_per_period=args.pts_per_period, seed=args.seed, n_heldout=args.heldout,
+                    independent_trials=args.independent_trials or None)
+    data.save(args.out)
+    print(data)
+    print(f"saved to {args.out}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .models import SAE
+    from .training import fit
+
+    data = load_dataset(args.data)
+    model = SAE(n_neurons=data.n_neurons, latent_dim=args.latent_dim, dynamics=args.dynamics,
+                hidden_size=args.hidden_size, heldout_neurons=list(data.heldout_neurons))
+    settings = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    history = fit(model, data, seed=args.seed, device=args.device,
+                  checkpoint_dir=args.checkpoint_dir, progress=not args.quiet, **settings)
+    model.save(args.out)
+    print(f"trained {len(history)} epochs, best valid loss {history.valid_loss.min():.5f}; "
+          f"model saved to {args.out}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .analysis import evaluate
+    from .data import load_dataset
+    from .models import load_model
+
+    row = evaluate(load_model(args.model, device=args.device), load_dataset(args.data),
+                   split=args.split)
+    print(json.dumps(row, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dynlens",
+        description="Simulate spiking data from known dynamics, train sequential autoencoders, "
+                    "and check whether the learned dynamics are the true ones.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="simulate data, train models, analyse them, write a report",
+                          description="Simulate Arneodo spiking data, train NODE and GRU "
+                                      "autoencoders, open them and write a Markdown report with "
+                                      "figures.")
+    demo.add_argument("--out", type=Path, default=Path("dynlens-demo"),
+                      help="report folder (default: ./dynlens-demo)")
+    demo.add_argument("--fast", action="store_true",
+                      help="smaller data and shorter training (under 2 minutes); the report says so")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("simulate", help="simulate spiking data from a ground-truth system")
+    sim.add_argument("system", help="system name, e.g. arneodo, lorenz, rossler, chaotic_rnn")
+    sim.add_argument("--out", type=Path, required=True, help="output file (.h5 or .npz)")
+    sim.add_argument("--neurons", type=int, default=10)
+    sim.add_argument("--trials", type=int, default=2000)
+    sim.add_argument("--bins", type=int, default=70)
+    sim.add_argument("--pts-per-period", type=int, default=None)
+    sim.add_argument("--heldout", type=int, default=0, help="held-out neurons for co-smoothing")
+    sim.add_argument("--independent-trials", action="store_true",
+                     help="start each trial from its own point on the attractor")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(func=_cmd_simulate)
+
+    train = sub.add_parser("train", help="train a sequential autoencoder on a dataset file")
+    train.add_argument("data", type=Path, help="dataset file (.h5 or .npz, see `dynlens simulate`)")
+    train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
+    train.add_argument("--dynamics", default="node",
+                       help="generator: node, gru, rnn, node_discrete, lds (default: node)")
+    train.add_argument("--latent-dim", type=int, default=3)
+    train.add_argument("--hidden-size", type=int, default=None, help="NODE MLP width")
+    train.add_argument("--max-epochs", type=int, default=None)
+    train.add_argument("--checkpoint-dir", type=Path, default=None,
+                       help="write best/last checkpoints here and resume from them")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="every metric the data's truth allows, as JSON")
+    ev.add_argument("model", type=Path, help="model checkpoint (.pt)")
+    ev.add_argument("data", type=Path, help="dataset file")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--device", default="cpu")
+    ev.set_defaults(func=_cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dynlens`` console script."""
+    from .errors import DynlensError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DynlensError as err:
+        print(f"dynlens {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

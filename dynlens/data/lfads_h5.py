@@ -1,0 +1,285 @@
+"""Read and write the HDF5 layouts of LFADS (2016) and lfads-torch.
+
+Original LFADS (``layout="lfads"``)
+    ``train_data``, ``valid_data``: integer counts [trials, bins, neurons]; optional
+    ``train_ext_input`` / ``valid_ext_input`` (inputs), ``train_truth`` / ``valid_truth`` (true
+    rates **times** ``conversion_factor``), ``conversion_factor`` (a scalar), ``train_inds`` /
+    ``valid_inds`` (each trial's position in the full dataset).
+lfads-torch (``layout="lfads_torch"``)
+    ``{split}_encod_data`` (the held-in neurons the encoder sees) and ``{split}_recon_data``
+    (the neurons to reconstruct: held-in first, then held-out; it may also hold extra forward
+    bins) for ``split`` in train/valid/test, with the same optional ``{split}_ext_input``,
+    ``{split}_truth``, ``{split}_inds`` and ``conversion_factor``.
+
+On reading, the layout is detected from the keys; truth is divided by ``conversion_factor``
+(giving expected counts per bin when the file was written by dynlens, whose default factor is
+1); trials are put back in their original order when ``{split}_inds`` allow it (else train,
+then valid, then test); recon neurons beyond the encod ones become ``heldout_neurons``. A
+split with ``encod_data`` but no ``recon_data`` (e.g. the hidden test set of an NLB file) is
+skipped.
+
+dynlens also writes a few extra keys that both LFADS codes ignore, so that its own round trips
+are exact: ``test_*`` in the original layout, ``{split}_latents`` (true latents) and the root
+attributes ``dynlens_metadata``, ``dynlens_bin_width``, ``dynlens_heldout_neurons`` and
+``dynlens_neuron_order`` (JSON).
+
+Examples
+--------
+>>> import numpy as np, tempfile, pathlib
+>>> from dynlens.data import NeuralDataset, read_lfads_h5, write_lfads_h5
+>>> rng = np.random.default_rng(0)
+>>> rates = rng.uniform(0.5, 2.0, size=(20, 8, 4))
+>>> data = NeuralDataset.from_arrays(rng.poisson(rates), rates=rates)
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "lfads.h5"
+>>> write_lfads_h5(data, path, conversion_factor=100.0)
+>>> back = read_lfads_h5(path)
+>>> bool(np.array_equal(back.spikes, data.spikes)), bool(np.allclose(back.rates, data.rates))
+(True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .._utils import atomic_path, check_choice, check_positive_float
+from ..errors import (
+    DynlensError,
+    DynlensFileFormatError,
+    DynlensFileNotFoundError,
+    DynlensTypeError,
+    DynlensValueError,
+)
+from .dataset import SPLIT_NAMES, NeuralDataset
+
+__all__ = ["LAYOUTS", "read_lfads_h5", "write_lfads_h5"]
+
+LAYOUTS = ("lfads", "lfads_torch")
+
+
+def _as_path(path, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise DynlensTypeError(f"{name}: expected a file path, found {type(path).__name__}")
+    return Path(path)
+
+
+def write_lfads_h5(data: NeuralDataset, path: str | os.PathLike, conversion_factor: float = 1.0,
+                   layout: str = "lfads") -> None:
+    """Write ``data`` as an LFADS HDF5 file, atomically.
+
+    Parameters
+    ----------
+    data : NeuralDataset
+        Every trial must belong to a split; ``train`` must exist.
+    path : str or PathLike
+        Target file (any extension; ``.h5`` is usual).
+    conversion_factor : float
+        Truth is stored as ``rates * conversion_factor`` (``rates`` in expected counts per bin).
+        The default 1.0 stores counts per bin; ``1 / bin_width_in_seconds`` would store Hz.
+    layout : {"lfads", "lfads_torch"}
+        ``"lfads"``: original keys ``{split}_data`` (all neurons). ``"lfads_torch"``:
+        ``{split}_encod_data`` (held-in neurons) and ``{split}_recon_data`` (held-in, then
+        held-out neurons).
+    """
+    if not isinstance(data, NeuralDataset):
+        raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
+    path = _as_path(path)
+    conversion_factor = check_positive_float(conversion_factor, "conversion_factor")
+    layout = check_choice(layout, LAYOUTS, "layout")
+    if "train" not in data.splits:
+        raise DynlensValueError(
+            f"data.splits: expected a 'train' split for the LFADS layout, found "
+            f"{sorted(data.splits) or 'no splits'}"
+        )
+    covered = np.concatenate(list(data.splits.values()))
+    if covered.size != data.n_trials:
+        raise DynlensValueError(
+            f"data.splits: expected every trial in a split for the LFADS layout, found "
+            f"{data.n_trials - covered.size} of {data.n_trials} trials in none"
+        )
+    # lfads-torch puts held-in neurons first and held-out ones last in recon_data.
+    order = (np.concatenate([data.heldin_neurons, data.heldout_neurons])
+             if layout == "lfads_torch" else np.arange(data.n_neurons))
+    n_fwd = int(data.metadata.get("lfads_forward_bins", 0)) if layout == "lfads_torch" else 0
+    n_fwd = n_fwd if 0 < n_fwd < data.n_bins else 0
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["dynlens_metadata"] = json.dumps(data.metadata)
+        if data.bin_width is not None:
+            f.attrs["dynlens_bin_width"] = float(data.bin_width)
+        f.attrs["dynlens_heldout_neurons"] = json.dumps(data.heldout_neurons.tolist())
+        f.attrs["dynlens_neuron_order"] = json.dumps(order.tolist())
+        f.create_dataset("conversion_factor", data=conversion_factor)
+        for name, idx in data.splits.items():
+            spikes = data.spikes[idx][..., order]
+            if layout == "lfads":
+                f.create_dataset(f"{name}_data", data=spikes, compression="gzip")
+            else:
+                n_in = data.heldin_neurons.size
+                encod = spikes[:, :data.n_bins - n_fwd, :n_in]
+                f.create_dataset(f"{name}_encod_data", data=encod, compression="gzip")
+                f.create_dataset(f"{name}_recon_data", data=spikes, compression="gzip")
+            f.create_dataset(f"{name}_inds", data=idx)
+            if data.rates is not None:
+                f.create_dataset(f"{name}_truth", data=data.rates[idx][..., order]
+                                 * conversion_factor, compression="gzip")
+            if data.inputs is not None:
+                f.create_dataset(f"{name}_ext_input", data=data.inputs[idx], compression="gzip")
+            if data.latents is not None:
+                f.create_dataset(f"{name}_latents", data=data.latents[idx], compression="gzip")
+
+
+def _detect_layout(keys) -> str | None:
+    if any(f"{s}_encod_data" in keys or f"{s}_recon_data" in keys for s in SPLIT_NAMES):
+        return "lfads_torch"
+    if any(f"{s}_data" in keys for s in SPLIT_NAMES):
+        return "lfads"
+    return None
+
+
+def read_lfads_h5(path: str | os.PathLike) -> NeuralDataset:
+    """Read an LFADS or lfads-torch HDF5 file into a :class:`NeuralDataset`.
+
+    The layout is detected from the keys (see the module docstring). True rates come back in
+    the file's truth units divided by ``conversion_factor``.
+
+    Raises
+    ------
+    DynlensFileNotFoundError
+        If ``path`` does not exist.
+    DynlensFileFormatError
+        If the file is empty, not HDF5, has neither layout's keys, or holds arrays whose shapes
+        disagree across splits. The message names the path.
+    """
+    path = _as_path(path)
+    if not path.exists():
+        raise DynlensFileNotFoundError(f"path: no such file {str(path)!r}")
+    if path.is_dir():
+        raise DynlensFileFormatError(f"path: expected a file, found a directory {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise DynlensFileFormatError(f"path: {str(path)!r} is empty (0 bytes)")
+    try:
+        with h5py.File(path, "r") as f:
+            fields = _read_fields(f, path)
+    except DynlensError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DynlensFileFormatError(
+            f"path: {str(path)!r} could not be read as an LFADS HDF5 file ({err})"
+        ) from err
+    try:
+        return NeuralDataset(**fields)
+    except DynlensError as err:
+        raise DynlensFileFormatError(f"path: {str(path)!r} holds invalid data: {err}") from err
+
+
+def _attr_json(f: h5py.File, key: str, default):
+    return json.loads(f.attrs[key]) if key in f.attrs else default
+
+
+def _read_fields(f: h5py.File, path: Path) -> dict:
+    keys = set(f.keys())
+    layout = _detect_layout(keys)
+    if layout is None:
+        raise DynlensFileFormatError(
+            f"path: expected LFADS keys ('train_data'/'valid_data' or "
+            f"'train_encod_data'/'train_recon_data') in {str(path)!r}, found {sorted(keys)}"
+        )
+    data_key = "_data" if layout == "lfads" else "_recon_data"
+    names = [s for s in SPLIT_NAMES if f"{s}{data_key}" in keys]
+    if not names:
+        raise DynlensFileFormatError(
+            f"path: {str(path)!r} has encod_data but no recon_data keys, found {sorted(keys)}"
+        )
+    cf = float(np.asarray(f["conversion_factor"][()])) if "conversion_factor" in keys else 1.0
+    if not np.isfinite(cf) or cf <= 0:
+        raise DynlensFileFormatError(
+            f"path: expected a positive conversion_factor in {str(path)!r}, found {cf}"
+        )
+
+    parts: dict[str, dict[str, np.ndarray]] = {}
+    for s in names:
+        part = {"spikes": f[f"{s}{data_key}"][()]}
+        for field, key in (("rates", "truth"), ("inputs", "ext_input"), ("latents", "latents"),
+                           ("inds", "inds"), ("encod", "encod_data")):
+            if f"{s}_{key}" in keys:
+                part[field] = f[f"{s}_{key}"][()]
+        if "rates" in part:
+            part["rates"] = part["rates"] / cf
+        parts[s] = part
+
+    first = parts[names[0]]["spikes"]
+    for s in names:
+        sp = parts[s]["spikes"]
+        if sp.ndim != 3 or sp.shape[1:] != first.shape[1:]:
+            raise DynlensFileFormatError(
+                f"path: expected {s}{data_key} in {str(path)!r} to have shape [trials, "
+                f"{first.shape[1]}, {first.shape[2]}] like {names[0]}, found {sp.shape}"
+            )
+        for field in ("rates", "inputs", "latents"):
+            present = [field in parts[t] for t in names]
+            if any(present) and not all(present):
+                raise DynlensFileFormatError(
+                    f"path: {str(path)!r} has {field} for some splits but not others"
+                )
+
+    n_neurons = first.shape[2]
+    metadata = _attr_json(f, "dynlens_metadata", {})
+    heldout = np.zeros(0, dtype=np.int64)
+    if layout == "lfads_torch":
+        encod = parts[names[0]].get("encod")
+        if encod is not None:
+            n_in = encod.shape[2]
+            heldout = np.arange(n_in, n_neurons)
+            n_fwd = first.shape[1] - encod.shape[1]
+            if n_fwd > 0:
+                metadata["lfads_forward_bins"] = int(n_fwd)
+            for s in names:
+                enc, rec = parts[s].get("encod"), parts[s]["spikes"]
+                if enc is None or not np.array_equal(enc, rec[:, :enc.shape[1], :n_in]):
+                    raise DynlensFileFormatError(
+                        f"path: expected {s}_encod_data in {str(path)!r} to equal the first "
+                        f"{n_in} neurons of {s}_recon_data"
+                    )
+    else:
+        heldout = np.asarray(_attr_json(f, "dynlens_heldout_neurons", []), dtype=np.int64)
+
+    # Undo the neuron reordering dynlens applied when writing (held-out neurons moved last).
+    order = np.asarray(_attr_json(f, "dynlens_neuron_order", list(range(n_neurons))))
+    if order.shape != (n_neurons,) or not np.array_equal(np.sort(order), np.arange(n_neurons)):
+        order = np.arange(n_neurons)
+    inverse = np.argsort(order)
+    heldout = np.sort(order[heldout])
+
+    # Put trials back in their original positions when the inds allow it.
+    sizes = [parts[s]["spikes"].shape[0] for s in names]
+    total = sum(sizes)
+    if all("inds" in parts[s] for s in names):
+        position = np.concatenate([np.asarray(parts[s]["inds"]).ravel() for s in names])
+        if position.size != total or not np.array_equal(np.sort(position), np.arange(total)):
+            position = np.arange(total)
+    else:
+        position = np.arange(total)
+    position = position.astype(np.int64)
+
+    def gather(field: str, neurons: bool):
+        if field not in parts[names[0]]:
+            return None
+        stacked = np.concatenate([parts[s][field] for s in names])
+        out = np.empty_like(stacked)
+        out[position] = stacked[..., inverse] if neurons else stacked
+        return out
+
+    bounds = np.cumsum([0, *sizes])
+    splits = {s: np.sort(position[bounds[i]:bounds[i + 1]]) for i, s in enumerate(names)}
+    bin_width = float(f.attrs["dynlens_bin_width"]) if "dynlens_bin_width" in f.attrs else None
+    if "dynlens_metadata" not in f.attrs:  # a foreign file: say where the data came from
+        metadata = {"source_format": layout, "source_path": str(path), "conversion_factor": cf,
+                    **metadata}
+    return {"spikes": gather("spikes", True), "rates": gather("rates", True),
+            "inputs": gather("inputs", False), "latents": gather("latents", False),
+            "splits": splits, "heldout_neurons": heldout, "bin_width": bin_width,
+            "metadata": metadata}

@@ -1,0 +1,331 @@
+"""Simulate spiking data from a ground-truth system, keeping the truth.
+
+Two recipes:
+
+- **Flows** (``"arneodo"``, ``"lorenz"``, ``"rossler"``, any other continuous system): the
+  recipe of Sedler, Versteeg & Pandarinath (2023). One long trajectory of
+  ``n_trials * n_bins`` points from the system's default initial condition, one point every
+  ``period / pts_per_period`` time units, cut into consecutive trials; a readout
+  ``W ~ U(-0.5, 0.5)`` of shape ``[latent_dim, n_neurons]`` without bias; activity
+  ``latents @ W`` z-scored per neuron over all bins and trials; ``rates = exp(z)`` (expected
+  counts per bin, about 1.6 on average); ``spikes ~ Poisson(rates)``.
+- **Chaotic RNN** (``"chaotic_rnn"``): the original LFADS synthetic set (Sussillo et al. 2016).
+  Each trial starts from its own ``x0 ~ N(0, 1)``; the observed neurons are the network's first
+  ``n_neurons`` units; their rates ``tanh(x)`` are min-max normalised to [0, 1] per trial and
+  unit, times 30 Hz, times the 10 ms bin (so up to 0.3 expected counts per bin).
+
+Examples
+--------
+>>> from dynlens.data import simulate
+>>> data = simulate("arneodo", n_neurons=5, n_trials=20, n_bins=10, seed=0)
+>>> data
+NeuralDataset(20 trials x 10 bins x 5 neurons; truth: latents[3], rates, log_rates; splits: train 13, valid 3, test 4; bin_width 0.0904; system 'arneodo')
+>>> round(data.bin_width * 35, 4), data.metadata["recipe"]
+(3.1641, 'sedler2023')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import systems
+from .._utils import (
+    check_choice,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+)
+from ..errors import DynlensTypeError, DynlensValueError
+from ..systems import ChaoticRNN, GroundTruthSystem
+from .dataset import NeuralDataset
+
+__all__ = ["EMBEDDINGS", "RNN_MAX_RATE_HZ", "simulate"]
+
+EMBEDDINGS = ("linear", "saturating")
+#: Peak firing rate of the LFADS chaotic-RNN recipe, in Hz.
+RNN_MAX_RATE_HZ = 30.0
+
+
+def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int = 2000,
+             n_bins: int = 70, pts_per_period: int | None = None, seed: int = 0, *,
+             independent_trials: bool | None = None, mean_rate: float | None = None,
+             embedding: str = "linear", n_heldout: int = 0,
+             split_fractions: Sequence[float] = (0.2, 0.2), bin_width: float | None = None,
+             system_params: Mapping[str, Any] | None = None) -> NeuralDataset:
+    """Simulate Poisson spike counts driven by a ground-truth system.
+
+    The defaults reproduce the published recipe (module docstring): for ``"arneodo"``, 2000
+    trials x 70 bins x 10 neurons at 35 points per period.
+
+    Parameters
+    ----------
+    system : str or GroundTruthSystem
+        A name from :func:`dynlens.systems.available` (case-insensitive) or a system instance.
+    n_neurons : int
+        Number of neurons. For ``"chaotic_rnn"`` at most the number of units (50 by default;
+        pass ``system_params={"n": ...}`` for more).
+    n_trials, n_bins : int
+        Trials and bins per trial.
+    pts_per_period : int, optional
+        Bins per period of the system (default: the system's own, e.g. 35 for Arneodo); the bin
+        width is ``period / pts_per_period``.
+    seed : int
+        Seeds everything random: the initial conditions, the readout, the Poisson draws and the
+        split. The same seed gives identical arrays.
+    independent_trials : bool, optional
+        ``False``: trials are consecutive segments of one long trajectory (the recipe for
+        flows). ``True``: each trial starts from its own point (flows: drawn on the attractor
+        with ``system.sample_on_attractor``; chaotic RNN: ``x0 ~ N(0, 1)``). ``None`` (default):
+        the system's recipe (``False`` for flows, ``True`` for ``"chaotic_rnn"``).
+    mean_rate : float, optional
+        Rescale the rates so that the mean expected count per bin over all neurons, bins and
+        trials equals ``mean_rate``; the unit is **expected spikes per bin** (for a rate in Hz,
+        pass ``hz * bin_width_in_seconds``). ``None`` keeps the recipe's rates.
+    embedding : {"linear", "saturating"}
+        How latents become log-rates (flows only). ``"linear"``: the z-scored readout ``z`` is
+        the log-rate. ``"saturating"``: a per-neuron saturating warp
+        ``log_rate = s * tanh(z / s)`` with ``s ~ U(0.5, 1.5)`` drawn per neuron, so each
+        neuron's log-rate is nearly linear for small ``z`` and bounded by ``+-s``; the ``s``
+        are kept in ``metadata["saturation"]``.
+    n_heldout : int
+        Number of held-out neurons for co-smoothing: the **last** ``n_heldout`` neurons (their
+        readout columns are as random as any others). Must leave at least one held in.
+    split_fractions : (float, float)
+        ``(test, valid)`` fractions of the train/valid/test split (default 1280/320/400 for
+        2000 trials); trials are shuffled with ``seed`` before splitting.
+    bin_width : float, optional
+        Bin width in system time units, overriding ``pts_per_period``; needed for a continuous
+        system without a period or default bin width.
+    system_params : dict, optional
+        Parameters passed to :func:`dynlens.systems.get` when ``system`` is a name.
+
+    Returns
+    -------
+    NeuralDataset
+        ``spikes``, and truth ``latents`` (the system's state), ``log_rates``, ``rates``
+        (expected counts per bin), ``bin_width``; ``metadata`` holds the system name and
+        parameters, the readout matrix (``"readout"``, ``[latent_dim, n_neurons]``), the
+        z-scoring (``"zscore_mean"``, ``"zscore_std"``), the rate scale, seed and recipe, so
+        that ``log_rates = warp((latents @ readout - mean) / std) + log(rate_scale)``.
+
+    Raises
+    ------
+    DynlensValueError, DynlensTypeError
+        On invalid arguments (non-positive sizes, unknown system names with close names
+        suggested, ``n_heldout >= n_neurons``, ...); the message names the argument.
+
+    Examples
+    --------
+    >>> data = simulate("lorenz", n_neurons=4, n_trials=10, n_bins=20, mean_rate=0.5,
+    ...                 n_heldout=1, seed=3)
+    >>> round(float(data.rates.mean()), 6), data.heldout_neurons.tolist()
+    (0.5, [3])
+    """
+    n_neurons = check_positive_int(n_neurons, "n_neurons")
+    n_trials = check_positive_int(n_trials, "n_trials")
+    n_bins = check_positive_int(n_bins, "n_bins")
+    seed = check_nonnegative_int(seed, "seed")
+    n_heldout = check_nonnegative_int(n_heldout, "n_heldout")
+    if n_heldout >= n_neurons:
+        raise DynlensValueError(
+            f"n_heldout: expected fewer than n_neurons={n_neurons} so that some neurons stay "
+            f"held in, found {n_heldout}"
+        )
+    if pts_per_period is not None:
+        pts_per_period = check_positive_int(pts_per_period, "pts_per_period")
+    if bin_width is not None:
+        bin_width = check_positive_float(bin_width, "bin_width")
+    if pts_per_period is not None and bin_width is not None:
+        raise DynlensValueError(
+            f"bin_width: expected either pts_per_period or bin_width, found both "
+            f"(pts_per_period={pts_per_period}, bin_width={bin_width})"
+        )
+    if mean_rate is not None:
+        mean_rate = check_positive_float(mean_rate, "mean_rate")
+    embedding = check_choice(embedding, EMBEDDINGS, "embedding")
+    if independent_trials is not None and not isinstance(independent_trials, (bool, np.bool_)):
+        raise DynlensTypeError(
+            f"independent_trials: expected True, False or None, found {independent_trials!r}"
+        )
+    sys = _resolve_system(system, system_params)
+
+    # Independent streams, so that e.g. the readout does not change with n_trials.
+    rng_state, rng_readout, rng_spikes = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    common = {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins, "seed": seed,
+              "rng_state": rng_state, "rng_readout": rng_readout, "mean_rate": mean_rate}
+    if isinstance(sys, ChaoticRNN):
+        if embedding != "linear":
+            raise DynlensValueError(
+                f"embedding: the chaotic_rnn recipe observes the units' own rates, so only "
+                f"'linear' applies; found {embedding!r}"
+            )
+        latents, rates, log_rates, meta = _chaotic_rnn(
+            sys, independent=True if independent_trials is None else bool(independent_trials),
+            pts_per_period=pts_per_period, bin_width=bin_width, **common)
+        width = sys.dt
+    else:
+        width, pts = _bin_width(sys, pts_per_period, bin_width)
+        latents, rates, log_rates, meta = _flow(
+            sys, independent=bool(independent_trials), bin_width=width, embedding=embedding,
+            **common)
+        meta["pts_per_period"] = pts
+    spikes = rng_spikes.poisson(rates)
+    heldout = np.arange(n_neurons - n_heldout, n_neurons)
+    metadata = {
+        "system": getattr(sys, "name", type(sys).__name__),
+        "params": dict(sys.params),
+        "seed": seed,
+        "n_trials": n_trials,
+        "n_bins": n_bins,
+        "n_neurons": n_neurons,
+        "bin_width": width,
+        "time_unit": "s" if isinstance(sys, ChaoticRNN) else "system time units",
+        "mean_rate": mean_rate,
+        "embedding": embedding,
+        **meta,
+    }
+    return NeuralDataset(spikes, latents=latents, rates=rates, log_rates=log_rates,
+                         bin_width=width, heldout_neurons=heldout, metadata=metadata,
+                         split_fractions=split_fractions, seed=seed)
+
+
+def _resolve_system(system, system_params) -> GroundTruthSystem:
+    if system_params is not None and not isinstance(system_params, Mapping):
+        raise DynlensTypeError(
+            f"system_params: expected a dict of system parameters, found "
+            f"{type(system_params).__name__}"
+        )
+    if isinstance(system, str):
+        name = check_choice(system.lower(), systems.available(), "system")
+        return systems.get(name, **dict(system_params or {}))
+    if isinstance(system, GroundTruthSystem):
+        if system_params:
+            raise DynlensValueError(
+                f"system_params: expected None when system is an instance (build it with its "
+                f"parameters instead), found {dict(system_params)!r}"
+            )
+        return system
+    raise DynlensTypeError(
+        f"system: expected a system name ({', '.join(systems.available())}) or a "
+        f"GroundTruthSystem, found {type(system).__name__}"
+    )
+
+
+def _bin_width(sys: GroundTruthSystem, pts_per_period, bin_width) -> tuple[float, int | None]:
+    """The bin width (and points per period) for a non-RNN system."""
+    name = getattr(sys, "name", type(sys).__name__)
+    if sys.kind == "discrete":
+        if bin_width is not None and not np.isclose(bin_width, sys.dt, rtol=1e-12, atol=0):
+            raise DynlensValueError(
+                f"bin_width: {name!r} is a map advancing by its own step {sys.dt}; found "
+                f"bin_width={bin_width}"
+            )
+        if pts_per_period is not None:
+            raise DynlensValueError(
+                f"pts_per_period: {name!r} is a map with one bin per step; found "
+                f"pts_per_period={pts_per_period}"
+            )
+        return float(sys.dt), None
+    if bin_width is not None:
+        return bin_width, None
+    if sys.period is None:
+        if pts_per_period is not None:
+            raise DynlensValueError(
+                f"pts_per_period: {name!r} has no period; pass bin_width instead "
+                f"(found pts_per_period={pts_per_period})"
+            )
+        if sys.dt is None:
+            raise DynlensValueError(
+                f"bin_width: {name!r} has neither a period nor a default bin width; pass "
+                f"bin_width (in its time units)"
+            )
+        return float(sys.dt), None
+    pts = pts_per_period if pts_per_period is not None else sys.pts_per_period
+    if pts is None:
+        raise DynlensValueError(
+            f"pts_per_period: {name!r} has no default points per period; pass pts_per_period or "
+            f"bin_width"
+        )
+    return sys.period / pts, int(pts)
+
+
+def _scale_rates(log_rates: np.ndarray, mean_rate: float | None) -> tuple[np.ndarray, float]:
+    """Shift log-rates so that the mean rate is ``mean_rate``; return them and the scale."""
+    if mean_rate is None:
+        return log_rates, 1.0
+    scale = mean_rate / float(np.exp(log_rates).mean())
+    return log_rates + np.log(scale), scale
+
+
+def _flow(sys, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout, mean_rate,
+          independent, bin_width, embedding):
+    x0 = None
+    if independent:
+        starts = sys.sample_on_attractor(n_trials, seed=int(rng_state.integers(2**31)))
+        latents = sys.trajectories(starts, n_bins, dt=bin_width)
+    else:
+        traj = sys.trajectory(n_trials * n_bins, dt=bin_width, seed=seed)
+        x0 = traj[0].tolist()
+        latents = traj.reshape(n_trials, n_bins, sys.dim)
+    readout = rng_readout.uniform(-0.5, 0.5, size=(sys.dim, n_neurons))
+    activity = latents @ readout
+    mean = activity.mean(axis=(0, 1))
+    std = activity.std(axis=(0, 1))
+    std = np.where(std > 0, std, 1.0)  # a silent readout direction (constant latents) stays 0
+    z = (activity - mean) / std
+    meta: dict[str, Any] = {"recipe": "sedler2023", "independent_trials": independent,
+                            "x0": x0}
+    if embedding == "saturating":
+        saturation = rng_readout.uniform(0.5, 1.5, size=n_neurons)
+        z = saturation * np.tanh(z / saturation)
+        meta["saturation"] = saturation.tolist()
+    log_rates, scale = _scale_rates(z, mean_rate)
+    meta.update(readout=readout.tolist(), zscore_mean=mean.tolist(), zscore_std=std.tolist(),
+                rate_scale=scale)
+    return latents, np.exp(log_rates), log_rates, meta
+
+
+def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout,
+                 mean_rate, independent, pts_per_period, bin_width):
+    del seed, rng_readout  # the recipe has no random readout
+    if pts_per_period is not None:
+        raise DynlensValueError(
+            f"pts_per_period: the chaotic_rnn has one bin per step ({sys.dt} s) and no period; "
+            f"found pts_per_period={pts_per_period}"
+        )
+    if bin_width is not None and not np.isclose(bin_width, sys.dt, rtol=1e-12, atol=0):
+        raise DynlensValueError(
+            f"bin_width: the chaotic_rnn advances by its step dt={sys.dt} s; found "
+            f"bin_width={bin_width} (build it with system_params={{'dt': {bin_width}}} instead)"
+        )
+    if n_neurons > sys.dim:
+        raise DynlensValueError(
+            f"n_neurons: the chaotic_rnn recipe observes the network's units, so expected at "
+            f"most {sys.dim}, found {n_neurons}; pass system_params={{'n': {n_neurons}}} for "
+            f"a larger network"
+        )
+    if independent:
+        latents = sys.trajectories(rng_state.standard_normal((n_trials, sys.dim)), n_bins)
+    else:
+        traj = sys.trajectory(n_trials * n_bins, x0=rng_state.standard_normal(sys.dim))
+        latents = traj.reshape(n_trials, n_bins, sys.dim)
+    activity = np.tanh(latents[..., :n_neurons])
+    low = activity.min(axis=1, keepdims=True)
+    span = activity.max(axis=1, keepdims=True) - low
+    # Min-max per trial and unit; a unit constant over a trial (e.g. one bin) gets rate 0.
+    normalised = np.divide(activity - low, span, out=np.zeros_like(activity), where=span > 0)
+    rates = normalised * (RNN_MAX_RATE_HZ * sys.dt)
+    scale = 1.0
+    if mean_rate is not None:
+        scale = mean_rate / float(rates.mean())
+        rates = rates * scale
+    with np.errstate(divide="ignore"):  # the minimum of every trial and unit is a zero rate
+        log_rates = np.log(rates)
+    meta = {"recipe": "lfads_chaotic_rnn", "independent_trials": independent,
+            "observed_units": list(range(n_neurons)), "max_rate_hz": RNN_MAX_RATE_HZ,
+            "rate_scale": scale}
+    return latents, rates, log_rates, meta

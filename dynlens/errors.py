@@ -1,0 +1,56 @@
+"""Exceptions raised by dynlens.
+
+Every error dynlens raises on bad input is a :class:`DynlensError`. Each concrete
+class also derives from the matching built-in exception, so ``except ValueError``
+keeps working in user code. Messages name the argument, what was expected and what
+was found.
+
+Examples
+--------
+>>> from dynlens.errors import DynlensValueError, DynlensError
+>>> try:
+...     raise DynlensValueError("n_neurons: expected a positive integer, found -3")
+... except ValueError as err:
+...     isinstance(err, DynlensError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DynlensError",
+    "DynlensValueError",
+    "DynlensTypeError",
+    "DynlensFileNotFoundError",
+    "DynlensFileFormatError",
+    "DynlensDivergenceError",
+    "DynlensUnsafeCheckpointError",
+]
+
+
+class DynlensError(Exception):
+    """Base class of every error dynlens raises on purpose."""
+
+
+class DynlensValueError(DynlensError, ValueError):
+    """An argument has the right type but a wrong value, shape or content."""
+
+
+class DynlensTypeError(DynlensError, TypeError):
+    """An argument has the wrong type."""
+
+
+class DynlensFileNotFoundError(DynlensError, FileNotFoundError):
+    """A path that should exist does not."""
+
+
+class DynlensFileFormatError(DynlensError, ValueError):
+    """A file exists but is empty, corrupt, or not in the expected format."""
+
+
+class DynlensDivergenceError(DynlensError, RuntimeError):
+    """Training produced NaN/inf or diverged; the best checkpoint was kept."""
+
+
+class DynlensUnsafeCheckpointError(DynlensFileFormatError):
+    """A checkpoint holds something other than tensors and JSON (e.g. pickled objects)."""

@@ -1,0 +1,33 @@
+"""Sequential autoencoders and their generators (each generator is a ``Dynamics``)."""
+
+from .checkpoint import load_model, register_model, save_model
+from .encoder import BidirectionalGRUEncoder
+from .generators import (
+    DiscreteNODEDynamics,
+    GRUDynamics,
+    LinearDynamics,
+    NODEDynamics,
+    RNNDynamics,
+    rollout,
+)
+from .inference import Inference
+from .sae import GENERATORS, SAE, SAEConfig
+
+register_model(SAE)
+
+__all__ = [
+    "SAE",
+    "SAEConfig",
+    "GENERATORS",
+    "Inference",
+    "BidirectionalGRUEncoder",
+    "GRUDynamics",
+    "RNNDynamics",
+    "NODEDynamics",
+    "DiscreteNODEDynamics",
+    "LinearDynamics",
+    "rollout",
+    "save_model",
+    "load_model",
+    "register_model",
+]

@@ -1,0 +1,107 @@
+"""Model checkpoints: tensors plus a JSON config, never arbitrary pickled objects."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._utils import atomic_path, resolve_device
+from ..errors import (
+    DynlensFileFormatError,
+    DynlensFileNotFoundError,
+    DynlensTypeError,
+    DynlensUnsafeCheckpointError,
+)
+
+__all__ = ["save_model", "load_model", "register_model", "read_checkpoint", "write_checkpoint"]
+
+_FORMAT = "dynlens-checkpoint"
+_VERSION = 1
+_MODEL_TYPES: dict[str, type] = {}
+
+
+def register_model(cls: type) -> type:
+    """Register a model class (with ``model_type`` and a ``config`` dataclass) for loading."""
+    _MODEL_TYPES[cls.model_type] = cls
+    return cls
+
+
+def write_checkpoint(path, payload: dict[str, Any]) -> None:
+    """Atomically write ``payload`` (tensors, numbers, strings, lists, dicts) with torch.save."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; refuse anything that needs unpickling code."""
+    path = Path(path)
+    if not path.is_file():
+        raise DynlensFileNotFoundError(f"path: expected an existing checkpoint file, found no file at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise DynlensUnsafeCheckpointError(
+            f"path: {path} holds pickled Python objects beyond tensors and JSON; dynlens refuses "
+            f"to unpickle it (it could run arbitrary code). Details: {str(err).splitlines()[0]}"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise DynlensFileFormatError(
+            f"path: expected a dynlens checkpoint, found an unreadable or corrupt file at {path} ({err})"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise DynlensFileFormatError(f"path: expected a dynlens checkpoint, found a foreign file at {path}")
+    return payload
+
+
+def save_model(model: nn.Module, path) -> None:
+    """Save ``model`` (an SAE, LFADS or NDT) as tensors plus its JSON config, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, torch
+    >>> from dynlens.models import SAE
+    >>> model = SAE(n_neurons=4, latent_dim=2, dynamics="gru")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.pt"
+    >>> save_model(model, path)
+    >>> clone = load_model(path)
+    >>> all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), clone.state_dict().values()))
+    True
+    """
+    if getattr(model, "model_type", None) not in _MODEL_TYPES:
+        raise DynlensTypeError(
+            f"model: expected a dynlens model ({', '.join(sorted(_MODEL_TYPES))}), found {type(model).__name__}"
+        )
+    write_checkpoint(path, {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "model_type": model.model_type,
+        "config": json.dumps(model.config.to_dict()),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    })
+
+
+def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
+    """Load a model saved by :func:`save_model` (or a training checkpoint) onto ``device``.
+
+    Loading never unpickles arbitrary objects: a file that needs it raises
+    :class:`~dynlens.errors.DynlensUnsafeCheckpointError` without running anything.
+    """
+    payload = read_checkpoint(path)
+    model_type = payload.get("model_type")
+    if model_type not in _MODEL_TYPES:
+        raise DynlensFileFormatError(
+            f"path: {path} holds model_type {model_type!r}; expected one of {sorted(_MODEL_TYPES)}"
+        )
+    try:
+        config = json.loads(payload["config"])
+        model = _MODEL_TYPES[model_type](**config)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise DynlensFileFormatError(f"path: {path} is a damaged dynlens checkpoint ({err})") from err
+    return model.to(resolve_device(device))

@@ -1,0 +1,265 @@
+"""The sequential autoencoder (SAE): encoder -> latent generator -> readout to log-rates."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._utils import check_choice, check_fraction, check_positive_float, check_positive_int
+from ..errors import DynlensTypeError, DynlensValueError
+from .encoder import BidirectionalGRUEncoder
+from .generators import (
+    ADAPTIVE_SOLVERS,
+    FIXED_STEP_SOLVERS,
+    DiscreteNODEDynamics,
+    GRUDynamics,
+    LinearDynamics,
+    NODEDynamics,
+    RNNDynamics,
+    rollout,
+)
+from .inference import Inference
+
+__all__ = ["SAE", "SAEConfig", "GENERATORS"]
+
+GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds")
+
+
+@dataclass
+class SAEConfig:
+    """Everything needed to rebuild an :class:`SAE` (serialised as JSON in checkpoints).
+
+    See :class:`SAE` for the meaning of each field.
+    """
+
+    n_neurons: int
+    latent_dim: int = 3
+    dynamics: str = "node"
+    hidden_size: int | None = None
+    n_layers: int = 1
+    encoder_size: int = 64
+    dropout: float = 0.05
+    heldout_neurons: list[int] = field(default_factory=list)
+    solver: str = "rk4"
+    substeps: int = 1
+    rtol: float = 1e-3
+    atol: float = 1e-3
+    bin_dt: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
+        self.latent_dim = check_positive_int(self.latent_dim, "latent_dim")
+        check_choice(self.dynamics, GENERATORS, "dynamics")
+        if self.hidden_size is not None:
+            self.hidden_size = check_positive_int(self.hidden_size, "hidden_size")
+            if self.dynamics in ("gru", "rnn", "lds") and self.hidden_size != self.latent_dim:
+                raise DynlensValueError(
+                    f"hidden_size: a {self.dynamics!r} generator's capacity is tied to its latent "
+                    f"size; expected None or {self.latent_dim}, found {self.hidden_size}"
+                )
+        self.n_layers = check_positive_int(self.n_layers, "n_layers")
+        self.encoder_size = check_positive_int(self.encoder_size, "encoder_size")
+        self.dropout = check_fraction(self.dropout, "dropout")
+        check_choice(self.solver, FIXED_STEP_SOLVERS + ADAPTIVE_SOLVERS, "solver")
+        self.substeps = check_positive_int(self.substeps, "substeps")
+        self.rtol = check_positive_float(self.rtol, "rtol")
+        self.atol = check_positive_float(self.atol, "atol")
+        self.bin_dt = check_positive_float(self.bin_dt, "bin_dt")
+        held = np.asarray(self.heldout_neurons, dtype=int).ravel()
+        if held.size and (held.min() < 0 or held.max() >= self.n_neurons or len(set(held)) != held.size):
+            raise DynlensValueError(
+                f"heldout_neurons: expected distinct indices in [0, {self.n_neurons}), found {held.tolist()}"
+            )
+        if held.size >= self.n_neurons:
+            raise DynlensValueError(
+                f"heldout_neurons: expected fewer than n_neurons={self.n_neurons}, found {held.size}"
+            )
+        self.heldout_neurons = sorted(int(i) for i in held)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class SAE(nn.Module):
+    """Sequential autoencoder: spikes -> initial condition -> latent trajectory -> log-rates.
+
+    The encoder is a bidirectional GRU over the trial's held-in spikes giving the initial
+    condition; the generator (``model.dynamics``, a :class:`~dynlens.dynamics.Dynamics`)
+    rolls it forward one bin at a time; a linear readout with bias gives log-rates of all
+    neurons (held-in and held-out). Deterministic: no KL term, no inferred inputs.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Number of neurons the readout predicts (held-in plus held-out).
+    latent_dim : int
+        Latent state dimension.
+    dynamics : {"node", "gru", "rnn", "node_discrete", "lds"}
+        The generator. ``"node"`` integrates a continuous MLP vector field; ``"gru"`` and
+        ``"rnn"`` iterate a cell with zero input (capacity tied to ``latent_dim``);
+        ``"node_discrete"`` iterates ``x + 0.1 MLP(x)``; ``"lds"`` a linear map.
+    hidden_size : int, optional
+        MLP width of ``"node"``/``"node_discrete"`` (capacity; default 128). Must be None or
+        ``latent_dim`` for the other generators.
+    n_layers : int
+        Hidden layers of the MLP.
+    encoder_size : int
+        GRU units per direction in the encoder.
+    dropout : float
+        Dropout in the encoder.
+    heldout_neurons : sequence of int, optional
+        Neurons the encoder never sees (for co-smoothing); the readout still predicts them.
+    solver : str
+        torchdiffeq method for ``"node"``. Default ``"rk4"`` with one step per bin: a
+        fixed-step solver at bin resolution costs a constant 4 field evaluations per bin,
+        whereas an adaptive solver's cost grows as the field stiffens during training
+        (``benchmarks/bench_training.md`` has the numbers).
+    substeps : int
+        Fixed-step solver steps per bin.
+    rtol, atol : float
+        Tolerances of adaptive solvers.
+    bin_dt : float
+        One bin in model time units (NODE).
+
+    Examples
+    --------
+    >>> model = SAE(n_neurons=10, latent_dim=3, dynamics="node", hidden_size=32)
+    >>> out = model(torch.zeros(2, 15, 10))
+    >>> tuple(out["log_rates"].shape), tuple(out["latents"].shape)
+    ((2, 15, 10), (2, 15, 3))
+    >>> model.dynamics.kind
+    'continuous'
+    """
+
+    model_type = "sae"
+
+    def __init__(
+        self,
+        n_neurons: int,
+        latent_dim: int = 3,
+        dynamics: str = "node",
+        hidden_size: int | None = None,
+        n_layers: int = 1,
+        encoder_size: int = 64,
+        dropout: float = 0.05,
+        heldout_neurons: Sequence[int] | None = None,
+        solver: str = "rk4",
+        substeps: int = 1,
+        rtol: float = 1e-3,
+        atol: float = 1e-3,
+        bin_dt: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.config = SAEConfig(
+            n_neurons=n_neurons, latent_dim=latent_dim, dynamics=dynamics, hidden_size=hidden_size,
+            n_layers=n_layers, encoder_size=encoder_size, dropout=dropout,
+            heldout_neurons=list(heldout_neurons or []), solver=solver, substeps=substeps,
+            rtol=rtol, atol=atol, bin_dt=bin_dt,
+        )
+        cfg = self.config
+        held = set(cfg.heldout_neurons)
+        self.register_buffer(
+            "heldin_index", torch.tensor([i for i in range(cfg.n_neurons) if i not in held]),
+            persistent=False,
+        )
+        self.encoder = BidirectionalGRUEncoder(
+            len(self.heldin_index), cfg.latent_dim, cfg.encoder_size, cfg.dropout
+        )
+        width = cfg.hidden_size or 128
+        builders = {
+            "gru": lambda: GRUDynamics(cfg.latent_dim),
+            "rnn": lambda: RNNDynamics(cfg.latent_dim),
+            "node": lambda: NODEDynamics(cfg.latent_dim, width, cfg.n_layers, dt=cfg.bin_dt),
+            "node_discrete": lambda: DiscreteNODEDynamics(cfg.latent_dim, width, cfg.n_layers),
+            "lds": lambda: LinearDynamics(cfg.latent_dim),
+        }
+        self.dynamics = builders[cfg.dynamics]()
+        self.readout = nn.Linear(cfg.latent_dim, cfg.n_neurons)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.config.n_neurons
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def heldout_neurons(self) -> list[int]:
+        return list(self.config.heldout_neurons)
+
+    @property
+    def device(self) -> torch.device:
+        return self.readout.weight.device
+
+    def forward(self, spikes: torch.Tensor, n_bins: int | None = None) -> dict[str, torch.Tensor]:
+        """Encode held-in spikes ``[batch, bins, n_neurons]`` and generate ``n_bins`` bins.
+
+        ``spikes`` holds all neurons; held-out columns are dropped before the encoder.
+        ``n_bins`` (default: all) lets training generate only the bins it scores.
+        """
+        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
+            raise DynlensValueError(
+                f"spikes: expected shape [batch, bins, {self.n_neurons}], found {tuple(spikes.shape)}"
+            )
+        n_bins = spikes.shape[1] if n_bins is None else n_bins
+        ic = self.encoder(spikes.index_select(-1, self.heldin_index))
+        cfg = self.config
+        latents = rollout(self.dynamics, ic, n_bins, cfg.solver, cfg.rtol, cfg.atol, cfg.substeps)
+        return {"log_rates": self.readout(latents), "latents": latents, "ic": ic}
+
+    @torch.no_grad()
+    def infer(self, data, batch_size: int = 512) -> Inference:
+        """Rates, log-rates, latents and initial conditions for every trial of ``data``.
+
+        ``data`` is a :class:`~dynlens.data.NeuralDataset` or an array of spike counts
+        ``[trials, bins, n_neurons]``. Runs in eval mode (no dropout), in batches, without
+        gradients, on the model's device; the training mode is restored afterwards.
+        """
+        spikes = _spikes_of(data, self.n_neurons)
+        was_training = self.training
+        self.eval()
+        chunks: dict[str, list[np.ndarray]] = {"log_rates": [], "latents": [], "ic": []}
+        try:
+            for start in range(0, spikes.shape[0], check_positive_int(batch_size, "batch_size")):
+                batch = torch.as_tensor(spikes[start:start + batch_size], dtype=torch.float32,
+                                        device=self.device)
+                out = self(batch)
+                for key in chunks:
+                    chunks[key].append(out[key].cpu().numpy())
+        finally:
+            self.train(was_training)
+        log_rates = np.concatenate(chunks["log_rates"])
+        return Inference(rates=np.exp(log_rates), log_rates=log_rates,
+                         latents=np.concatenate(chunks["latents"]),
+                         initial_conditions=np.concatenate(chunks["ic"]))
+
+    def save(self, path) -> None:
+        """Write tensors plus a JSON config to ``path`` atomically (see :func:`load_model`)."""
+        from .checkpoint import save_model
+
+        save_model(self, path)
+
+
+def _spikes_of(data, n_neurons: int) -> np.ndarray:
+    """Spike counts of a NeuralDataset or an array, validated against the model's neurons."""
+    spikes = getattr(data, "spikes", data)
+    if isinstance(spikes, torch.Tensor):
+        spikes = spikes.detach().cpu().numpy()
+    try:
+        spikes = np.asarray(spikes, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise DynlensTypeError(
+            f"data: expected a NeuralDataset or spike counts [trials, bins, neurons], found "
+            f"{type(data).__name__}"
+        ) from err
+    if spikes.ndim != 3 or spikes.shape[-1] != n_neurons or spikes.shape[0] == 0:
+        raise DynlensValueError(
+            f"data: expected spike counts of shape [trials, bins, {n_neurons}], found {spikes.shape}"
+        )
+    return spikes

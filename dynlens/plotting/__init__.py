@@ -1,0 +1,1 @@
+"""Matplotlib figures. Every function returns a Figure and never calls plt.show()."""

@@ -1,0 +1,1 @@
+"""Ablation sweeps (capacity vs latent dimensionality); filled in by the studies issue."""

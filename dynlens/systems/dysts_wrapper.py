@@ -1,0 +1,279 @@
+"""Wrap any autonomous flow of the optional `dysts` package as a `GroundTruthSystem`.
+
+dysts writes each right-hand side once as plain arithmetic on ``np``; dynlens re-binds that
+function's ``np`` to torch, so the same equations run on tensors with autograd (the
+Jacobian is then exact, by automatic differentiation). A system whose code does not run on
+tensors (checked against dysts' own NumPy evaluation at construction) falls back to its
+NumPy right-hand side; its Jacobian is then dysts' analytic one where dysts has one, else
+central finite differences. Fixed points are found numerically from states on the attractor.
+
+Examples
+--------
+>>> sys = from_dysts("Halvorsen")            # doctest: +SKIP
+>>> sys.dim, sys.kind, sys.torch_native       # doctest: +SKIP
+(3, 'continuous', True)
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from scipy.optimize import root
+
+from .._utils import check_choice
+from ..errors import DynlensError, DynlensTypeError, DynlensValueError
+from .base import GroundTruthSystem
+
+__all__ = ["DystsSystem", "from_dysts"]
+
+#: dysts does not store a sampling rate; its ``make_trajectory`` defaults to 100 per period.
+DYSTS_PTS_PER_PERIOD = 100
+
+
+def _import_dysts():
+    try:
+        with warnings.catch_warnings():  # "Numba not installed": irrelevant here
+            warnings.simplefilter("ignore")
+            base = importlib.import_module("dysts.base")
+            flows = importlib.import_module("dysts.flows")
+    except ImportError as err:
+        raise DynlensError(
+            "from_dysts: the optional package `dysts` is not installed; install it with "
+            "`pip install dynlens[dysts]` (or `pip install dysts`)"
+        ) from err
+    return base, flows
+
+
+def _flow_names(base, flows) -> list[str]:
+    return sorted(
+        name for name, obj in vars(flows).items()
+        if isinstance(obj, type) and issubclass(obj, base.DynSys) and obj is not base.DynSys
+        and obj.__module__ == flows.__name__
+    )
+
+
+class _TorchAsNumpy:
+    """Stands in for ``np`` inside a dysts right-hand side: math functions come from torch,
+    constants (``pi``) and anything torch lacks from NumPy."""
+
+    _renames: ClassVar[dict[str, str]] = {"arctan": "atan", "arcsin": "asin", "arccos": "acos", "arctan2": "atan2",
+                "power": "pow"}
+
+    def __getattr__(self, key: str):
+        key_torch = self._renames.get(key, key)
+        if key_torch in ("pi", "e", "inf", "nan"):
+            return getattr(np, key)
+        if hasattr(torch, key_torch):
+            return getattr(torch, key_torch)
+        return getattr(np, key)
+
+
+def _rebind(func, np_module):
+    """A copy of ``func`` whose global ``np`` is ``np_module``."""
+    glb = dict(func.__globals__)
+    glb["np"] = np_module
+    return types.FunctionType(func.__code__, glb, func.__name__, func.__defaults__,
+                              func.__closure__)
+
+
+class DystsSystem(GroundTruthSystem):
+    """A dysts flow as a :class:`GroundTruthSystem` (built by :func:`from_dysts`).
+
+    Attributes
+    ----------
+    dysts_system : dysts.base.DynSys
+        The wrapped dysts object (with this system's parameters).
+    torch_native : bool
+        Whether the field runs natively on tensors (Jacobian by autograd) or through NumPy.
+    """
+
+    system_kind = "continuous"
+
+    def __init__(self, name: str, **params: Any) -> None:
+        base, flows = _import_dysts()
+        names = _flow_names(base, flows)
+        lower = {n.lower(): n for n in names}
+        if not isinstance(name, str):
+            raise DynlensTypeError(f"name: expected a dysts flow name, found {type(name).__name__}")
+        cls_name = lower.get(name.lower()) or check_choice(name, names, "name")
+        cls = getattr(flows, cls_name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proto = cls()
+        if getattr(proto, "nonautonomous", False) or isinstance(proto, base.DynSysDelay):
+            raise DynlensValueError(
+                f"name: expected an autonomous ODE flow of dysts, found {cls_name!r}, which is "
+                f"{'non-autonomous' if getattr(proto, 'nonautonomous', False) else 'a delay equation'}"
+            )
+        # per-instance metadata, read by GroundTruthSystem.__init__
+        self.name = cls_name
+        self.defaults = {k: proto.params[k] for k in proto.params}
+        self.state_dim = int(proto.dimension)
+        self.period = None if proto.period is None else float(proto.period)
+        self.pts_per_period = DYSTS_PTS_PER_PERIOD if self.period is not None else None
+        self.default_dt = float(proto.dt) if self.period is None else None
+        self.default_x0 = np.asarray(proto.ic, dtype=np.float64).reshape(-1)
+        lyap = getattr(proto, "maximum_lyapunov_estimated", None)
+        self.max_lyapunov = None if lyap is None else float(lyap)
+        super().__init__(**params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.dysts_system = cls(parameters=dict(self._params))
+        self._param_list = [self._params[k] for k in sorted(self._params)]
+        self._fixed_points: np.ndarray | None = None
+        rhs_overridden = type(self.dysts_system).rhs is not base.DynSys.rhs
+        self._torch_rhs = None if rhs_overridden else _rebind(cls._rhs, _TorchAsNumpy())
+        self.torch_native = self._torch_rhs is not None and self._check_torch_rhs()
+
+    def _check_param(self, key: str, value: Any):
+        value = np.asarray(value, dtype=np.float64) if not np.isscalar(value) else value
+        if np.ndim(value) == 0:
+            return super()._check_param(key, value)
+        if not np.all(np.isfinite(value)):
+            raise DynlensValueError(f"{key}: expected finite numbers, found {value!r}")
+        return value.copy()
+
+    # ------------------------------------------------------------------ field evaluation
+    def _numpy_rhs(self, x: np.ndarray) -> np.ndarray:
+        """dysts' own right-hand side on ``[..., dim]`` (vectorised when it can be)."""
+        flat = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        try:
+            out = np.stack(np.broadcast_arrays(*self.dysts_system.rhs(flat, 0.0)), axis=-1)
+            out = out.reshape(flat.shape) if out.size == flat.size else None
+        except Exception:  # noqa: BLE001 - a rhs that is not vectorised: evaluate rows
+            out = None
+        if out is None or len(flat) == 1:
+            out = np.array([np.asarray(self.dysts_system.rhs(row, 0.0), dtype=np.float64)
+                            .reshape(self.dim) for row in flat]).reshape(flat.shape)
+        return out.reshape(np.shape(x))
+
+    def _torch_field(self, x: torch.Tensor) -> torch.Tensor:
+        params = [p if np.ndim(p) == 0 else torch.as_tensor(p, dtype=x.dtype, device=x.device)
+                  for p in self._param_list]
+        params = [float(p) if np.ndim(p) == 0 else p for p in params]
+        cols = self._torch_rhs(*x.unbind(-1), 0.0, *params)
+        zero = torch.zeros_like(x[..., 0])
+        return torch.stack([torch.as_tensor(c, dtype=x.dtype, device=x.device) + zero
+                            for c in cols], dim=-1)
+
+    def _check_torch_rhs(self) -> bool:
+        rng = np.random.default_rng(0)
+        x = self.default_x0 + 0.1 * rng.standard_normal((4, self.dim)) * (
+            1.0 + np.abs(self.default_x0))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ours = self._torch_field(torch.as_tensor(x)).numpy()
+                ref = np.array([self._numpy_rhs(row) for row in x])
+        except Exception:  # noqa: BLE001 - any failure means "not torch-native"
+            return False
+        return ours.shape == ref.shape and np.allclose(ours, ref, rtol=1e-10, atol=1e-12)
+
+    def _field(self, x, xp):
+        if xp is torch:
+            if self.torch_native:
+                return self._torch_field(x)
+            out = self._numpy_rhs(x.detach().cpu().double().numpy())
+            return torch.as_tensor(out, dtype=x.dtype, device=x.device)
+        return self._numpy_rhs(x)
+
+    def _scalar_field(self, t: float, y: np.ndarray):
+        # dysts' own function on Python floats: the fast path of a single trajectory
+        # (checked against the NumPy field once by ``_fast_field``)
+        return self.dysts_system.rhs(np.asarray(y.tolist(), dtype=object), t)
+
+    # ------------------------------------------------------------------------- Jacobian
+    def _autograd_jac(self, x: torch.Tensor) -> torch.Tensor:
+        # rows of the batch are independent, so the gradient of sum_batch f_i gives row i of
+        # every point's Jacobian at once
+        with torch.enable_grad():
+            xg = x.detach().clone().requires_grad_(True)
+            f = self._torch_field(xg)
+            rows = [torch.autograd.grad(f[..., i].sum(), xg, retain_graph=i < self.dim - 1,
+                                        allow_unused=True)[0] for i in range(self.dim)]
+        rows = [torch.zeros_like(x) if r is None else r for r in rows]
+        return torch.stack(rows, dim=-2)
+
+    def _numpy_jac(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, self.dim)
+        if self.dysts_system.has_jacobian():
+            out = np.array([np.array(self.dysts_system.jac(row, 0.0), dtype=np.float64)
+                            for row in flat])
+        else:  # central differences, step ~ cube root of machine epsilon
+            out = np.empty((len(flat), self.dim, self.dim))
+            for j in range(self.dim):
+                h = 6e-6 * np.maximum(1.0, np.abs(flat[:, j]))
+                step = np.zeros_like(flat)
+                step[:, j] = h
+                out[:, :, j] = (self._numpy_rhs(flat + step) - self._numpy_rhs(flat - step)) \
+                    / (2 * h)[:, None]
+        return out.reshape(*x.shape, self.dim)
+
+    def _jac(self, x, xp):
+        if xp is torch:
+            if self.torch_native:
+                return self._autograd_jac(x).to(x.dtype)
+            out = self._numpy_jac(x.detach().cpu().double().numpy())
+            return torch.as_tensor(out, dtype=x.dtype, device=x.device)
+        if self.torch_native:
+            return self._autograd_jac(torch.as_tensor(x, dtype=torch.float64)).numpy()
+        return self._numpy_jac(x)
+
+    # -------------------------------------------------------------------- fixed points
+    def fixed_points(self, n_starts: int = 128) -> np.ndarray:
+        """Fixed points found numerically (scipy ``root``, ``hybr``, analytic/autograd Jacobian).
+
+        Starts: the origin and ``n_starts`` states on the attractor. Roots with
+        ``|f(x)| < 1e-9 (1 + |x|)`` are kept and deduplicated (relative 1e-6); sorted by norm.
+        Cached.
+        """
+        if self._fixed_points is not None:
+            return self._fixed_points.copy()
+
+        def f(x):
+            return self._field(x, np)
+
+        def jac(x):
+            return self._jac(x[None], np)[0]
+
+        try:
+            starts = self.sample_on_attractor(n_starts, seed=0)
+        except DynlensError:  # e.g. a flow that escapes from its default state
+            starts = self.default_x0[None]
+        starts = np.concatenate([np.zeros((1, self.dim)), starts])
+        found: list[np.ndarray] = []
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            for x0 in starts:
+                sol = root(f, x0, jac=jac, method="hybr")
+                x = sol.x
+                converged = np.all(np.isfinite(x)) and \
+                    np.abs(f(x)).max() < 1e-9 * (1 + np.abs(x).max())
+                if converged and all(np.abs(x - y).max() > 1e-6 * max(1.0, np.abs(y).max())
+                                     for y in found):
+                    found.append(x)
+        found.sort(key=lambda v: (np.linalg.norm(v), *v))
+        self._fixed_points = np.array(found).reshape(-1, self.dim)
+        return self._fixed_points.copy()
+
+
+def from_dysts(name: str, **params: Any) -> DystsSystem:
+    """Wrap the dysts flow ``name`` (case-insensitive) with optional parameter overrides.
+
+    Period, default initial condition and Lyapunov exponent come from dysts' metadata;
+    ``pts_per_period`` is dysts' default of 100.
+
+    Raises
+    ------
+    DynlensError
+        If ``dysts`` is not installed (``pip install dynlens[dysts]``).
+    DynlensValueError
+        Unknown flow (close names suggested), unknown parameters, or a non-autonomous or
+        delay system.
+    """
+    return DystsSystem(name, **params)

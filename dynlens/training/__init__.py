@@ -1,0 +1,6 @@
+"""Training: the fit loop, losses and schedules."""
+
+from .fit import FitConfig, default_fit_config, fit
+from .losses import poisson_nll
+
+__all__ = ["fit", "FitConfig", "default_fit_config", "poisson_nll"]

@@ -1,0 +1,207 @@
+"""simulate(): the published recipe, its options, the chaotic-RNN recipe, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dynlens import systems
+from dynlens.data import NeuralDataset, simulate
+from dynlens.errors import DynlensError, DynlensTypeError, DynlensValueError
+
+
+@pytest.fixture(scope="module")
+def published() -> NeuralDataset:
+    return simulate("arneodo", n_neurons=10, n_trials=2000, n_bins=70, seed=0)
+
+
+def test_published_recipe_shape_rate_and_splits(published):
+    data = published
+    assert data.spikes.shape == (2000, 70, 10) and np.issubdtype(data.spikes.dtype, np.integer)
+    assert data.latents.shape == (2000, 70, 3) and data.rates.shape == (2000, 70, 10)
+    assert {k: v.size for k, v in data.splits.items()} == {"train": 1280, "valid": 320, "test": 400}
+    assert data.bin_width == pytest.approx(3.1641 / 35)
+    # exp of a standard normal has mean exp(1/2) = 1.65; the recipe quotes "about 1.6"
+    assert 1.5 < data.rates.mean() < 1.8
+    assert abs(data.spikes.mean() - data.rates.mean()) < 0.01  # Poisson: E[count] = rate
+    assert data.heldout_neurons.size == 0
+    meta = data.metadata
+    assert meta["system"] == "arneodo" and meta["params"] == {"a": -5.5, "b": 4.5, "c": 1.0, "d": -1.0}
+    assert meta["recipe"] == "sedler2023" and meta["seed"] == 0 and meta["pts_per_period"] == 35
+    assert np.allclose(meta["x0"], [-2.7515698, 0.19079818, 3.4703629])
+
+
+def test_truth_is_consistent_with_the_recipe(published):
+    data, meta = published, published.metadata
+    # trials are consecutive segments of one trajectory
+    assert np.allclose(data.latents[0, 0], meta["x0"])
+    sys = systems.get("arneodo")
+    start = sys.trajectory(3 * 70 + 1, dt=data.bin_width)
+    assert np.allclose(data.latents[:3].reshape(-1, 3), start[:-1], rtol=1e-6, atol=1e-8)
+    # readout U(-0.5, 0.5) of shape [3, 10], z-scored activity, rates = exp(z)
+    readout = np.array(meta["readout"])
+    assert readout.shape == (3, 10) and np.abs(readout).max() <= 0.5
+    z = (data.latents @ readout - meta["zscore_mean"]) / meta["zscore_std"]
+    assert np.allclose(data.log_rates, z)
+    assert np.allclose(z.mean(axis=(0, 1)), 0, atol=1e-9) and np.allclose(z.std(axis=(0, 1)), 1)
+    assert np.allclose(data.rates, np.exp(data.log_rates))
+
+
+def test_same_seed_same_arrays_other_seed_different():
+    a = simulate("rossler", n_neurons=4, n_trials=12, n_bins=15, seed=7)
+    b = simulate("rossler", n_neurons=4, n_trials=12, n_bins=15, seed=7)
+    c = simulate("rossler", n_neurons=4, n_trials=12, n_bins=15, seed=8)
+    for name in ("spikes", "latents", "rates", "log_rates"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert all(np.array_equal(a.splits[k], b.splits[k]) for k in a.splits)
+    assert a.metadata == b.metadata
+    assert not np.array_equal(a.spikes, c.spikes)
+    assert not np.array_equal(a.metadata["readout"], c.metadata["readout"])
+    # the same trajectory (from the default x0) is observed through another readout
+    assert np.array_equal(a.latents, c.latents)
+
+
+def test_pts_per_period_and_bin_width_set_the_sampling():
+    coarse = simulate("lorenz", n_neurons=3, n_trials=2, n_bins=10, pts_per_period=50)
+    assert coarse.bin_width == pytest.approx(1.5008 / 50)
+    assert coarse.metadata["pts_per_period"] == 50
+    explicit = simulate("lorenz", n_neurons=3, n_trials=2, n_bins=10, bin_width=0.01)
+    assert explicit.bin_width == 0.01 and explicit.metadata["pts_per_period"] is None
+    assert simulate("lorenz", n_neurons=3, n_trials=2, n_bins=4).bin_width == pytest.approx(0.015008)
+
+
+def test_independent_trials_start_on_the_attractor():
+    data = simulate("arneodo", n_neurons=5, n_trials=6, n_bins=20, independent_trials=True, seed=1)
+    assert data.metadata["independent_trials"] is True and data.metadata["x0"] is None
+    sys = systems.get("arneodo")
+    again = sys.trajectories(data.latents[:, 0], 20, dt=data.bin_width)
+    assert np.allclose(again, data.latents, rtol=1e-6, atol=1e-8)
+    # trials are not consecutive: trial k+1 does not continue trial k
+    step = np.linalg.norm(np.diff(data.latents, axis=1), axis=-1).max()
+    jumps = np.linalg.norm(data.latents[1:, 0] - data.latents[:-1, -1], axis=-1)
+    assert jumps.min() > step
+    # the starts lie on the attractor's range
+    assert np.abs(data.latents).max() < 15
+
+
+def test_mean_rate_rescales_expected_counts_per_bin():
+    data = simulate("arneodo", n_neurons=6, n_trials=20, n_bins=30, mean_rate=0.25, seed=2)
+    assert data.rates.mean() == pytest.approx(0.25)
+    base = simulate("arneodo", n_neurons=6, n_trials=20, n_bins=30, seed=2)
+    ratio = data.rates / base.rates
+    assert np.allclose(ratio, ratio.flat[0])  # one gain for all neurons and bins
+    assert data.metadata["rate_scale"] == pytest.approx(ratio.flat[0])
+    assert data.spikes.mean() < base.spikes.mean()
+
+
+def test_saturating_embedding_bounds_each_neurons_log_rate():
+    lin = simulate("lorenz", n_neurons=8, n_trials=20, n_bins=30, seed=3)
+    sat = simulate("lorenz", n_neurons=8, n_trials=20, n_bins=30, seed=3, embedding="saturating")
+    s = np.array(sat.metadata["saturation"])
+    assert s.shape == (8,) and s.min() >= 0.5 and s.max() <= 1.5
+    assert np.all(np.abs(sat.log_rates).max(axis=(0, 1)) <= s)
+    assert np.allclose(sat.log_rates, s * np.tanh(lin.log_rates / s))
+    assert sat.metadata["readout"] == lin.metadata["readout"]  # same readout, warped
+    assert sat.rates.max() < lin.rates.max()
+
+
+def test_heldout_neurons_are_the_last_ones():
+    data = simulate("rossler", n_neurons=7, n_trials=5, n_bins=10, n_heldout=2)
+    assert data.heldout_neurons.tolist() == [5, 6]
+    assert data.heldin_neurons.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_split_fractions_are_passed_on():
+    data = simulate("rossler", n_neurons=2, n_trials=50, n_bins=5, split_fractions=(0.1, 0.0))
+    assert {k: v.size for k, v in data.splits.items()} == {"train": 45, "test": 5}
+
+
+def test_chaotic_rnn_follows_the_lfads_recipe():
+    data = simulate("chaotic_rnn", n_neurons=20, n_trials=30, n_bins=100, seed=4)
+    assert data.spikes.shape == (30, 100, 20) and data.latents.shape == (30, 100, 50)
+    assert data.bin_width == 0.01 and data.metadata["time_unit"] == "s"
+    assert data.metadata["recipe"] == "lfads_chaotic_rnn"
+    # rates: tanh of the observed units, min-max normalised per trial and unit, x 30 Hz x 10 ms
+    act = np.tanh(data.latents[..., :20])
+    lo, hi = act.min(axis=1, keepdims=True), act.max(axis=1, keepdims=True)
+    assert np.allclose(data.rates, (act - lo) / (hi - lo) * 0.3)
+    assert np.allclose(data.rates.min(axis=1), 0) and np.allclose(data.rates.max(axis=1), 0.3)
+    assert np.all(data.log_rates[data.rates == 0] == -np.inf)
+    # each trial starts from its own x0 ~ N(0, 1) and then follows the network
+    x0 = data.latents[:, 0]
+    assert abs(x0.mean()) < 0.1 and 0.85 < x0.std() < 1.15
+    rnn = systems.get("chaotic_rnn")
+    assert np.allclose(rnn.step(data.latents[:, :-1]), data.latents[:, 1:])
+    assert data.metadata["observed_units"] == list(range(20))
+
+
+def test_chaotic_rnn_units_limit_and_options():
+    with pytest.raises(DynlensValueError, match="n_neurons: .* expected at most 50, found 60; pass system_params"):
+        simulate("chaotic_rnn", n_neurons=60, n_trials=2, n_bins=5)
+    bigger = simulate("chaotic_rnn", n_neurons=60, n_trials=2, n_bins=5, system_params={"n": 64})
+    assert bigger.latents.shape[2] == 64 and bigger.metadata["params"]["n"] == 64
+    with pytest.raises(DynlensValueError, match="embedding: the chaotic_rnn recipe"):
+        simulate("chaotic_rnn", n_trials=2, n_bins=5, embedding="saturating")
+    with pytest.raises(DynlensValueError, match="pts_per_period: the chaotic_rnn"):
+        simulate("chaotic_rnn", n_trials=2, n_bins=5, pts_per_period=10)
+    with pytest.raises(DynlensValueError, match="bin_width: the chaotic_rnn advances by its step"):
+        simulate("chaotic_rnn", n_trials=2, n_bins=5, bin_width=0.02)
+    joined = simulate("chaotic_rnn", n_neurons=5, n_trials=3, n_bins=10, independent_trials=False)
+    rnn = systems.get("chaotic_rnn")
+    assert np.allclose(rnn.step(joined.latents[0, -1]), joined.latents[1, 0])
+
+
+def test_accepts_a_system_instance_and_params():
+    sys = systems.get("arneodo", a=-5.0)
+    data = simulate(sys, n_neurons=3, n_trials=2, n_bins=5)
+    assert data.metadata["params"]["a"] == -5.0
+    named = simulate("Arneodo", n_neurons=3, n_trials=2, n_bins=5, system_params={"a": -5.0})
+    assert np.array_equal(named.spikes, data.spikes)
+
+
+def test_system_without_period_needs_no_pts_per_period():
+    data = simulate("bistable2d", n_neurons=3, n_trials=4, n_bins=6, independent_trials=True)
+    assert data.bin_width == systems.get("bistable2d").dt
+    with pytest.raises(DynlensValueError, match="pts_per_period: 'bistable2d' has no period; pass bin_width"):
+        simulate("bistable2d", n_trials=2, n_bins=5, pts_per_period=10)
+    assert simulate("bistable2d", n_neurons=2, n_trials=2, n_bins=5, bin_width=0.3).bin_width == 0.3
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        ({"n_neurons": 0}, DynlensValueError, "n_neurons: expected a positive integer, found 0"),
+        ({"n_neurons": -3}, DynlensValueError, "n_neurons: expected a positive integer, found -3"),
+        ({"n_trials": 0}, DynlensValueError, "n_trials: expected a positive integer, found 0"),
+        ({"n_bins": 2.5}, DynlensValueError, "n_bins: expected a positive integer, found 2.5"),
+        ({"seed": -1}, DynlensValueError, "seed: expected a non-negative integer, found -1"),
+        ({"pts_per_period": 0}, DynlensValueError, "pts_per_period: expected a positive integer"),
+        ({"bin_width": -0.1}, DynlensValueError, "bin_width: expected a positive finite number"),
+        ({"bin_width": 0.1, "pts_per_period": 10}, DynlensValueError,
+         "bin_width: expected either pts_per_period or bin_width, found both"),
+        ({"mean_rate": 0}, DynlensValueError, "mean_rate: expected a positive finite number, found 0"),
+        ({"embedding": "relu"}, DynlensValueError,
+         "embedding: expected one of 'linear', 'saturating', found 'relu'"),
+        ({"n_heldout": 3}, DynlensValueError,
+         "n_heldout: expected fewer than n_neurons=3 so that some neurons stay held in, found 3"),
+        ({"n_heldout": -1}, DynlensValueError, "n_heldout: expected a non-negative integer"),
+        ({"independent_trials": "yes"}, DynlensTypeError, "independent_trials: expected True, False or None"),
+        ({"split_fractions": (0.2, 1.5)}, DynlensValueError, r"split_fractions\[1\] \(valid\)"),
+        ({"system_params": {"e": 1.0}}, DynlensValueError, "params: unknown parameter 'e'"),
+        ({"system_params": [1]}, DynlensTypeError, "system_params: expected a dict"),
+    ],
+)
+def test_bad_arguments_raise_naming_them(kwargs, error, pattern):
+    args = {"n_neurons": 3, "n_trials": 2, "n_bins": 5, **kwargs}
+    with pytest.raises(error, match=pattern):
+        simulate("arneodo", **args)
+
+
+def test_unknown_or_wrong_systems():
+    with pytest.raises(DynlensValueError, match="system: expected one of .*found 'arnedo'; did you mean 'arneodo'"):
+        simulate("arnedo", n_trials=2, n_bins=5)
+    with pytest.raises(DynlensTypeError, match="system: expected a system name .* found int"):
+        simulate(3, n_trials=2, n_bins=5)
+    with pytest.raises(DynlensValueError, match="system_params: expected None when system is an instance"):
+        simulate(systems.get("lorenz"), n_trials=2, n_bins=5, system_params={"rho": 20.0})
+    assert issubclass(DynlensValueError, DynlensError)
