@@ -126,18 +126,18 @@ def main(argv=None) -> None:
             ours_on_grid = system.trajectory(first, dt=times[1] - times[0])
             agree = rel_error(ours_on_grid, traj[:first])
             dysts_rows.append((label, seconds, rel_error(traj, ref_dysts),
-                               f"dynlens is {seconds / ours:.0f}x faster; dynlens vs dysts on "
-                               f"dysts' grid: {agree:.1e}"))
+                               (f"dynlens is {seconds / ours:.0f}x faster; dynlens vs dysts "
+                                f"on dysts' grid: {agree:.1e}")))
             print(f"{label}: {seconds:.2f} s", flush=True)
     rows += dysts_rows
 
     lines = [
         "# Simulating the paper's Arneodo trajectory: dynlens vs dysts",
         "",
-        f"{args.n_trials} trials x {args.n_bins} bins = {n} points at bin width period / "
-        f"{PTS_PER_PERIOD} = {dt:.4f} from the default initial condition "
-        f"(`python3 benchmarks/bench_simulate.py`). Error: max |x - x_ref| / max |x_ref| "
-        "over the first period against DOP853 at rtol 1e-13, atol 1e-14 (goal: < 1e-6).",
+        (f"{args.n_trials} trials x {args.n_bins} bins = {n} points at bin width period / "
+         f"{PTS_PER_PERIOD} = {dt:.4f} from the default initial condition "
+         f"(`python3 benchmarks/bench_simulate.py`). Error: max |x - x_ref| / max |x_ref| "
+         "over the first period against DOP853 at rtol 1e-13, atol 1e-14 (goal: < 1e-6)."),
         "",
         "| method | seconds | rel. error, first period | note |",
         "|---|---:|---:|---|",
@@ -147,11 +147,11 @@ def main(argv=None) -> None:
         lines += ["", "dysts is not installed (`pip install dynlens[dysts]`): no comparison."]
     lines += [
         "",
-        f"Machine: {platform.processor() or platform.machine()}, "
-        f"{platform.python_implementation()} {platform.python_version()}, numpy "
-        f"{version('numpy')}, scipy {version('scipy')}, torch {version('torch')}, dysts "
-        f"{version('dysts')}, numba {version('numba')} (without numba dysts runs its "
-        "right-hand sides as plain Python), shared CPU. Single runs of dysts; dynlens best of 3.",
+        (f"Machine: {platform.processor() or platform.machine()}, "
+         f"{platform.python_implementation()} {platform.python_version()}, numpy "
+         f"{version('numpy')}, scipy {version('scipy')}, torch {version('torch')}, dysts "
+         f"{version('dysts')}, numba {version('numba')} (without numba dysts runs its "
+         "right-hand sides as plain Python), shared CPU. Single runs of dysts; dynlens best of 3."),
         "",
     ]
     args.out.write_text("\n".join(lines))

@@ -1,9 +1,49 @@
-"""dynlens: are the dynamics your sequential autoencoder learned the real ones?"""
+"""dynlens: are the dynamics your sequential autoencoder learned the real ones?
 
-from . import errors
+The public API (DESIGN.md) is re-exported here; everything else is reachable through the
+subpackages ``dynlens.systems``, ``dynlens.data``, ``dynlens.models``, ``dynlens.training``,
+``dynlens.analysis`` and ``dynlens.plotting``.
+"""
+
+from . import analysis, data, errors, models, plotting, systems, training
+from .analysis import (
+    AffineAlignment,
+    FixedPoints,
+    find_fixed_points,
+    linearize,
+)
+from .analysis import metrics
+from .analysis.evaluate import evaluate
+from .data import NeuralDataset, load_dataset, simulate
 from .dynamics import Dynamics, check_dynamics
 from .errors import DynlensError
+from .models import Inference, load_model
+from .training import fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Dynamics", "DynlensError", "check_dynamics", "errors", "__version__"]
+__all__ = [
+    "AffineAlignment",
+    "Dynamics",
+    "DynlensError",
+    "FixedPoints",
+    "Inference",
+    "NeuralDataset",
+    "__version__",
+    "analysis",
+    "check_dynamics",
+    "data",
+    "errors",
+    "evaluate",
+    "find_fixed_points",
+    "fit",
+    "linearize",
+    "load_dataset",
+    "load_model",
+    "metrics",
+    "models",
+    "plotting",
+    "simulate",
+    "systems",
+    "training",
+]

@@ -77,18 +77,20 @@ def rate_r2(true_rates, pred_rates, weighting: str = "uniform") -> float:
     return float(r2_score(true, pred, multioutput=modes[weighting]))
 
 
-def _affine_r2(source, target, source_fit, target_fit, names: tuple[str, str]) -> float:
+def _affine_r2(source, target, source_fit, target_fit, names: tuple[str, str],
+               fit_names: tuple[str, str]) -> float:
     src, tgt = _flat(source, names[0]), _flat(target, names[1])
     if src.shape[0] != tgt.shape[0]:
         raise DynlensValueError(
             f"{names[1]}: expected {src.shape[0]} samples like {names[0]}, found {tgt.shape[0]}"
         )
     if (source_fit is None) != (target_fit is None):
-        raise DynlensValueError("fit data: give both arrays of the fitting split or neither")
+        raise DynlensValueError(
+            f"{fit_names[0]}, {fit_names[1]}: expected both arrays of the fitting split or neither, found one"
+        )
     if source_fit is None:
         source_fit, target_fit = src, tgt
-    alignment = AffineAlignment().fit(_flat(source_fit, names[0] + "_fit"),
-                                      _flat(target_fit, names[1] + "_fit"))
+    alignment = AffineAlignment().fit(_flat(source_fit, fit_names[0]), _flat(target_fit, fit_names[1]))
     return float(alignment.score(src, tgt))
 
 
@@ -101,7 +103,7 @@ def state_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None) -
     did. R2 is averaged uniformly over inferred dimensions.
     """
     return _affine_r2(true_latents, inferred_latents, true_fit, inferred_fit,
-                      ("true_latents", "inferred_latents"))
+                      ("true_latents", "inferred_latents"), ("true_fit", "inferred_fit"))
 
 
 def decode_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None) -> float:
@@ -110,7 +112,7 @@ def decode_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None) 
     Fitting and scoring follow :func:`state_r2`; R2 is averaged over true dimensions.
     """
     return _affine_r2(inferred_latents, true_latents, inferred_fit, true_fit,
-                      ("inferred_latents", "true_latents"))
+                      ("inferred_latents", "true_latents"), ("inferred_fit", "true_fit"))
 
 
 def _poisson_nll_sum(spikes: np.ndarray, rates: np.ndarray) -> float:
@@ -142,6 +144,10 @@ def bits_per_spike(spikes, rates, null_rates=None) -> float:
     if total == 0:
         raise DynlensValueError("spikes: expected at least one spike to normalise by, found none")
     null = counts.mean(axis=0) if null_rates is None else as_numpy(null_rates, "null_rates", dtype=float)
+    if null.shape != (counts.shape[-1],) or not np.all(np.isfinite(null)):
+        raise DynlensValueError(
+            f"null_rates: expected {counts.shape[-1]} finite rates, one per neuron, found shape {null.shape}"
+        )
     null = np.broadcast_to(null, counts.shape)
     return (_poisson_nll_sum(counts, null) - _poisson_nll_sum(counts, pred)) / (np.log(2) * total)
 
@@ -150,6 +156,8 @@ def co_bps(spikes, rates, heldout_neurons) -> float:
     """Bits per spike on held-out neurons (co-smoothing): the model never saw their spikes."""
     counts = as_numpy(spikes, "spikes", dtype=float)
     pred = as_numpy(rates, "rates", dtype=float)
+    if counts.shape != pred.shape:
+        raise DynlensValueError(f"rates: expected the shape of spikes {counts.shape}, found {pred.shape}")
     held = np.asarray(heldout_neurons, dtype=int).ravel()
     if held.size == 0:
         raise DynlensValueError("heldout_neurons: expected at least one held-out neuron, found none")

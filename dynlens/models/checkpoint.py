@@ -43,20 +43,33 @@ def read_checkpoint(path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise DynlensFileNotFoundError(f"path: expected an existing checkpoint file, found no file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise DynlensFileFormatError(
+            f"path: expected a dynlens checkpoint (a torch zip archive), found another kind of file at {path}"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise DynlensUnsafeCheckpointError(
-            f"path: {path} holds pickled Python objects beyond tensors and JSON; dynlens refuses "
-            f"to unpickle it (it could run arbitrary code). Details: {str(err).splitlines()[0]}"
+            f"path: {path} holds pickled Python objects beyond tensors and JSON "
+            f"({', '.join(_unsafe_globals(path)) or 'unknown globals'}); dynlens refuses to "
+            f"unpickle it because that could run arbitrary code"
         ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as err:
         raise DynlensFileFormatError(
             f"path: expected a dynlens checkpoint, found an unreadable or corrupt file at {path} ({err})"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise DynlensFileFormatError(f"path: expected a dynlens checkpoint, found a foreign file at {path}")
     return payload
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """Names of the Python objects a checkpoint would import when unpickled (read, not run)."""
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001 - only used to enrich an error message
+        return []
 
 
 def save_model(model: nn.Module, path) -> None:
@@ -87,7 +100,7 @@ def save_model(model: nn.Module, path) -> None:
 
 
 def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a model saved by :func:`save_model` (or a training checkpoint) onto ``device``.
+    """Load a model saved by :func:`save_model` (or ``best.pt`` written by ``fit``) onto ``device``.
 
     Loading never unpickles arbitrary objects: a file that needs it raises
     :class:`~dynlens.errors.DynlensUnsafeCheckpointError` without running anything.

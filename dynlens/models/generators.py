@@ -190,6 +190,8 @@ def rollout(
     solvers take ``substeps`` steps per bin; adaptive ones use ``rtol``/``atol``.
     """
     n_steps = check_positive_int(n_steps, "n_steps")
+    if x0.ndim < 1 or x0.shape[-1] != dynamics.dim:
+        raise DynlensValueError(f"x0: expected shape [batch, {dynamics.dim}], found {tuple(x0.shape)}")
     if dynamics.kind == "discrete":
         states = [x0]
         for _ in range(n_steps - 1):

@@ -158,7 +158,7 @@ class SAE(nn.Module):
         self.config = SAEConfig(
             n_neurons=n_neurons, latent_dim=latent_dim, dynamics=dynamics, hidden_size=hidden_size,
             n_layers=n_layers, encoder_size=encoder_size, dropout=dropout,
-            heldout_neurons=list(heldout_neurons or []), solver=solver, substeps=substeps,
+            heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), solver=solver, substeps=substeps,
             rtol=rtol, atol=atol, bin_dt=bin_dt,
         )
         cfg = self.config

@@ -269,6 +269,12 @@ class GroundTruthSystem(Dynamics):
 
         NumPy (or array-like) in gives float64 NumPy out; a tensor in gives a tensor out in
         its dtype.
+
+        Examples
+        --------
+        >>> from dynlens.systems import get
+        >>> get("bistable2d", gamma=0.5).jacobian([1.0, 0.0]).tolist()
+        [[0.0, 1.0], [-2.0, -0.5]]
         """
         if isinstance(x, torch.Tensor):
             self._check_state(x)
@@ -287,6 +293,13 @@ class GroundTruthSystem(Dynamics):
         -------
         Stability
             ``(eigenvalues [k, dim] complex, n_unstable [k] int)``.
+
+        Examples
+        --------
+        >>> from dynlens.systems import get
+        >>> eigenvalues, n_unstable = get("lorenz").stability()
+        >>> eigenvalues[0].real.round(3).tolist(), n_unstable.tolist()
+        ([11.828, -2.667, -22.828], [1, 2, 2])
         """
         pts = self.fixed_points() if points is None else as_numpy(points, "points",
                                                                   dtype=np.float64)
@@ -478,6 +491,13 @@ class GroundTruthSystem(Dynamics):
 
         The whole batch is integrated as one stacked system in a single scipy call (options
         as in :meth:`trajectory`).
+
+        Examples
+        --------
+        >>> from dynlens.systems import get
+        >>> sys = get("rossler")
+        >>> sys.trajectories(sys.sample_on_attractor(4, seed=0), 70).shape
+        (4, 70, 3)
         """
         n_steps = check_positive_int(n_steps, "n_steps")
         dt = self._check_dt(dt)
@@ -511,6 +531,13 @@ class GroundTruthSystem(Dynamics):
 
         From one long trajectory (started at ``default_x0`` or a draw from ``seed``) after a
         transient, read at ``n`` random times drawn with ``seed``.
+
+        Examples
+        --------
+        >>> from dynlens.systems import get
+        >>> points = get("bistable2d").sample_on_attractor(3, seed=0)
+        >>> abs(points).round(6).tolist()  # the two stable foci
+        [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]
         """
         n = check_positive_int(n, "n")
         seed = check_nonnegative_int(seed, "seed")

@@ -249,6 +249,14 @@ def fit(
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt_dir is not None and resume and (ckpt_dir / "last.pt").is_file():
         state = read_checkpoint(ckpt_dir / "last.pt")
+        changed = {k: (v, asdict(config)[k]) for k, v in state["fit_config"].items()
+                   if asdict(config).get(k) != v}
+        if changed:
+            raise DynlensValueError(
+                f"checkpoint_dir: {ckpt_dir / 'last.pt'} was written with other settings "
+                f"(saved vs now: {changed}); resume with the same settings, or pass resume=False "
+                f"or another checkpoint_dir to start afresh"
+            )
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -259,12 +267,15 @@ def fit(
         start_epoch = int(state["epoch"]) + 1
 
     stale = 0 if not rows else _stale_epochs(rows, best["epoch"], n_bins)
+    if stale >= config.patience:  # the resumed run had already stopped early
+        start_epoch = config.max_epochs
     bar = tqdm(range(start_epoch, config.max_epochs), disable=not progress, desc="fit",
                unit="epoch", initial=start_epoch, total=config.max_epochs)
     model.train()
     for epoch in bar:
         tic = time.perf_counter()
         scored = _scored_bins(epoch, n_bins, config)
+        epoch_lr = optimizer.param_groups[0]["lr"]
         order = torch.randperm(train.shape[0], generator=generator).to(device)
         losses = []
         for start in range(0, train.shape[0], config.batch_size):
@@ -283,7 +294,7 @@ def fit(
         if not math.isfinite(valid_loss):
             _diverged(model, best, ckpt_dir, epoch, "validation loss")
         rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss,
-                     "scored_bins": scored, "lr": optimizer.param_groups[0]["lr"],
+                     "scored_bins": scored, "lr": epoch_lr,
                      "seconds": time.perf_counter() - tic})
         full_length = scored == n_bins
         if full_length and valid_loss < best["loss"] * (1 - config.min_delta):

@@ -1,0 +1,464 @@
+"""Find the fixed points of any Dynamics and describe their local behaviour.
+
+:func:`find_fixed_points` minimises ``q(x) = 0.5 ||F(x, u) - x||^2`` (maps) or
+``q(x) = 0.5 ||f(x, u)||^2`` (vector fields) from many starting states at once: a short
+joint Adam phase, then batched Levenberg-Marquardt steps on exact Jacobians
+(``torch.func``), each candidate with its own damping and convergence test. The result,
+:class:`FixedPoints`, holds positions, Jacobians, eigendecompositions and stability labels as
+NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.spatial import cKDTree
+
+from .._utils import check_nonnegative_int, check_positive_float, check_positive_int
+from ..errors import DynlensTypeError, DynlensValueError
+from ._cluster import deduplicate, group_manifolds
+from ._newton import solve
+from ._prepare import Evaluator, as_states
+from ._spectra import default_marginal_tol
+from .linearize import Linearization
+
+__all__ = ["FixedPoints", "find_fixed_points"]
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPoints:
+    """Fixed points of a Dynamics with their linearizations.
+
+    Build one with :func:`find_fixed_points` or :meth:`FixedPoints.from_points`.
+
+    Attributes
+    ----------
+    xstar : ndarray [k, dim]
+        Positions.
+    q : ndarray [k]
+        ``0.5 ||F(x) - x||^2`` (maps) or ``0.5 ||f(x)||^2`` (vector fields) at each point.
+    jacobians : ndarray [k, dim, dim]
+        Jacobian of the dynamics itself (``dF/dx`` or ``df/dx``).
+    eigenvalues : ndarray [k, dim], complex
+        Fastest-growing first: sorted by ``|lambda|`` (discrete) or ``Re lambda``
+        (continuous), descending.
+    eigenvectors : ndarray [k, dim, dim], complex
+        ``eigenvectors[i, :, j]`` belongs to ``eigenvalues[i, j]``.
+    stability : ndarray [k] of str
+        "stable", "unstable" (any direction grows by more than ``marginal_tol`` per bin) or
+        "marginal" (no unstable direction, but some with ``| |lambda| - 1 |`` or
+        ``|Re lambda| dt`` at most ``marginal_tol``: lines and sheets of fixed points).
+    n_unstable, n_marginal : ndarray [k] of int
+        Number of unstable and of marginal directions.
+    manifold_id : ndarray [k] of int
+        Points joined by a segment of fixed or slow states share an id (one line or sheet of
+        fixed points, as trained GRUs have); isolated points have their own.
+    data_distance : ndarray [k]
+        Distance to the nearest initial (noise-free) state, in units of the initial states'
+        RMS distance from their centroid (NaN when not found from data).
+    kind : {"continuous", "discrete"}
+    dt : float or None
+        One data bin in the system's time units.
+    marginal_tol : float
+        Per-bin growth rate under which a direction counts as marginal.
+    inputs : ndarray [n_inputs] or None
+        The constant input the points were found for.
+    slow_points : FixedPoints or None
+        Slow points (see :func:`find_fixed_points`, ``keep_slow``).
+    info : dict
+        How the points were found: tolerances, counts, timings.
+    """
+
+    xstar: np.ndarray
+    q: np.ndarray
+    jacobians: np.ndarray
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    stability: np.ndarray
+    n_unstable: np.ndarray
+    n_marginal: np.ndarray
+    manifold_id: np.ndarray
+    data_distance: np.ndarray
+    kind: str
+    dt: float | None
+    marginal_tol: float
+    inputs: np.ndarray | None = None
+    slow_points: "FixedPoints | None" = field(default=None, repr=False)
+    info: dict = field(default_factory=dict, repr=False)
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def _build(cls, xstar: np.ndarray, q: np.ndarray, jacobians: np.ndarray, kind: str,
+               dt: float | None, marginal_tol: float, manifold_id: np.ndarray | None = None,
+               data_distance: np.ndarray | None = None, inputs: np.ndarray | None = None,
+               slow_points: "FixedPoints | None" = None, info: dict | None = None
+               ) -> "FixedPoints":
+        k, dim = xstar.shape
+        lin = Linearization.from_jacobians(np.asarray(jacobians).reshape(k, dim, dim), kind,
+                                           dt, xstar, marginal_tol)
+        return cls(
+            xstar=xstar, q=np.asarray(q, np.float64), jacobians=lin.jacobians,
+            eigenvalues=lin.eigenvalues, eigenvectors=lin.eigenvectors,
+            stability=lin.stability, n_unstable=lin.n_unstable, n_marginal=lin.n_marginal,
+            manifold_id=np.arange(k) if manifold_id is None else np.asarray(manifold_id),
+            data_distance=np.full(k, np.nan) if data_distance is None else data_distance,
+            kind=kind, dt=dt, marginal_tol=float(marginal_tol), inputs=inputs,
+            slow_points=slow_points, info=dict(info or {}),
+        )
+
+    @classmethod
+    def from_points(cls, dynamics: Any, xstar: Any, inputs: Any = None, *,
+                    marginal_tol: float | None = None) -> "FixedPoints":
+        """Describe given points (e.g. a ground-truth system's analytic ``fixed_points()``).
+
+        Jacobians come from the object's analytic ``jacobian(x)`` when it has one (and no
+        input is given), else from ``torch.func``. Points keep the given order.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from dynlens import Dynamics
+        >>> class Pitchfork(Dynamics):
+        ...     def __init__(self):
+        ...         super().__init__(dim=1, kind="continuous", dt=0.1)
+        ...     def forward(self, x, u=None):
+        ...         return x - x ** 3
+        >>> fps = FixedPoints.from_points(Pitchfork(), [[-1.0], [0.0], [1.0]])
+        >>> fps.stability.tolist()
+        ['stable', 'unstable', 'stable']
+        """
+        ev = Evaluator(dynamics, inputs)
+        xs = as_states(xstar, ev.dim, "xstar", allow_3d=False)
+        xt = ev.tensor(xs)
+        q = ev.q(xt).double().cpu().numpy()
+        jac = ev.jacobian(xt).detach().double().cpu().numpy()
+        tol = default_marginal_tol(ev.eps) if marginal_tol is None else check_positive_float(
+            marginal_tol, "marginal_tol")
+        u = None if ev.u is None else ev.u.double().cpu().numpy()
+        return cls._build(xs, q, jac, ev.kind, ev.dt, tol, inputs=u,
+                          info={"source": "from_points"})
+
+    # -- container protocol ----------------------------------------------------------
+    def __len__(self) -> int:
+        return self.xstar.shape[0]
+
+    @property
+    def dim(self) -> int:
+        """State dimension."""
+        return self.xstar.shape[1]
+
+    @property
+    def n_manifolds(self) -> int:
+        """Number of distinct manifolds (isolated points count as one each)."""
+        return len(np.unique(self.manifold_id))
+
+    def __getitem__(self, index: Any) -> "FixedPoints":
+        """Select points by int, slice, integer array or boolean mask; returns FixedPoints."""
+        if isinstance(index, (int, np.integer)):
+            n = len(self)
+            if not -n <= index < n:
+                raise DynlensValueError(
+                    f"index: expected an integer in [{-n}, {n}), found {int(index)}")
+            index = [int(index)]
+        elif not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.dtype == bool and index.shape != (len(self),):
+                raise DynlensValueError(
+                    f"index: expected a boolean mask of length {len(self)}, "
+                    f"found shape {index.shape}")
+            if index.dtype != bool and not np.issubdtype(index.dtype, np.integer):
+                if index.size:
+                    raise DynlensTypeError(
+                        f"index: expected an int, slice, integer array or boolean mask, "
+                        f"found an array of {index.dtype}")
+                index = index.astype(np.int64)
+        return replace(
+            self, xstar=self.xstar[index], q=self.q[index], jacobians=self.jacobians[index],
+            eigenvalues=self.eigenvalues[index], eigenvectors=self.eigenvectors[index],
+            stability=self.stability[index], n_unstable=self.n_unstable[index],
+            n_marginal=self.n_marginal[index], manifold_id=self.manifold_id[index],
+            data_distance=self.data_distance[index], slow_points=None,
+        )
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{int((self.stability == s).sum())} {s}"
+                           for s in ("stable", "unstable", "marginal"))
+        slow = "" if self.slow_points is None else f", {len(self.slow_points)} slow points"
+        return (f"FixedPoints({len(self)} points in {self.dim}-d, kind={self.kind!r}: "
+                f"{counts}; {self.n_manifolds} manifolds{slow})")
+
+    # -- views -----------------------------------------------------------------------
+    def linearization(self) -> Linearization:
+        """The Jacobians as a :class:`Linearization` (for ``to_discrete`` etc.)."""
+        return Linearization(self.xstar, self.jacobians, self.eigenvalues, self.eigenvectors,
+                             self.kind, self.dt, self.marginal_tol, self.n_unstable,
+                             self.n_marginal, self.stability)
+
+    def representatives(self) -> "FixedPoints":
+        """One point per manifold: the one with the smallest q."""
+        order = np.lexsort((self.q, self.manifold_id))
+        keep = np.ones(len(order), dtype=bool)
+        keep[1:] = self.manifold_id[order][1:] != self.manifold_id[order][:-1]
+        return self[np.sort(order[keep])]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per point: coordinates ``x0..x{dim-1}``, q, stability, counts, leading
+        eigenvalue (largest ``|lambda|`` or ``Re lambda``), manifold id, data distance."""
+        cols = {f"x{i}": self.xstar[:, i] for i in range(self.dim)}
+        lead = (self.eigenvalues[:, 0] if self.dim else
+                np.zeros(len(self), dtype=np.complex128))
+        cols.update(q=self.q, stability=self.stability, n_unstable=self.n_unstable,
+                    n_marginal=self.n_marginal, leading_eigenvalue=lead,
+                    manifold_id=self.manifold_id, data_distance=self.data_distance)
+        return pd.DataFrame(cols)
+
+    def transform(self, alignment: Any) -> "FixedPoints":
+        """These points in another coordinate system, through an affine map ``y = A x + b``.
+
+        ``alignment`` is a fitted :class:`~dynlens.analysis.AffineAlignment` (or anything
+        with ``coef_`` [target_dim, dim] and ``intercept_`` [target_dim]). Jacobians are
+        conjugated, ``A J A^+`` (``A^+`` the pseudo-inverse): exactly ``A J A^-1`` when ``A``
+        is square and invertible. When ``A`` is injective (target_dim > dim) the eigenvalues
+        are those of ``J`` plus ``target_dim - dim`` zeros (for a vector field those extra
+        directions read as marginal; compare per-bin maps instead, as
+        :func:`compare_fixed_points` does). When ``A`` loses dimensions
+        (target_dim < dim) ``A J A^+`` is only the projection of the dynamics onto the
+        target space. ``q`` is kept as measured in the original coordinates.
+        """
+        coef, intercept = _affine_parts(alignment, self.dim)
+        xstar = self.xstar @ coef.T + intercept
+        pinv = np.linalg.pinv(coef)
+        jac = coef @ self.jacobians @ pinv
+        slow = None if self.slow_points is None else self.slow_points.transform(alignment)
+        info = dict(self.info, transformed_from_dim=self.dim)
+        return FixedPoints._build(xstar, self.q, jac, self.kind, self.dt, self.marginal_tol,
+                                  self.manifold_id, self.data_distance, self.inputs, slow, info)
+
+
+def _affine_parts(alignment: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    coef = getattr(alignment, "coef_", None)
+    if coef is None:
+        raise DynlensTypeError(
+            "alignment: expected a fitted affine map with `coef_` and `intercept_` "
+            f"(e.g. a fitted AffineAlignment), found {type(alignment).__name__} without coef_"
+        )
+    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    intercept = np.asarray(getattr(alignment, "intercept_", np.zeros(coef.shape[0])),
+                           dtype=np.float64).reshape(-1)
+    if coef.shape[1] != dim or intercept.shape[0] != coef.shape[0]:
+        raise DynlensValueError(
+            f"alignment: expected a map from {dim} dimensions (coef_ of shape "
+            f"[target_dim, {dim}]), found coef_ of shape {coef.shape} and intercept_ of "
+            f"shape {intercept.shape}"
+        )
+    return coef, intercept
+
+
+def find_fixed_points(
+    dynamics: Any,
+    initial_states: Any,
+    n_inits: int = 1024,
+    noise: float | None = None,
+    inputs: Any = None,
+    seed: int = 0,
+    *,
+    tol_q: float | None = None,
+    tol_unique: float | None = None,
+    tol_slow: float | None = None,
+    marginal_tol: float | None = None,
+    outlier_factor: float = 10.0,
+    region: float | None = 2.0,
+    keep_slow: bool = False,
+    max_iter: int = 50,
+    patience: int = 10,
+    adam_steps: int = 100,
+    adam_lr: float | None = None,
+) -> FixedPoints:
+    """Find the fixed points of a discrete map or a vector field near given states.
+
+    Starting states are drawn (with ``seed``) from ``initial_states`` plus Gaussian noise,
+    then all ``n_inits`` candidates are optimised at once on the dynamics' own device and
+    dtype: ``adam_steps`` joint Adam steps on q, then up to ``max_iter`` Levenberg-Marquardt
+    steps on exact Jacobians. Converged candidates (``q <= tol_q``) are deduplicated
+    (points chained within ``tol_unique`` keep the one of smallest q), far outliers are
+    dropped (farther from the initial states' centroid than ``outlier_factor`` times their
+    mean distance from it, the published rule), and so are points outside the visited
+    region (farther than ``region`` RMS radii from every initial state). Then Jacobians,
+    eigendecompositions and stability labels are computed, and points lying on one line or
+    sheet of fixed points are grouped (``manifold_id``).
+
+    Parameters
+    ----------
+    dynamics : Dynamics or callable with ``dim`` and ``kind``
+        Evaluated as it is (its dtype, device and parameters are never changed; modules
+        are evaluated in eval mode and their ``training`` flags restored).
+    initial_states : array-like [trials, bins, dim] or [n, dim]
+        States to start from, typically the model's latent trajectories.
+    n_inits : int
+        Number of starting states (drawn with replacement only when there are fewer states).
+    noise : float, optional
+        Standard deviation of the Gaussian noise added to each starting state. Default: 0.1
+        times the per-coordinate RMS spread of ``initial_states`` about their centroid.
+    inputs : array-like [n_inputs], optional
+        Constant input ``u``.
+    seed : int
+        Seed for the draw of starting states and noise.
+    tol_q : float, optional
+        A candidate is a fixed point when ``q <= tol_q``. Default
+        ``0.5 dim (100 eps s)^2 / bin^2``: every coordinate of the residual within 100
+        rounding units of a state of size ``s`` (RMS coordinate of ``initial_states``),
+        ``eps`` the dtype's machine epsilon and ``bin`` = ``dt`` for a vector field with a
+        ``dt`` (so the residual is per bin), else 1. float32 states of size 1 in 64-d give
+        4.6e-9; Lorenz (float64) about 1e-21.
+    tol_unique : float, optional
+        Deduplication distance. Default 1e-3 times the RMS distance of ``initial_states``
+        from their centroid (the published 1e-3, relative to the scale of the states).
+    tol_slow : float, optional
+        Slow-point tolerance: an unconverged candidate with ``q <= tol_slow`` is a slow
+        point. Default ``0.5 dim (1e-3 spread)^2 / bin^2``: each coordinate moves by at
+        most 1e-3 of the per-coordinate spread per bin. Also the tolerance for states
+        between two fixed points to count as one manifold.
+    marginal_tol : float, optional
+        Per-bin growth rate under which an eigen-direction is marginal. Default
+        ``2 sqrt(eps)`` (float32: 6.9e-4, float64: 3.0e-8).
+    outlier_factor : float
+        Published outlier rule (10): drop points farther from the centroid than this many
+        mean distances of the initial states.
+    region : float or None
+        Keep only points within this many RMS radii of the nearest initial state (the region
+        the trajectories visit); None keeps all. Default 2.
+    keep_slow : bool
+        Also return slow points (deduplicated, with Jacobians) as ``fps.slow_points``.
+    max_iter, patience : int
+        Levenberg-Marquardt iterations at most, and iterations a candidate may go without
+        a tenfold decrease of q before it stops (it is creeping along a slow manifold).
+    adam_steps : int
+        Joint Adam steps before Levenberg-Marquardt (0 to skip).
+    adam_lr : float, optional
+        Adam learning rate; default 0.02 times the per-coordinate spread.
+
+    Returns
+    -------
+    FixedPoints
+        Sorted lexicographically by coordinates. ``info`` records tolerances, counts and
+        the wall time.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dynlens import Dynamics
+    >>> class DoubleWell(Dynamics):
+    ...     def __init__(self):
+    ...         super().__init__(dim=2, kind="continuous", dt=0.1)
+    ...     def forward(self, x, u=None):
+    ...         return torch.stack([x[..., 1], x[..., 0] - x[..., 0] ** 3 - 0.5 * x[..., 1]], -1)
+    >>> states = torch.linspace(-1.5, 1.5, 50)[:, None] * torch.tensor([1.0, 0.2])
+    >>> fps = find_fixed_points(DoubleWell(), states, n_inits=64)
+    >>> fps.xstar.round(6).tolist()
+    [[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
+    >>> fps.stability.tolist(), fps.n_unstable.tolist()
+    (['stable', 'unstable', 'stable'], [0, 1, 0])
+    """
+    t_start = time.perf_counter()
+    ev = Evaluator(dynamics, inputs)
+    states = as_states(initial_states, ev.dim, "initial_states")
+    n_inits = check_positive_int(n_inits, "n_inits")
+    seed = check_nonnegative_int(seed, "seed")
+    max_iter = check_nonnegative_int(max_iter, "max_iter")
+    patience = check_positive_int(patience, "patience")
+    adam_steps = check_nonnegative_int(adam_steps, "adam_steps")
+    outlier_factor = check_positive_float(outlier_factor, "outlier_factor")
+    if region is not None:
+        region = check_positive_float(region, "region")
+    if not isinstance(keep_slow, (bool, np.bool_)):
+        raise DynlensTypeError(f"keep_slow: expected True or False, found {keep_slow!r}")
+
+    dim = ev.dim
+    center = states.mean(0)
+    dist = np.linalg.norm(states - center, axis=1)
+    mean_dist = float(dist.mean())
+    rms_radius = float(np.sqrt((dist ** 2).mean()))
+    spread = rms_radius / np.sqrt(dim)  # per-coordinate RMS spread
+    size = float(np.sqrt((states ** 2).mean()))  # per-coordinate RMS magnitude
+    unit = spread if spread > 0 else (size if size > 0 else 1.0)
+    s = max(size, unit)
+    bin_ = ev.dt if (ev.kind == "continuous" and ev.dt) else 1.0
+
+    tol_q = (0.5 * dim * (100 * ev.eps * s) ** 2 / bin_ ** 2 if tol_q is None
+             else check_positive_float(tol_q, "tol_q"))
+    tol_slow = (0.5 * dim * (1e-3 * unit) ** 2 / bin_ ** 2 if tol_slow is None
+                else check_positive_float(tol_slow, "tol_slow"))
+    tol_slow = max(tol_slow, tol_q)
+    tol_unique = (1e-3 * (rms_radius if rms_radius > 0 else unit) if tol_unique is None
+                  else check_positive_float(tol_unique, "tol_unique"))
+    marginal_tol = (default_marginal_tol(ev.eps) if marginal_tol is None
+                    else check_positive_float(marginal_tol, "marginal_tol"))
+    if noise is None:
+        noise = 0.1 * spread
+    elif isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(noise) or noise < 0:
+        raise DynlensValueError(f"noise: expected a non-negative number, found {noise!r}")
+    adam_lr = 0.02 * unit if adam_lr is None else check_positive_float(adam_lr, "adam_lr")
+
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(states), size=n_inits, replace=len(states) < n_inits)
+    x0 = states[pick] + float(noise) * rng.standard_normal((n_inits, dim))
+    radius = outlier_factor * (mean_dist if mean_dist > 0 else unit)
+    result = solve(ev, ev.tensor(x0), tol_q=tol_q, max_iter=max_iter, adam_steps=adam_steps,
+                   adam_lr=adam_lr, patience=patience,
+                   center=torch.as_tensor(center, dtype=torch.float64, device=ev.device),
+                   radius=radius)
+    x = result.x.detach().double().cpu().numpy()
+    q = result.q.cpu().numpy()
+
+    finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1)
+    inside = finite & (np.linalg.norm(np.where(finite[:, None], x, 0.0) - center, axis=1)
+                       <= radius)
+    tree_states = states if len(states) <= 20000 else states[
+        np.random.default_rng(seed).choice(len(states), 20000, replace=False)]
+    tree = cKDTree(tree_states)
+    data_dist = np.full(len(x), np.inf)
+    if inside.any():
+        data_dist[inside] = tree.query(x[inside])[0] / (rms_radius if rms_radius > 0 else 1.0)
+    if region is not None:
+        inside &= data_dist <= region
+    converged = inside & (q <= tol_q)
+    slow = inside & ~converged & (q <= tol_slow)
+
+    u = None if ev.u is None else ev.u.double().cpu().numpy()
+
+    def q_fn(points: np.ndarray) -> np.ndarray:
+        return ev.q(ev.tensor(points)).double().cpu().numpy()
+
+    def describe(mask: np.ndarray, group: bool) -> FixedPoints:
+        idx = np.flatnonzero(mask)
+        idx = idx[deduplicate(x[idx], q[idx], tol_unique)]
+        xs = x[idx]
+        order = np.lexsort(xs.T[::-1]) if len(xs) else np.zeros(0, dtype=np.int64)
+        idx, xs = idx[order], xs[order]
+        jac = (ev.jacobian(ev.tensor(xs)).detach().double().cpu().numpy() if len(xs)
+               else np.zeros((0, dim, dim)))
+        fp = FixedPoints._build(xs, q[idx], jac, ev.kind, ev.dt, marginal_tol,
+                                data_distance=data_dist[idx], inputs=u)
+        if group and len(fp) > 1:
+            ids = group_manifolds(xs, fp.n_marginal > 0, q_fn, tol_slow)
+            fp = replace(fp, manifold_id=ids)
+        return fp
+
+    slow_points = describe(slow, group=False) if keep_slow else None
+    fps = describe(converged, group=True)
+    info = {
+        "n_inits": n_inits, "noise": float(noise), "tol_q": tol_q, "tol_slow": tol_slow,
+        "tol_unique": tol_unique, "marginal_tol": marginal_tol, "adam_steps": adam_steps,
+        "adam_lr": adam_lr, "max_iter": max_iter, "n_converged": int(converged.sum()),
+        "n_slow": int(slow.sum()), "n_outside": int((finite & ~inside).sum()),
+        "n_nonfinite": int((~finite).sum()), "mean_iterations": float(
+            result.n_iter.double().mean()), "seconds": time.perf_counter() - t_start,
+        "dtype": str(ev.dtype).replace("torch.", ""), "device": str(ev.device),
+    }
+    return replace(fps, slow_points=slow_points, info=info)

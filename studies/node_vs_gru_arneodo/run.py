@@ -1,0 +1,116 @@
+"""NODE vs GRU on the published Arneodo / Lorenz / Rossler data (issue 5's study).
+
+Every run uses ``dl.simulate``'s published recipe (10 neurons, 2000 trials x 70 bins) and
+``dl.fit``'s defaults; metrics come from ``dl.evaluate`` on the test split (affine maps fitted
+on the train split). Results are appended to ``results.csv`` after each run, so the script
+resumes where it stopped. ``--plot`` only redraws ``results.png`` from the CSV.
+
+    python3 studies/node_vs_gru_arneodo/run.py            # all runs, then the figure
+    python3 studies/node_vs_gru_arneodo/run.py --plot     # figure only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import dynlens as dl
+from dynlens._utils import atomic_path, seed_everything
+from dynlens.plotting._style import new_figure, save_figure
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.csv"
+# (system, generator, latent_dim, seeds)
+RUNS = [
+    ("arneodo", "node", 3, (0, 1, 2)),
+    ("lorenz", "node", 3, (0,)),
+    ("rossler", "node", 3, (0,)),
+    ("arneodo", "gru", 3, (0, 1, 2)),
+    ("arneodo", "gru", 10, (0, 1, 2)),
+    ("arneodo", "gru", 25, (0, 1, 2)),
+]
+# Sedler et al. 2023, 10 neurons, mean of 5 seeds (REFERENCE.md section 3): rate R2, state R2
+PUBLISHED = {
+    ("arneodo", "node", 3): (0.91, 0.94), ("arneodo", "gru", 3): (0.51, 0.69),
+    ("arneodo", "gru", 10): (0.92, 0.67), ("arneodo", "gru", 25): (0.97, 0.62),
+    ("lorenz", "node", 3): (0.84, 0.90), ("rossler", "node", 3): (0.88, 0.96),
+}
+KEEP_CHECKPOINT = ("arneodo", "node", 3, 0)  # used by the fixed-point comparison
+
+
+def run_one(system: str, generator: str, latent_dim: int, seed: int) -> dict:
+    data = dl.simulate(system, n_neurons=10, n_trials=2000, n_bins=70, seed=seed)
+    seed_everything(seed)
+    model = dl.models.SAE(n_neurons=10, latent_dim=latent_dim, dynamics=generator)
+    tic = time.perf_counter()
+    history = dl.fit(model, data, seed=seed, progress=False)
+    wall = time.perf_counter() - tic
+    row = dl.evaluate(model, data, split="test")
+    if (system, generator, latent_dim, seed) == KEEP_CHECKPOINT:
+        model.save(HERE / f"{generator}{latent_dim}_{system}_seed{seed}.pt")
+    return {"system": system, "dynamics": generator, "latent_dim": latent_dim, "seed": seed,
+            "epochs": len(history), "wall_s": round(wall, 1), "threads": torch.get_num_threads(),
+            "best_valid_loss": float(history.valid_loss.min()),
+            **{k: v for k, v in row.items() if k not in ("split", "n_trials")}}
+
+
+def plot(results: pd.DataFrame) -> None:
+    groups = results.groupby(["system", "dynamics", "latent_dim"], sort=False)
+    labels = [f"{s}\n{g.upper()}-{d}" for (s, g, d) in groups.groups]
+    fig, axes = new_figure(1, 2, figsize=(11, 4), sharey=True)
+    for ax, metric, idx in ((axes[0], "rate_r2", 0), (axes[1], "state_r2", 1)):
+        for i, (key, frame) in enumerate(groups):
+            ax.scatter(np.full(len(frame), i), frame[metric], color="C0", s=22, zorder=3,
+                       label="dynlens, each seed" if i == 0 else None)
+            ax.plot([i - 0.3, i + 0.3], [frame[metric].mean()] * 2, color="C0", lw=2.5,
+                    label="dynlens, mean" if i == 0 else None)
+            if key in PUBLISHED:
+                ax.plot(i, PUBLISHED[key][idx], "x", color="C3", ms=9, mew=2,
+                        label="published (Sedler et al. 2023)" if i == 0 else None)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_title({"rate_r2": "Rate R2 (test split)",
+                      "state_r2": "State R2, true -> inferred (test split)"}[metric])
+        ax.set_ylim(-0.05, 1.02)
+        ax.axhline(1.0, color="0.8", lw=0.8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("R2")
+    axes[0].legend(fontsize=8, loc="lower left")
+    save_figure(fig, HERE / "results.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot", action="store_true", help="only redraw the figure")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = pd.read_csv(RESULTS) if RESULTS.exists() else pd.DataFrame()
+    if not args.plot:
+        for system, generator, latent_dim, seeds in RUNS:
+            for seed in seeds:
+                done = not results.empty and ((results.system == system) & (results.dynamics == generator)
+                                              & (results.latent_dim == latent_dim)
+                                              & (results.seed == seed)).any()
+                if done:
+                    continue
+                row = run_one(system, generator, latent_dim, seed)
+                row["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+                print(row, flush=True)
+                results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
+                with atomic_path(RESULTS) as tmp:
+                    results.to_csv(tmp, index=False, float_format="%.4f")
+    summary = (results.groupby(["system", "dynamics", "latent_dim"], sort=False)
+               [["rate_r2", "state_r2", "decode_r2", "wall_s", "epochs"]].agg(["mean", "std", "count"]))
+    print(summary.round(3).to_string())
+    plot(results)
+
+
+if __name__ == "__main__":
+    main()
