@@ -9,11 +9,11 @@ from . import analysis, data, errors, models, plotting, systems, training
 from .analysis import (
     AffineAlignment,
     FixedPoints,
+    evaluate,
     find_fixed_points,
     linearize,
+    metrics,
 )
-from .analysis import metrics
-from .analysis.evaluate import evaluate
 from .data import NeuralDataset, load_dataset, simulate
 from .dynamics import Dynamics, check_dynamics
 from .errors import DynlensError

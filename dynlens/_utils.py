@@ -9,8 +9,8 @@ import contextlib
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -18,15 +18,15 @@ import torch
 from .errors import DynlensTypeError, DynlensValueError
 
 __all__ = [
-    "check_positive_int",
+    "as_numpy",
+    "atomic_path",
+    "check_choice",
+    "check_fraction",
     "check_nonnegative_int",
     "check_positive_float",
-    "check_fraction",
-    "check_choice",
-    "atomic_path",
-    "seed_everything",
+    "check_positive_int",
     "resolve_device",
-    "as_numpy",
+    "seed_everything",
 ]
 
 

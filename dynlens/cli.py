@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

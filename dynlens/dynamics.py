@@ -29,15 +29,16 @@ torch.Size([4, 2])
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from .errors import DynlensTypeError, DynlensValueError
 
-__all__ = ["Dynamics", "DynamicsInfo", "check_dynamics", "KINDS"]
+__all__ = ["KINDS", "Dynamics", "DynamicsInfo", "check_dynamics"]
 
 KINDS = ("continuous", "discrete")
 Kind = Literal["continuous", "discrete"]

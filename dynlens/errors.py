@@ -18,13 +18,13 @@ True
 from __future__ import annotations
 
 __all__ = [
-    "DynlensError",
-    "DynlensValueError",
-    "DynlensTypeError",
-    "DynlensFileNotFoundError",
-    "DynlensFileFormatError",
     "DynlensDivergenceError",
+    "DynlensError",
+    "DynlensFileFormatError",
+    "DynlensFileNotFoundError",
+    "DynlensTypeError",
     "DynlensUnsafeCheckpointError",
+    "DynlensValueError",
 ]
 
 

@@ -1,14 +1,23 @@
 """Opening a Dynamics: fixed points, linearization, the fixed-point graph, alignment, comparison."""
 
+from . import metrics
 from .alignment import AffineAlignment, DynlensNotFittedError
+from .compare import FixedPointComparison, compare_fixed_points
+from .evaluate import evaluate
 from .fixed_points import FixedPoints, find_fixed_points
+from .graph import fixed_point_graph
 from .linearize import Linearization, linearize
 
 __all__ = [
     "AffineAlignment",
     "DynlensNotFittedError",
+    "FixedPointComparison",
     "FixedPoints",
     "Linearization",
+    "compare_fixed_points",
+    "evaluate",
     "find_fixed_points",
+    "fixed_point_graph",
     "linearize",
+    "metrics",
 ]

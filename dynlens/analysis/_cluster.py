@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import pdist, squareform
 
 __all__ = ["components", "deduplicate", "group_manifolds"]
+
+_MST_MAX = 3000  # points up to which a dense Euclidean minimum spanning tree is affordable
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -36,7 +39,8 @@ def group_manifolds(x: np.ndarray, candidate: np.ndarray,
     """Label fixed points that lie on one continuum (line, sheet) of fixed points.
 
     Two points are joined when both are ``candidate`` (they have a marginal direction, as
-    every point of a continuum has), one is among the other's ``k`` nearest candidates, and
+    every point of a continuum has), one is among the other's ``k`` nearest candidates or
+    they share an edge of the candidates' Euclidean minimum spanning tree, and
     the points at 1/4, 1/2 and 3/4 of the segment between them all have ``q <= tol_q``
     (the segment is itself fixed or slow). Labels are the connected components of these
     links, numbered 0, 1, ... in order of first appearance; isolated points get their own.
@@ -49,7 +53,11 @@ def group_manifolds(x: np.ndarray, candidate: np.ndarray,
         _, nb = cKDTree(x[sub]).query(x[sub], kk)
         rows = np.repeat(np.arange(len(sub)), kk - 1)
         cols = nb[:, 1:].reshape(-1)
+        if len(sub) <= _MST_MAX:  # the spanning tree bridges gaps that k neighbours miss
+            tree = minimum_spanning_tree(squareform(pdist(x[sub]))).tocoo()
+            rows, cols = np.r_[rows, tree.row], np.r_[cols, tree.col]
         pairs = np.unique(np.sort(np.stack([rows, cols], 1), axis=1), axis=0)
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
         a, b = x[sub][pairs[:, 0]], x[sub][pairs[:, 1]]
         t = np.array([0.25, 0.5, 0.75])
         mids = a[:, None, :] + t[None, :, None] * (b - a)[:, None, :]

@@ -7,10 +7,12 @@ q = 1e-10 within 20 iterations roughly fourfold.
 
 Every candidate has its own damping ``lam``: the step solves
 ``(J^T J + lam * mean(diag(J^T J)) I) dx = -J^T r`` for the residual ``r`` (``F(x) - x`` or
-``f(x)``) and its exact Jacobian ``J``. Accepted steps shrink ``lam`` tenfold (towards pure
-Gauss-Newton, quadratic convergence at isolated fixed points), rejected ones grow it tenfold
+``f(x)``) and its exact Jacobian ``J``. Accepted steps shrink ``lam`` threefold (towards
+pure Gauss-Newton, quadratic convergence at isolated fixed points), rejected ones double it
 (towards short gradient steps). Damping keeps the step defined on lines and sheets of fixed
-points, where ``J`` is singular. The linear algebra runs in float64 whatever the dynamics'
+points, where ``J`` is singular. Each step adds Transtrum's geodesic acceleration (the
+second directional derivative of ``r`` along the step, by one extra residual evaluation),
+which lets it follow the long curved valleys of q that saturated GRU gates create. The linear algebra runs in float64 whatever the dynamics'
 dtype, so a float32 model is limited only by the precision of its own evaluation.
 """
 
@@ -18,13 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from ._prepare import Evaluator, eval_mode
 
 __all__ = ["SolveResult", "solve"]
 
 _LAM_MIN, _LAM_MAX, _LAM0 = 1e-12, 1e10, 1e-3
+_H, _ALPHA = 0.1, 0.75  # geodesic acceleration: finite-difference step, acceptance ratio
 
 
 @dataclass
@@ -33,6 +38,7 @@ class SolveResult:
     q: torch.Tensor  # [n] float64
     n_iter: torch.Tensor  # [n] Levenberg-Marquardt iterations used per candidate
     n_adam: int
+    merged: torch.Tensor  # [n] bool: stopped next to an already converged candidate
 
 
 def _adam(ev: Evaluator, x: torch.Tensor, steps: int, lr: float) -> torch.Tensor:
@@ -51,7 +57,8 @@ def _adam(ev: Evaluator, x: torch.Tensor, steps: int, lr: float) -> torch.Tensor
 
 
 def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_steps: int,
-          adam_lr: float, patience: int, center: torch.Tensor, radius: float) -> SolveResult:
+          adam_lr: float, patience: int, center: torch.Tensor, radius: float,
+          merge_tol: float = 0.0) -> SolveResult:
     """Drive every row of ``x0`` to a zero (or a local minimum) of q; see the module docstring.
 
     A candidate stops when it is converged (``q <= tol_q`` and the next step no longer
@@ -59,43 +66,50 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
     its damping exceeds ``1e10`` (a local minimum of q with ``q > 0``: a slow point), when q
     has not fallen tenfold in ``patience`` iterations (creeping along a slow manifold), when
     it leaves the ball of ``radius`` around ``center`` (it would be dropped as an outlier),
+    when it comes within ``merge_tol`` of a converged candidate (``merged``: a duplicate),
     or after ``max_iter`` iterations.
     """
     with torch.no_grad(), eval_mode(ev.dynamics):
         x = _adam(ev, x0, adam_steps, adam_lr)
         r, jac = ev._residual_and_jacobian(x)
         n, dim = x.shape
+        f64 = {"dtype": torch.float64, "device": x.device}
         q = 0.5 * r.double().pow(2).sum(-1)
-        lam = torch.full((n,), _LAM0, dtype=torch.float64, device=x.device)
+        lam = torch.full((n,), _LAM0, **f64)
         n_iter = torch.zeros(n, dtype=torch.long, device=x.device)
         q_ref = q.clone()  # q when the candidate last made tenfold progress
         since = torch.zeros(n, dtype=torch.long, device=x.device)
         active = torch.isfinite(q) & (q > 0)
-        eye = torch.eye(dim, dtype=torch.float64, device=x.device)
+        merged = torch.zeros(n, dtype=torch.bool, device=x.device)
+        eye = torch.eye(dim, **f64)
         eps = ev.eps
         for _ in range(max_iter):
             idx = active.nonzero().squeeze(1)
             if idx.numel() == 0:
                 break
-            ja, ra = jac[idx].double(), r[idx].double()
+            ja, ra, xa = jac[idx].double(), r[idx].double(), x[idx].double()
             a = ja.transpose(1, 2) @ ja
-            g = (ja.transpose(1, 2) @ ra.unsqueeze(-1)).squeeze(-1)
             scale = a.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(torch.finfo(torch.float64).tiny)
-            damped = a + (lam[idx] * scale)[:, None, None] * eye
-            step, info = torch.linalg.solve_ex(damped, -g.unsqueeze(-1))
-            step = step.squeeze(-1)
-            xa = x[idx]
-            xt = (xa.double() + step).to(x.dtype)
+            chol, info = torch.linalg.cholesky_ex(a + (lam[idx] * scale)[:, None, None] * eye)
+            vel = -torch.cholesky_solve(ja.transpose(1, 2) @ ra.unsqueeze(-1), chol).squeeze(-1)
+            # Geodesic acceleration: second-order correction along the valley of q from one
+            # extra residual evaluation; used only where it is small against the step.
+            r_h = ev.residual((xa + _H * vel).to(x.dtype)).double()
+            r_vv = (2 / _H) * ((r_h - ra) / _H - (ja @ vel.unsqueeze(-1)).squeeze(-1))
+            acc = -torch.cholesky_solve(ja.transpose(1, 2) @ r_vv.unsqueeze(-1), chol).squeeze(-1)
+            use = (2 * acc.norm(dim=-1) <= _ALPHA * vel.norm(dim=-1)) & torch.isfinite(acc).all(-1)
+            step = torch.where(use[:, None], vel + 0.5 * acc, vel)
+            xt = (xa + step).to(x.dtype)
             rt, jt = ev._residual_and_jacobian(xt)
             qt = 0.5 * rt.double().pow(2).sum(-1)
             qa = q[idx]
             accept = torch.isfinite(qt) & (qt < qa) & (info == 0)
             # Converged: below tolerance and no longer improving quickly (rounding floor).
             done = (qa <= tol_q) & ~(accept & (qt < 0.5 * qa))
-            tiny_step = step.norm(dim=-1) <= 4 * eps * (xa.double().norm(dim=-1) + eps)
+            tiny_step = step.norm(dim=-1) <= 4 * eps * (xa.norm(dim=-1) + eps)
             upd = idx[accept]
             x[upd], r[upd], jac[upd], q[upd] = xt[accept], rt[accept], jt[accept], qt[accept]
-            lam[idx] = torch.where(accept, (lam[idx] / 10).clamp_min(_LAM_MIN), lam[idx] * 10)
+            lam[idx] = torch.where(accept, lam[idx] / 3, lam[idx] * 2).clamp(_LAM_MIN, 2 * _LAM_MAX)
             n_iter[idx] += 1
             progress = q[idx] <= 0.1 * q_ref[idx]
             q_ref[idx] = torch.where(progress, q[idx], q_ref[idx])
@@ -104,4 +118,14 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
             stop = (done | tiny_step | (lam[idx] > _LAM_MAX) | (q[idx] == 0) | outside
                     | ((since[idx] >= patience) & (q[idx] > tol_q)))
             active[idx[stop]] = False
-    return SolveResult(x=x, q=q, n_iter=n_iter, n_adam=adam_steps)
+            # Candidates creeping towards an already converged point would end as duplicates:
+            # stop them now (they are dropped, not reported as slow points).
+            conv = (~active) & (q <= tol_q)
+            if merge_tol > 0 and conv.any() and active.any():
+                rest = active.nonzero().squeeze(1)
+                near = cKDTree(x[conv].double().cpu().numpy()).query(
+                    x[rest].double().cpu().numpy(), distance_upper_bound=merge_tol)[0]
+                hit = rest[torch.as_tensor(np.isfinite(near), device=x.device)]
+                merged[hit] = True
+                active[hit] = False
+    return SolveResult(x=x, q=q, n_iter=n_iter, n_adam=adam_steps, merged=merged)

@@ -11,7 +11,8 @@ mode (dropout off) and their ``training`` flags are restored afterwards.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch

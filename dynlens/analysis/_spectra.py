@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["default_marginal_tol", "sorted_eig", "growth_rates", "classify", "STABILITY_LABELS"]
+__all__ = ["STABILITY_LABELS", "classify", "default_marginal_tol", "growth_rates", "sorted_eig"]
 
 STABILITY_LABELS = ("stable", "unstable", "marginal")
 
@@ -33,7 +33,8 @@ def sorted_eig(jacobians: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray
     Discrete maps are sorted by ``|lambda|`` descending, vector fields by ``Re lambda``
     descending.
     """
-    vals, vecs = np.linalg.eig(np.asarray(jacobians, dtype=np.float64))
+    jac = np.asarray(jacobians)
+    vals, vecs = np.linalg.eig(jac if np.iscomplexobj(jac) else jac.astype(np.float64))
     key = np.abs(vals) if kind == "discrete" else vals.real
     order = np.argsort(-key, axis=-1, kind="stable")
     vals = np.take_along_axis(vals, order, axis=-1)

@@ -89,7 +89,7 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
         self.ridge = ridge
         self.fit_intercept = fit_intercept
 
-    def fit(self, source: Any, target: Any) -> "AffineAlignment":
+    def fit(self, source: Any, target: Any) -> AffineAlignment:
         """Fit the map from ``source`` [..., source_dim] to ``target`` [..., target_dim]."""
         if isinstance(self.ridge, bool) or not isinstance(
                 self.ridge, (int, float, np.integer, np.floating)) or not np.isfinite(

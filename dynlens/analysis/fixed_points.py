@@ -88,7 +88,7 @@ class FixedPoints:
     dt: float | None
     marginal_tol: float
     inputs: np.ndarray | None = None
-    slow_points: "FixedPoints | None" = field(default=None, repr=False)
+    slow_points: FixedPoints | None = field(default=None, repr=False)
     info: dict = field(default_factory=dict, repr=False)
 
     # -- construction ----------------------------------------------------------------
@@ -96,8 +96,8 @@ class FixedPoints:
     def _build(cls, xstar: np.ndarray, q: np.ndarray, jacobians: np.ndarray, kind: str,
                dt: float | None, marginal_tol: float, manifold_id: np.ndarray | None = None,
                data_distance: np.ndarray | None = None, inputs: np.ndarray | None = None,
-               slow_points: "FixedPoints | None" = None, info: dict | None = None
-               ) -> "FixedPoints":
+               slow_points: FixedPoints | None = None, info: dict | None = None
+               ) -> FixedPoints:
         k, dim = xstar.shape
         lin = Linearization.from_jacobians(np.asarray(jacobians).reshape(k, dim, dim), kind,
                                            dt, xstar, marginal_tol)
@@ -113,7 +113,7 @@ class FixedPoints:
 
     @classmethod
     def from_points(cls, dynamics: Any, xstar: Any, inputs: Any = None, *,
-                    marginal_tol: float | None = None) -> "FixedPoints":
+                    marginal_tol: float | None = None) -> FixedPoints:
         """Describe given points (e.g. a ground-truth system's analytic ``fixed_points()``).
 
         Jacobians come from the object's analytic ``jacobian(x)`` when it has one (and no
@@ -157,7 +157,7 @@ class FixedPoints:
         """Number of distinct manifolds (isolated points count as one each)."""
         return len(np.unique(self.manifold_id))
 
-    def __getitem__(self, index: Any) -> "FixedPoints":
+    def __getitem__(self, index: Any) -> FixedPoints:
         """Select points by int, slice, integer array or boolean mask; returns FixedPoints."""
         if isinstance(index, (int, np.integer)):
             n = len(self)
@@ -199,7 +199,7 @@ class FixedPoints:
                              self.kind, self.dt, self.marginal_tol, self.n_unstable,
                              self.n_marginal, self.stability)
 
-    def representatives(self) -> "FixedPoints":
+    def representatives(self) -> FixedPoints:
         """One point per manifold: the one with the smallest q."""
         order = np.lexsort((self.q, self.manifold_id))
         keep = np.ones(len(order), dtype=bool)
@@ -217,7 +217,7 @@ class FixedPoints:
                     manifold_id=self.manifold_id, data_distance=self.data_distance)
         return pd.DataFrame(cols)
 
-    def transform(self, alignment: Any) -> "FixedPoints":
+    def transform(self, alignment: Any) -> FixedPoints:
         """These points in another coordinate system, through an affine map ``y = A x + b``.
 
         ``alignment`` is a fitted :class:`~dynlens.analysis.AffineAlignment` (or anything
@@ -275,7 +275,7 @@ def find_fixed_points(
     region: float | None = 2.0,
     keep_slow: bool = False,
     max_iter: int = 50,
-    patience: int = 10,
+    patience: int = 20,
     adam_steps: int = 100,
     adam_lr: float | None = None,
 ) -> FixedPoints:
@@ -408,15 +408,16 @@ def find_fixed_points(
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(states), size=n_inits, replace=len(states) < n_inits)
     x0 = states[pick] + float(noise) * rng.standard_normal((n_inits, dim))
-    radius = outlier_factor * (mean_dist if mean_dist > 0 else unit)
+    # Identical initial states give no scale for the outlier and region rules: skip them.
+    radius = outlier_factor * mean_dist if mean_dist > 0 else np.inf
     result = solve(ev, ev.tensor(x0), tol_q=tol_q, max_iter=max_iter, adam_steps=adam_steps,
                    adam_lr=adam_lr, patience=patience,
                    center=torch.as_tensor(center, dtype=torch.float64, device=ev.device),
-                   radius=radius)
+                   radius=radius, merge_tol=tol_unique)
     x = result.x.detach().double().cpu().numpy()
     q = result.q.cpu().numpy()
 
-    finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1)
+    finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1) & ~result.merged.cpu().numpy()
     inside = finite & (np.linalg.norm(np.where(finite[:, None], x, 0.0) - center, axis=1)
                        <= radius)
     tree_states = states if len(states) <= 20000 else states[
@@ -425,7 +426,7 @@ def find_fixed_points(
     data_dist = np.full(len(x), np.inf)
     if inside.any():
         data_dist[inside] = tree.query(x[inside])[0] / (rms_radius if rms_radius > 0 else 1.0)
-    if region is not None:
+    if region is not None and rms_radius > 0:
         inside &= data_dist <= region
     converged = inside & (q <= tol_q)
     slow = inside & ~converged & (q <= tol_slow)
@@ -457,7 +458,8 @@ def find_fixed_points(
         "tol_unique": tol_unique, "marginal_tol": marginal_tol, "adam_steps": adam_steps,
         "adam_lr": adam_lr, "max_iter": max_iter, "n_converged": int(converged.sum()),
         "n_slow": int(slow.sum()), "n_outside": int((finite & ~inside).sum()),
-        "n_nonfinite": int((~finite).sum()), "mean_iterations": float(
+        "n_merged": int(result.merged.sum()),
+        "n_nonfinite": int((~finite).sum()) - int(result.merged.sum()), "mean_iterations": float(
             result.n_iter.double().mean()), "seconds": time.perf_counter() - t_start,
         "dtype": str(ev.dtype).replace("torch.", ""), "device": str(ev.device),
     }

@@ -66,7 +66,7 @@ class Linearization:
 
     @classmethod
     def from_jacobians(cls, jacobians: Any, kind: str, dt: float | None = None,
-                       x: Any = None, marginal_tol: float | None = None) -> "Linearization":
+                       x: Any = None, marginal_tol: float | None = None) -> Linearization:
         """Build a linearization from Jacobians ``[n, dim, dim]`` (or one ``[dim, dim]``)."""
         jac = as_numpy(jacobians, "jacobians")
         if jac.ndim == 2:
@@ -99,7 +99,7 @@ class Linearization:
             return check_positive_float(dt, "dt")
         return 1.0 if self.dt is None else self.dt
 
-    def to_discrete(self, dt: float | None = None) -> "Linearization":
+    def to_discrete(self, dt: float | None = None) -> Linearization:
         """The per-bin map ``M = exp(dt J)`` of a continuous linearization.
 
         ``exp(dt J)`` is the exact flow of the linearized field over one bin (computed with
@@ -118,7 +118,7 @@ class Linearization:
         maps = scipy.linalg.expm(step * self.jacobians)
         return Linearization.from_jacobians(maps, "discrete", step, self.x, self.marginal_tol)
 
-    def to_continuous(self, dt: float | None = None) -> "Linearization":
+    def to_continuous(self, dt: float | None = None) -> Linearization:
         """The generator ``J = logm(M) / dt`` of a per-bin map ``M`` (principal branch).
 
         The principal logarithm takes eigenvalue arguments in (-pi, pi]: rotations faster than

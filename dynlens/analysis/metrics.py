@@ -27,12 +27,12 @@ from ..errors import DynlensValueError
 from .alignment import AffineAlignment
 
 __all__ = [
-    "rate_r2",
-    "state_r2",
-    "decode_r2",
     "bits_per_spike",
     "co_bps",
     "cycle_consistency",
+    "decode_r2",
+    "rate_r2",
+    "state_r2",
 ]
 
 

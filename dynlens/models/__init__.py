@@ -16,18 +16,18 @@ from .sae import GENERATORS, SAE, SAEConfig
 register_model(SAE)
 
 __all__ = [
-    "SAE",
-    "SAEConfig",
     "GENERATORS",
-    "Inference",
+    "SAE",
     "BidirectionalGRUEncoder",
-    "GRUDynamics",
-    "RNNDynamics",
-    "NODEDynamics",
     "DiscreteNODEDynamics",
+    "GRUDynamics",
+    "Inference",
     "LinearDynamics",
-    "rollout",
-    "save_model",
+    "NODEDynamics",
+    "RNNDynamics",
+    "SAEConfig",
     "load_model",
     "register_model",
+    "rollout",
+    "save_model",
 ]

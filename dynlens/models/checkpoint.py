@@ -19,7 +19,7 @@ from ..errors import (
     DynlensUnsafeCheckpointError,
 )
 
-__all__ = ["save_model", "load_model", "register_model", "read_checkpoint", "write_checkpoint"]
+__all__ = ["load_model", "read_checkpoint", "register_model", "save_model", "write_checkpoint"]
 
 _FORMAT = "dynlens-checkpoint"
 _VERSION = 1

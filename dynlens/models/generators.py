@@ -30,15 +30,15 @@ from ..dynamics import Dynamics
 from ..errors import DynlensValueError
 
 __all__ = [
-    "GRUDynamics",
-    "RNNDynamics",
-    "NODEDynamics",
+    "ADAPTIVE_SOLVERS",
+    "FIXED_STEP_SOLVERS",
     "DiscreteNODEDynamics",
+    "GRUDynamics",
     "LinearDynamics",
+    "NODEDynamics",
+    "RNNDynamics",
     "mlp",
     "rollout",
-    "FIXED_STEP_SOLVERS",
-    "ADAPTIVE_SOLVERS",
 ]
 
 FIXED_STEP_SOLVERS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")

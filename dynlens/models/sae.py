@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from .generators import (
 )
 from .inference import Inference
 
-__all__ = ["SAE", "SAEConfig", "GENERATORS"]
+__all__ = ["GENERATORS", "SAE", "SAEConfig"]
 
 GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds")
 
@@ -230,8 +231,8 @@ class SAE(nn.Module):
                 batch = torch.as_tensor(spikes[start:start + batch_size], dtype=torch.float32,
                                         device=self.device)
                 out = self(batch)
-                for key in chunks:
-                    chunks[key].append(out[key].cpu().numpy())
+                for key, chunk in chunks.items():
+                    chunk.append(out[key].cpu().numpy())
         finally:
             self.train(was_training)
         log_rates = np.concatenate(chunks["log_rates"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ from .._utils import as_numpy
 from ..errors import DynlensValueError
 from ._style import new_figure
 
-__all__ = ["training_history", "rates_vs_truth"]
+__all__ = ["rates_vs_truth", "training_history"]
 
 
 def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figure:

@@ -3,4 +3,4 @@
 from .fit import FitConfig, default_fit_config, fit
 from .losses import poisson_nll
 
-__all__ = ["fit", "FitConfig", "default_fit_config", "poisson_nll"]
+__all__ = ["FitConfig", "default_fit_config", "fit", "poisson_nll"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
 from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from .losses import poisson_nll
 
-__all__ = ["fit", "FitConfig", "default_fit_config"]
+__all__ = ["FitConfig", "default_fit_config", "fit"]
 
 # Per-generator learning rate and weight decay (REFERENCE.md section 3, NODE and GRU recipes).
 _GENERATOR_DEFAULTS = {

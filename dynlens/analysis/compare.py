@@ -1,0 +1,310 @@
+"""Match a model's fixed points to a ground-truth system's and put numbers on the agreement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from .._utils import check_positive_float
+from ..errors import DynlensTypeError, DynlensValueError
+from ._prepare import as_states
+from ._spectra import sorted_eig
+from .fixed_points import FixedPoints, _affine_parts
+
+__all__ = ["FixedPointComparison", "compare_fixed_points"]
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPointComparison:
+    """How well a model's fixed points match the true ones (see :func:`compare_fixed_points`).
+
+    Attributes
+    ----------
+    true_fps : FixedPoints
+        The true fixed points (true coordinates).
+    model_fps : FixedPoints
+        The model's fixed points in its own latent coordinates.
+    mapped_fps : FixedPoints
+        The model's fixed points mapped into true coordinates by the alignment.
+    matched : list of (int, int)
+        ``(true_index, model_index)`` pairs.
+    missing : list of int
+        True points with no model point within the threshold.
+    spurious : list of int
+        Unmatched model points (one per line or sheet of fixed points, see ``manifold_id``;
+        points of a manifold that contains a matched point are not spurious).
+    location_error : ndarray
+        Per matched pair: distance in true coordinates divided by ``scale``.
+    eigenvalue_error : ndarray
+        Per matched pair: mean ``|mu_true - mu_model|`` over optimally paired eigenvalues of
+        the per-bin maps (see :func:`compare_fixed_points`).
+    stability_agrees : ndarray of bool
+        Per matched pair: equal numbers of unstable directions.
+    true_bin_eigenvalues, model_bin_eigenvalues : ndarray
+        Per-bin map eigenvalues of each true point and of each mapped model point
+        ([n, true_dim], sorted by modulus, descending).
+    scale : float
+        Size of the true attractor (RMS distance of its states from their centroid).
+    threshold : float
+        Matching threshold, as a fraction of ``scale``.
+    score : float
+        Summary in [0, 1] (formula in :func:`compare_fixed_points`).
+    """
+
+    true_fps: FixedPoints
+    model_fps: FixedPoints
+    mapped_fps: FixedPoints
+    matched: list
+    missing: list
+    spurious: list
+    location_error: np.ndarray
+    eigenvalue_error: np.ndarray
+    stability_agrees: np.ndarray
+    true_bin_eigenvalues: np.ndarray = field(repr=False)
+    model_bin_eigenvalues: np.ndarray = field(repr=False)
+    scale: float = 1.0
+    threshold: float = 0.1
+    score: float = 0.0
+
+    @property
+    def recovered(self) -> bool:
+        """Every true point matched with the right stability, and no spurious point."""
+        return (not self.missing and not self.spurious and bool(np.all(self.stability_agrees)))
+
+    def table(self) -> pd.DataFrame:
+        """One row per true point (status "matched" or "missing"), then one per spurious
+        model point (status "spurious"); positions in true coordinates."""
+        dim = self.true_fps.dim
+        pair = {t: (k, m) for k, (t, m) in enumerate(self.matched)}
+        rows = []
+        for t in range(len(self.true_fps)):
+            row = {"status": "missing", "true_index": t, "model_index": pd.NA}
+            row.update({f"true_x{i}": self.true_fps.xstar[t, i] for i in range(dim)})
+            row.update(true_stability=self.true_fps.stability[t],
+                       true_n_unstable=int(self.true_fps.n_unstable[t]))
+            if t in pair:
+                k, m = pair[t]
+                row.update(status="matched", model_index=m)
+                row.update(self._model_cols(m))
+                row.update(location_error=self.location_error[k],
+                           eigenvalue_error=self.eigenvalue_error[k],
+                           stability_agrees=bool(self.stability_agrees[k]))
+            rows.append(row)
+        for m in self.spurious:
+            row = {"status": "spurious", "true_index": pd.NA, "model_index": m}
+            row.update(self._model_cols(m))
+            rows.append(row)
+        cols = (["status", "true_index", "model_index"]
+                + [f"true_x{i}" for i in range(dim)] + ["true_stability", "true_n_unstable"]
+                + [f"model_x{i}" for i in range(dim)]
+                + ["model_stability", "model_n_unstable", "location_error",
+                   "eigenvalue_error", "stability_agrees"])
+        return pd.DataFrame(rows, columns=cols)
+
+    def _model_cols(self, m: int) -> dict:
+        cols = {f"model_x{i}": self.mapped_fps.xstar[m, i] for i in range(self.true_fps.dim)}
+        cols.update(model_stability=self.model_fps.stability[m],
+                    model_n_unstable=int(self.model_fps.n_unstable[m]))
+        return cols
+
+    def summary(self) -> str:
+        """One sentence saying whether the model recovered the true fixed points."""
+        n_true, n_match = len(self.true_fps), len(self.matched)
+        n_agree = int(np.sum(self.stability_agrees))
+        verdict = ("recovered" if self.recovered else
+                   "partly recovered" if n_match else "did not recover")
+        detail = ""
+        if n_match:
+            detail = (f" ({n_agree} of {n_match} matched with the right number of unstable "
+                      f"directions; mean location error {100 * np.mean(self.location_error):.1f}"
+                      f"% of the attractor size, mean per-bin eigenvalue error "
+                      f"{np.mean(self.eigenvalue_error):.3g})")
+        return (f"The model {verdict} the true fixed points: {n_match} of {n_true} matched"
+                f"{detail}, {len(self.missing)} missing, {len(self.spurious)} spurious; "
+                f"score {self.score:.2f}.")
+
+    def plot(self, **kwargs: Any):
+        """Figure: true and mapped model points with their matches, and per-bin spectra.
+
+        Keyword arguments go to :func:`dynlens.plotting.analysis.fixed_point_comparison`.
+        """
+        from ..plotting.analysis import fixed_point_comparison  # figures live in plotting
+
+        return fixed_point_comparison(self, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"FixedPointComparison(matched={len(self.matched)}, "
+                f"missing={len(self.missing)}, spurious={len(self.spurious)}, "
+                f"score={self.score:.3f})")
+
+
+def _as_true(true_fps: Any) -> tuple[FixedPoints, Any]:
+    if isinstance(true_fps, FixedPoints):
+        return true_fps, None
+    points = getattr(true_fps, "fixed_points", None)
+    if callable(points):
+        return FixedPoints.from_points(true_fps, points()), true_fps
+    raise DynlensTypeError(
+        "true_fps: expected a FixedPoints or a ground-truth system with fixed_points(), "
+        f"found {type(true_fps).__name__}")
+
+
+def _bin_maps(fps: FixedPoints) -> np.ndarray:
+    """Per-bin maps: exp(dt J) for a vector field (its own dt, 1 if None), J for a map."""
+    return fps.linearization().to_discrete().jacobians if len(fps) else fps.jacobians
+
+
+def _eig_error(a: np.ndarray, b: np.ndarray) -> float:
+    cost = np.abs(a[:, None] - b[None, :])
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
+def compare_fixed_points(
+    model_fps: FixedPoints,
+    true_fps: Any,
+    alignment: Any,
+    *,
+    scale: float | None = None,
+    true_trajectories: Any = None,
+    threshold: float = 0.1,
+) -> FixedPointComparison:
+    """Match a model's fixed points to the true ones through an affine alignment.
+
+    Parameters
+    ----------
+    model_fps : FixedPoints
+        The model's fixed points in its latent coordinates.
+    true_fps : FixedPoints or ground-truth system
+        A system (anything with ``fixed_points()``, ``dim`` and ``kind``) is described with
+        :meth:`FixedPoints.from_points`.
+    alignment : fitted AffineAlignment
+        Maps MODEL latents to TRUE coordinates (fit it with model latents as ``source`` and
+        true latents as ``target``).
+    scale : float, optional
+        Size of the true attractor. Default: the RMS distance from their centroid of
+        ``true_trajectories`` when given, else of a 5000-bin ``trajectory()`` of the system
+        when ``true_fps`` is one, else of the true fixed points themselves.
+    true_trajectories : array-like [trials, bins, dim] or [n, dim], optional
+        True latent states, used for the default ``scale``.
+    threshold : float
+        A model point may match a true point only within ``threshold * scale``.
+
+    Returns
+    -------
+    FixedPointComparison
+
+    Notes
+    -----
+    *Matching*: the model points are mapped into true coordinates, and
+    ``scipy.optimize.linear_sum_assignment`` pairs true and model points one-to-one so as to
+    minimise the total distance; pairs farther apart than the threshold are dropped.
+
+    *Eigenvalues* are compared on the per-bin discrete map, so that GRUs (maps) and NODEs
+    (vector fields) are on one scale: a vector field's Jacobian ``J`` becomes
+    ``exp(dt J)`` with each side's own ``dt``; a map's Jacobian is used as it is. The
+    model's per-bin map ``M`` is conjugated into true coordinates, ``A M A^+`` (``A`` the
+    alignment's ``coef_``, ``A^+`` its pseudo-inverse), so both sides have ``true_dim``
+    eigenvalues even when the latent dimensions differ: exactly the model's eigenvalues when
+    ``A`` is square and invertible; when the model has more dimensions, those of its
+    dynamics projected onto the true space. The error of a pair is the mean absolute
+    difference of optimally paired eigenvalues.
+
+    *Stability* agrees when the model point (in its own space) has as many unstable
+    directions as the true point.
+
+    *Score* = sum over matched pairs of ``agree * (1 - d / threshold) * max(0, 1 - e)``,
+    divided by ``n_true + n_spurious``, where ``d`` is the location error (in units of
+    ``scale``), ``e`` the eigenvalue error and ``agree`` 1 when stability agrees, else 0.
+    It is 1 only for a perfect one-to-one recovery and falls with missing and spurious
+    points, misplaced points, wrong spectra and wrong stability.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from dynlens import Dynamics
+    >>> from dynlens.analysis import AffineAlignment
+    >>> class Pitchfork(Dynamics):
+    ...     def __init__(self, a=1.0, b=0.0):
+    ...         super().__init__(dim=1, kind="continuous", dt=0.1)
+    ...         self.a, self.b = a, b
+    ...     def forward(self, x, u=None):  # z = (x - b) / a, the true system in model units
+    ...         z = self.a * x + self.b
+    ...         return (z - z ** 3) / self.a
+    >>> true = FixedPoints.from_points(Pitchfork(), [[-1.0], [0.0], [1.0]])
+    >>> model = FixedPoints.from_points(Pitchfork(2.0, 0.5), [[-0.75], [-0.25], [0.25]])
+    >>> align = AffineAlignment().fit(np.linspace(-1, 1, 9)[:, None],
+    ...                               2 * np.linspace(-1, 1, 9)[:, None] + 0.5)
+    >>> report = compare_fixed_points(model, true, align)
+    >>> report.matched, report.missing, report.spurious, round(report.score, 6)
+    ([(0, 0), (1, 1), (2, 2)], [], [], 1.0)
+    """
+    if not isinstance(model_fps, FixedPoints):
+        raise DynlensTypeError(
+            f"model_fps: expected a FixedPoints, found {type(model_fps).__name__}")
+    truth, system = _as_true(true_fps)
+    coef, _ = _affine_parts(alignment, model_fps.dim)
+    if coef.shape[0] != truth.dim:
+        raise DynlensValueError(
+            f"alignment: expected a map into the {truth.dim}-d true coordinates (model -> "
+            f"true), found one into {coef.shape[0]} dimensions")
+    threshold = check_positive_float(threshold, "threshold")
+
+    if scale is not None:
+        scale = check_positive_float(scale, "scale")
+    else:
+        if true_trajectories is not None:
+            states = as_states(true_trajectories, truth.dim, "true_trajectories")
+        elif system is not None and callable(getattr(system, "trajectory", None)):
+            states = np.asarray(system.trajectory(5000), dtype=np.float64).reshape(-1, truth.dim)
+        else:
+            states = truth.xstar
+        scale = float(np.sqrt(((states - states.mean(0)) ** 2).sum(1).mean())) if len(
+            states) > 1 else 0.0
+        if not np.isfinite(scale) or scale <= 0:
+            raise DynlensValueError(
+                "scale: could not derive the attractor size from a single true fixed point; "
+                "pass scale= or true_trajectories=")
+
+    mapped = model_fps.transform(alignment)
+    true_maps = _bin_maps(truth)
+    model_maps = coef @ _bin_maps(model_fps) @ np.linalg.pinv(coef) if len(model_fps) else \
+        np.zeros((0, truth.dim, truth.dim))
+    true_eig = sorted_eig(true_maps, "discrete")[0] if len(truth) else np.zeros((0, truth.dim))
+    model_eig = (sorted_eig(model_maps, "discrete")[0] if len(model_fps)
+                 else np.zeros((0, truth.dim)))
+
+    matched: list[tuple[int, int]] = []
+    if len(truth) and len(mapped):
+        dist = np.linalg.norm(truth.xstar[:, None] - mapped.xstar[None], axis=-1) / scale
+        rows, cols = linear_sum_assignment(dist)
+        matched = [(int(r), int(c)) for r, c in zip(rows, cols) if dist[r, c] <= threshold]
+    loc = np.array([np.linalg.norm(truth.xstar[t] - mapped.xstar[m]) / scale
+                    for t, m in matched])
+    eig = np.array([_eig_error(true_eig[t], model_eig[m]) for t, m in matched])
+    agree = np.array([truth.n_unstable[t] == model_fps.n_unstable[m] for t, m in matched],
+                     dtype=bool)
+    missing = sorted(set(range(len(truth))) - {t for t, _ in matched})
+    matched_manifolds = {int(model_fps.manifold_id[m]) for _, m in matched}
+    spurious: list[int] = []
+    seen = set(matched_manifolds)
+    for m in range(len(model_fps)):
+        mid = int(model_fps.manifold_id[m])
+        if m not in {mm for _, mm in matched} and mid not in seen:
+            spurious.append(m)
+            seen.add(mid)
+    credit = (agree * (1 - loc / threshold) * np.clip(1 - eig, 0, None)) if matched else []
+    denom = len(truth) + len(spurious)
+    score = float(np.sum(credit) / denom) if denom else 1.0
+    return FixedPointComparison(
+        true_fps=truth, model_fps=model_fps, mapped_fps=mapped, matched=matched,
+        missing=missing, spurious=spurious, location_error=loc, eigenvalue_error=eig,
+        stability_agrees=agree, true_bin_eigenvalues=true_eig,
+        model_bin_eigenvalues=model_eig, scale=scale, threshold=threshold,
+        score=float(np.clip(score, 0.0, 1.0)),
+    )

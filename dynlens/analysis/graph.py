@@ -1,0 +1,273 @@
+"""The fixed-point graph: where the unstable manifolds of the fixed points lead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torchdiffeq import odeint
+
+from .._utils import check_nonnegative_int, check_positive_float, check_positive_int
+from ..errors import DynlensTypeError, DynlensValueError
+from ._cluster import components
+from ._prepare import Evaluator, eval_mode
+from .fixed_points import FixedPoints
+
+__all__ = ["fixed_point_graph"]
+
+_ROUNDS = 4
+
+
+def _unstable_basis(fps: FixedPoints, i: int) -> np.ndarray:
+    """Orthonormal real basis [dim, k] of point i's unstable subspace (k = n_unstable)."""
+    k = int(fps.n_unstable[i])
+    vecs = fps.eigenvectors[i][:, :k]  # eigenvalues are sorted fastest-growing first
+    span = np.concatenate([vecs.real, vecs.imag], axis=1)
+    u, _s, _ = np.linalg.svd(span, full_matrices=False)
+    return u[:, :k]
+
+
+def _simulate(ev: Evaluator, x0: np.ndarray, n_steps: int, substeps: int,
+              keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run launches for ``n_steps`` bins; return the last ``keep`` states and max norms."""
+    x = ev.tensor(x0)
+    with torch.no_grad(), eval_mode(ev.dynamics):
+        if ev.kind == "discrete":
+            tail, peak = [], x.norm(dim=-1)
+            for step in range(n_steps):
+                x = ev._call(x)
+                peak = torch.maximum(peak, x.norm(dim=-1).nan_to_num(float("inf")))
+                if step >= n_steps - keep:
+                    tail.append(x)
+            seg = torch.stack(tail, 1)
+        else:
+            dt = ev.dt or 1.0
+            times = torch.arange(n_steps + 1, dtype=ev.dtype, device=ev.device) * dt
+            traj = odeint(lambda t, y: ev._call(y), x, times, method="rk4",
+                          options={"step_size": dt / substeps})
+            peak = traj.norm(dim=-1).nan_to_num(float("inf")).amax(0)
+            seg = traj[-keep:].transpose(0, 1)
+    return seg.double().cpu().numpy(), peak.double().cpu().numpy()
+
+
+def fixed_point_graph(
+    dynamics: Any,
+    fps: FixedPoints,
+    *,
+    n_random: int = 4,
+    perturbation: float | None = None,
+    n_steps: int = 1000,
+    radius: float | None = None,
+    substeps: int = 4,
+    seed: int = 0,
+) -> nx.DiGraph:
+    """Which fixed points (or other attractors) each unstable fixed point's outflow reaches.
+
+    From every fixed point with unstable directions, trajectories are launched a small step
+    ``perturbation`` away along its unstable eigenvectors (each basis direction of the
+    unstable subspace with both signs, plus ``n_random`` random directions in that subspace,
+    each with both signs) and run for ``n_steps`` bins (maps are iterated; vector fields are
+    integrated with fixed-step RK4 at ``dt / substeps``). A launch *ends at* a fixed point
+    when the last tenth of its run stays within ``radius`` of it. Launches still next to
+    their own source (weakly unstable points, such as Lorenz's C+-) or slowed down away from
+    every listed point (still slowing down: approaching a weakly stable one) are run on for up to 4 more
+    stretches of ``n_steps``; those that never leave their source add no edge (node
+    attribute ``n_stayed``). The graph therefore traces the
+    unstable manifolds: an edge ``u -> v`` is a heteroclinic connection (the unstable
+    manifold of ``u`` falls onto ``v``), typically from a saddle to the attractors on either
+    side of it; stable and marginal points have no outgoing edges.
+
+    Launches that end elsewhere get their own nodes: a bounded launch that settles but not
+    near a listed fixed point ends at an ``"unlisted_fixed_point"`` (e.g. another point of a
+    line attractor); one that stays bounded but keeps moving ends on an ``"attractor"`` (a
+    limit cycle or chaotic set; such launches are run ``4 n_steps`` further, and those whose
+    runs come within ``2 radius`` of each other share one node, placed at their mean); non-finite or far-escaping launches (beyond 1e6 times the
+    largest fixed point's norm plus the scale, at least 1e6) go to ``"diverges"``.
+
+    Parameters
+    ----------
+    dynamics : Dynamics or callable with ``dim`` and ``kind``
+        The system ``fps`` was found for (its constant input ``fps.inputs`` is reused).
+    fps : FixedPoints
+    n_random : int
+        Random unstable directions per point, in addition to the basis directions.
+    perturbation : float, optional
+        Launch distance; default 1e-3 times the scale (the RMS spread of the fixed points, or
+        of their magnitudes when there is one, at least 1e-3).
+    n_steps : int
+        Bins to run each launch for.
+    radius : float, optional
+        "Near" distance; default 5 % of the scale computed over the fixed points and the
+        launches' final stretches.
+    substeps : int
+        RK4 steps per bin (vector fields only).
+    seed : int
+        Seed of the random launch directions.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes ``0 .. len(fps) - 1`` are the fixed points, with attributes ``kind``
+        ("fixed_point"), ``position``, ``stability``, ``n_unstable``, ``n_marginal``,
+        ``eigenvalues``, ``manifold_id``, ``q``; other nodes are named ``"attractor 0"``,
+        ``"unlisted 0"``, ``"diverges"`` with ``kind`` and ``position`` (mean final state).
+        Edges carry ``weight`` (fraction of the source's launches) and ``count``; fixed
+        points with unstable directions also have ``n_launches`` and ``n_stayed``.
+        ``graph.graph`` records the settings.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dynlens import Dynamics
+    >>> from dynlens.analysis import find_fixed_points
+    >>> class DoubleWell(Dynamics):
+    ...     def __init__(self):
+    ...         super().__init__(dim=2, kind="continuous", dt=0.1)
+    ...     def forward(self, x, u=None):
+    ...         return torch.stack([x[..., 1], x[..., 0] - x[..., 0] ** 3 - 0.5 * x[..., 1]], -1)
+    >>> f = DoubleWell()
+    >>> fps = find_fixed_points(f, [[-1.0, 0.1], [0.1, 0.0], [1.0, -0.1]], n_inits=16)
+    >>> g = fixed_point_graph(f, fps, n_steps=300)
+    >>> sorted((u, v, round(w, 2)) for u, v, w in g.edges(data="weight"))
+    [(1, 0, 0.5), (1, 2, 0.5)]
+    """
+    if not isinstance(fps, FixedPoints):
+        raise DynlensTypeError(f"fps: expected a FixedPoints, found {type(fps).__name__}")
+    ev = Evaluator(dynamics, fps.inputs)
+    if ev.dim != fps.dim or ev.kind != fps.kind:
+        raise DynlensValueError(
+            f"fps: expected fixed points of this {ev.dim}-d {ev.kind} dynamics, found "
+            f"{fps.dim}-d {fps.kind} fixed points")
+    n_random = check_nonnegative_int(n_random, "n_random")
+    n_steps = check_positive_int(n_steps, "n_steps")
+    substeps = check_positive_int(substeps, "substeps")
+    seed = check_nonnegative_int(seed, "seed")
+
+    xs = fps.xstar
+    if len(fps) > 1:
+        scale = float(np.sqrt(((xs - xs.mean(0)) ** 2).sum(1).mean()))
+    else:
+        scale = float(np.sqrt((xs ** 2).sum(1).mean())) if len(fps) else 0.0
+    scale = max(scale, 1e-3)
+    eps = 1e-3 * scale if perturbation is None else check_positive_float(perturbation,
+                                                                           "perturbation")
+
+    graph = nx.DiGraph()
+    for i in range(len(fps)):
+        graph.add_node(i, kind="fixed_point", position=xs[i], stability=str(fps.stability[i]),
+                       n_unstable=int(fps.n_unstable[i]), n_marginal=int(fps.n_marginal[i]),
+                       eigenvalues=fps.eigenvalues[i], manifold_id=int(fps.manifold_id[i]),
+                       q=float(fps.q[i]))
+
+    rng = np.random.default_rng(seed)
+    starts, owner = [], []
+    for i in np.flatnonzero(fps.n_unstable > 0):
+        basis = _unstable_basis(fps, i)
+        dirs = [basis.T]
+        if n_random:
+            c = rng.standard_normal((n_random, basis.shape[1]))
+            dirs.append((c / np.linalg.norm(c, axis=1, keepdims=True)) @ basis.T)
+        d = np.concatenate(dirs)
+        d = np.concatenate([d, -d])  # both signs: antithetic pairs
+        starts.append(xs[i] + eps * d)
+        owner += [i] * len(d)
+    graph.graph.update(kind=fps.kind, dt=fps.dt, n_steps=n_steps, perturbation=eps,
+                       n_random=n_random, seed=seed)
+    if not starts:
+        graph.graph["radius"] = radius
+        return graph
+    x0 = np.concatenate(starts)
+    owner = np.asarray(owner)
+    keep = min(n_steps, max(2, n_steps // 4))  # final stretch kept per launch
+    seg, peak = _simulate(ev, x0, n_steps, substeps, keep)
+    reach = float(np.sqrt((xs ** 2).sum(1)).max()) + scale
+
+    def is_bounded() -> np.ndarray:
+        finite = np.isfinite(seg).all(axis=(1, 2)) & np.isfinite(peak)
+        return finite & (peak <= 1e6 * max(1.0, reach))
+
+    if radius is None:
+        pts = np.concatenate([xs, seg[is_bounded(), -1]])
+        extent = float(np.sqrt(((pts - pts.mean(0)) ** 2).sum(1).mean())) if len(pts) > 1 else 0
+        radius = 0.05 * max(extent, scale)
+    else:
+        radius = check_positive_float(radius, "radius")
+    graph.graph["radius"] = radius
+    tail = max(2, keep * 2 // 5)  # last tenth of the run: must stay near a point to end there
+    # Weakly unstable points (e.g. Lorenz's C+-) need longer to leave, and weakly stable ones
+    # longer to be reached: run launches that are still next to their own source, or are
+    # still slowing down away from every listed point, for up to _ROUNDS more stretches of n_steps.
+    for _ in range(_ROUNDS):
+        bounded = is_bounded()
+        home = (np.linalg.norm(seg[:, -tail:] - xs[owner][:, None], axis=-1) <= radius).all(1)
+        dist = np.linalg.norm(seg[:, -tail:, None, :] - xs[None, None], axis=-1)
+        at_point = (dist <= radius).all(1).any(1)
+        speed = np.linalg.norm(np.diff(seg, axis=1), axis=-1)
+        part = max(1, speed.shape[1] // 10)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slowing = speed[:, -part:].mean(1) < 0.3 * speed[:, :part].mean(1)
+        stay = bounded & (home | (slowing & ~at_point))
+        if not stay.any():
+            break
+        more, more_peak = _simulate(ev, seg[stay, -1], n_steps, substeps, keep)
+        seg[stay], peak[stay] = more, np.maximum(peak[stay], more_peak)
+    bounded = is_bounded()
+    final = seg[:, -1]
+    stayed = bounded & (np.linalg.norm(seg[:, -tail:] - xs[owner][:, None], axis=-1)
+                        <= radius).all(1)
+
+    target = np.full(len(x0), None, dtype=object)
+    target[~bounded] = "diverges"
+    idx = np.flatnonzero(bounded)
+    if len(fps) and len(idx):
+        dist_fp = np.linalg.norm(seg[idx, -tail:, None, :] - xs[None, None], axis=-1)
+        near = (dist_fp <= radius).all(axis=1)  # whole final stretch near that point
+        hit = near.any(axis=1)
+        nearest = np.argmin(dist_fp[:, -1], axis=1)
+        for j, h, v in zip(idx, hit, nearest):
+            if h:
+                target[j] = int(v)
+    rest = np.flatnonzero(bounded & np.array([t is None for t in target]))
+    if len(rest):
+        settled = np.linalg.norm(seg[rest] - seg[rest][:, -1:], axis=-1).max(1) <= radius
+        for mask, prefix, kind in ((settled, "unlisted", "unlisted_fixed_point"),
+                                   (~settled, "attractor", "attractor")):
+            members = rest[mask]
+            if not len(members):
+                continue
+            if kind == "attractor":
+                # Launches on one attractor come close somewhere once they have run long
+                # enough to cover it: run them 4 n_steps further and compare those stretches.
+                more = _simulate(ev, final[members], 4 * n_steps, substeps, 4 * n_steps)[0]
+                sub = more[:, :: max(1, more.shape[1] // 1000)]
+                pts = sub.reshape(-1, sub.shape[-1])
+                ok = np.isfinite(pts).all(1)
+                pairs = np.flatnonzero(ok)[cKDTree(pts[ok]).query_pairs(
+                    2 * radius, output_type="ndarray")] // sub.shape[1]
+                where = np.where(np.isfinite(sub), sub, 0.0).sum(1) / np.maximum(
+                    np.isfinite(sub).sum(1), 1)
+            else:
+                pairs = cKDTree(final[members]).query_pairs(radius, output_type="ndarray")
+                where = final[members]
+            labels = components(len(members), np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+            for lab in np.unique(labels):
+                name = f"{prefix} {int(lab)}"
+                group = members[labels == lab]
+                graph.add_node(name, kind=kind, position=where[labels == lab].mean(0),
+                               n_launches=len(group))
+                target[group] = name
+    if (target == "diverges").any():
+        graph.add_node("diverges", kind="diverges", position=None,
+                       n_launches=int((target == "diverges").sum()))
+    for i in np.unique(owner):
+        graph.nodes[int(i)]["n_launches"] = int((owner == i).sum())
+        graph.nodes[int(i)]["n_stayed"] = int((stayed & (owner == i)).sum())
+        mine = target[(owner == i) & ~stayed]
+        names, counts = np.unique(np.array([str(t) for t in mine]), return_counts=True)
+        for name, count in zip(names, counts):
+            v = int(name) if name.isdigit() else str(name)
+            graph.add_edge(int(i), v, weight=float(count / (owner == i).sum()), count=int(count))
+    return graph

@@ -1,0 +1,367 @@
+"""Figures of the analysis layer: fixed points, spectra, the fixed-point graph, alignment.
+
+Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``.
+Stability colours are the same everywhere: stable blue, unstable red, marginal green.
+
+Examples
+--------
+>>> import numpy as np
+>>> from dynlens.analysis import Linearization
+>>> lin = Linearization.from_jacobians(np.array([[[0.9, 0.2], [-0.2, 0.9]]]), "discrete")
+>>> eigenvalues(lin).axes[0].get_xlabel()
+'Re $\\\\lambda$'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from sklearn.decomposition import PCA
+
+from ..analysis.alignment import AffineAlignment
+from ..analysis.compare import FixedPointComparison
+from ..analysis.fixed_points import FixedPoints
+from ..analysis.linearize import Linearization
+from ..errors import DynlensTypeError, DynlensValueError
+from ._style import new_figure
+
+__all__ = [
+    "eigenvalues",
+    "fixed_point_comparison",
+    "fixed_point_graph",
+    "fixed_points",
+    "latents_vs_truth",
+]
+
+COLORS = {"stable": "tab:blue", "unstable": "tab:red", "marginal": "tab:green"}
+MARKERS = {"stable": "o", "unstable": "X", "marginal": "^"}
+_KIND_COLORS = {"attractor": "tab:purple", "unlisted_fixed_point": "tab:olive",
+                "diverges": "tab:gray"}
+
+
+def _flat(array: Any, name: str, dim: int | None = None) -> np.ndarray:
+    arr = np.asarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array,
+                     dtype=np.float64)
+    if arr.ndim not in (2, 3) or (dim is not None and arr.shape[-1] != dim):
+        want = f"[..., {dim}]" if dim is not None else "[trials, bins, dim] or [n, dim]"
+        raise DynlensValueError(f"{name}: expected shape {want}, found {arr.shape}")
+    return arr if arr.ndim == 3 else arr[None]
+
+
+class _Projection:
+    """Identity for <= 3 dims, else the first 3 principal components of ``fit_on``."""
+
+    def __init__(self, fit_on: np.ndarray, dim: int) -> None:
+        self.pca = PCA(3).fit(fit_on) if dim > 3 and len(fit_on) >= 3 else None
+        self.n = min(3, dim)
+        if self.pca is not None:
+            var = self.pca.explained_variance_ratio_
+            self.labels = [f"PC{i + 1} ({100 * v:.0f}%)" for i, v in enumerate(var)]
+        else:
+            self.labels = [f"x{i}" for i in range(self.n)]
+
+    def points(self, x: np.ndarray) -> np.ndarray:
+        return self.pca.transform(x) if self.pca is not None else x[..., : self.n]
+
+    def vectors(self, v: np.ndarray) -> np.ndarray:
+        return v @ self.pca.components_.T if self.pca is not None else v[..., : self.n]
+
+
+def _axes(fig: Figure, n: int):
+    return fig.add_subplot(projection="3d") if n == 3 else fig.add_subplot()
+
+
+def _plot(ax, pts: np.ndarray, *args, **kwargs):
+    if pts.shape[-1] == 1:
+        pts = np.concatenate([pts, np.zeros_like(pts)], -1)
+    return ax.plot(*pts.T, *args, **kwargs)
+
+
+def _unstable_directions(fps: FixedPoints, i: int) -> np.ndarray:
+    k = int(fps.n_unstable[i])
+    vecs = fps.eigenvectors[i][:, :k]
+    span = np.concatenate([vecs.real, vecs.imag], axis=1)
+    u = np.linalg.svd(span, full_matrices=False)[0]
+    return u[:, :k].T
+
+
+def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: int = 20,
+                 direction_length: float | None = None, title: str | None = None) -> Figure:
+    """Fixed points over latent trajectories, in 3-D (PCA when the latent is wider).
+
+    Stable points are blue circles, unstable red crosses, marginal green triangles; the
+    unstable eigen-directions of each unstable point are drawn as short red lines.
+
+    Parameters
+    ----------
+    fps : FixedPoints
+    trajectories : array-like [trials, bins, dim] or [n, dim], optional
+        Latent trajectories drawn in grey (the first ``n_trajectories`` trials); PCA is fitted
+        on them when given, else on the fixed points.
+    direction_length : float, optional
+        Half-length of the eigen-direction lines; default 8 % of the plotted extent.
+    """
+    if not isinstance(fps, FixedPoints):
+        raise DynlensTypeError(f"fps: expected a FixedPoints, found {type(fps).__name__}")
+    traj = None if trajectories is None else _flat(trajectories, "trajectories", fps.dim)
+    fit_on = traj.reshape(-1, fps.dim) if traj is not None else fps.xstar
+    proj = _Projection(fit_on, fps.dim)
+    fig = Figure(figsize=(6.4, 5.4), layout="constrained")
+    ax = _axes(fig, proj.n)
+    handles = []
+    if traj is not None:
+        for trial in traj[:n_trajectories]:
+            _plot(ax, proj.points(trial), color="0.6", lw=0.7, alpha=0.6)
+        handles.append(Line2D([], [], color="0.6", lw=1, label="latent trajectories"))
+    pts = proj.points(fps.xstar)
+    all_pts = np.concatenate([pts, proj.points(fit_on)]) if len(pts) else proj.points(fit_on)
+    extent = float(np.ptp(all_pts, axis=0).max()) if len(all_pts) > 1 else 1.0
+    length = direction_length if direction_length is not None else 0.08 * (extent or 1.0)
+    for label in ("stable", "unstable", "marginal"):
+        sel = fps.stability == label
+        if sel.any():
+            _plot(ax, pts[sel], ls="none", marker=MARKERS[label], ms=8, color=COLORS[label],
+                  markeredgecolor="k", markeredgewidth=0.5)
+            handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=8,
+                                  color=COLORS[label], markeredgecolor="k",
+                                  label=f"{label} ({int(sel.sum())})"))
+    drew = False
+    for i in np.flatnonzero(fps.n_unstable > 0):
+        for v in _unstable_directions(fps, i):
+            d = proj.vectors(v)
+            norm = np.linalg.norm(d)
+            if norm < 1e-12:
+                continue
+            d = d / norm * length
+            _plot(ax, np.stack([pts[i] - d, pts[i] + d]), color=COLORS["unstable"], lw=1.6)
+            drew = True
+    if drew:
+        handles.append(Line2D([], [], color=COLORS["unstable"], lw=1.6,
+                              label="unstable directions"))
+    ax.set_xlabel(proj.labels[0])
+    if proj.n >= 2:
+        ax.set_ylabel(proj.labels[1])
+    else:
+        ax.set_yticks([])
+    if proj.n == 3:
+        ax.set_zlabel(proj.labels[2])
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
+    ax.set_title(title or f"{len(fps)} fixed points ({fps.kind}, {fps.dim}-d)")
+    return fig
+
+
+def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
+                max_points: int = 12, title: str | None = None) -> Figure:
+    """Eigenvalue spectra in the complex plane: the unit circle for maps, the imaginary axis
+    for vector fields (the stability boundaries).
+
+    Parameters
+    ----------
+    obj : FixedPoints or Linearization
+    per_bin : bool
+        Plot the spectra of the per-bin maps ``exp(dt J)`` of a vector field instead (on
+        the unit circle), the scale on which maps and fields compare.
+    max_points : int
+        Points drawn in their own colour and legend entry; the rest are drawn in grey.
+    """
+    if isinstance(obj, FixedPoints):
+        lin = obj.linearization()
+    elif isinstance(obj, Linearization):
+        lin = obj
+    else:
+        raise DynlensTypeError(
+            f"obj: expected a FixedPoints or a Linearization, found {type(obj).__name__}")
+    if per_bin:
+        lin = lin.to_discrete()
+    fig, ax = new_figure(figsize=(5.4, 5.0))
+    if lin.kind == "discrete":
+        t = np.linspace(0, 2 * np.pi, 400)
+        ax.plot(np.cos(t), np.sin(t), color="k", lw=0.8, label="unit circle (|$\\lambda$| = 1)")
+        ax.set_aspect("equal", adjustable="datalim")
+    else:
+        ax.axvline(0, color="k", lw=0.8, label="imaginary axis (Re $\\lambda$ = 0)")
+    ax.axhline(0, color="0.8", lw=0.5, zorder=0)
+    colors = [f"C{k % 10}" for k in range(max_points)]
+    for i in range(len(lin)):
+        ev = lin.eigenvalues[i]
+        label = str(lin.stability[i])
+        if i < max_points:
+            ax.plot(ev.real, ev.imag, ls="none", marker=MARKERS[label], color=colors[i],
+                    ms=7, alpha=0.85, markeredgecolor="k", markeredgewidth=0.4,
+                    label=f"point {i}: {label}")
+        else:
+            ax.plot(ev.real, ev.imag, ls="none", marker=".", color="0.6", ms=4)
+    if len(lin) > max_points:
+        ax.plot([], [], ls="none", marker=".", color="0.6",
+                label=f"{len(lin) - max_points} more points")
+    ax.set_xlabel("Re $\\lambda$")
+    ax.set_ylabel("Im $\\lambda$")
+    what = "per-bin map" if per_bin or lin.kind == "discrete" else "vector field"
+    ax.set_title(title or f"Jacobian eigenvalues ({what})")
+    ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
+    """Draw a fixed-point graph: nodes at their positions (first two principal components
+    of the fixed points), coloured by stability or kind; arrows labelled with edge weights."""
+    if not isinstance(graph, nx.DiGraph):
+        raise DynlensTypeError(f"graph: expected a networkx.DiGraph, found {type(graph).__name__}")
+    fixed = [n for n, k in graph.nodes(data="kind") if k == "fixed_point"]
+    placed = [n for n, p in graph.nodes(data="position") if p is not None]
+    pos: dict = {}
+    names = ("x0", "x1")
+    if placed:
+        xs = np.array([np.asarray(graph.nodes[n]["position"], dtype=float) for n in placed])
+        if xs.shape[1] > 2 and len(xs) >= 2:
+            xy = PCA(2).fit(xs[: len(fixed)] if len(fixed) >= 2 else xs).transform(xs)
+            names = ("PC1 of fixed points", "PC2 of fixed points")
+        elif xs.shape[1] >= 2:
+            xy = xs[:, :2]
+        else:
+            xy = np.concatenate([xs, np.zeros_like(xs)], 1)
+        pos = {n: xy[k] for k, n in enumerate(placed)}
+    rest = [n for n in graph.nodes if n not in pos]
+    if rest:
+        span = np.ptp(np.array(list(pos.values())), axis=0) if len(pos) > 1 else np.ones(2)
+        low = np.array(list(pos.values())).min(0) if pos else np.zeros(2)
+        for k, n in enumerate(rest):
+            pos[n] = low + np.array([k * 0.3 * (span[0] or 1), -0.3 * (span[1] or 1)])
+    fig, ax = new_figure(figsize=(6.4, 5.2))
+    colors = [COLORS.get(graph.nodes[n].get("stability"), _KIND_COLORS.get(
+        graph.nodes[n].get("kind"), "0.5")) for n in graph.nodes]
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=420,
+                           edgecolors="k", linewidths=0.6)
+    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8, labels={n: str(n) for n in fixed})
+    for n in graph.nodes:
+        if n not in fixed:  # long names go under their node
+            ax.annotate(str(n), pos[n], xytext=(12, -12), textcoords="offset points",
+                        ha="left", va="top", fontsize=8,
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
+    weights = [w for _, _, w in graph.edges(data="weight")]
+    nx.draw_networkx_edges(graph, pos, ax=ax, width=[0.8 + 3 * w for w in weights],
+                           arrowsize=16, connectionstyle="arc3,rad=0.12", node_size=420)
+    nx.draw_networkx_edge_labels(graph, pos, ax=ax, font_size=7, connectionstyle="arc3,rad=0.12",
+                                 edge_labels={(u, v): f"{w:.2f}"
+                                              for u, v, w in graph.edges(data="weight")})
+    kinds = {graph.nodes[n].get("stability") or graph.nodes[n].get("kind") for n in graph.nodes}
+    handles = [Line2D([], [], ls="none", marker="o", ms=9, markeredgecolor="k",
+                      color=COLORS.get(k, _KIND_COLORS.get(k, "0.5")),
+                      label=k.replace("_", " ")) for k in
+               ["stable", "unstable", "marginal", "attractor", "unlisted_fixed_point",
+                "diverges"] if k in kinds]
+    ax.legend(handles=handles, fontsize=8, loc="best", title="node", title_fontsize=8)
+    ax.set_title(title or "Fixed-point graph (edge: fraction of launches along the unstable "
+                 "manifold)", fontsize=9)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+    return fig
+
+
+def latents_vs_truth(model_latents: Any, true_latents: Any,
+                     alignment: AffineAlignment | None = None, *, n_trials: int = 10,
+                     title: str | None = None) -> Figure:
+    """Model latents mapped into true coordinates (colour) over the true latents (black).
+
+    ``alignment`` maps model latents to true ones; when None an
+    :class:`~dynlens.analysis.AffineAlignment` is fitted on the given trials. The title
+    reports its R2 (true latents predicted from model latents). Wider true spaces are shown
+    by their first 3 principal components.
+    """
+    model = _flat(model_latents, "model_latents")
+    truth = _flat(true_latents, "true_latents")
+    if model.shape[:2] != truth.shape[:2]:
+        raise DynlensValueError(
+            f"true_latents: expected the trials and bins of model_latents {model.shape[:2]}, "
+            f"found {truth.shape[:2]}")
+    if alignment is None:
+        alignment = AffineAlignment().fit(model, truth)
+    mapped = alignment.transform(model)
+    if mapped.shape[-1] != truth.shape[-1]:
+        raise DynlensValueError(
+            f"alignment: expected a map into {truth.shape[-1]} true dimensions, found one "
+            f"into {mapped.shape[-1]}")
+    r2 = alignment.score(model, truth)
+    proj = _Projection(truth.reshape(-1, truth.shape[-1]), truth.shape[-1])
+    fig = Figure(figsize=(6.4, 5.4), layout="constrained")
+    ax = _axes(fig, proj.n)
+    for k in range(min(n_trials, len(truth))):
+        _plot(ax, proj.points(truth[k]), color="k", lw=1.0, alpha=0.8)
+        _plot(ax, proj.points(mapped[k]), color="tab:orange", lw=1.0, alpha=0.8)
+    ax.legend(handles=[Line2D([], [], color="k", label="true latents"),
+                       Line2D([], [], color="tab:orange", label="model latents (aligned)")],
+              loc="upper left", fontsize=8)
+    ax.set_xlabel(proj.labels[0])
+    if proj.n >= 2:
+        ax.set_ylabel(proj.labels[1])
+    if proj.n == 3:
+        ax.set_zlabel(proj.labels[2])
+    ax.set_title(title or f"Aligned model latents over the truth (R2 = {r2:.3f})")
+    return fig
+
+
+def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = None) -> Figure:
+    """Two panels: true and mapped model fixed points with their matches (left), and the
+    per-bin eigenvalues of each matched pair on the unit circle (right)."""
+    if not isinstance(report, FixedPointComparison):
+        raise DynlensTypeError(
+            f"report: expected a FixedPointComparison, found {type(report).__name__}")
+    true, mapped = report.true_fps, report.mapped_fps
+    pts_all = np.concatenate([true.xstar, mapped.xstar]) if len(mapped) else true.xstar
+    proj = _Projection(pts_all, true.dim)
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    ax = fig.add_subplot(1, 2, 1, projection="3d") if proj.n == 3 else fig.add_subplot(1, 2, 1)
+    tp, mp = proj.points(true.xstar), proj.points(mapped.xstar) if len(mapped) else None
+    handles = []
+    for label in ("stable", "unstable", "marginal"):
+        sel = true.stability == label
+        if sel.any():
+            _plot(ax, tp[sel], ls="none", marker=MARKERS[label], ms=11, color=COLORS[label],
+                  markeredgecolor="k", alpha=0.45)
+            handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=10, alpha=0.45,
+                                  color=COLORS[label], markeredgecolor="k",
+                                  label=f"true {label}"))
+        if mp is not None:
+            sel = mapped.stability == label
+            if sel.any():
+                _plot(ax, mp[sel], ls="none", marker=MARKERS[label], ms=6, color="none",
+                      markeredgecolor=COLORS[label], markeredgewidth=1.5)
+                handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=6,
+                                      color="none", markeredgecolor=COLORS[label],
+                                      markeredgewidth=1.5, label=f"model {label}"))
+    for t, m in report.matched:
+        _plot(ax, np.stack([tp[t], mp[m]]), color="k", lw=0.8, ls="--")
+    if report.matched:
+        handles.append(Line2D([], [], color="k", lw=0.8, ls="--", label="match"))
+    ax.set_xlabel(proj.labels[0])
+    if proj.n >= 2:
+        ax.set_ylabel(proj.labels[1])
+    if proj.n == 3:
+        ax.set_zlabel(proj.labels[2])
+    ax.legend(handles=handles, fontsize=7, loc="upper left")
+    ax.set_title(f"{len(report.matched)} matched, {len(report.missing)} missing, "
+                 f"{len(report.spurious)} spurious (true coordinates)", fontsize=9)
+
+    ax2 = fig.add_subplot(1, 2, 2)
+    t = np.linspace(0, 2 * np.pi, 400)
+    ax2.plot(np.cos(t), np.sin(t), color="k", lw=0.8)
+    for k, (ti, mi) in enumerate(report.matched):
+        c = f"C{k % 10}"
+        a, b = report.true_bin_eigenvalues[ti], report.model_bin_eigenvalues[mi]
+        ax2.plot(a.real, a.imag, ls="none", marker="o", ms=9, color=c, alpha=0.4,
+                 label=f"true point {ti}")
+        ax2.plot(b.real, b.imag, ls="none", marker="x", ms=7, color=c,
+                 label=f"model point {mi}")
+    ax2.set_aspect("equal", adjustable="datalim")
+    ax2.set_xlabel("Re $\\mu$ (per-bin map)")
+    ax2.set_ylabel("Im $\\mu$")
+    if report.matched:
+        ax2.legend(fontsize=7, loc="best")
+    ax2.set_title("Per-bin eigenvalues of matched pairs (o true, x model)", fontsize=9)
+    fig.suptitle(title or f"Fixed-point comparison: score {report.score:.2f}", fontsize=11)
+    return fig

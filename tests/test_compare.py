@@ -1,0 +1,137 @@
+"""compare_fixed_points: exact recovery through a known affine map, scoring, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from matplotlib.figure import Figure
+
+from dynlens import Dynamics, systems
+from dynlens.analysis import (
+    AffineAlignment,
+    FixedPointComparison,
+    FixedPoints,
+    compare_fixed_points,
+    find_fixed_points,
+)
+from dynlens.errors import DynlensTypeError, DynlensValueError
+
+A = np.array([[1.0, 0.5, 0.0], [0.2, 2.0, 0.0], [0.0, 0.3, 0.5]])
+B = np.array([1.0, -2.0, 3.0])
+
+
+class Conjugate(Dynamics):
+    """A "model" g(z) = A^-1 f(A z + b) of a true field f: same dynamics, other coordinates."""
+
+    def __init__(self, true, dtype=torch.float64):
+        super().__init__(dim=3, kind="continuous", dt=true.dt)
+        self.true = true
+        self.register_buffer("a", torch.tensor(A, dtype=dtype))
+        self.register_buffer("a_inv", torch.linalg.inv(self.a))
+        self.register_buffer("b", torch.tensor(B, dtype=dtype))
+
+    def forward(self, z, u=None):
+        x = (z @ self.a.T + self.b).double()
+        return (self.true(x) @ self.a_inv.double().T).to(z.dtype)
+
+
+@pytest.fixture(scope="module")
+def lorenz_case():
+    true = systems.get("lorenz")
+    traj = true.trajectory(2000)
+    latents = (traj - B) @ np.linalg.inv(A).T  # the model's latents of the same states
+    model_fps = find_fixed_points(Conjugate(true), latents, n_inits=256)
+    alignment = AffineAlignment().fit(latents, traj)  # MODEL -> TRUE
+    return true, traj, model_fps, alignment
+
+
+def test_known_affine_model_matched_exactly(lorenz_case):
+    true, traj, model_fps, alignment = lorenz_case
+    report = compare_fixed_points(model_fps, true, alignment, true_trajectories=traj)
+    assert isinstance(report, FixedPointComparison)
+    assert len(report.matched) == 3 and report.missing == [] and report.spurious == []
+    for t, m in report.matched:
+        np.testing.assert_allclose(report.mapped_fps.xstar[m], true.fixed_points()[t], atol=1e-6)
+    assert report.location_error.max() < 1e-7
+    assert report.eigenvalue_error.max() < 1e-8
+    assert report.stability_agrees.all() and report.recovered
+    assert report.score == pytest.approx(1.0, abs=1e-6)
+    assert report.summary().startswith("The model recovered the true fixed points: 3 of 3")
+    table = report.table()
+    assert len(table) == 3 and set(table["status"]) == {"matched"}
+    assert table["true_n_unstable"].tolist() == [1, 2, 2]
+    assert isinstance(report.plot(), Figure)
+    # the default scale comes from the system's own trajectory: close to the given one
+    assert compare_fixed_points(model_fps, true, alignment).scale == pytest.approx(
+        report.scale, rel=0.2)
+
+
+def test_missing_and_spurious_lower_the_score(lorenz_case):
+    true, traj, model_fps, alignment = lorenz_case
+    truth = FixedPoints.from_points(true, true.fixed_points())
+    partial = compare_fixed_points(model_fps[[0, 1]], truth, alignment, true_trajectories=traj)
+    assert len(partial.matched) == 2 and len(partial.missing) == 1
+    assert partial.score == pytest.approx(2 / 3, abs=1e-6)
+    assert "partly recovered" in partial.summary()
+    table = partial.table()
+    assert table["status"].tolist().count("missing") == 1
+
+    far = FixedPoints._build(model_fps.xstar + 50.0, model_fps.q, model_fps.jacobians,
+                             "continuous", model_fps.dt, model_fps.marginal_tol)
+    noisy = compare_fixed_points(far, truth, alignment, true_trajectories=traj)
+    assert noisy.matched == [] and len(noisy.spurious) == 3 and noisy.score == 0.0
+    assert noisy.table()["status"].tolist() == ["missing"] * 3 + ["spurious"] * 3
+    assert "did not recover" in noisy.summary()
+
+
+def test_discrete_model_of_continuous_truth_compared_per_bin():
+    """A map equal to the exact per-bin flow exp(dt J) of a linear field matches it exactly."""
+    jac = np.array([[-0.3, 1.0], [-1.0, -0.3]])
+    dt = 0.2
+
+    class Field(Dynamics):
+        def __init__(self):
+            super().__init__(dim=2, kind="continuous", dt=dt)
+
+        def forward(self, x, u=None):
+            return x @ torch.tensor(jac, dtype=x.dtype).T
+
+    a = np.array([[2.0, 1.0], [0.0, 1.0]])
+    step = np.linalg.inv(a) @ scipy.linalg.expm(dt * jac) @ a  # the map in model coordinates
+
+    class Map(Dynamics):
+        def __init__(self):
+            super().__init__(dim=2, kind="discrete")
+
+        def forward(self, z, u=None):
+            return z @ torch.tensor(step, dtype=z.dtype).T
+
+    true_fps = FixedPoints.from_points(Field(), [[0.0, 0.0]])
+    model_fps = find_fixed_points(Map(), np.random.default_rng(0).normal(size=(50, 2)),
+                                  n_inits=32)
+    z = np.random.default_rng(1).normal(size=(40, 2))
+    report = compare_fixed_points(model_fps, true_fps, AffineAlignment().fit(z, z @ a.T),
+                                  scale=1.0)
+    assert len(report.matched) == 1
+    assert report.eigenvalue_error[0] < 1e-10
+    assert report.stability_agrees[0]
+
+
+def test_bad_inputs(lorenz_case):
+    true, _traj, model_fps, alignment = lorenz_case
+    with pytest.raises(DynlensTypeError, match="model_fps"):
+        compare_fixed_points(model_fps.xstar, true, alignment)
+    with pytest.raises(DynlensTypeError, match="true_fps"):
+        compare_fixed_points(model_fps, np.zeros((3, 3)), alignment)
+    z = np.random.default_rng(0).normal(size=(30, 3))
+    with pytest.raises(DynlensValueError, match="alignment"):
+        compare_fixed_points(model_fps, true, AffineAlignment().fit(z, z[:, :2]))
+    with pytest.raises(DynlensTypeError, match="alignment"):
+        compare_fixed_points(model_fps, true, AffineAlignment())
+    with pytest.raises(DynlensValueError, match="threshold"):
+        compare_fixed_points(model_fps, true, alignment, threshold=0)
+    one = FixedPoints.from_points(true, true.fixed_points()[:1])
+    with pytest.raises(DynlensValueError, match="scale"):
+        compare_fixed_points(model_fps, one, alignment)

@@ -1,0 +1,232 @@
+"""find_fixed_points / FixedPoints: known answers, classification, safety, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from dynlens import Dynamics, DynlensError, systems
+from dynlens.analysis import AffineAlignment, FixedPoints, find_fixed_points
+from dynlens.errors import DynlensTypeError, DynlensValueError
+from dynlens.plotting import analysis as plots
+
+
+class ProductMap(Dynamics):
+    """x -> phi(x), y -> phi(y), phi(s) = s + 0.5 (s - s^3): fixed points -1, 0, 1 per axis
+    (phi'(0) = 1.5 repelling, phi'(+-1) = 0 attracting): 9 fixed points in all."""
+
+    def __init__(self, dtype=torch.float64):
+        super().__init__(dim=2, kind="discrete")
+        self.gain = nn.Parameter(torch.tensor(0.5, dtype=dtype))  # requires_grad=True
+
+    def forward(self, x, u=None):
+        return x + self.gain * (x - x ** 3)
+
+
+def grid(n=12, low=-1.4, high=1.4):
+    s = np.linspace(low, high, n)
+    return np.stack(np.meshgrid(s, s), -1).reshape(-1, 2)
+
+
+@pytest.fixture(scope="module")
+def lorenz():
+    sys = systems.get("lorenz")
+    return sys, sys.trajectory(2000)
+
+
+def test_lorenz_fixed_points_to_1e6_with_unstable_counts(lorenz):
+    sys, traj = lorenz
+    fps = find_fixed_points(sys, traj, n_inits=256, seed=1)
+    truth = sys.fixed_points()
+    assert len(fps) == 3
+    order = np.argsort(truth[:, 0])  # fps are sorted lexicographically: C-, origin, C+
+    np.testing.assert_allclose(fps.xstar, truth[order], atol=1e-6)
+    assert fps.n_unstable.tolist() == [2, 1, 2]
+    assert fps.stability.tolist() == ["unstable"] * 3
+    assert np.all(fps.q < fps.info["tol_q"])
+    # origin: 11.828, -2.667, -22.828 sorted by real part, descending
+    np.testing.assert_allclose(fps.eigenvalues[1].real, [11.8277, -2.667, -22.8277], atol=1e-3)
+
+
+def test_product_map_nine_points_classified():
+    fps = find_fixed_points(ProductMap(), grid(), n_inits=400)
+    assert len(fps) == 9
+    np.testing.assert_allclose(np.sort(np.abs(fps.xstar).sum(1)), [0, 1, 1, 1, 1, 2, 2, 2, 2],
+                               atol=1e-9)
+    expected = (np.abs(fps.xstar) < 0.5).sum(1)  # unstable directions = zero coordinates
+    assert fps.n_unstable.tolist() == expected.tolist()
+    labels = pd.Series(fps.stability).value_counts().to_dict()
+    assert labels == {"stable": 4, "unstable": 5}
+    assert (fps.n_unstable == 1).sum() == 4 and (fps.n_unstable == 2).sum() == 1
+    # discrete spectra sorted by modulus: the source has 1.5, 1.5
+    source = np.flatnonzero(fps.n_unstable == 2)[0]
+    np.testing.assert_allclose(np.abs(fps.eigenvalues[source]), [1.5, 1.5], atol=1e-9)
+
+
+def test_float32_module_unchanged_and_found():
+    torch.manual_seed(0)
+    f = ProductMap(dtype=torch.float32)
+    f.train()
+    before = {k: v.detach().clone() for k, v in f.state_dict().items()}
+    fps = find_fixed_points(f, grid(), n_inits=200)
+    assert fps.info["dtype"] == "float32"
+    assert len(fps) == 9
+    assert np.all(fps.q <= fps.info["tol_q"])
+    assert all(p.requires_grad for p in f.parameters())
+    assert all(p.grad is None for p in f.parameters())
+    assert f.training
+    for k, v in f.state_dict().items():
+        assert v.dtype == torch.float32 and torch.equal(v, before[k])
+
+
+def test_gru_cell_map_q_below_tolerance():
+    torch.manual_seed(3)
+    cell = nn.GRUCell(2, 8)
+
+    class GRUMap(nn.Module):
+        dim, kind = 8, "discrete"
+
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x, u=None):
+            return self.cell(x.new_zeros(x.shape[0], 2), x)
+
+    f = GRUMap()
+    params = [p.detach().clone() for p in f.parameters()]
+    with torch.no_grad():
+        h = torch.randn(20, 8)
+        states = [h := f(h) for _ in range(30)]
+    fps = find_fixed_points(f, torch.stack(states, 1), n_inits=128)
+    assert len(fps) >= 1
+    assert np.all(fps.q <= fps.info["tol_q"])
+    with torch.no_grad():
+        x = torch.as_tensor(fps.xstar, dtype=torch.float32)
+        assert (f(x) - x).abs().max() < 1e-5
+    assert all(torch.equal(a, b) for a, b in zip(params, f.parameters()))
+    assert all(p.requires_grad and p.grad is None for p in f.parameters())
+
+
+def test_slow_points_kept_separately():
+    class Ghost(Dynamics):  # a saddle-node ghost near 0 (no fixed point) and a fixed point at 2
+        def __init__(self):
+            super().__init__(dim=2, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            a, b = x.unbind(-1)
+            return torch.stack([(a ** 2 + 1e-3) * (2 - a), -b], -1)
+
+    states = np.stack([np.linspace(-0.5, 2.5, 60), np.zeros(60)], 1)
+    fps = find_fixed_points(Ghost(), states, n_inits=120, tol_slow=1e-4, keep_slow=True)
+    np.testing.assert_allclose(fps.xstar, [[2.0, 0.0]], atol=1e-9)
+    assert fps.slow_points is not None and len(fps.slow_points) >= 1
+    slow = fps.slow_points
+    assert np.all(slow.q > fps.info["tol_q"]) and np.all(slow.q <= 1e-4)
+    assert np.abs(slow.xstar[:, 0]).min() < 0.05  # the ghost sits near x = 0
+    assert find_fixed_points(Ghost(), states, n_inits=120).slow_points is None
+
+
+def test_line_attractor_grouped_as_one_marginal_manifold():
+    class Line(Dynamics):  # every (x, 0) is fixed: a line attractor
+        def __init__(self):
+            super().__init__(dim=2, kind="discrete")
+
+        def forward(self, x, u=None):
+            return x * torch.tensor([1.0, 0.5], dtype=x.dtype)
+
+    rng = np.random.default_rng(0)
+    states = np.stack([np.linspace(-1, 1, 200), 0.3 * rng.standard_normal(200)], 1)
+    fps = find_fixed_points(Line(), states, n_inits=64)
+    assert len(fps) > 5
+    assert set(fps.stability) == {"marginal"}
+    assert fps.n_marginal.tolist() == [1] * len(fps) and fps.n_unstable.sum() == 0
+    assert fps.n_manifolds == 1
+    assert len(fps.representatives()) == 1
+
+
+def test_constant_input():
+    class Driven(Dynamics):
+        def __init__(self):
+            super().__init__(dim=3, kind="discrete")
+
+        def forward(self, x, u=None):
+            return 0.5 * x + (0 if u is None else u)
+
+    u = np.array([1.0, -2.0, 0.5])
+    fps = find_fixed_points(Driven(), np.zeros((10, 3)), n_inits=16, noise=0.5, inputs=u)
+    np.testing.assert_allclose(fps.xstar, [2 * u], atol=1e-10)
+    np.testing.assert_array_equal(fps.inputs, u)
+    assert fps.stability.tolist() == ["stable"]
+
+
+def test_container_dataframe_transform_and_from_points():
+    fps = find_fixed_points(ProductMap(), grid(), n_inits=300)
+    assert isinstance(fps[0], FixedPoints) and len(fps[0]) == 1
+    assert len(fps[2:5]) == 3 and len(fps[fps.stability == "stable"]) == 4
+    assert len(fps[[0, 8]]) == 2
+    df = fps.to_dataframe()
+    assert list(df.columns[:2]) == ["x0", "x1"] and len(df) == 9
+    assert {"q", "stability", "n_unstable", "leading_eigenvalue"} <= set(df.columns)
+    assert "9 points" in repr(fps)
+
+    a, b = np.array([[2.0, 1.0], [0.0, 3.0]]), np.array([1.0, -1.0])
+    z = grid()
+    moved = fps.transform(AffineAlignment().fit(z, z @ a.T + b))
+    np.testing.assert_allclose(moved.xstar, fps.xstar @ a.T + b, atol=1e-10)
+    np.testing.assert_allclose(np.abs(moved.eigenvalues), np.abs(fps.eigenvalues), atol=1e-10)
+    np.testing.assert_array_equal(moved.stability, fps.stability)
+
+    bistable = systems.get("bistable2d")
+    given = FixedPoints.from_points(bistable, bistable.fixed_points())
+    assert given.stability.tolist() == ["unstable", "stable", "stable"]
+    assert given.n_unstable.tolist() == [1, 0, 0]
+    np.testing.assert_allclose(given.q, 0, atol=1e-30)
+
+
+def test_figures(lorenz):
+    sys, traj = lorenz
+    fps = find_fixed_points(sys, traj, n_inits=64)
+    fig = plots.fixed_points(fps, traj.reshape(4, 500, 3))
+    assert isinstance(fig, Figure) and fig.axes[0].name == "3d"
+    labels = fig.axes[0].get_legend_handles_labels()[1] + [
+        t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("unstable (3)" in s for s in labels)
+    eig = plots.eigenvalues(fps)
+    assert eig.axes[0].get_xlabel() == "Re $\\lambda$"
+    assert isinstance(plots.eigenvalues(fps, per_bin=True), Figure)
+    wide = FixedPoints._build(np.c_[fps.xstar, fps.xstar], fps.q, np.tile(
+        np.eye(6) * -1.0, (3, 1, 1)), "continuous", 0.1, 1e-8)
+    assert plots.fixed_points(wide).axes[0].get_xlabel().startswith("PC1")
+
+
+@pytest.mark.parametrize(
+    "states, kwargs, error, name",
+    [
+        (np.zeros((5, 3)), {}, DynlensValueError, "initial_states"),
+        (np.zeros((2, 4, 3)), {}, DynlensValueError, "initial_states"),
+        (np.full((5, 2), np.nan), {}, DynlensValueError, "initial_states"),
+        (np.zeros((5, 2)), {"n_inits": 0}, DynlensValueError, "n_inits"),
+        (np.zeros((5, 2)), {"noise": -1.0}, DynlensValueError, "noise"),
+        (np.zeros((5, 2)), {"inputs": [np.nan]}, DynlensValueError, "inputs"),
+    ],
+)
+def test_bad_inputs(states, kwargs, error, name):
+    with pytest.raises(error, match=name):
+        find_fixed_points(ProductMap(), states, **kwargs)
+
+
+def test_bad_dynamics_and_index():
+    with pytest.raises(DynlensTypeError, match="dynamics"):
+        find_fixed_points(lambda x: x, np.zeros((4, 2)))
+    with pytest.raises(DynlensError, match="dynamics"):
+        find_fixed_points(object(), np.zeros((4, 2)))
+    fps = FixedPoints.from_points(systems.get("bistable2d"), [[0.0, 0.0]])
+    with pytest.raises(DynlensValueError, match="index"):
+        fps[3]
+    with pytest.raises(DynlensTypeError, match="alignment"):
+        fps.transform(AffineAlignment())

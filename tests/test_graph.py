@@ -1,0 +1,89 @@
+"""fixed_point_graph: heteroclinic edges, attractor and divergence nodes, figure, bad inputs."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from dynlens import Dynamics, systems
+from dynlens.analysis import FixedPoints, find_fixed_points, fixed_point_graph
+from dynlens.errors import DynlensTypeError, DynlensValueError
+from dynlens.plotting import analysis as plots
+
+
+@pytest.fixture(scope="module")
+def bistable():
+    sys = systems.get("bistable2d")
+    traj = sys.trajectory(400, x0=[0.1, 0.6])
+    return sys, find_fixed_points(sys, np.concatenate([traj, -traj]), n_inits=128)
+
+
+def test_saddle_connects_to_both_foci(bistable):
+    sys, fps = bistable
+    assert fps.stability.tolist() == ["stable", "unstable", "stable"]  # x = -1, 0, 1
+    graph = fixed_point_graph(sys, fps, n_steps=500)
+    assert isinstance(graph, nx.DiGraph)
+    assert set(graph.nodes) == {0, 1, 2}
+    assert sorted(graph.out_edges(1)) == [(1, 0), (1, 2)]
+    assert graph.edges[1, 0]["weight"] == pytest.approx(0.5, abs=0.1)
+    assert graph.edges[1, 2]["weight"] == pytest.approx(0.5, abs=0.1)
+    assert graph.out_degree(0) == 0 and graph.out_degree(2) == 0
+    node = graph.nodes[1]
+    assert node["kind"] == "fixed_point" and node["n_unstable"] == 1
+    np.testing.assert_allclose(node["position"], [0, 0], atol=1e-9)
+    assert node["n_launches"] == 10 and node["n_stayed"] == 0
+    fig = plots.fixed_point_graph(graph)
+    assert isinstance(fig, Figure) and fig.axes[0].get_xlabel() == "x0"
+
+
+def test_lorenz_points_all_lead_to_one_chaotic_attractor():
+    sys = systems.get("lorenz")
+    fps = FixedPoints.from_points(sys, sys.fixed_points())
+    graph = fixed_point_graph(sys, fps, n_steps=1000, n_random=1)
+    attractors = [n for n, k in graph.nodes(data="kind") if k == "attractor"]
+    assert attractors == ["attractor 0"]
+    for i in range(3):
+        assert graph.edges[i, "attractor 0"]["weight"] == pytest.approx(1.0)
+
+
+def test_discrete_limit_cycle_and_divergence():
+    class Ring(Dynamics):  # unstable origin, attracting unit circle, rotation by 0.3 rad
+        def __init__(self):
+            super().__init__(dim=2, kind="discrete")
+
+        def forward(self, x, u=None):
+            r = x.norm(dim=-1, keepdim=True)
+            c, s = np.cos(0.3), np.sin(0.3)
+            rot = torch.stack([c * x[..., 0] - s * x[..., 1], s * x[..., 0] + c * x[..., 1]], -1)
+            return rot * (1 + 0.3 * (1 - r ** 2))
+
+    fps = FixedPoints.from_points(Ring(), [[0.0, 0.0]])
+    assert fps.n_unstable.tolist() == [2]
+    graph = fixed_point_graph(Ring(), fps, n_steps=300, perturbation=1e-3)
+    assert graph.nodes["attractor 0"]["kind"] == "attractor"
+    assert graph.edges[0, "attractor 0"]["weight"] == 1.0
+
+    class Runaway(Dynamics):
+        def __init__(self):
+            super().__init__(dim=1, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            return x ** 2 + x
+
+    fps = FixedPoints.from_points(Runaway(), [[0.0], [-1.0]])
+    graph = fixed_point_graph(Runaway(), fps, n_steps=400)
+    assert graph.edges[0, "diverges"]["weight"] == pytest.approx(0.5)
+    assert graph.edges[0, 1]["weight"] == pytest.approx(0.5)
+
+
+def test_bad_inputs(bistable):
+    sys, fps = bistable
+    with pytest.raises(DynlensTypeError, match="fps"):
+        fixed_point_graph(sys, fps.xstar)
+    with pytest.raises(DynlensValueError, match="fps"):
+        fixed_point_graph(systems.get("lorenz"), fps)
+    with pytest.raises(DynlensValueError, match="n_steps"):
+        fixed_point_graph(sys, fps, n_steps=0)
