@@ -177,7 +177,8 @@ def region_count(x: np.ndarray, states: np.ndarray) -> int:
     return int((cKDTree(states).query(x)[0] <= 2 * radius).sum())
 
 
-def compare(name: str, dynamics, states: np.ndarray, noise: float, dtype: torch.dtype) -> list[dict]:
+def compare(name: str, dynamics, states: np.ndarray, noise: float,
+            dtype: torch.dtype) -> list[dict]:
     rng = np.random.default_rng(0)
     x0 = states[rng.choice(len(states), N_INITS, replace=False)]
     x0 = x0 + noise * rng.standard_normal(x0.shape)

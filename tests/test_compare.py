@@ -17,6 +17,7 @@ from dynlens.analysis import (
     find_fixed_points,
 )
 from dynlens.errors import DynlensTypeError, DynlensValueError
+from dynlens.plotting import analysis as plots
 
 A = np.array([[1.0, 0.5, 0.0], [0.2, 2.0, 0.0], [0.0, 0.3, 0.5]])
 B = np.array([1.0, -2.0, 3.0])
@@ -63,6 +64,7 @@ def test_known_affine_model_matched_exactly(lorenz_case):
     assert len(table) == 3 and set(table["status"]) == {"matched"}
     assert table["true_n_unstable"].tolist() == [1, 2, 2]
     assert isinstance(report.plot(), Figure)
+    assert isinstance(plots.fixed_point_comparison(report, title="t"), Figure)
     # the default scale comes from the system's own trajectory: close to the given one
     assert compare_fixed_points(model_fps, true, alignment).scale == pytest.approx(
         report.scale, rel=0.2)

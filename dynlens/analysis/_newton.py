@@ -2,8 +2,8 @@
 
 The Adam phase (joint over all candidates, gradients with respect to the states only) is
 cheap and moves candidates from noisy starting states into the valleys of q; on a trained
-64-unit GRU it raises the number of candidates that Levenberg-Marquardt drives below
-q = 1e-10 within 20 iterations roughly fourfold.
+64-unit GRU it raised the number of candidates that Levenberg-Marquardt drove below
+q = 1e-10 within 20 iterations several-fold.
 
 Every candidate has its own damping ``lam``: the step solves
 ``(J^T J + lam * mean(diag(J^T J)) I) dx = -J^T r`` for the residual ``r`` (``F(x) - x`` or
@@ -12,8 +12,9 @@ pure Gauss-Newton, quadratic convergence at isolated fixed points), rejected one
 (towards short gradient steps). Damping keeps the step defined on lines and sheets of fixed
 points, where ``J`` is singular. Each step adds Transtrum's geodesic acceleration (the
 second directional derivative of ``r`` along the step, by one extra residual evaluation),
-which lets it follow the long curved valleys of q that saturated GRU gates create. The linear algebra runs in float64 whatever the dynamics'
-dtype, so a float32 model is limited only by the precision of its own evaluation.
+which lets it follow the long curved valleys of q that saturated GRU gates create. The
+linear algebra runs in float64 whatever the dynamics' dtype, so a float32 model is limited
+only by the precision of its own evaluation.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def as_states(states: Any, dim: int, name: str, *, allow_3d: bool = True) -> np.
     """Return ``states`` as a finite float64 array ``[n, dim]`` (3-D arrays are flattened)."""
     arr = as_numpy(states, name)
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise DynlensTypeError(f"{name}: expected an array of real numbers, found dtype {arr.dtype}")
+        raise DynlensTypeError(
+            f"{name}: expected an array of real numbers, found dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     ok_ndim = (1, 2, 3) if allow_3d else (1, 2)
     if arr.ndim not in ok_ndim or arr.shape[-1] != dim:
@@ -56,7 +57,8 @@ def as_states(states: Any, dim: int, name: str, *, allow_3d: bool = True) -> np.
         raise DynlensValueError(f"{name}: expected at least one state, found none")
     if not np.all(np.isfinite(arr)):
         raise DynlensValueError(
-            f"{name}: expected finite values, found {int((~np.isfinite(arr)).sum())} NaN/inf entries"
+            f"{name}: expected finite values, found {int((~np.isfinite(arr)).sum())} "
+            "NaN/inf entries"
         )
     return arr
 

@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 from .._utils import check_positive_float
 from ..errors import DynlensTypeError, DynlensValueError
 from ._prepare import as_states
+from ._report_figure import comparison_figure
 from ._spectra import sorted_eig
 from .fixed_points import FixedPoints, _affine_parts
 
@@ -130,11 +131,10 @@ class FixedPointComparison:
     def plot(self, **kwargs: Any):
         """Figure: true and mapped model points with their matches, and per-bin spectra.
 
-        Keyword arguments go to :func:`dynlens.plotting.analysis.fixed_point_comparison`.
+        Keyword arguments (``title``) go to
+        :func:`dynlens.plotting.analysis.fixed_point_comparison`.
         """
-        from ..plotting.analysis import fixed_point_comparison  # figures live in plotting
-
-        return fixed_point_comparison(self, **kwargs)
+        return comparison_figure(self, **kwargs)
 
     def __repr__(self) -> str:
         return (f"FixedPointComparison(matched={len(self.matched)}, "

@@ -72,8 +72,8 @@ def fixed_point_graph(
     each with both signs) and run for ``n_steps`` bins (maps are iterated; vector fields are
     integrated with fixed-step RK4 at ``dt / substeps``). A launch *ends at* a fixed point
     when the last tenth of its run stays within ``radius`` of it. Launches still next to
-    their own source (weakly unstable points, such as Lorenz's C+-) or slowed down away from
-    every listed point (still slowing down: approaching a weakly stable one) are run on for up to 4 more
+    their own source (weakly unstable points, such as Lorenz's C+-) or closing in on a
+    listed point without having reached it (a weakly stable one) are run on for up to 4 more
     stretches of ``n_steps``; those that never leave their source add no edge (node
     attribute ``n_stayed``). The graph therefore traces the
     unstable manifolds: an edge ``u -> v`` is a heteroclinic connection (the unstable
@@ -83,8 +83,9 @@ def fixed_point_graph(
     Launches that end elsewhere get their own nodes: a bounded launch that settles but not
     near a listed fixed point ends at an ``"unlisted_fixed_point"`` (e.g. another point of a
     line attractor); one that stays bounded but keeps moving ends on an ``"attractor"`` (a
-    limit cycle or chaotic set; such launches are run ``4 n_steps`` further, and those whose
-    runs come within ``2 radius`` of each other share one node, placed at their mean); non-finite or far-escaping launches (beyond 1e6 times the
+    limit cycle or chaotic set; such launches are run ``4 n_steps`` further, and those still
+    reaching no listed point whose runs come within ``2 radius`` of each other share one
+    node, placed at their mean); non-finite or far-escaping launches (beyond 1e6 times the
     largest fixed point's norm plus the scale, at least 1e6) go to ``"diverges"``.
 
     Parameters
@@ -199,17 +200,17 @@ def fixed_point_graph(
     tail = max(2, keep * 2 // 5)  # last tenth of the run: must stay near a point to end there
     # Weakly unstable points (e.g. Lorenz's C+-) need longer to leave, and weakly stable ones
     # longer to be reached: run launches that are still next to their own source, or are
-    # still slowing down away from every listed point, for up to _ROUNDS more stretches of n_steps.
+    # closing in on a listed point without having reached it, for up to _ROUNDS more
+    # stretches of n_steps.
     for _ in range(_ROUNDS):
         bounded = is_bounded()
         home = (np.linalg.norm(seg[:, -tail:] - xs[owner][:, None], axis=-1) <= radius).all(1)
         dist = np.linalg.norm(seg[:, -tail:, None, :] - xs[None, None], axis=-1)
         at_point = (dist <= radius).all(1).any(1)
-        speed = np.linalg.norm(np.diff(seg, axis=1), axis=-1)
-        part = max(1, speed.shape[1] // 10)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            slowing = speed[:, -part:].mean(1) < 0.3 * speed[:, :part].mean(1)
-        stay = bounded & (home | (slowing & ~at_point))
+        start = np.linalg.norm(seg[:, :1, None, :] - xs[None, None], axis=-1).min(-1)[:, 0]
+        end = dist[:, -1].min(1)
+        closing = (end < start) & (end <= 3 * radius)  # approaching a point, not there yet
+        stay = bounded & (home | (closing & ~at_point))
         if not stay.any():
             break
         more, more_peak = _simulate(ev, seg[stay, -1], n_steps, substeps, keep)
@@ -219,46 +220,54 @@ def fixed_point_graph(
     stayed = bounded & (np.linalg.norm(seg[:, -tail:] - xs[owner][:, None], axis=-1)
                         <= radius).all(1)
 
+    def ends_at(stretch: np.ndarray, last: int) -> np.ndarray:
+        """Index of the listed point each run's last ``last`` states stay near, else -1."""
+        if not len(fps) or not len(stretch):
+            return np.full(len(stretch), -1)
+        d = np.linalg.norm(stretch[:, -last:, None, :] - xs[None, None], axis=-1)
+        near = (d <= radius).all(axis=1)
+        return np.where(near.any(axis=1), np.argmin(d[:, -1], axis=1), -1)
+
     target = np.full(len(x0), None, dtype=object)
     target[~bounded] = "diverges"
     idx = np.flatnonzero(bounded)
-    if len(fps) and len(idx):
-        dist_fp = np.linalg.norm(seg[idx, -tail:, None, :] - xs[None, None], axis=-1)
-        near = (dist_fp <= radius).all(axis=1)  # whole final stretch near that point
-        hit = near.any(axis=1)
-        nearest = np.argmin(dist_fp[:, -1], axis=1)
-        for j, h, v in zip(idx, hit, nearest):
-            if h:
-                target[j] = int(v)
+    for j, v in zip(idx, ends_at(seg[idx], tail)):
+        if v >= 0:
+            target[j] = int(v)
     rest = np.flatnonzero(bounded & np.array([t is None for t in target]))
-    if len(rest):
-        settled = np.linalg.norm(seg[rest] - seg[rest][:, -1:], axis=-1).max(1) <= radius
-        for mask, prefix, kind in ((settled, "unlisted", "unlisted_fixed_point"),
-                                   (~settled, "attractor", "attractor")):
-            members = rest[mask]
-            if not len(members):
-                continue
-            if kind == "attractor":
-                # Launches on one attractor come close somewhere once they have run long
-                # enough to cover it: run them 4 n_steps further and compare those stretches.
-                more = _simulate(ev, final[members], 4 * n_steps, substeps, 4 * n_steps)[0]
-                sub = more[:, :: max(1, more.shape[1] // 1000)]
-                pts = sub.reshape(-1, sub.shape[-1])
-                ok = np.isfinite(pts).all(1)
-                pairs = np.flatnonzero(ok)[cKDTree(pts[ok]).query_pairs(
-                    2 * radius, output_type="ndarray")] // sub.shape[1]
-                where = np.where(np.isfinite(sub), sub, 0.0).sum(1) / np.maximum(
-                    np.isfinite(sub).sum(1), 1)
-            else:
-                pairs = cKDTree(final[members]).query_pairs(radius, output_type="ndarray")
-                where = final[members]
-            labels = components(len(members), np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    settled = np.linalg.norm(seg[rest] - seg[rest][:, -1:], axis=-1).max(1) <= radius
+    # Unsettled launches run 4 n_steps further: they may still reach a listed point (after
+    # wandering past others); those that do not are on a limit cycle or chaotic set, and
+    # launches whose long runs come within 2 radius of each other share one attractor node.
+    moving = rest[~settled]
+    if len(moving):
+        more = _simulate(ev, final[moving], 4 * n_steps, substeps, 4 * n_steps)[0]
+        blown = ~np.isfinite(more).all(axis=(1, 2))
+        target[moving[blown]] = "diverges"
+        late = np.where(blown, -1, ends_at(np.nan_to_num(more), max(2, 4 * n_steps // 10)))
+        for j, v in zip(moving, late):
+            if v >= 0:
+                target[j] = int(v)
+        on_set = ~blown & (late < 0)
+        members, sub = moving[on_set], more[on_set][:, :: max(1, more.shape[1] // 1000)]
+        if len(members):
+            pairs = cKDTree(sub.reshape(-1, sub.shape[-1])).query_pairs(
+                2 * radius, output_type="ndarray") // sub.shape[1]
+            labels = components(len(members), pairs)
             for lab in np.unique(labels):
-                name = f"{prefix} {int(lab)}"
-                group = members[labels == lab]
-                graph.add_node(name, kind=kind, position=where[labels == lab].mean(0),
-                               n_launches=len(group))
-                target[group] = name
+                graph.add_node(f"attractor {int(lab)}", kind="attractor",
+                               position=sub[labels == lab].mean(axis=(0, 1)),
+                               n_launches=int((labels == lab).sum()))
+                target[members[labels == lab]] = f"attractor {int(lab)}"
+    members = rest[settled]
+    if len(members):
+        labels = components(len(members), cKDTree(final[members]).query_pairs(
+            radius, output_type="ndarray"))
+        for lab in np.unique(labels):
+            graph.add_node(f"unlisted {int(lab)}", kind="unlisted_fixed_point",
+                           position=final[members[labels == lab]].mean(0),
+                           n_launches=int((labels == lab).sum()))
+            target[members[labels == lab]] = f"unlisted {int(lab)}"
     if (target == "diverges").any():
         graph.add_node("diverges", kind="diverges", position=None,
                        n_launches=int((target == "diverges").sum()))

@@ -149,7 +149,7 @@ def bits_per_spike(spikes, rates, null_rates=None) -> float:
             f"null_rates: expected {counts.shape[-1]} finite rates, one per neuron, found shape {null.shape}"
         )
     null = np.broadcast_to(null, counts.shape)
-    return (_poisson_nll_sum(counts, null) - _poisson_nll_sum(counts, pred)) / (np.log(2) * total)
+    return float((_poisson_nll_sum(counts, null) - _poisson_nll_sum(counts, pred)) / (np.log(2) * total))
 
 
 def co_bps(spikes, rates, heldout_neurons) -> float:

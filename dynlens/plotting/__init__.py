@@ -1,6 +1,24 @@
-"""Matplotlib figures. Every function returns a Figure and never calls ``plt.show()``."""
+"""Matplotlib figures. Every function returns a Figure (built without pyplot) and never shows it."""
 
+from .analysis import (
+    eigenvalues,
+    fixed_point_comparison,
+    fixed_point_graph,
+    fixed_points,
+    latents_vs_truth,
+)
 from .data import latent_trajectory_3d, rates, spike_raster
 from .models import rates_vs_truth, training_history
 
-__all__ = ["latent_trajectory_3d", "rates", "rates_vs_truth", "spike_raster", "training_history"]
+__all__ = [
+    "eigenvalues",
+    "fixed_point_comparison",
+    "fixed_point_graph",
+    "fixed_points",
+    "latent_trajectory_3d",
+    "latents_vs_truth",
+    "rates",
+    "rates_vs_truth",
+    "spike_raster",
+    "training_history",
+]

@@ -22,8 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
+from ..analysis._report_figure import COLORS, MARKERS, Projection, axes_for, plot_points
+from ..analysis._report_figure import comparison_figure as fixed_point_comparison
 from ..analysis.alignment import AffineAlignment
-from ..analysis.compare import FixedPointComparison
 from ..analysis.fixed_points import FixedPoints
 from ..analysis.linearize import Linearization
 from ..errors import DynlensTypeError, DynlensValueError
@@ -37,8 +38,6 @@ __all__ = [
     "latents_vs_truth",
 ]
 
-COLORS = {"stable": "tab:blue", "unstable": "tab:red", "marginal": "tab:green"}
-MARKERS = {"stable": "o", "unstable": "X", "marginal": "^"}
 _KIND_COLORS = {"attractor": "tab:purple", "unlisted_fixed_point": "tab:olive",
                 "diverges": "tab:gray"}
 
@@ -50,35 +49,6 @@ def _flat(array: Any, name: str, dim: int | None = None) -> np.ndarray:
         want = f"[..., {dim}]" if dim is not None else "[trials, bins, dim] or [n, dim]"
         raise DynlensValueError(f"{name}: expected shape {want}, found {arr.shape}")
     return arr if arr.ndim == 3 else arr[None]
-
-
-class _Projection:
-    """Identity for <= 3 dims, else the first 3 principal components of ``fit_on``."""
-
-    def __init__(self, fit_on: np.ndarray, dim: int) -> None:
-        self.pca = PCA(3).fit(fit_on) if dim > 3 and len(fit_on) >= 3 else None
-        self.n = min(3, dim)
-        if self.pca is not None:
-            var = self.pca.explained_variance_ratio_
-            self.labels = [f"PC{i + 1} ({100 * v:.0f}%)" for i, v in enumerate(var)]
-        else:
-            self.labels = [f"x{i}" for i in range(self.n)]
-
-    def points(self, x: np.ndarray) -> np.ndarray:
-        return self.pca.transform(x) if self.pca is not None else x[..., : self.n]
-
-    def vectors(self, v: np.ndarray) -> np.ndarray:
-        return v @ self.pca.components_.T if self.pca is not None else v[..., : self.n]
-
-
-def _axes(fig: Figure, n: int):
-    return fig.add_subplot(projection="3d") if n == 3 else fig.add_subplot()
-
-
-def _plot(ax, pts: np.ndarray, *args, **kwargs):
-    if pts.shape[-1] == 1:
-        pts = np.concatenate([pts, np.zeros_like(pts)], -1)
-    return ax.plot(*pts.T, *args, **kwargs)
 
 
 def _unstable_directions(fps: FixedPoints, i: int) -> np.ndarray:
@@ -109,13 +79,13 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
         raise DynlensTypeError(f"fps: expected a FixedPoints, found {type(fps).__name__}")
     traj = None if trajectories is None else _flat(trajectories, "trajectories", fps.dim)
     fit_on = traj.reshape(-1, fps.dim) if traj is not None else fps.xstar
-    proj = _Projection(fit_on, fps.dim)
+    proj = Projection(fit_on, fps.dim)
     fig = Figure(figsize=(6.4, 5.4), layout="constrained")
-    ax = _axes(fig, proj.n)
+    ax = axes_for(fig, proj.n)
     handles = []
     if traj is not None:
         for trial in traj[:n_trajectories]:
-            _plot(ax, proj.points(trial), color="0.6", lw=0.7, alpha=0.6)
+            plot_points(ax, proj.points(trial), color="0.6", lw=0.7, alpha=0.6)
         handles.append(Line2D([], [], color="0.6", lw=1, label="latent trajectories"))
     pts = proj.points(fps.xstar)
     all_pts = np.concatenate([pts, proj.points(fit_on)]) if len(pts) else proj.points(fit_on)
@@ -124,7 +94,7 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
     for label in ("stable", "unstable", "marginal"):
         sel = fps.stability == label
         if sel.any():
-            _plot(ax, pts[sel], ls="none", marker=MARKERS[label], ms=8, color=COLORS[label],
+            plot_points(ax, pts[sel], ls="none", marker=MARKERS[label], ms=8, color=COLORS[label],
                   markeredgecolor="k", markeredgewidth=0.5)
             handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=8,
                                   color=COLORS[label], markeredgecolor="k",
@@ -137,7 +107,7 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
             if norm < 1e-12:
                 continue
             d = d / norm * length
-            _plot(ax, np.stack([pts[i] - d, pts[i] + d]), color=COLORS["unstable"], lw=1.6)
+            plot_points(ax, np.stack([pts[i] - d, pts[i] + d]), color=COLORS["unstable"], lw=1.6)
             drew = True
     if drew:
         handles.append(Line2D([], [], color=COLORS["unstable"], lw=1.6,
@@ -177,7 +147,7 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
             f"obj: expected a FixedPoints or a Linearization, found {type(obj).__name__}")
     if per_bin:
         lin = lin.to_discrete()
-    fig, ax = new_figure(figsize=(5.4, 5.0))
+    fig, ax = new_figure(figsize=(7.4, 5.0))
     if lin.kind == "discrete":
         t = np.linspace(0, 2 * np.pi, 400)
         ax.plot(np.cos(t), np.sin(t), color="k", lw=0.8, label="unit circle (|$\\lambda$| = 1)")
@@ -202,7 +172,7 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
     ax.set_ylabel("Im $\\lambda$")
     what = "per-bin map" if per_bin or lin.kind == "discrete" else "vector field"
     ax.set_title(title or f"Jacobian eigenvalues ({what})")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
@@ -232,20 +202,26 @@ def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
         for k, n in enumerate(rest):
             pos[n] = low + np.array([k * 0.3 * (span[0] or 1), -0.3 * (span[1] or 1)])
     fig, ax = new_figure(figsize=(6.4, 5.2))
+    size = 420 if graph.number_of_nodes() <= 10 else max(60, 4200 // graph.number_of_nodes())
+    font = 8 if size >= 300 else 6
     colors = [COLORS.get(graph.nodes[n].get("stability"), _KIND_COLORS.get(
         graph.nodes[n].get("kind"), "0.5")) for n in graph.nodes]
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=420,
-                           edgecolors="k", linewidths=0.6)
-    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8, labels={n: str(n) for n in fixed})
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=size,
+                           edgecolors="k", linewidths=0.6, alpha=0.9)
+    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=font,
+                            labels={n: str(n) for n in fixed})
     for n in graph.nodes:
         if n not in fixed:  # long names go under their node
             ax.annotate(str(n), pos[n], xytext=(12, -12), textcoords="offset points",
                         ha="left", va="top", fontsize=8,
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                              "alpha": 0.85})
     weights = [w for _, _, w in graph.edges(data="weight")]
     nx.draw_networkx_edges(graph, pos, ax=ax, width=[0.8 + 3 * w for w in weights],
-                           arrowsize=16, connectionstyle="arc3,rad=0.12", node_size=420)
+                           arrowsize=14, connectionstyle="arc3,rad=0.12", node_size=size,
+                           edge_color="0.15")
     nx.draw_networkx_edge_labels(graph, pos, ax=ax, font_size=7, connectionstyle="arc3,rad=0.12",
+                                 label_pos=0.35, bbox={"fc": "white", "ec": "none", "alpha": 0.5},
                                  edge_labels={(u, v): f"{w:.2f}"
                                               for u, v, w in graph.edges(data="weight")})
     kinds = {graph.nodes[n].get("stability") or graph.nodes[n].get("kind") for n in graph.nodes}
@@ -287,12 +263,12 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
             f"alignment: expected a map into {truth.shape[-1]} true dimensions, found one "
             f"into {mapped.shape[-1]}")
     r2 = alignment.score(model, truth)
-    proj = _Projection(truth.reshape(-1, truth.shape[-1]), truth.shape[-1])
+    proj = Projection(truth.reshape(-1, truth.shape[-1]), truth.shape[-1])
     fig = Figure(figsize=(6.4, 5.4), layout="constrained")
-    ax = _axes(fig, proj.n)
+    ax = axes_for(fig, proj.n)
     for k in range(min(n_trials, len(truth))):
-        _plot(ax, proj.points(truth[k]), color="k", lw=1.0, alpha=0.8)
-        _plot(ax, proj.points(mapped[k]), color="tab:orange", lw=1.0, alpha=0.8)
+        plot_points(ax, proj.points(truth[k]), color="k", lw=1.0, alpha=0.8)
+        plot_points(ax, proj.points(mapped[k]), color="tab:orange", lw=1.0, alpha=0.8)
     ax.legend(handles=[Line2D([], [], color="k", label="true latents"),
                        Line2D([], [], color="tab:orange", label="model latents (aligned)")],
               loc="upper left", fontsize=8)
@@ -302,66 +278,4 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
     ax.set_title(title or f"Aligned model latents over the truth (R2 = {r2:.3f})")
-    return fig
-
-
-def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = None) -> Figure:
-    """Two panels: true and mapped model fixed points with their matches (left), and the
-    per-bin eigenvalues of each matched pair on the unit circle (right)."""
-    if not isinstance(report, FixedPointComparison):
-        raise DynlensTypeError(
-            f"report: expected a FixedPointComparison, found {type(report).__name__}")
-    true, mapped = report.true_fps, report.mapped_fps
-    pts_all = np.concatenate([true.xstar, mapped.xstar]) if len(mapped) else true.xstar
-    proj = _Projection(pts_all, true.dim)
-    fig = Figure(figsize=(11, 5), layout="constrained")
-    ax = fig.add_subplot(1, 2, 1, projection="3d") if proj.n == 3 else fig.add_subplot(1, 2, 1)
-    tp, mp = proj.points(true.xstar), proj.points(mapped.xstar) if len(mapped) else None
-    handles = []
-    for label in ("stable", "unstable", "marginal"):
-        sel = true.stability == label
-        if sel.any():
-            _plot(ax, tp[sel], ls="none", marker=MARKERS[label], ms=11, color=COLORS[label],
-                  markeredgecolor="k", alpha=0.45)
-            handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=10, alpha=0.45,
-                                  color=COLORS[label], markeredgecolor="k",
-                                  label=f"true {label}"))
-        if mp is not None:
-            sel = mapped.stability == label
-            if sel.any():
-                _plot(ax, mp[sel], ls="none", marker=MARKERS[label], ms=6, color="none",
-                      markeredgecolor=COLORS[label], markeredgewidth=1.5)
-                handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=6,
-                                      color="none", markeredgecolor=COLORS[label],
-                                      markeredgewidth=1.5, label=f"model {label}"))
-    for t, m in report.matched:
-        _plot(ax, np.stack([tp[t], mp[m]]), color="k", lw=0.8, ls="--")
-    if report.matched:
-        handles.append(Line2D([], [], color="k", lw=0.8, ls="--", label="match"))
-    ax.set_xlabel(proj.labels[0])
-    if proj.n >= 2:
-        ax.set_ylabel(proj.labels[1])
-    if proj.n == 3:
-        ax.set_zlabel(proj.labels[2])
-    ax.legend(handles=handles, fontsize=7, loc="upper left")
-    ax.set_title(f"{len(report.matched)} matched, {len(report.missing)} missing, "
-                 f"{len(report.spurious)} spurious (true coordinates)", fontsize=9)
-
-    ax2 = fig.add_subplot(1, 2, 2)
-    t = np.linspace(0, 2 * np.pi, 400)
-    ax2.plot(np.cos(t), np.sin(t), color="k", lw=0.8)
-    for k, (ti, mi) in enumerate(report.matched):
-        c = f"C{k % 10}"
-        a, b = report.true_bin_eigenvalues[ti], report.model_bin_eigenvalues[mi]
-        ax2.plot(a.real, a.imag, ls="none", marker="o", ms=9, color=c, alpha=0.4,
-                 label=f"true point {ti}")
-        ax2.plot(b.real, b.imag, ls="none", marker="x", ms=7, color=c,
-                 label=f"model point {mi}")
-    ax2.set_aspect("equal", adjustable="datalim")
-    ax2.set_xlabel("Re $\\mu$ (per-bin map)")
-    ax2.set_ylabel("Im $\\mu$")
-    if report.matched:
-        ax2.legend(fontsize=7, loc="best")
-    ax2.set_title("Per-bin eigenvalues of matched pairs (o true, x model)", fontsize=9)
-    fig.suptitle(title or f"Fixed-point comparison: score {report.score:.2f}", fontsize=11)
     return fig
