@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import reprlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,37 +31,49 @@ __all__ = [
 ]
 
 
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12; set the limits instead
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = 6
+
+
+def short_repr(value) -> str:
+    """A repr short enough for an error message (arrays and long lists are abbreviated)."""
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return f"an array of shape {tuple(value.shape)}"
+    return _REPR.repr(value)
+
+
 def check_positive_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise naming ``name`` if it is not a positive integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DynlensValueError(f"{name}: expected a positive integer, found {value!r}")
+        raise DynlensValueError(f"{name}: expected a positive integer, found {short_repr(value)}")
     return int(value)
 
 
 def check_nonnegative_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise DynlensValueError(f"{name}: expected a non-negative integer, found {value!r}")
+        raise DynlensValueError(f"{name}: expected a non-negative integer, found {short_repr(value)}")
     return int(value)
 
 
 def check_positive_float(value, name: str) -> float:
     """Return ``value`` as a float, or raise naming ``name`` unless it is finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise DynlensTypeError(f"{name}: expected a positive number, found {value!r}")
+        raise DynlensTypeError(f"{name}: expected a positive number, found {short_repr(value)}")
     if not np.isfinite(value) or value <= 0:
-        raise DynlensValueError(f"{name}: expected a positive finite number, found {value!r}")
+        raise DynlensValueError(f"{name}: expected a positive finite number, found {short_repr(value)}")
     return float(value)
 
 
 def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
     """Return ``value`` as a float in [0, 1) (or [0, 1]), else raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise DynlensTypeError(f"{name}: expected a number in [0, 1), found {value!r}")
+        raise DynlensTypeError(f"{name}: expected a number in [0, 1), found {short_repr(value)}")
     high_ok = value <= 1 if inclusive_high else value < 1
     if not (0 <= value and high_ok):
         bracket = "]" if inclusive_high else ")"
-        raise DynlensValueError(f"{name}: expected a number in [0, 1{bracket}, found {value!r}")
+        raise DynlensValueError(f"{name}: expected a number in [0, 1{bracket}, found {short_repr(value)}")
     return float(value)
 
 

@@ -86,7 +86,9 @@ def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, tri
         for i, (label, rates) in enumerate(inferred.items()):
             ax.plot(time, np.asarray(rates)[trial, :, neuron], color=f"C{i}", lw=1.5, label=label)
         ax.set_ylabel(f"neuron {neuron}\ncounts / bin")
-    axes[0, 0].legend(fontsize=8, ncol=4, loc="upper right")
-    axes[0, 0].set_title(f"Inferred vs true rates, test trial {trial}")
+    # legend above the panels so that it never hides a peak
+    axes[0, 0].legend(fontsize=8, ncol=2 + len(inferred), loc="lower center",
+                      bbox_to_anchor=(0.5, 1.02), frameon=False)
+    fig.suptitle(f"Inferred vs true rates, trial {trial}")
     axes[-1, 0].set_xlabel("time (system units)" if bin_width else "time (bins)")
     return fig
