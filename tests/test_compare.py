@@ -137,3 +137,17 @@ def test_bad_inputs(lorenz_case):
     one = FixedPoints.from_points(true, true.fixed_points()[:1])
     with pytest.raises(DynlensValueError, match="scale"):
         compare_fixed_points(model_fps, one, alignment)
+
+
+def test_default_threshold_keeps_every_match_unambiguous():
+    """Default: 0.25 of the attractor size, but below half the closest pair of true points."""
+    truth = systems.get("lorenz")
+    true = FixedPoints.from_points(truth, truth.fixed_points())
+    points = np.random.default_rng(0).normal(size=(50, 3))
+    identity = AffineAlignment().fit(points, points)
+    far = compare_fixed_points(true, true, identity, scale=1.0)  # true points ~12 apart
+    assert far.threshold == pytest.approx(0.25)
+    close = compare_fixed_points(true, true, identity, scale=100.0)
+    gaps = np.linalg.norm(truth.fixed_points()[:, None] - truth.fixed_points()[None], axis=-1)
+    assert close.threshold == pytest.approx(0.5 * gaps[gaps > 0].min() / 100.0)
+    assert len(close.matched) == 3 and close.recovered

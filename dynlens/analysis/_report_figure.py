@@ -108,8 +108,15 @@ def comparison_figure(report: FixedPointComparison, *, title: str | None = None)
                  label=f"true point {ti}")
         ax2.plot(b.real, b.imag, ls="none", marker="x", ms=7, color=c,
                  label=f"model point {mi}")
+    shown = [report.true_bin_eigenvalues[t] for t, _ in report.matched] + \
+        [report.model_bin_eigenvalues[m] for _, m in report.matched]
+    if shown:  # zoom on the eigenvalues: per-bin maps of slow dynamics crowd near mu = 1
+        values = np.concatenate(shown)
+        pad = 0.15 * max(np.ptp(values.real), np.ptp(values.imag), 0.05)
+        ax2.set_xlim(values.real.min() - pad, values.real.max() + pad)
+        ax2.set_ylim(values.imag.min() - pad, values.imag.max() + pad)
     ax2.set_aspect("equal", adjustable="datalim")
-    ax2.set_xlabel("Re $\\mu$ (per-bin map)")
+    ax2.set_xlabel("Re $\\mu$ (per-bin map; black: unit circle)")
     ax2.set_ylabel("Im $\\mu$")
     if report.matched:
         ax2.legend(fontsize=7, loc="best")

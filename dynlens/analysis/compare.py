@@ -68,7 +68,7 @@ class FixedPointComparison:
     true_bin_eigenvalues: np.ndarray = field(repr=False)
     model_bin_eigenvalues: np.ndarray = field(repr=False)
     scale: float = 1.0
-    threshold: float = 0.1
+    threshold: float = 0.25
     score: float = 0.0
 
     @property
@@ -164,6 +164,15 @@ def _eig_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(cost[rows, cols].mean())
 
 
+def _default_threshold(true_points: np.ndarray, scale: float) -> float:
+    """0.25 of the attractor size, or half the closest true pair's distance if smaller."""
+    if len(true_points) < 2:
+        return 0.25
+    gaps = np.linalg.norm(true_points[:, None] - true_points[None], axis=-1)
+    closest = float(gaps[np.triu_indices(len(true_points), k=1)].min())
+    return min(0.25, 0.5 * closest / scale) if closest > 0 else 0.25
+
+
 def compare_fixed_points(
     model_fps: FixedPoints,
     true_fps: Any,
@@ -171,7 +180,7 @@ def compare_fixed_points(
     *,
     scale: float | None = None,
     true_trajectories: Any = None,
-    threshold: float = 0.1,
+    threshold: float | None = None,
 ) -> FixedPointComparison:
     """Match a model's fixed points to the true ones through an affine alignment.
 
@@ -191,8 +200,11 @@ def compare_fixed_points(
         when ``true_fps`` is one, else of the true fixed points themselves.
     true_trajectories : array-like [trials, bins, dim] or [n, dim], optional
         True latent states, used for the default ``scale``.
-    threshold : float
-        A model point may match a true point only within ``threshold * scale``.
+    threshold : float, optional
+        A model point may match a true point only within ``threshold * scale``. Default:
+        0.25, lowered where needed to half the smallest distance between two true points
+        (divided by ``scale``), so that no model point is ever within the threshold of two
+        true points and every match is unambiguous.
 
     Returns
     -------
@@ -253,7 +265,8 @@ def compare_fixed_points(
         raise DynlensValueError(
             f"alignment: expected a map into the {truth.dim}-d true coordinates (model -> "
             f"true), found one into {coef.shape[0]} dimensions")
-    threshold = check_positive_float(threshold, "threshold")
+    if threshold is not None:
+        threshold = check_positive_float(threshold, "threshold")
 
     if scale is not None:
         scale = check_positive_float(scale, "scale")
@@ -271,6 +284,8 @@ def compare_fixed_points(
                 "scale: could not derive the attractor size from a single true fixed point; "
                 "pass scale= or true_trajectories=")
 
+    if threshold is None:
+        threshold = _default_threshold(truth.xstar, scale)
     mapped = model_fps.transform(alignment)
     true_maps = _bin_maps(truth)
     model_maps = coef @ _bin_maps(model_fps) @ np.linalg.pinv(coef) if len(model_fps) else \
