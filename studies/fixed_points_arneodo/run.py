@@ -27,6 +27,10 @@ HERE = Path(__file__).resolve().parent
 CHECKPOINT = HERE.parent / "node_vs_gru_arneodo" / "node3_arneodo_seed0.pt"
 
 
+def _pairs(values: np.ndarray) -> list[list[str]]:
+    return [[f"{v.real:.3f}{v.imag:+.3f}i" for v in row] for row in values]
+
+
 def main() -> None:
     torch.set_num_threads(2)
     data = dl.simulate("arneodo", n_neurons=10, n_trials=2000, n_bins=70, seed=0)
@@ -52,6 +56,11 @@ def main() -> None:
         "eigenvalue_error_per_bin": comparison.eigenvalue_error.tolist(),
         "stability_agrees": comparison.stability_agrees.tolist(),
         "score": comparison.score,
+        # per-bin eigenvalues mu turned back into continuous-time rates log(mu) / dt_true, so
+        # they read on the scale of REFERENCE.md's lambda
+        "true_eigenvalues_continuous": _pairs(np.log(comparison.true_bin_eigenvalues) / truth.dt),
+        "model_eigenvalues_continuous": _pairs(
+            np.log(comparison.model_bin_eigenvalues[[m for _, m in comparison.matched]]) / truth.dt),
         "alignment_r2_train": float(alignment.score(latents, train.latents)),
         "summary": comparison.summary(),
     }
