@@ -2,6 +2,9 @@
 
     python3 benchmarks/bench_training.py [--threads 2] [--skip-fit]
 
+``--skip-fit`` takes dynlens's wall time to the bar from the NODE-3 rows of
+``studies/node_vs_gru_arneodo/results.csv`` instead of fitting again.
+
 1. Time per training epoch of a NODE-3 SAE on the published Arneodo data, with dynlens's
    default (fixed-step rk4, one step per bin) and with the published adaptive solver
    (torchdiffeq dopri5, atol = rtol = 1e-3), same batch size, in one run. Both are timed on an
@@ -26,10 +29,12 @@ import numpy as np
 import torch
 
 import dynlens as dl
+from dynlens._utils import atomic_path
 from dynlens.training.losses import poisson_nll
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT = HERE.parent / "studies" / "node_vs_gru_arneodo" / "node3_arneodo_seed0.pt"
+STUDY_RESULTS = HERE.parent / "studies" / "node_vs_gru_arneodo" / "results.csv"
 
 
 def step_time(model, spikes: torch.Tensor, n_bins: int, repeats: int = 3) -> float:
@@ -94,6 +99,20 @@ def main() -> None:
                  f"per 150 epochs), estimated from measured step times {dict(zip(lengths, np.round(per_length, 3)))} "
                  f"s at each trial length with the {'trained' if 'trained' in models else 'untrained'} "
                  f"field: **{published_seconds / 60:.1f} min** on this CPU.")
+    if args.skip_fit and STUDY_RESULTS.exists():
+        import pandas as pd
+
+        runs = pd.read_csv(STUDY_RESULTS)
+        runs = runs[(runs.system == "arneodo") & (runs.dynamics == "node") & (runs.latent_dim == 3)]
+        wall = float(runs.wall_s.median())
+        lines += ["", f"dynlens `dl.fit` defaults, from `studies/node_vs_gru_arneodo/results.csv` "
+                  f"({len(runs)} seeds, {int(runs.epochs.median())} epochs, 2 threads; median wall "
+                  f"time): **{wall / 60:.1f} min**; test rate R2 {runs.rate_r2.mean():.3f}, state R2 "
+                  f"{runs.state_r2.mean():.3f} (mean over seeds; bar .91 / .94; per seed "
+                  f"{', '.join(f'{r:.2f}/{q:.2f}' for r, q in zip(runs.rate_r2, runs.state_r2))}).",
+                  "", f"Compute ratio, published estimate / dynlens: **{published_seconds / wall:.1f}x** "
+                  "(both timings on this CPU; the study runs shared the machine with other work, so "
+                  "the dynlens time is if anything an overestimate)."]
     if not args.skip_fit:
         torch.manual_seed(0)
         model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="node")
@@ -105,7 +124,8 @@ def main() -> None:
                   f"test rate R2 {row['rate_r2']:.3f}, state R2 {row['state_r2']:.3f} "
                   "(bar: .91 / .94).", "",
                   f"Compute ratio, published estimate / dynlens: **{published_seconds / wall:.1f}x**."]
-    (HERE / "bench_training.md").write_text("\n".join(lines) + "\n")
+    with atomic_path(HERE / "bench_training.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

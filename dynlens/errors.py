@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError
+
 __all__ = [
     "DynlensDivergenceError",
     "DynlensError",
@@ -54,3 +56,7 @@ class DynlensDivergenceError(DynlensError, RuntimeError):
 
 class DynlensUnsafeCheckpointError(DynlensFileFormatError):
     """A checkpoint holds something other than tensors and JSON (e.g. pickled objects)."""
+
+
+class DynlensNotFittedError(DynlensValueError, NotFittedError):
+    """An estimator was used before ``fit`` (also scikit-learn's ``NotFittedError``)."""

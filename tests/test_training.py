@@ -60,14 +60,23 @@ def test_a_tiny_fit_lowers_the_validation_loss(make_sae, tiny_data, dynamics, ep
 
 
 def test_history_columns_and_lengthening_rule(make_sae, tiny_data):
-    history = fit(make_sae("gru"), tiny_data, max_epochs=7, bins_per_group=5, epochs_per_group=2,
-                  **QUIET)
+    history = fit(make_sae("gru"), tiny_data, max_epochs=12, bins_per_group=5, epochs_per_group=2,
+                  patience=50, **QUIET)
     assert list(history.columns) == COLUMNS
-    assert history["epoch"].tolist() == list(range(7))
+    assert history["epoch"].tolist() == list(range(12))
     # the loss covers min((epoch // epochs_per_group + 1) * bins_per_group, n_bins) bins
-    assert history["scored_bins"].tolist() == [5, 5, 10, 10, 12, 12, 12]
+    assert history["scored_bins"].tolist() == [5, 5, 10, 10] + [12] * 8
     assert np.all(np.isfinite(history[["train_loss", "valid_loss", "lr"]].to_numpy()))
     assert np.all(history["seconds"] > 0)
+
+
+def test_lengthening_is_shortened_for_short_runs(make_sae, tiny_data):
+    """Full length after half of max_epochs would leave too few whole-trial epochs: the
+    schedule then reaches full length by a quarter of max_epochs instead."""
+    history = fit(make_sae("gru"), tiny_data, max_epochs=12, bins_per_group=4, epochs_per_group=5,
+                  patience=50, **QUIET)
+    # 3 groups x 5 epochs = 15 > 12 // 2, so epochs_per_group becomes (12 // 4) // 3 = 1
+    assert history["scored_bins"].tolist() == [4, 8] + [12] * 10
 
 
 def test_lengthening_off_scores_every_bin(make_sae, tiny_data):

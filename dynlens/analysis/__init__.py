@@ -1,7 +1,8 @@
 """Opening a Dynamics: fixed points, linearization, the fixed-point graph, alignment, comparison."""
 
+from ..errors import DynlensNotFittedError
 from . import metrics
-from .alignment import AffineAlignment, DynlensNotFittedError
+from .alignment import AffineAlignment
 from .compare import FixedPointComparison, compare_fixed_points
 from .evaluate import evaluate
 from .fixed_points import FixedPoints, find_fixed_points

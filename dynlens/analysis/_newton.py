@@ -14,7 +14,14 @@ points, where ``J`` is singular. Each step adds Transtrum's geodesic acceleratio
 second directional derivative of ``r`` along the step, by one extra residual evaluation),
 which lets it follow the long curved valleys of q that saturated GRU gates create. The
 linear algebra runs in float64 whatever the dynamics' dtype, so a float32 model is limited
-only by the precision of its own evaluation.
+only by the precision of its own evaluation (float32 normal equations were about twice as
+fast but lost most of the converged points of a trained GRU).
+
+Work is spent only where it can pay: a trial step costs one residual evaluation, and the
+Jacobian (and ``J^T J``) is recomputed only where a step was accepted (a rejected step
+retries from the stored one with a larger damping); candidates that come within the merge
+distance of a converged one, or of another candidate with smaller q, stop as duplicates, so
+many starts falling into one fixed point cost one candidate's iterations.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from ._cluster import components
 from ._prepare import Evaluator, eval_mode
 
 __all__ = ["SolveResult", "solve"]
@@ -57,6 +65,36 @@ def _adam(ev: Evaluator, x: torch.Tensor, steps: int, lr: float) -> torch.Tensor
     return x.detach()
 
 
+def _merge(x: torch.Tensor, q: torch.Tensor, active: torch.Tensor, merged: torch.Tensor,
+           tol_q: float, merge_tol: float) -> None:
+    """Stop active candidates within ``merge_tol`` of a better one (in place).
+
+    Candidates still moving or converged are chained within ``merge_tol`` (KD-tree pairs);
+    in each chain the converged candidate of smallest q (else the one of smallest q) goes on
+    and every other active member is marked ``merged``: it would end as a duplicate.
+    """
+    pool = (active | (q <= tol_q)) & ~merged
+    ids = pool.nonzero().squeeze(1)
+    if ids.numel() < 2:
+        return
+    pts = x[ids].double().cpu().numpy()
+    pairs = cKDTree(pts).query_pairs(merge_tol, output_type="ndarray")
+    if not len(pairs):
+        return
+    labels = components(len(pts), pairs)
+    qs = q[ids].cpu().numpy()
+    rank = np.where(qs <= tol_q, 0, 1)  # converged candidates represent their chain first
+    order = np.lexsort((qs, rank, labels))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = labels[order][1:] != labels[order][:-1]
+    loser = np.zeros(len(pts), dtype=bool)
+    loser[order[~first]] = True
+    hit = ids[torch.as_tensor(loser, device=x.device)]
+    hit = hit[active[hit]]
+    merged[hit] = True
+    active[hit] = False
+
+
 def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_steps: int,
           adam_lr: float, patience: int, center: torch.Tensor, radius: float,
           merge_tol: float = 0.0) -> SolveResult:
@@ -67,14 +105,15 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
     its damping exceeds ``1e10`` (a local minimum of q with ``q > 0``: a slow point), when q
     has not fallen tenfold in ``patience`` iterations (creeping along a slow manifold), when
     it leaves the ball of ``radius`` around ``center`` (it would be dropped as an outlier),
-    when it comes within ``merge_tol`` of a converged candidate (``merged``: a duplicate),
-    or after ``max_iter`` iterations.
+    when it comes within ``merge_tol`` of a converged candidate or of another candidate with
+    smaller q (``merged``: it would end as a duplicate, so only one goes on), or after
+    ``max_iter`` iterations. Jacobians are recomputed only at accepted steps.
     """
     with torch.no_grad(), eval_mode(ev.dynamics):
         x = _adam(ev, x0, adam_steps, adam_lr)
-        r, jac = ev._residual_and_jacobian(x)
         n, dim = x.shape
         f64 = {"dtype": torch.float64, "device": x.device}
+        r = ev.residual(x)
         q = 0.5 * r.double().pow(2).sum(-1)
         lam = torch.full((n,), _LAM0, **f64)
         n_iter = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -82,26 +121,44 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
         since = torch.zeros(n, dtype=torch.long, device=x.device)
         active = torch.isfinite(q) & (q > 0)
         merged = torch.zeros(n, dtype=torch.bool, device=x.device)
-        eye = torch.eye(dim, **f64)
+        if merge_tol > 0:
+            _merge(x, q, active, merged, tol_q, merge_tol)
+        # Jacobians and the normal matrices J^T J, kept in float64 and updated only where a
+        # candidate moved (rejected steps reuse them with a larger damping).
+        jac = torch.zeros(n, dim, dim, **f64)
+        ata = torch.zeros(n, dim, dim, **f64)
+
+        def update_jacobians(where: torch.Tensor) -> None:
+            j = ev._residual_and_jacobian(x[where])[1].double()
+            jac[where], ata[where] = j, j.transpose(1, 2) @ j
+
+        idx = active.nonzero().squeeze(1)
+        if max_iter > 0 and idx.numel():
+            update_jacobians(idx)
         eps = ev.eps
         for _ in range(max_iter):
             idx = active.nonzero().squeeze(1)
             if idx.numel() == 0:
                 break
-            ja, ra, xa = jac[idx].double(), r[idx].double(), x[idx].double()
-            a = ja.transpose(1, 2) @ ja
-            scale = a.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(torch.finfo(torch.float64).tiny)
-            chol, info = torch.linalg.cholesky_ex(a + (lam[idx] * scale)[:, None, None] * eye)
-            vel = -torch.cholesky_solve(ja.transpose(1, 2) @ ra.unsqueeze(-1), chol).squeeze(-1)
+            everyone = idx.numel() == n  # no gather (a copy of every Jacobian) needed
+            ja = jac if everyone else jac[idx]
+            damped = ata.clone() if everyone else ata[idx]
+            ra, xa = r[idx].double(), x[idx].double()
+            jt_ = ja.transpose(1, 2)
+            diag = damped.diagonal(dim1=1, dim2=2)
+            scale = diag.mean(-1).clamp_min(torch.finfo(torch.float64).tiny)
+            diag.add_((lam[idx] * scale)[:, None])
+            chol, info = torch.linalg.cholesky_ex(damped)
+            vel = -torch.cholesky_solve(jt_ @ ra.unsqueeze(-1), chol).squeeze(-1)
             # Geodesic acceleration: second-order correction along the valley of q from one
             # extra residual evaluation; used only where it is small against the step.
             r_h = ev.residual((xa + _H * vel).to(x.dtype)).double()
             r_vv = (2 / _H) * ((r_h - ra) / _H - (ja @ vel.unsqueeze(-1)).squeeze(-1))
-            acc = -torch.cholesky_solve(ja.transpose(1, 2) @ r_vv.unsqueeze(-1), chol).squeeze(-1)
+            acc = -torch.cholesky_solve(jt_ @ r_vv.unsqueeze(-1), chol).squeeze(-1)
             use = (2 * acc.norm(dim=-1) <= _ALPHA * vel.norm(dim=-1)) & torch.isfinite(acc).all(-1)
             step = torch.where(use[:, None], vel + 0.5 * acc, vel)
             xt = (xa + step).to(x.dtype)
-            rt, jt = ev._residual_and_jacobian(xt)
+            rt = ev.residual(xt)
             qt = 0.5 * rt.double().pow(2).sum(-1)
             qa = q[idx]
             accept = torch.isfinite(qt) & (qt < qa) & (info == 0)
@@ -109,7 +166,7 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
             done = (qa <= tol_q) & ~(accept & (qt < 0.5 * qa))
             tiny_step = step.norm(dim=-1) <= 4 * eps * (xa.norm(dim=-1) + eps)
             upd = idx[accept]
-            x[upd], r[upd], jac[upd], q[upd] = xt[accept], rt[accept], jt[accept], qt[accept]
+            x[upd], r[upd], q[upd] = xt[accept], rt[accept], qt[accept]
             lam[idx] = torch.where(accept, lam[idx] / 3, lam[idx] * 2).clamp(_LAM_MIN, 2 * _LAM_MAX)
             n_iter[idx] += 1
             progress = q[idx] <= 0.1 * q_ref[idx]
@@ -119,14 +176,10 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
             stop = (done | tiny_step | (lam[idx] > _LAM_MAX) | (q[idx] == 0) | outside
                     | ((since[idx] >= patience) & (q[idx] > tol_q)))
             active[idx[stop]] = False
-            # Candidates creeping towards an already converged point would end as duplicates:
-            # stop them now (they are dropped, not reported as slow points).
-            conv = (~active) & (q <= tol_q)
-            if merge_tol > 0 and conv.any() and active.any():
-                rest = active.nonzero().squeeze(1)
-                near = cKDTree(x[conv].double().cpu().numpy()).query(
-                    x[rest].double().cpu().numpy(), distance_upper_bound=merge_tol)[0]
-                hit = rest[torch.as_tensor(np.isfinite(near), device=x.device)]
-                merged[hit] = True
-                active[hit] = False
+            if merge_tol > 0:
+                _merge(x, q, active, merged, tol_q, merge_tol)
+            # A Jacobian is needed only where a candidate moved and goes on.
+            upd = upd[active[upd]]
+            if upd.numel():
+                update_jacobians(upd)
     return SolveResult(x=x, q=q, n_iter=n_iter, n_adam=adam_steps, merged=merged)

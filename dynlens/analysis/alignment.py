@@ -6,18 +6,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import r2_score
 
 from .._utils import as_numpy
-from ..errors import DynlensTypeError, DynlensValueError
+from ..errors import DynlensNotFittedError, DynlensTypeError, DynlensValueError
 
-__all__ = ["AffineAlignment", "DynlensNotFittedError"]
-
-
-class DynlensNotFittedError(DynlensValueError, NotFittedError):
-    """An estimator was used before ``fit`` (also scikit-learn's ``NotFittedError``)."""
+__all__ = ["AffineAlignment"]
 
 
 def _as_samples(array: Any, name: str, dim: int | None = None) -> tuple[np.ndarray, tuple]:

@@ -284,8 +284,9 @@ def find_fixed_points(
     Starting states are drawn (with ``seed``) from ``initial_states`` plus Gaussian noise,
     then all ``n_inits`` candidates are optimised at once on the dynamics' own device and
     dtype: ``adam_steps`` joint Adam steps on q, then up to ``max_iter`` Levenberg-Marquardt
-    steps on exact Jacobians (a candidate that creeps to within ``tol_unique`` of one already
-    converged stops there as a duplicate). Converged candidates (``q <= tol_q``) are deduplicated
+    steps on exact Jacobians (a candidate that comes within ``tol_unique`` of one already
+    converged, or of another candidate with smaller q, stops there as a duplicate:
+    ``info["n_merged"]`` counts them). Converged candidates (``q <= tol_q``) are deduplicated
     (points chained within ``tol_unique`` keep the one of smallest q), far outliers are
     dropped (farther from the initial states' centroid than ``outlier_factor`` times their
     mean distance from it, the published rule), and so are points outside the visited

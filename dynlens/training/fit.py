@@ -74,7 +74,7 @@ class FitConfig:
     lr: float | None = None
     weight_decay: float | None = None
     bins_per_group: int = 10
-    epochs_per_group: int = 10
+    epochs_per_group: int = 20
     warmup_epochs: int = 5
     min_lr_ratio: float = 0.02
     clip_grad_norm: float = 10.0
