@@ -73,10 +73,10 @@ def main() -> None:
     batch = dl.training.default_fit_config(models["untrained"]).batch_size
 
     lines = ["# NODE training cost: fixed-step rk4 (dynlens default) vs adaptive dopri5 (published)",
-             "", f"Machine: {platform.machine()}, torch {torch.__version__}, "
-             f"{args.threads} threads. Arneodo, 10 neurons, {n_train} training trials x 70 bins.", "",
-             "## Time per training epoch (full 70-bin trials, same batch size "
-             f"{batch}, {int(np.ceil(n_train / batch))} steps per epoch)", "",
+             "", (f"Machine: {platform.machine()}, torch {torch.__version__}, "
+             f"{args.threads} threads. Arneodo, 10 neurons, {n_train} training trials x 70 bins."), "",
+             ("## Time per training epoch (full 70-bin trials, same batch size "
+             f"{batch}, {int(np.ceil(n_train / batch))} steps per epoch)"), "",
              "| field | rk4, 1 step/bin (s/epoch) | dopri5 atol=rtol=1e-3 (s/epoch) | ratio |",
              "|---|---|---|---|"]
     for label, model in models.items():
@@ -94,9 +94,10 @@ def main() -> None:
     per_length = [step_time(published, train[:650], n, repeats=2) for n in lengths]
     epochs = np.arange(3000)
     scored = np.minimum((epochs // 150 + 1) * 5, 70)
+    measured = ", ".join(f"{n} bins: {t:.3f}" for n, t in zip(lengths, per_length))
     published_seconds = float(np.sum(2 * np.interp(scored, lengths, per_length)))
     lines.append("Published recipe (3000 epochs x 2 steps of 650 trials, dopri5, lengthening 5 bins "
-                 f"per 150 epochs), estimated from measured step times {dict(zip(lengths, np.round(per_length, 3)))} "
+                 f"per 150 epochs), estimated from measured step times {measured} "
                  f"s at each trial length with the {'trained' if 'trained' in models else 'untrained'} "
                  f"field: **{published_seconds / 60:.1f} min** on this CPU.")
     if args.skip_fit and STUDY_RESULTS.exists():
@@ -105,14 +106,14 @@ def main() -> None:
         runs = pd.read_csv(STUDY_RESULTS)
         runs = runs[(runs.system == "arneodo") & (runs.dynamics == "node") & (runs.latent_dim == 3)]
         wall = float(runs.wall_s.median())
-        lines += ["", f"dynlens `dl.fit` defaults, from `studies/node_vs_gru_arneodo/results.csv` "
+        lines += ["", (f"dynlens `dl.fit` defaults, from `studies/node_vs_gru_arneodo/results.csv` "
                   f"({len(runs)} seeds, {int(runs.epochs.median())} epochs, 2 threads; median wall "
                   f"time): **{wall / 60:.1f} min**; test rate R2 {runs.rate_r2.mean():.3f}, state R2 "
                   f"{runs.state_r2.mean():.3f} (mean over seeds; bar .91 / .94; per seed "
-                  f"{', '.join(f'{r:.2f}/{q:.2f}' for r, q in zip(runs.rate_r2, runs.state_r2))}).",
-                  "", f"Compute ratio, published estimate / dynlens: **{published_seconds / wall:.1f}x** "
+                  f"{', '.join(f'{r:.2f}/{q:.2f}' for r, q in zip(runs.rate_r2, runs.state_r2))})."),
+                  "", (f"Compute ratio, published estimate / dynlens: **{published_seconds / wall:.1f}x** "
                   "(both timings on this CPU; the study runs shared the machine with other work, so "
-                  "the dynlens time is if anything an overestimate)."]
+                  "the dynlens time is if anything an overestimate).")]
     if not args.skip_fit:
         torch.manual_seed(0)
         model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="node")
@@ -120,9 +121,9 @@ def main() -> None:
         history = dl.fit(model, data, seed=0, progress=False)
         wall = time.perf_counter() - tic
         row = dl.evaluate(model, data)
-        lines += ["", f"dynlens `dl.fit` defaults ({len(history)} epochs, measured): **{wall / 60:.1f} min**, "
+        lines += ["", (f"dynlens `dl.fit` defaults ({len(history)} epochs, measured): **{wall / 60:.1f} min**, "
                   f"test rate R2 {row['rate_r2']:.3f}, state R2 {row['state_r2']:.3f} "
-                  "(bar: .91 / .94).", "",
+                  "(bar: .91 / .94)."), "",
                   f"Compute ratio, published estimate / dynlens: **{published_seconds / wall:.1f}x**."]
     with atomic_path(HERE / "bench_training.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")

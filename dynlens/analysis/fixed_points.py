@@ -1,9 +1,10 @@
 """Find the fixed points of any Dynamics and describe their local behaviour.
 
 :func:`find_fixed_points` minimises ``q(x) = 0.5 ||F(x, u) - x||^2`` (maps) or
-``q(x) = 0.5 ||f(x, u)||^2`` (vector fields) from many starting states at once: a short
-joint Adam phase, then batched Levenberg-Marquardt steps on exact Jacobians
-(``torch.func``), each candidate with its own damping and convergence test. The result,
+``q(x) = 0.5 ||f(x, u)||^2`` (vector fields) from many starting states at once:
+batched Levenberg-Marquardt steps on exact Jacobians (``torch.func``), optionally after a
+joint Adam phase, each candidate with its own damping and convergence test; candidates
+that fall into one point are merged early, so only one of them goes on. The result,
 :class:`FixedPoints`, holds positions, Jacobians, eigendecompositions and stability labels as
 NumPy arrays.
 """
@@ -276,15 +277,15 @@ def find_fixed_points(
     keep_slow: bool = False,
     max_iter: int = 50,
     patience: int = 20,
-    adam_steps: int = 100,
+    adam_steps: int = 0,
     adam_lr: float | None = None,
 ) -> FixedPoints:
     """Find the fixed points of a discrete map or a vector field near given states.
 
     Starting states are drawn (with ``seed``) from ``initial_states`` plus Gaussian noise,
     then all ``n_inits`` candidates are optimised at once on the dynamics' own device and
-    dtype: ``adam_steps`` joint Adam steps on q, then up to ``max_iter`` Levenberg-Marquardt
-    steps on exact Jacobians (a candidate that comes within ``tol_unique`` of one already
+    dtype: up to ``max_iter`` Levenberg-Marquardt steps on exact Jacobians (after
+    ``adam_steps`` joint Adam steps on q when asked for; a candidate that comes within ``tol_unique`` of one already
     converged, or of another candidate with smaller q, stops there as a duplicate:
     ``info["n_merged"]`` counts them). Converged candidates (``q <= tol_q``) are deduplicated
     (points chained within ``tol_unique`` keep the one of smallest q), far outliers are
@@ -340,7 +341,10 @@ def find_fixed_points(
         Levenberg-Marquardt iterations at most, and iterations a candidate may go without
         a tenfold decrease of q before it stops (it is creeping along a slow manifold).
     adam_steps : int
-        Joint Adam steps before Levenberg-Marquardt (0 to skip).
+        Joint Adam steps before Levenberg-Marquardt (default 0: none). With the nearly
+        undamped Levenberg-Marquardt steps used now, 100 Adam steps found fewer fixed points
+        on a trained 64-unit GRU, the same on 3-d fields, and took most of the time there
+        (benchmarks/bench_fixed_points.md).
     adam_lr : float, optional
         Adam learning rate; default 0.02 times the per-coordinate spread.
 
