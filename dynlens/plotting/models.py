@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from .._utils import as_numpy
 from ..errors import DynlensValueError
@@ -39,8 +40,16 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
                 label=f"{label} train (scored bins only)")
         ax.plot(hist["epoch"], hist["valid_loss"], color=colour, lw=1.8,
                 label=f"{label} validation (full trials)")
+        if "scored_bins" in hist and len(hist):
+            full = hist["epoch"][hist["scored_bins"] == hist["scored_bins"].max()]
+            if len(full) and full.iloc[0] > hist["epoch"].iloc[0]:
+                ax.axvline(full.iloc[0], color=colour, ls=":", lw=1,
+                           label=f"{label}: trials at full length from here")
+    ax.set_yscale("log")  # early, unstable epochs would otherwise flatten the rest
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.set_xlabel("epoch")
-    ax.set_ylabel("Poisson NLL per bin and neuron")
+    ax.set_ylabel("Poisson NLL per bin and neuron (log scale)")
     ax.set_title("Learning curves")
     ax.legend(fontsize=8)
     return fig
