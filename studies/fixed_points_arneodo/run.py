@@ -32,7 +32,7 @@ def _pairs(values: np.ndarray) -> list[list[str]]:
 
 
 def main() -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     data = dl.simulate("arneodo", n_neurons=10, n_trials=2000, n_bins=70, seed=0)
     model = dl.load_model(CHECKPOINT)
     train = data.split("train")
