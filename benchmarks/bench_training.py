@@ -77,7 +77,7 @@ def main() -> None:
              f"{args.threads} threads. Arneodo, 10 neurons, {n_train} training trials x 70 bins."), "",
              ("## Time per training epoch (full 70-bin trials, same batch size "
              f"{batch}, {int(np.ceil(n_train / batch))} steps per epoch)"), "",
-             "| field | rk4, 1 step/bin (s/epoch) | dopri5 atol=rtol=1e-3 (s/epoch) | ratio |",
+             "| field | rk4, 1 step/bin (s/epoch) | dopri5 atol=rtol=1e-3 (s/epoch) | dopri5 / rk4 |",
              "|---|---|---|---|"]
     for label, model in models.items():
         model.train()
