@@ -3,7 +3,7 @@
 The report is a folder with ``report.md`` and PNG figures. The full demo follows the
 published Arneodo recipe (2000 trials x 70 bins x 10 neurons) and trains a NODE and a GRU
 autoencoder with latent size 3 using :func:`dynlens.fit`'s defaults; ``fast=True`` uses 400
-trials and at most 60 epochs so that it finishes in about two minutes, and says so.
+trials and at most 120 epochs so that it finishes in about two minutes, and says so.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def run_demo(out: str | Path = "dynlens-demo", *, fast: bool = False, seed: int 
     )
     if fast:
         report.text(
-            "> **Fast mode** (`dynlens demo --fast`): 400 trials and at most 60 epochs (batch 32) "
+            "> **Fast mode** (`dynlens demo --fast`): 400 trials and at most 120 epochs (batch 32) "
             "per model instead of the published 2000 trials and `dl.fit`'s defaults (300 "
             "epochs, batch 128). Expect lower R2 and a rougher fixed-point comparison than the "
             "full demo (`dynlens demo`, about 10 minutes on 2 CPU cores)."
@@ -114,7 +114,7 @@ def run_demo(out: str | Path = "dynlens-demo", *, fast: bool = False, seed: int 
 
     models, histories, rows = {}, {}, []
     # fast: fewer epochs, smaller batches so that each epoch still takes several steps
-    settings = {"max_epochs": 60, "batch_size": 32, "patience": 15} if fast else {}
+    settings = {"max_epochs": 120, "batch_size": 32, "patience": 30} if fast else {}
     for label, generator in (("NODE-3", "node"), ("GRU-3", "gru")):
         say(f"training {label}")
         seed_everything(seed)
