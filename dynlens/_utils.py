@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import DynlensTypeError, DynlensValueError
+from .errors import (
+    DynlensFileFormatError,
+    DynlensFileNotFoundError,
+    DynlensTypeError,
+    DynlensValueError,
+)
 
 __all__ = [
     "as_numpy",
@@ -26,6 +31,7 @@ __all__ = [
     "check_nonnegative_int",
     "check_positive_float",
     "check_positive_int",
+    "check_readable_file",
     "resolve_device",
     "seed_everything",
 ]
@@ -116,6 +122,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_readable_file(path: Path, name: str = "path") -> Path:
+    """Raise naming ``name`` and the path unless ``path`` is an existing, non-empty file."""
+    path = Path(path)
+    if not path.exists():
+        raise DynlensFileNotFoundError(f"{name}: no such file {str(path)!r}")
+    if path.is_dir():
+        raise DynlensFileFormatError(f"{name}: expected a file, found a directory {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise DynlensFileFormatError(f"{name}: {str(path)!r} is empty (0 bytes)")
+    return path
 
 
 def seed_everything(seed: int) -> torch.Generator:

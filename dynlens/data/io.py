@@ -41,11 +41,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._utils import atomic_path
+from .._utils import atomic_path, check_readable_file
 from ..errors import (
     DynlensError,
     DynlensFileFormatError,
-    DynlensFileNotFoundError,
     DynlensTypeError,
     DynlensValueError,
 )
@@ -144,12 +143,7 @@ def load_dataset(path: str | os.PathLike) -> NeuralDataset:
         :func:`dynlens.data.read_lfads_h5`), or holds invalid arrays. The message names the path.
     """
     path, kind = _check_path(path)
-    if not path.exists():
-        raise DynlensFileNotFoundError(f"path: no such file {str(path)!r}")
-    if path.is_dir():
-        raise DynlensFileFormatError(f"path: expected a file, found a directory {str(path)!r}")
-    if path.stat().st_size == 0:
-        raise DynlensFileFormatError(f"path: {str(path)!r} is empty (0 bytes)")
+    check_readable_file(path)
     reader = _read_h5 if kind == "h5" else _read_npz
     try:
         fields = reader(path)

@@ -46,11 +46,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._utils import atomic_path, check_choice, check_positive_float
+from .._utils import atomic_path, check_choice, check_positive_float, check_readable_file
 from ..errors import (
     DynlensError,
     DynlensFileFormatError,
-    DynlensFileNotFoundError,
     DynlensTypeError,
     DynlensValueError,
 )
@@ -155,12 +154,7 @@ def read_lfads_h5(path: str | os.PathLike) -> NeuralDataset:
         disagree across splits. The message names the path.
     """
     path = _as_path(path)
-    if not path.exists():
-        raise DynlensFileNotFoundError(f"path: no such file {str(path)!r}")
-    if path.is_dir():
-        raise DynlensFileFormatError(f"path: expected a file, found a directory {str(path)!r}")
-    if path.stat().st_size == 0:
-        raise DynlensFileFormatError(f"path: {str(path)!r} is empty (0 bytes)")
+    check_readable_file(path)
     try:
         with h5py.File(path, "r") as f:
             fields = _read_fields(f, path)
