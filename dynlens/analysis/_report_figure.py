@@ -115,7 +115,7 @@ def comparison_figure(report: FixedPointComparison, *, title: str | None = None)
         pad = 0.15 * max(np.ptp(values.real), np.ptp(values.imag), 0.05)
         ax2.set_xlim(values.real.min() - pad, values.real.max() + pad)
         ax2.set_ylim(values.imag.min() - pad, values.imag.max() + pad)
-    ax2.set_aspect("equal", adjustable="datalim")
+    ax2.set_aspect("equal", adjustable="box")
     ax2.set_xlabel("Re $\\mu$ (per-bin map; black: unit circle)")
     ax2.set_ylabel("Im $\\mu$")
     if report.matched:
