@@ -198,7 +198,8 @@ def fit(
     lengthening (the loss first covers the first bins only and grows to the whole trial,
     which keeps the generator from being pulled into divergent dynamics early on). After the
     trial reaches full length, training stops when the validation loss has not improved
-    for ``patience`` epochs; the best weights are restored either way.
+    for ``patience`` epochs; the best full-length weights are restored either way (a run
+    too short to reach full-length trials keeps its last weights).
 
     Parameters
     ----------
