@@ -30,7 +30,7 @@ RESULTS = HERE / "results.csv"
 # (system, generator, latent_dim, seeds)
 RUNS = [
     ("arneodo", "node", 3, (0, 1, 2)),
-    ("lorenz", "node", 3, (0,)),
+    ("lorenz", "node", 3, (0, 1, 2)),
     ("rossler", "node", 3, (0,)),
     ("arneodo", "gru", 3, (0, 1, 2)),
     ("arneodo", "gru", 10, (0, 1, 2)),
