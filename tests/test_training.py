@@ -142,6 +142,28 @@ def test_different_seed_gives_different_results(make_sae, tiny_data):
     assert not torch.equal(a.readout.weight, b.readout.weight)
 
 
+
+def test_callback_sees_every_epoch_and_evaluating_in_it_changes_nothing(make_sae, tiny_data):
+    from dynlens.analysis import evaluate
+
+    settings = dict(max_epochs=4, bins_per_group=5, epochs_per_group=1, seed=3, **QUIET)
+    calls = []
+
+    def callback(epoch, model, row):
+        calls.append((epoch, dict(row), model.training))
+        evaluate(model, tiny_data, split="valid")  # switches to eval mode and back
+
+    a, b = make_sae("node", dropout=0.3), make_sae("node", dropout=0.3)
+    history_a = fit(a, tiny_data, callback=callback, **settings)
+    history_b = fit(b, tiny_data, **settings)
+    assert [c[0] for c in calls] == list(range(4))
+    assert all(training for *_, training in calls)
+    assert pd.DataFrame([c[1] for c in calls]).drop(columns="seconds").equals(
+        history_a.drop(columns="seconds"))
+    assert _same_history(history_a, history_b)
+    _assert_same_weights(a, b)
+
+
 # ---------------------------------------------------------------- checkpoints and resume
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,7 @@ def fit(
     checkpoint_dir: str | Path | None = None,
     resume: bool = True,
     progress: bool = True,
+    callback: Callable[[int, torch.nn.Module, dict[str, float]], Any] | None = None,
     **settings: Any,
 ) -> pd.DataFrame:
     """Train ``model`` on ``data``'s train split, early-stopping on its valid split.
@@ -219,6 +221,12 @@ def fit(
         Continue from ``checkpoint_dir/last.pt`` when it exists.
     progress : bool
         Show a tqdm progress bar with the current losses.
+    callback : callable, optional
+        Called as ``callback(epoch, model, row)`` after every epoch, ``row`` being that
+        epoch's history row (a dict). Use it to log or to evaluate along the way; the model is
+        in train mode and must be left so. Its time is not counted in ``seconds``; it must
+        not consume the global random state if bit-identical runs matter (evaluation with
+        :func:`dynlens.evaluate` does not).
     **settings
         Any field of :class:`FitConfig` (``max_epochs``, ``batch_size``, ``lr``, ...).
 
@@ -320,6 +328,9 @@ def fit(
                 _save_best(model, best, ckpt_dir)
         elif full_length:
             stale += 1
+        if callback is not None:
+            callback(epoch, model, rows[-1])
+            model.train()
         bar.set_postfix(train=f"{rows[-1]['train_loss']:.4f}", valid=f"{valid_loss:.4f}",
                         bins=scored, refresh=False)
         stop = stale >= config.patience
