@@ -104,7 +104,9 @@ class FixedPointComparison:
                 + [f"model_x{i}" for i in range(dim)]
                 + ["model_stability", "model_n_unstable", "location_error",
                    "eigenvalue_error", "stability_agrees"])
-        return pd.DataFrame(rows, columns=cols)
+        # nullable integers: indices and counts stay integers next to the missing values
+        counts = ["true_index", "model_index", "true_n_unstable", "model_n_unstable"]
+        return pd.DataFrame(rows, columns=cols).astype(dict.fromkeys(counts, "Int64"))
 
     def _model_cols(self, m: int) -> dict:
         cols = {f"model_x{i}": self.mapped_fps.xstar[m, i] for i in range(self.true_fps.dim)}
