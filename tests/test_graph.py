@@ -49,6 +49,26 @@ def test_lorenz_points_all_lead_to_one_chaotic_attractor():
         assert graph.edges[i, "attractor 0"]["weight"] == pytest.approx(1.0)
 
 
+def test_one_limit_cycle_is_one_node_even_when_sampled_coarsely():
+    class QuarterTurn(Dynamics):  # unstable origin, attracting unit circle, a quarter turn per bin
+        def __init__(self):
+            super().__init__(dim=2, kind="discrete")
+
+        def forward(self, x, u=None):
+            r = x.norm(dim=-1, keepdim=True)
+            rot = torch.stack([-x[..., 1], x[..., 0]], -1)
+            return rot * (1 + 0.3 * (1 - r ** 2))
+
+    # each run visits 4 points of the circle, 1.41 apart; runs launched at other phases never
+    # come within 2 radius (0.1) of each other's samples, yet they share one limit cycle
+    fps = FixedPoints.from_points(QuarterTurn(), [[0.0, 0.0]])
+    graph = fixed_point_graph(QuarterTurn(), fps, n_steps=300, n_random=8, perturbation=1e-3)
+    attractors = [n for n, k in graph.nodes(data="kind") if k == "attractor"]
+    assert attractors == ["attractor 0"]
+    assert graph.edges[0, "attractor 0"]["weight"] == 1.0
+    np.testing.assert_allclose(graph.nodes["attractor 0"]["position"], [0, 0], atol=0.2)
+
+
 def test_discrete_limit_cycle_and_divergence():
     class Ring(Dynamics):  # unstable origin, attracting unit circle, rotation by 0.3 rad
         def __init__(self):
@@ -87,3 +107,14 @@ def test_bad_inputs(bistable):
         fixed_point_graph(systems.get("lorenz"), fps)
     with pytest.raises(DynlensValueError, match="n_steps"):
         fixed_point_graph(sys, fps, n_steps=0)
+
+
+def test_link_runs_joins_runs_that_pass_within_tol():
+    from dynlens.analysis._cluster import link_runs
+
+    t = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+    circle = np.stack([np.cos(t), np.sin(t)], -1)
+    runs = np.stack([circle, circle[::-1] * 1.01, circle + 10.0, circle[:1].repeat(50, 0)])
+    labels = link_runs(runs, tol=0.05)
+    assert labels[0] == labels[1] == labels[3] != labels[2]
+    assert len(np.unique(link_runs(runs, tol=1e-9))) == 3  # only identical samples still meet

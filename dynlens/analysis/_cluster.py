@@ -10,7 +10,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import pdist, squareform
 
-__all__ = ["components", "deduplicate", "group_manifolds"]
+__all__ = ["components", "deduplicate", "group_manifolds", "link_runs"]
 
 _MST_MAX = 3000  # points up to which a dense Euclidean minimum spanning tree is affordable
 
@@ -20,6 +20,32 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     return connected_components(graph, directed=False)[1]
+
+
+def link_runs(runs: np.ndarray, tol: float) -> np.ndarray:
+    """Component label of each run ``[n_runs, n_samples, dim]``: runs are joined when a
+    sample of one lies within ``tol`` of a sample of the other.
+
+    Samples are first pooled into grid cells of side ``tol / sqrt(dim)`` (any two samples of a
+    cell are within ``tol``), so runs circling the same few points cost one entry per cell,
+    not a number of pairs quadratic in the samples.
+    """
+    n_runs, n_samples, dim = runs.shape
+    pts = runs.reshape(-1, dim)
+    owner = np.repeat(np.arange(n_runs), n_samples)
+    _, cell, counts = np.unique(np.floor(pts * (np.sqrt(dim) / tol)).astype(np.int64), axis=0,
+                                return_inverse=True, return_counts=True)
+    cell = cell.reshape(-1)
+    first_owner = np.full(len(counts), -1)
+    first_owner[cell[::-1]] = owner[::-1]  # the first run to visit each cell
+    centre = np.zeros((len(counts), dim))
+    np.add.at(centre, cell, pts)
+    centre /= counts[:, None]
+    # cells whose centres are within tol hold samples within about 2 tol: close enough to
+    # call the runs one set, and no pair of samples within tol is missed
+    near = cKDTree(centre).query_pairs(tol, output_type="ndarray")
+    pairs = np.concatenate([np.stack([owner, first_owner[cell]], 1), first_owner[near]])
+    return components(n_runs, pairs)
 
 
 def deduplicate(x: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:

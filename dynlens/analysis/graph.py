@@ -12,7 +12,7 @@ from torchdiffeq import odeint
 
 from .._utils import check_nonnegative_int, check_positive_float, check_positive_int
 from ..errors import DynlensTypeError, DynlensValueError
-from ._cluster import components
+from ._cluster import components, link_runs
 from ._prepare import Evaluator, eval_mode
 from .fixed_points import FixedPoints
 
@@ -84,8 +84,8 @@ def fixed_point_graph(
     near a listed fixed point ends at an ``"unlisted_fixed_point"`` (e.g. another point of a
     line attractor); one that stays bounded but keeps moving ends on an ``"attractor"`` (a
     limit cycle or chaotic set; such launches are run ``4 n_steps`` further, and those still
-    reaching no listed point whose runs come within ``2 radius`` of each other share one
-    node, placed at their mean); non-finite or far-escaping launches (beyond 1e6 times the
+    reaching no listed point whose runs come within ``2 radius`` (or one median sampling step
+    of the runs, if larger) of each other share one node, placed at their mean); non-finite or far-escaping launches (beyond 1e6 times the
     largest fixed point's norm plus the scale, at least 1e6) go to ``"diverges"``.
 
     Parameters
@@ -251,9 +251,11 @@ def fixed_point_graph(
         on_set = ~blown & (late < 0)
         members, sub = moving[on_set], more[on_set][:, :: max(1, more.shape[1] // 1000)]
         if len(members):
-            pairs = cKDTree(sub.reshape(-1, sub.shape[-1])).query_pairs(
-                2 * radius, output_type="ndarray") // sub.shape[1]
-            labels = components(len(members), pairs)
+            # Runs sampled once per bin on one set can pass each other between samples: link
+            # them within 2 radius or one typical sampling step, whichever is larger.
+            step = float(np.median(np.linalg.norm(np.diff(sub, axis=1), axis=-1))) \
+                if sub.shape[1] > 1 else 0.0
+            labels = link_runs(sub, max(2 * radius, step))
             for lab in np.unique(labels):
                 graph.add_node(f"attractor {int(lab)}", kind="attractor",
                                position=sub[labels == lab].mean(axis=(0, 1)),
