@@ -115,6 +115,9 @@ def test_link_runs_joins_runs_that_pass_within_tol():
     t = np.linspace(0, 2 * np.pi, 50, endpoint=False)
     circle = np.stack([np.cos(t), np.sin(t)], -1)
     runs = np.stack([circle, circle[::-1] * 1.01, circle + 10.0, circle[:1].repeat(50, 0)])
-    labels = link_runs(runs, tol=0.05)
-    assert labels[0] == labels[1] == labels[3] != labels[2]
-    assert len(np.unique(link_runs(runs, tol=1e-9))) == 3  # only identical samples still meet
+    for tol in (0.05, 0.011):  # runs 0 and 1 pass 0.01 apart; run 3 sits on a sample of run 0
+        labels = link_runs(runs, tol=tol)
+        assert labels[0] == labels[1] == labels[3] != labels[2]
+    for tol in (0.004, 1e-9):  # under half the 0.01 gap: only identical samples still meet
+        labels = link_runs(runs, tol=tol)
+        assert labels[0] == labels[3] and len({labels[0], labels[1], labels[2]}) == 3

@@ -23,27 +23,25 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def link_runs(runs: np.ndarray, tol: float) -> np.ndarray:
-    """Component label of each run ``[n_runs, n_samples, dim]``: runs are joined when a
-    sample of one lies within ``tol`` of a sample of the other.
+    """Component label of each run ``[n_runs, n_samples, dim]``: runs whose samples come
+    within ``tol`` of each other are always joined, runs never closer than ``2 tol`` never.
 
-    Samples are first pooled into grid cells of side ``tol / sqrt(dim)`` (any two samples of a
-    cell are within ``tol``), so runs circling the same few points cost one entry per cell,
-    not a number of pairs quadratic in the samples.
+    Samples are pooled into grid cells of diagonal ``tol / 4`` and cells whose mean samples
+    are within ``1.5 tol`` are linked, so runs circling the same few points cost one entry per
+    cell, not a number of pairs quadratic in the samples.
     """
     n_runs, n_samples, dim = runs.shape
     pts = runs.reshape(-1, dim)
     owner = np.repeat(np.arange(n_runs), n_samples)
-    _, cell, counts = np.unique(np.floor(pts * (np.sqrt(dim) / tol)).astype(np.int64), axis=0,
-                                return_inverse=True, return_counts=True)
+    _, cell, counts = np.unique(np.floor(pts * (4 * np.sqrt(dim) / tol)).astype(np.int64),
+                                axis=0, return_inverse=True, return_counts=True)
     cell = cell.reshape(-1)
     first_owner = np.full(len(counts), -1)
     first_owner[cell[::-1]] = owner[::-1]  # the first run to visit each cell
     centre = np.zeros((len(counts), dim))
     np.add.at(centre, cell, pts)
     centre /= counts[:, None]
-    # cells whose centres are within tol hold samples within about 2 tol: close enough to
-    # call the runs one set, and no pair of samples within tol is missed
-    near = cKDTree(centre).query_pairs(tol, output_type="ndarray")
+    near = cKDTree(centre).query_pairs(1.5 * tol, output_type="ndarray")
     pairs = np.concatenate([np.stack([owner, first_owner[cell]], 1), first_owner[near]])
     return components(n_runs, pairs)
 

@@ -84,9 +84,10 @@ def fixed_point_graph(
     near a listed fixed point ends at an ``"unlisted_fixed_point"`` (e.g. another point of a
     line attractor); one that stays bounded but keeps moving ends on an ``"attractor"`` (a
     limit cycle or chaotic set; such launches are run ``4 n_steps`` further, and those still
-    reaching no listed point whose runs come within ``2 radius`` (or one median sampling step
-    of the runs, if larger) of each other share one node, placed at their mean); non-finite or far-escaping launches (beyond 1e6 times the
-    largest fixed point's norm plus the scale, at least 1e6) go to ``"diverges"``.
+    reaching no listed point whose runs come within ``2 radius`` (or one median sampling
+    step of the runs, if larger) of each other share one node, placed at their mean);
+    non-finite or far-escaping launches (beyond 1e6 times the largest fixed point's norm plus
+    the scale, at least 1e6) go to ``"diverges"``.
 
     Parameters
     ----------
