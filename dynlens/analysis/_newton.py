@@ -14,8 +14,8 @@ along the nearly flat valleys of a trained GRU; shrinking it only threefold foun
 fixed points there in the same number of iterations), rejected ones raise it fourfold
 (towards short gradient steps). Damping keeps the step defined on lines and sheets of fixed
 points, where ``J`` is singular. (Transtrum's geodesic acceleration, one more residual
-evaluation and solve per step, was tried and dropped: on a trained 64-unit GRU it cost 40 %
-more time and found fewer fixed points.) The
+evaluation and solve per step, was tried and dropped: on a trained 64-unit GRU it took 1.7x
+the time and found fewer fixed points.) The
 linear algebra runs in float64 whatever the dynamics' dtype, so a float32 model is limited
 only by the precision of its own evaluation (float32 normal equations were about twice as
 fast but lost most of the converged points of a trained GRU).
