@@ -225,7 +225,7 @@ def compare(name: str, dynamics, states: np.ndarray, noise: float,
         # and post-processing: dedupe at 1e-3 here, the outlier rule below.
         fps, t_ours = timed(lambda kwargs=kwargs: find_fixed_points(
             dynamics, x0, n_inits=N_INITS, noise=0.0, tol_q=1e-12, tol_unique=1e-3, region=None,
-            outlier_factor=1e9, **kwargs))
+            outlier_factor=1e9, progress=False, **kwargs))
         inside = np.linalg.norm(fps.xstar - center, axis=1) <= limit
         labels = fps.stability[inside & (fps.q < 1e-10)]
         extra = (f"{int((labels == 'stable').sum())} stable, "

@@ -174,7 +174,7 @@ def _analysis_section(report: _Report, data, models: dict, seed: int) -> None:
     alignment = analysis.AffineAlignment().fit(latents, train.latents)
     report.figure(plotting.latents_vs_truth(latents, train.latents, alignment=alignment),
                   "latents_vs_truth", "NODE-3 latents mapped affinely onto the true attractor")
-    fps = analysis.find_fixed_points(model.dynamics, latents, seed=seed)
+    fps = analysis.find_fixed_points(model.dynamics, latents, seed=seed, progress=progress)
     true_fps = analysis.FixedPoints.from_points(truth, truth.fixed_points())
     comparison = analysis.compare_fixed_points(fps, true_fps, alignment,
                                              true_trajectories=train.latents)

@@ -52,6 +52,13 @@ def test_lorenz_fixed_points_to_1e6_with_unstable_counts(lorenz):
     np.testing.assert_allclose(fps.eigenvalues[1].real, [11.8277, -2.667, -22.8277], atol=1e-3)
 
 
+def test_progress_bar_only_when_asked(lorenz, capfd):
+    sys, traj = lorenz
+    find_fixed_points(sys, traj, n_inits=32, progress=False)
+    assert capfd.readouterr().err == ""
+    find_fixed_points(sys, traj, n_inits=32, progress=True)
+    assert "fixed points" in capfd.readouterr().err
+
 def test_product_map_nine_points_classified():
     fps = find_fixed_points(ProductMap(), grid(), n_inits=400)
     assert len(fps) == 9
@@ -213,6 +220,7 @@ def test_figures(lorenz):
         (np.zeros((5, 2)), {"n_inits": 0}, DynlensValueError, "n_inits"),
         (np.zeros((5, 2)), {"noise": -1.0}, DynlensValueError, "noise"),
         (np.zeros((5, 2)), {"inputs": [np.nan]}, DynlensValueError, "inputs"),
+        (np.zeros((5, 2)), {"progress": "yes"}, DynlensTypeError, "progress"),
     ],
 )
 def test_bad_inputs(states, kwargs, error, name):

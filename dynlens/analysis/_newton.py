@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+from tqdm.auto import tqdm
 
 from ._cluster import components
 from ._prepare import Evaluator, eval_mode
@@ -100,7 +101,7 @@ def _merge(x: torch.Tensor, q: torch.Tensor, active: torch.Tensor, merged: torch
 
 def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_steps: int,
           adam_lr: float, patience: int, center: torch.Tensor, radius: float,
-          merge_tol: float = 0.0) -> SolveResult:
+          merge_tol: float = 0.0, progress: bool = False) -> SolveResult:
     """Drive every row of ``x0`` to a zero (or a local minimum) of q; see the module docstring.
 
     A candidate stops when it is converged (``q <= tol_q`` and the next step no longer
@@ -141,10 +142,14 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
         if max_iter > 0 and idx.numel():
             update_jacobians(idx)
         eps = ev.eps
+        bar = tqdm(total=max_iter, disable=not progress, desc="fixed points", unit="iter",
+                   leave=False)
         for _ in range(max_iter):
             idx = active.nonzero().squeeze(1)
             if idx.numel() == 0:
                 break
+            bar.update(1)
+            bar.set_postfix(active=idx.numel(), converged=int((q <= tol_q).sum()), refresh=False)
             # clone, or gather (a copy either way): the damping is added in place
             damped = ata.clone() if idx.numel() == n else ata[idx]
             xa = x[idx].double()
@@ -178,4 +183,5 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
             upd = upd[active[upd]]
             if upd.numel():
                 update_jacobians(upd)
+        bar.close()
     return SolveResult(x=x, q=q, n_iter=n_iter, n_adam=adam_steps, merged=merged)

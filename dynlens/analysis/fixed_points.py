@@ -279,6 +279,7 @@ def find_fixed_points(
     patience: int = 20,
     adam_steps: int = 0,
     adam_lr: float | None = None,
+    progress: bool = True,
 ) -> FixedPoints:
     """Find the fixed points of a discrete map or a vector field near given states.
 
@@ -351,6 +352,9 @@ def find_fixed_points(
         (benchmarks/bench_fixed_points.md).
     adam_lr : float, optional
         Adam learning rate; default 0.02 times the per-coordinate spread.
+    progress : bool
+        Show a tqdm progress bar of the iterations (active and converged candidates); it is
+        removed when the search ends.
 
     Returns
     -------
@@ -385,8 +389,9 @@ def find_fixed_points(
     outlier_factor = check_positive_float(outlier_factor, "outlier_factor")
     if region is not None:
         region = check_positive_float(region, "region")
-    if not isinstance(keep_slow, (bool, np.bool_)):
-        raise DynlensTypeError(f"keep_slow: expected True or False, found {keep_slow!r}")
+    for name, flag in (("keep_slow", keep_slow), ("progress", progress)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise DynlensTypeError(f"{name}: expected True or False, found {flag!r}")
 
     dim = ev.dim
     center = states.mean(0)
@@ -423,7 +428,7 @@ def find_fixed_points(
     result = solve(ev, ev.tensor(x0), tol_q=tol_q, max_iter=max_iter, adam_steps=adam_steps,
                    adam_lr=adam_lr, patience=patience,
                    center=torch.as_tensor(center, dtype=torch.float64, device=ev.device),
-                   radius=radius, merge_tol=tol_unique)
+                   radius=radius, merge_tol=tol_unique, progress=bool(progress))
     x = result.x.detach().double().cpu().numpy()
     q = result.q.cpu().numpy()
 
