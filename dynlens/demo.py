@@ -102,7 +102,7 @@ def run_demo(out: str | Path = "dynlens-demo", *, fast: bool = False, seed: int 
             "> **Fast mode** (`dynlens demo --fast`): 1000 trials and 90 epochs (batch 64, "
             "trials lengthened every 5 epochs) per model instead of the published 2000 trials "
             "and `dl.fit`'s defaults (300 epochs, batch 128). Expect lower R2 and a rougher "
-            "fixed-point comparison than the full demo (`dynlens demo`, about 10 minutes on 2 "
+            "fixed-point comparison than the full demo (`dynlens demo`, about 7 minutes on 2 "
             "CPU cores)."
         )
     report.text("## 1. Simulated data", f"```\n{data!r}\n```",

@@ -286,9 +286,9 @@ def find_fixed_points(
     Starting states are drawn (with ``seed``) from ``initial_states`` plus Gaussian noise,
     then all ``n_inits`` candidates are optimised at once on the dynamics' own device and
     dtype: up to ``max_iter`` Levenberg-Marquardt steps on exact Jacobians (after
-    ``adam_steps`` joint Adam steps on q when asked for; a candidate that comes within ``tol_unique`` of one already
-    converged, or of another candidate with smaller q, stops there as a duplicate:
-    ``info["n_merged"]`` counts them). Converged candidates (``q <= tol_q``) are deduplicated
+    ``adam_steps`` joint Adam steps on q when asked for). A candidate that comes within
+    ``tol_unique`` of one already converged, or of another candidate with smaller q, stops
+    there as a duplicate (``info["n_merged"]`` counts them). Converged candidates (``q <= tol_q``) are deduplicated
     (points chained within ``tol_unique`` keep the one of smallest q), far outliers are
     dropped (farther from the initial states' centroid than ``outlier_factor`` times their
     mean distance from it, the published rule), and so are points outside the visited
