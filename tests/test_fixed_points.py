@@ -119,6 +119,50 @@ def test_gru_cell_map_q_below_tolerance():
     assert all(p.requires_grad and p.grad is None for p in f.parameters())
 
 
+def test_analytic_jacobian_and_autodiff_find_the_same_points():
+    from dynlens.models import GRUDynamics
+
+    torch.manual_seed(1)
+    gru = GRUDynamics(8, n_inputs=2)
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.mul_(2.0)
+
+    class Opaque(nn.Module):  # the same cell without a jacobian method
+        dim, kind = 8, "discrete"
+
+        def __init__(self):
+            super().__init__()
+            self.inner = gru
+
+        def forward(self, x, u=None):
+            return self.inner(x, u)
+
+    with torch.no_grad():
+        h = torch.randn(32, 8)
+        states = torch.stack([h := gru(h) for _ in range(20)], 1)
+    u = np.array([0.3, -0.2])
+    fast = find_fixed_points(gru, states, n_inits=128, inputs=u)
+    slow = find_fixed_points(Opaque(), states, n_inits=128, inputs=u)
+    assert len(fast) >= 1 and len(fast) == len(slow)
+    np.testing.assert_allclose(fast.xstar, slow.xstar, atol=1e-5)
+    np.testing.assert_allclose(fast.jacobians, slow.jacobians, atol=1e-5)
+    assert fast.stability.tolist() == slow.stability.tolist()
+
+
+def test_evaluator_products_match_the_jacobian(lorenz):
+    from dynlens.analysis._prepare import Evaluator
+
+    lorenz = lorenz[0]
+    ev = Evaluator(lorenz)
+    x = torch.tensor([[1.0, 2.0, 3.0], [-4.0, 0.5, 20.0]], dtype=torch.float64)
+    v = torch.tensor([[0.1, -0.3, 2.0], [1.0, 1.0, -1.0]], dtype=torch.float64)
+    jac = ev.residual_and_jacobian(x)[1]
+    torch.testing.assert_close(ev.jvp(x, v), torch.einsum("bij,bj->bi", jac, v))
+    torch.testing.assert_close(ev.vjp(x, v), torch.einsum("bij,bi->bj", jac, v))
+    torch.testing.assert_close(jac, torch.as_tensor(lorenz.jacobian(x.numpy())))
+
+
 def test_slow_points_kept_separately():
     class Ghost(Dynamics):  # a saddle-node ghost near 0 (no fixed point) and a fixed point at 2
         def __init__(self):

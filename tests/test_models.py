@@ -85,6 +85,24 @@ def test_cell_generators_take_zero_input_by_default_and_broadcast_u(name):
     torch.testing.assert_close(pushed, gen(x, torch.ones(2, 3, 1)))
 
 
+@pytest.mark.parametrize("name", ["gru", "rnn"])
+@pytest.mark.parametrize("with_input", [False, True])
+def test_cell_jacobians_match_automatic_differentiation(name, with_input):
+    f = _generator(name)
+    with torch.no_grad():  # a trained-looking cell: weights large enough to saturate gates
+        for p in f.parameters():
+            p.mul_(3.0)
+    x = torch.randn(2, 5, DIM, dtype=torch.float32)
+    u = torch.randn(2, 5, 1) if with_input else None
+    auto = torch.func.vmap(torch.func.jacrev(
+        lambda z, v: f(z[None], None if v is None else v[None])[0]),
+        in_dims=(0, None if u is None else 0))(x.reshape(-1, DIM),
+                                               None if u is None else u.reshape(-1, 1))
+    jac = f.jacobian(x, u)
+    assert jac.shape == (2, 5, DIM, DIM)
+    torch.testing.assert_close(jac.reshape(-1, DIM, DIM), auto, rtol=1e-5, atol=1e-6)
+
+
 def test_discrete_node_is_a_residual_step_of_its_mlp():
     gen = _generator("node_discrete")
     x = torch.randn(7, DIM, generator=torch.Generator().manual_seed(3))

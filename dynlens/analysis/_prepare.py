@@ -91,9 +91,9 @@ class Evaluator:
                 )
             self.u = torch.as_tensor(u, dtype=self.dtype, device=self.device)
         jac = getattr(dynamics, "jacobian", None)
-        # An analytic Jacobian (ground-truth systems) is used only without inputs, since its
-        # signature does not take one.
-        self._analytic_jacobian = jac if callable(jac) and inputs is None else None
+        # An analytic Jacobian (ground-truth systems, dynlens's GRU cells) replaces automatic
+        # differentiation wherever a Jacobian is needed.
+        self._analytic_jacobian = jac if callable(jac) else None
 
     # -- conversion -------------------------------------------------------------------
     def tensor(self, x: Any) -> torch.Tensor:
@@ -126,7 +126,17 @@ class Evaluator:
         with torch.no_grad(), eval_mode(self.dynamics):
             return self._residual_and_jacobian(x)
 
+    def analytic_residual_jacobian(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The residual's Jacobian from the object's own ``jacobian``, or None without one."""
+        analytic = self._analytic(x)
+        if analytic is not None and self.kind == "discrete":
+            analytic = analytic - torch.eye(self.dim, dtype=analytic.dtype, device=analytic.device)
+        return analytic
+
     def _residual_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        analytic = self.analytic_residual_jacobian(x)
+        if analytic is not None:
+            return self.residual(x), analytic
         # The rows of a batch are independent (the Dynamics contract), so the Jacobian of
         # sum_b r_b with respect to x_b is row b's Jacobian: one batched reverse pass per
         # output coordinate, about 20 % cheaper than vmapping jacrev over the rows.
@@ -157,22 +167,54 @@ class Evaluator:
                     for i in range(self.dim)]
         return res.detach(), torch.stack(rows, dim=1)
 
+    def vjp(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``J(x)^T w`` per row (exact, one batched reverse pass), ``J`` the residual's Jacobian."""
+        w = w.to(x.dtype)
+        try:
+            return torch.func.vjp(self.residual, x)[1](w)[0]
+        except (RuntimeError, NotImplementedError, ValueError):
+            with torch.enable_grad():
+                xg = x.detach().requires_grad_(True)
+                return torch.autograd.grad(self.residual(xg), xg, w)[0].detach()
+
+    def jvp(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``J(x) v`` per row (exact, one batched forward-mode pass)."""
+        v = v.to(x.dtype)
+        try:
+            return torch.func.jvp(self.residual, (x,), (v,))[1]
+        except (RuntimeError, NotImplementedError, ValueError):
+            with torch.enable_grad():
+                return torch.autograd.functional.jvp(self.residual, x, v)[1].detach()
+
+    def _analytic(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The object's own ``jacobian`` (of the dynamics, not the residual), or None.
+
+        Called as ``jacobian(x)`` without an input and ``jacobian(x, u)`` with one; any
+        failure or a wrong shape falls back to automatic differentiation.
+        """
+        if self._analytic_jacobian is None:
+            return None
+        try:
+            with torch.no_grad():
+                if self.u is None:
+                    jac = self._analytic_jacobian(x)
+                else:
+                    jac = self._analytic_jacobian(x, self.u.expand(x.shape[0], self.u.shape[0]))
+            jac = torch.as_tensor(as_numpy(jac, "dynamics.jacobian(x)") if not
+                                  isinstance(jac, torch.Tensor) else jac,
+                                  dtype=self.dtype, device=self.device)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+        return jac if jac.shape == (x.shape[0], self.dim, self.dim) else None
+
     def jacobian(self, x: torch.Tensor) -> torch.Tensor:
         """Jacobian of the dynamics itself (``dF/dx`` or ``df/dx``), ``[n, dim, dim]``.
 
-        Uses the object's analytic ``jacobian(x)`` when it has one (and no input is set).
+        Uses the object's analytic ``jacobian`` when it has one (see :meth:`_analytic`).
         """
-        if self._analytic_jacobian is not None:
-            try:
-                with torch.no_grad():
-                    jac = self._analytic_jacobian(x)
-                jac = torch.as_tensor(as_numpy(jac, "dynamics.jacobian(x)") if not
-                                      isinstance(jac, torch.Tensor) else jac,
-                                      dtype=self.dtype, device=self.device)
-                if jac.shape == (x.shape[0], self.dim, self.dim):
-                    return jac
-            except (TypeError, ValueError, RuntimeError):
-                pass  # fall back to automatic differentiation
+        analytic = self._analytic(x)
+        if analytic is not None:
+            return analytic
         _, jac = self.residual_and_jacobian(x)
         if self.kind == "discrete":
             jac = jac + torch.eye(self.dim, dtype=jac.dtype, device=jac.device)

@@ -2,9 +2,10 @@
 
 :func:`find_fixed_points` minimises ``q(x) = 0.5 ||F(x, u) - x||^2`` (maps) or
 ``q(x) = 0.5 ||f(x, u)||^2`` (vector fields) from many starting states at once:
-batched Levenberg-Marquardt steps on exact Jacobians (``torch.func``), optionally after a
-joint Adam phase, each candidate with its own damping and convergence test; candidates
-that fall into one point are merged early, so only one of them goes on. The result,
+batched dogleg trust-region steps towards Newton points (exact Jacobians, kept current by
+Broyden updates; see ``_newton``), optionally after a joint Adam phase, each candidate with
+its own trust radius and convergence test; candidates that fall into one point are merged
+early, so only one of them goes on. The result,
 :class:`FixedPoints`, holds positions, Jacobians, eigendecompositions and stability labels as
 NumPy arrays.
 """
@@ -276,7 +277,7 @@ def find_fixed_points(
     region: float | None = 2.0,
     keep_slow: bool = False,
     max_iter: int = 50,
-    patience: int = 20,
+    patience: int = 5,
     adam_steps: int = 0,
     adam_lr: float | None = None,
     progress: bool = True,
@@ -285,8 +286,9 @@ def find_fixed_points(
 
     Starting states are drawn (with ``seed``) from ``initial_states`` plus Gaussian noise,
     then all ``n_inits`` candidates are optimised at once on the dynamics' own device and
-    dtype: up to ``max_iter`` Levenberg-Marquardt steps on exact Jacobians (after
-    ``adam_steps`` joint Adam steps on q when asked for). A candidate that comes within
+    dtype: up to ``max_iter`` dogleg trust-region steps towards Newton points from exact
+    Jacobians kept current by Broyden updates (after ``adam_steps`` joint Adam steps on q
+    when asked for). A candidate that comes within
     ``tol_unique`` of one already converged, or of another candidate with smaller q, stops
     there as a duplicate (``info["n_merged"]`` counts them). Converged candidates (``q <= tol_q``) are deduplicated
     (points chained within ``tol_unique`` keep the one of smallest q), far outliers are
@@ -339,16 +341,15 @@ def find_fixed_points(
     keep_slow : bool
         Also return slow points (deduplicated, with Jacobians) as ``fps.slow_points``.
     max_iter, patience : int
-        Levenberg-Marquardt iterations at most, and iterations a candidate may go without
-        a tenfold decrease of q before it stops (it is creeping along a slow manifold).
-        On a trained 64-unit GRU most candidates creep, and some isolated fixed points are
-        only reached after 15-20 iterations: ``patience=5`` was 3x faster there but found 1
-        of 2 stable points and no unstable one (benchmarks/bench_fixed_points.md); on
-        low-dimensional fields it changes little.
+        Trust-region iterations at most, and iterations a candidate may go without a
+        tenfold decrease of q before it stops (it is creeping along a slow manifold). On a
+        trained 64-unit GRU most candidates creep: ``patience=8`` found more of its isolated
+        fixed points (26 against 22 of 30 over six draws of starting states) in 1.5x the
+        time (benchmarks/bench_fixed_points.md); on low-dimensional fields it changes little.
     adam_steps : int
-        Joint Adam steps before Levenberg-Marquardt (default 0: none). With the nearly
-        undamped Levenberg-Marquardt steps used now, 100 Adam steps found fewer fixed points
-        on a trained 64-unit GRU, the same on 3-d fields, and took most of the time there
+        Joint Adam steps before the trust-region search (default 0: none). On a trained
+        64-unit GRU, 100 Adam steps found fewer isolated fixed points (none from the
+        published example's starting states); on 3-d fields they only added time
         (benchmarks/bench_fixed_points.md).
     adam_lr : float, optional
         Adam learning rate; default 0.02 times the per-coordinate spread.
