@@ -242,13 +242,13 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
     """Drive every row of ``x0`` to a zero (or a local minimum) of q; see the module docstring.
 
     A candidate stops when it is converged (``q <= tol_q`` and the next step no longer
-    halves q: it sits at the rounding floor; or ``q <= eps tol_q``), when its trust radius falls below rounding of
-    x (a local minimum of q with ``q > 0``: a slow point), when q has not fallen tenfold in
-    ``patience`` iterations (creeping along a slow manifold), when it leaves the ball of
-    ``radius`` around ``center`` (it would be dropped as an outlier), when it comes within
-    ``merge_tol`` of a converged candidate or of another candidate with smaller q
-    (``merged``: it would end as a duplicate, so only one goes on), or after ``max_iter``
-    iterations.
+    halves q: it sits at the rounding floor; or ``q <= eps tol_q``), when its trust radius
+    falls below rounding of x (a local minimum of q with ``q > 0``: a slow point), when q
+    has not fallen tenfold in ``patience`` iterations (creeping along a slow manifold), when
+    it leaves the ball of ``radius`` around ``center`` (it would be dropped as an outlier),
+    when it comes within ``merge_tol`` of a converged candidate or of another candidate with
+    smaller q (``merged``: it would end as a duplicate, so only one goes on), or after
+    ``max_iter`` iterations.
     """
     with torch.no_grad(), eval_mode(ev.dynamics):
         X = _adam(ev, x0, adam_steps, adam_lr)

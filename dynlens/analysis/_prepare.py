@@ -189,8 +189,9 @@ class Evaluator:
     def _analytic(self, x: torch.Tensor) -> torch.Tensor | None:
         """The object's own ``jacobian`` (of the dynamics, not the residual), or None.
 
-        Called as ``jacobian(x)`` without an input and ``jacobian(x, u)`` with one; any
-        failure or a wrong shape falls back to automatic differentiation.
+        Called as ``jacobian(x)`` without an input and ``jacobian(x, u)`` with one; a
+        failure or a wrong shape falls back to automatic differentiation for the rest of
+        this evaluator's life (the search asks for Jacobians many times).
         """
         if self._analytic_jacobian is None:
             return None
@@ -204,8 +205,11 @@ class Evaluator:
                                   isinstance(jac, torch.Tensor) else jac,
                                   dtype=self.dtype, device=self.device)
         except (TypeError, ValueError, RuntimeError):
+            jac = None
+        if jac is None or jac.shape != (x.shape[0], self.dim, self.dim):
+            self._analytic_jacobian = None
             return None
-        return jac if jac.shape == (x.shape[0], self.dim, self.dim) else None
+        return jac
 
     def jacobian(self, x: torch.Tensor) -> torch.Tensor:
         """Jacobian of the dynamics itself (``dF/dx`` or ``df/dx``), ``[n, dim, dim]``.
