@@ -74,6 +74,56 @@ def test_product_map_nine_points_classified():
     np.testing.assert_allclose(np.abs(fps.eigenvalues[source]), [1.5, 1.5], atol=1e-9)
 
 
+class RotatedProductMap(Dynamics):
+    """ProductMap on two coordinates, a contraction x -> 0.5 x on the other 22, seen through
+    a random rotation Q: 24 dimensions with dense Jacobians (the Broyden-updated path of the
+    search, above 16 dimensions) and the same 9 known fixed points Q (a, b, 0, ...)."""
+
+    def __init__(self, dim=24, seed=0):
+        super().__init__(dim=dim, kind="discrete")
+        q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
+        self.register_buffer("q", torch.as_tensor(q))
+
+    def forward(self, x, u=None):
+        y = x @ self.q  # coordinates in the unrotated frame
+        head, tail = y[..., :2], y[..., 2:]
+        return torch.cat([head + 0.5 * (head - head ** 3), 0.5 * tail], -1) @ self.q.T
+
+
+def test_broyden_path_finds_the_nine_points_of_a_rotated_24d_map():
+    f = RotatedProductMap()
+    rng = np.random.default_rng(1)
+    head = rng.uniform(-1.4, 1.4, (400, 2))
+    states = np.concatenate([head, 0.3 * rng.standard_normal((400, 22))], 1) @ f.q.numpy().T
+    fps = find_fixed_points(f, states, n_inits=400)
+    assert len(fps) == 9
+    unrotated = fps.xstar @ f.q.numpy()
+    np.testing.assert_allclose(unrotated[:, 2:], 0, atol=1e-9)
+    np.testing.assert_allclose(np.sort(np.abs(unrotated[:, :2]).sum(1)),
+                               [0, 1, 1, 1, 1, 2, 2, 2, 2], atol=1e-9)
+    expected = (np.abs(unrotated[:, :2]) < 0.5).sum(1)
+    assert fps.n_unstable.tolist() == expected.tolist()
+    # Broyden updates stand in for most exact Jacobians: about 470 for 400 candidates that
+    # take about 5 steps each (about 740 with a wrong-signed update, 1900 without updates).
+    assert fps.info["mean_iterations"] < 8
+    assert fps.info["n_jacobians"] < 1.5 * 400
+
+
+def test_trust_region_converges_where_newton_overshoots():
+    class Arctan(Dynamics):  # Newton from |x| > 1.39 diverges on arctan
+        def __init__(self):
+            super().__init__(dim=1, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            return -torch.atan(x - 2.0)
+
+    states = np.array([[-30.0], [-8.0], [12.0], [40.0]])
+    fps = find_fixed_points(Arctan(), states, n_inits=4, noise=0.0, region=None,
+                            outlier_factor=100.0)
+    np.testing.assert_allclose(fps.xstar, [[2.0]], atol=1e-12)
+    assert fps.stability.tolist() == ["stable"]
+
+
 def test_float32_module_unchanged_and_found():
     torch.manual_seed(0)
     f = ProductMap(dtype=torch.float32)

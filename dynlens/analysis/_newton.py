@@ -62,6 +62,7 @@ class SolveResult:
     n_iter: torch.Tensor  # [n] trust-region iterations used per candidate
     n_adam: int
     merged: torch.Tensor  # [n] bool: stopped next to an already converged candidate
+    n_jacobians: int = 0  # exact Jacobians computed (one per candidate and refresh)
 
 
 def _adam(ev: Evaluator, x: torch.Tensor, steps: int, lr: float) -> torch.Tensor:
@@ -151,6 +152,7 @@ class _Candidates:
     def __init__(self, ev: Evaluator, rows: torch.Tensor, x: torch.Tensor, r: torch.Tensor,
                  q: torch.Tensor) -> None:
         self.ev = ev
+        self.n_jacobians = 0
         m, dim = x.shape
         f64 = {"dtype": torch.float64, "device": x.device}
         self.rows, self.x, self.r, self.q = rows, x, r.double(), q
@@ -171,6 +173,7 @@ class _Candidates:
     def refresh(self, sel: torch.Tensor) -> None:
         """Exact Jacobian and inverse model at rows ``sel`` (their Newton points restart)."""
         j = self.ev._residual_and_jacobian(self.x[sel])[1]
+        self.n_jacobians += sel.numel()
         h = _regularised_inverse(j)
         self.h[sel] = h.to(self.h.dtype)
         self.age[sel] = 0
@@ -330,4 +333,5 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
                 c.refresh(due.nonzero().squeeze(1))
         bar.close()
         X[c.rows], Q[c.rows] = c.x, c.q
-    return SolveResult(x=X, q=Q, n_iter=n_iter, n_adam=adam_steps, merged=merged)
+    return SolveResult(x=X, q=Q, n_iter=n_iter, n_adam=adam_steps, merged=merged,
+                       n_jacobians=c.n_jacobians)

@@ -288,9 +288,10 @@ def find_fixed_points(
     then all ``n_inits`` candidates are optimised at once on the dynamics' own device and
     dtype: up to ``max_iter`` dogleg trust-region steps towards Newton points from exact
     Jacobians kept current by Broyden updates (after ``adam_steps`` joint Adam steps on q
-    when asked for). A candidate that comes within
-    ``tol_unique`` of one already converged, or of another candidate with smaller q, stops
-    there as a duplicate (``info["n_merged"]`` counts them). Converged candidates (``q <= tol_q``) are deduplicated
+    when asked for; ``info["n_jacobians"]`` counts the exact Jacobians). A candidate that
+    comes within ``tol_unique`` of one already converged, or of another candidate with
+    smaller q, stops there as a duplicate (``info["n_merged"]`` counts them). Converged
+    candidates (``q <= tol_q``) are deduplicated
     (points chained within ``tol_unique`` keep the one of smallest q), far outliers are
     dropped (farther from the initial states' centroid than ``outlier_factor`` times their
     mean distance from it, the published rule), and so are points outside the visited
@@ -476,7 +477,7 @@ def find_fixed_points(
         "n_slow": int(slow.sum()), "n_outside": int((finite & ~inside).sum()),
         "n_merged": int(result.merged.sum()),
         "n_nonfinite": int((~finite).sum()) - int(result.merged.sum()), "mean_iterations": float(
-            result.n_iter.double().mean()), "seconds": time.perf_counter() - t_start,
+            result.n_iter.double().mean()), "n_jacobians": result.n_jacobians, "seconds": time.perf_counter() - t_start,
         "dtype": str(ev.dtype).replace("torch.", ""), "device": str(ev.device),
     }
     return replace(fps, slow_points=slow_points, info=info)
