@@ -62,6 +62,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import run_analysis
+    from .data import load_dataset
+    from .models import load_model
+
+    report = run_analysis(load_model(args.model, device=args.device), load_dataset(args.data),
+                          args.out, system=args.system, split=args.split,
+                          n_inits=args.n_inits, seed=args.seed, progress=not args.quiet)
+    print(f"report written to {report}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynlens",
@@ -117,6 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test")
     ev.add_argument("--device", default="cpu")
     ev.set_defaults(func=_cmd_evaluate)
+
+    an = sub.add_parser("analyze", help="open a trained model: fixed points, graph, comparison "
+                                        "with the true system, as a report",
+                        description="Find the fixed points of a trained model's generator on "
+                                    "its latents, draw their spectra and graph, align its "
+                                    "latents with the true ones and compare its fixed points "
+                                    "with the true system's; writes report.md, figures, CSV "
+                                    "tables and summary.json.")
+    an.add_argument("model", type=Path, help="model checkpoint (.pt)")
+    an.add_argument("data", type=Path, help="dataset file")
+    an.add_argument("--out", type=Path, default=Path("dynlens-analysis"),
+                    help="report folder (default: ./dynlens-analysis)")
+    an.add_argument("--system", default=None,
+                    help="true system to compare with (default: the one the data were "
+                         "simulated from, when recorded)")
+    an.add_argument("--split", default="train",
+                    help="split whose latents start the search and fit the alignment")
+    an.add_argument("--n-inits", type=int, default=1024, help="fixed-point search starts")
+    an.add_argument("--seed", type=int, default=0)
+    an.add_argument("--device", default="cpu")
+    an.add_argument("--quiet", action="store_true")
+    an.set_defaults(func=_cmd_analyze)
     return parser
 
 

@@ -16,11 +16,11 @@ from dynlens.cli import build_parser, main
 def test_console_script_help_runs_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-m", "dynlens.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout
-    for command in ("demo", "simulate", "train", "evaluate"):
+    for command in ("demo", "simulate", "train", "evaluate", "analyze"):
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["demo", "simulate", "train", "evaluate"])
+@pytest.mark.parametrize("command", ["demo", "simulate", "train", "evaluate", "analyze"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])
@@ -45,6 +45,27 @@ def test_simulate_train_evaluate_round_trip(tmp_path, capsys):
     assert main(["evaluate", str(model_path), str(data_path)]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["split"] == "test" and np.isfinite(row["rate_r2"]) and np.isfinite(row["state_r2"])
+
+    out = tmp_path / "analysis"
+    assert main(["analyze", str(model_path), str(data_path), "--out", str(out), "--n-inits",
+                 "64", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "GRU-3" and summary["system"] == "arneodo"
+    assert summary["n_fixed_points"] == len(
+        (out / "fixed_points.csv").read_text().splitlines()) - 1
+    assert summary["matched"] + summary["missing"] == 3  # Arneodo has 3 fixed points
+    text = (out / "report.md").read_text()
+    assert "## Opening GRU-3" in text and "latents_vs_truth.png" in text
+
+
+def test_analyze_rejects_a_system_of_another_dimension(tmp_path, capsys):
+    data_path, model_path = tmp_path / "data.npz", tmp_path / "model.pt"
+    dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=10, seed=0).save(data_path)
+    dl.models.SAE(n_neurons=5, latent_dim=3, dynamics="gru").save(model_path)
+    code = main(["analyze", str(model_path), str(data_path), "--out", str(tmp_path / "a"),
+                 "--system", "bistable2d", "--n-inits", "16", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "system" in err and "dimension 3" in err and "Traceback" not in err
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):

@@ -1,21 +1,41 @@
-"""The demo's report: its analysis section runs end to end on a small trained NODE."""
+"""The analysis section of the demo's and `dynlens analyze`'s reports, end to end."""
 
 from __future__ import annotations
 
 import dynlens as dl
-from dynlens.demo import _analysis_section, _Report
+from dynlens._report import Report
+from dynlens.analyze import analysis_section
 
 
 def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     data = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
     dl._utils.seed_everything(0)
-    model = dl.models.SAE(n_neurons=10, latent_dim=3, hidden_size=16, encoder_size=8)
-    dl.fit(model, data, max_epochs=4, bins_per_group=0, progress=False)
-    report = _Report(tmp_path)
-    _analysis_section(report, data, {"NODE-3": model}, seed=0, progress=False)
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="gru", encoder_size=8)
+    dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
+    report = Report(tmp_path)
+    summary = analysis_section(report, model, data, label="GRU-3",
+                               heading="## 3. Opening the GRU",
+                               system=dl.systems.get("arneodo"), seed=0, progress=False)
     text = report.write().read_text()
-    assert "## 3. Opening the NODE" in text and "| status |" in text
+    assert summary["n_fixed_points"] >= 1  # a stable point near the origin
+    assert "## 3. Opening the GRU" in text and "| status |" in text
+    assert summary["matched"] + summary["missing"] == 3
+    assert (tmp_path / "fixed_points.csv").read_text().count("\n") == summary["n_fixed_points"] + 1
     for name in ("latents_vs_truth", "fixed_points", "eigenvalues", "fixed_point_graph",
                  "fixed_point_comparison"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
     assert capfd.readouterr().err == ""  # progress=False reaches the fixed-point search
+
+
+def test_analysis_section_without_fixed_points_or_truth(tmp_path):
+    data = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
+    dl._utils.seed_everything(0)
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, hidden_size=16, encoder_size=8)
+    dl.fit(model, data, max_epochs=4, bins_per_group=0, progress=False)
+    report = Report(tmp_path)
+    summary = analysis_section(report, model, data, label="NODE-3", heading="## NODE",
+                               seed=0, progress=False)
+    text = report.write().read_text()
+    assert summary["n_fixed_points"] == 0  # this barely trained field has none near the data
+    assert "No fixed point lies within" in text and "No true system" in text
+    assert (tmp_path / "fixed_points.png").exists() and not (tmp_path / "eigenvalues.png").exists()

@@ -1,0 +1,176 @@
+"""``dynlens analyze``: open a trained model and write what it learned as a small report.
+
+The fixed points of the model's generator on its own latent trajectories, their
+eigenvalue spectra and the fixed-point graph; when the data carry true latents, an affine
+alignment of the model's latents onto them; when a true system is known (given, or recorded
+in the data by :func:`dynlens.simulate`), the comparison of the model's fixed points with the
+system's. ``dynlens demo`` writes its analysis with the same :func:`analysis_section`.
+
+Examples
+--------
+>>> import dynlens as dl
+>>> from dynlens.analyze import run_analysis
+>>> data = dl.simulate("arneodo", n_neurons=10, n_trials=40, n_bins=20, seed=0)
+>>> model = dl.models.SAE(n_neurons=10, latent_dim=3, hidden_size=16, encoder_size=8)
+>>> path = run_analysis(model, data, "analysis-doctest", n_inits=64, progress=False)
+>>> path.name
+'report.md'
+>>> import shutil; shutil.rmtree("analysis-doctest")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import plotting
+from ._report import Report, markdown_table
+from ._utils import check_nonnegative_int, check_positive_int
+from .errors import DynlensTypeError, DynlensValueError
+
+__all__ = ["analysis_section", "resolve_system", "run_analysis"]
+
+
+def resolve_system(data: Any, system: Any = None) -> Any:
+    """The true system to compare with: ``system`` (a name or an object), else the one
+    :func:`dynlens.simulate` recorded in ``data.metadata`` (with its parameters), else None."""
+    from . import systems
+
+    if system is None:
+        name = data.metadata.get("system") if isinstance(data.metadata, dict) else None
+        if name is None or name not in systems.available():
+            return None
+        return systems.get(name, **dict(data.metadata.get("params") or {}))
+    return systems.get(system) if isinstance(system, str) else system
+
+
+def analysis_section(report: Report, model: Any, data: Any, *, label: str, heading: str,
+                     system: Any = None, split: str = "train", n_inits: int = 1024,
+                     seed: int = 0, progress: bool = True) -> dict:
+    """Append the analysis of ``model`` on ``data`` to ``report`` and return its numbers.
+
+    Fixed points of ``model.dynamics`` from the latents it infers on ``split``, their
+    spectra and graph; the affine alignment of its latents onto the true ones when the data
+    have them; the comparison with ``system``'s fixed points when a system is given too.
+    Writes ``fixed_points.csv`` (and ``fixed_point_comparison.csv``) next to the report.
+    """
+    from . import analysis
+
+    dynamics = getattr(model, "dynamics", None)
+    if dynamics is None:
+        raise DynlensTypeError(
+            f"model: expected a model with a `dynamics` generator (an SAE), found "
+            f"{type(model).__name__}")
+    part = data.split(split)
+    latents = model.infer(part).latents
+    fps = analysis.find_fixed_points(dynamics, latents, n_inits=n_inits, seed=seed,
+                                     progress=progress)
+    counts = ", ".join(f"{int((fps.stability == s).sum())} {s}"
+                       for s in ("stable", "unstable", "marginal") if (fps.stability == s).any())
+    field = "vector field" if fps.kind == "continuous" else "map"
+    report.text(heading, f"`dl.find_fixed_points` on the {label} {field} found {len(fps)} "
+                         f"fixed point(s){f' ({counts})' if counts else ''}, from "
+                         f"{n_inits} starts on its latents of the {split} split.")
+    report.write_file("fixed_points.csv", fps.to_dataframe().to_csv(index=False))
+    summary: dict = {"model": label, "split": split, "n_fixed_points": len(fps),
+                     "stability": fps.stability.tolist(),
+                     "n_unstable": fps.n_unstable.tolist()}
+
+    alignment = comparison = None
+    if part.latents is not None and part.latents.shape[-1] > 0:
+        alignment = analysis.AffineAlignment().fit(latents, part.latents)
+        summary["alignment_r2"] = float(alignment.score(latents, part.latents))
+        report.figure(plotting.latents_vs_truth(latents, part.latents, alignment=alignment),
+                      "latents_vs_truth", f"{label} latents mapped affinely onto the true ones")
+    if system is not None and alignment is not None:
+        if system.dim != part.latents.shape[-1]:
+            raise DynlensValueError(
+                f"system: expected a system of the data's latent dimension "
+                f"{part.latents.shape[-1]}, found {getattr(system, 'name', system)!r} of "
+                f"dimension {system.dim}")
+        true_fps = analysis.FixedPoints.from_points(system, system.fixed_points())
+        comparison = analysis.compare_fixed_points(fps, true_fps, alignment,
+                                                   true_trajectories=part.latents)
+        table = comparison.table()
+        report.text(comparison.summary(), markdown_table(table))
+        report.write_file("fixed_point_comparison.csv", table.to_csv(index=False))
+        summary.update(system=getattr(system, "name", type(system).__name__),
+                       matched=len(comparison.matched), missing=len(comparison.missing),
+                       spurious=len(comparison.spurious), score=float(comparison.score))
+    elif system is None:
+        report.text("No true system to compare with (give one, or analyse data simulated by "
+                    "`dl.simulate`, which records it).")
+    else:
+        report.text("The data carry no true latents, so the model's fixed points cannot be "
+                    "mapped into the system's coordinates and compared.")
+    report.figure(plotting.fixed_points(fps, trajectories=latents[:20]), "fixed_points",
+                  f"{label} fixed points on its latent trajectories")
+    if not len(fps):
+        report.text("No fixed point lies within the region the latents visit (2 RMS radii "
+                    "of them), so there are no spectra or graph to draw.")
+    else:
+        report.figure(plotting.eigenvalues(fps), "eigenvalues",
+                      f"Eigenvalues of the {label} Jacobian at its fixed points")
+        graph = analysis.fixed_point_graph(dynamics, fps, seed=seed)
+        report.figure(plotting.fixed_point_graph(graph), "fixed_point_graph",
+                      "Fixed-point graph: where the unstable manifolds lead")
+        summary["graph_edges"] = graph.number_of_edges()
+    if comparison is not None:
+        report.figure(comparison.plot(), "fixed_point_comparison",
+                      "Model fixed points mapped into true coordinates vs the true fixed points")
+    return summary
+
+
+def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
+                 system: Any = None, split: str = "train", n_inits: int = 1024, seed: int = 0,
+                 progress: bool = True) -> Path:
+    """Analyse a trained model on a dataset and write ``report.md`` with figures, CSV tables
+    and ``summary.json`` to ``out``; returns the report's path.
+
+    Parameters
+    ----------
+    model : SAE
+        A trained model with a ``dynamics`` generator (e.g. from :func:`dynlens.load_model`).
+    data : NeuralDataset
+        The data it was trained on (or any data of the same neurons).
+    out : path
+        Report folder (created if needed; existing files are overwritten).
+    system : str or system, optional
+        True system to compare with; default the one recorded in ``data.metadata`` by
+        :func:`dynlens.simulate`, if any.
+    split : str
+        Split whose inferred latents seed the fixed-point search and fit the alignment.
+    n_inits, seed : int
+        Passed to :func:`dynlens.find_fixed_points`.
+    progress : bool
+        Show the search's progress bar.
+    """
+    started = time.perf_counter()
+    n_inits = check_positive_int(n_inits, "n_inits")
+    seed = check_nonnegative_int(seed, "seed")
+    truth = resolve_system(data, system)
+    config = getattr(model, "config", None)
+    label = (f"{str(config.dynamics).upper()}-{config.latent_dim}" if config is not None
+             else type(model).__name__)
+    report = Report(Path(out))
+    report.text("# dynlens analysis report", f"Model: {label}.", f"```\n{data!r}\n```")
+    summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",
+                               system=truth, split=split, n_inits=n_inits, seed=seed,
+                               progress=progress)
+    report.text("---", f"Generated by `dynlens analyze` in {time.perf_counter() - started:.0f} s "
+                       f"(seed {seed}).")
+    report.write_file("summary.json", json.dumps(_plain(summary), indent=2))
+    return report.write()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy (NumPy scalars to Python)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
