@@ -50,13 +50,14 @@ def resolve_system(data: Any, system: Any = None) -> Any:
 
 def analysis_section(report: Report, model: Any, data: Any, *, label: str, heading: str,
                      system: Any = None, split: str = "train", n_inits: int = 1024,
-                     seed: int = 0, progress: bool = True) -> dict:
+                     seed: int = 0, progress: bool = True, prefix: str = "") -> dict:
     """Append the analysis of ``model`` on ``data`` to ``report`` and return its numbers.
 
     Fixed points of ``model.dynamics`` from the latents it infers on ``split``, their
     spectra and graph; the affine alignment of its latents onto the true ones when the data
     have them; the comparison with ``system``'s fixed points when a system is given too.
-    Writes ``fixed_points.csv`` (and ``fixed_point_comparison.csv``) next to the report.
+    Writes ``fixed_points.csv`` (and ``fixed_point_comparison.csv``) next to the report;
+    every file name starts with ``prefix`` (several models in one report).
     """
     from . import analysis
 
@@ -75,7 +76,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
     report.text(heading, f"`dl.find_fixed_points` on the {label} {field} found {len(fps)} "
                          f"fixed point(s){f' ({counts})' if counts else ''}, from "
                          f"{n_inits} starts on its latents of the {split} split.")
-    report.write_file("fixed_points.csv", fps.to_dataframe().to_csv(index=False))
+    report.write_file(f"{prefix}fixed_points.csv", fps.to_dataframe().to_csv(index=False))
     summary: dict = {"model": label, "split": split, "n_fixed_points": len(fps),
                      "stability": fps.stability.tolist(),
                      "n_unstable": fps.n_unstable.tolist()}
@@ -85,7 +86,8 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
         alignment = analysis.AffineAlignment().fit(latents, part.latents)
         summary["alignment_r2"] = float(alignment.score(latents, part.latents))
         report.figure(plotting.latents_vs_truth(latents, part.latents, alignment=alignment),
-                      "latents_vs_truth", f"{label} latents mapped affinely onto the true ones")
+                      f"{prefix}latents_vs_truth",
+                      f"{label} latents mapped affinely onto the true ones")
     if system is not None and alignment is not None:
         if system.dim != part.latents.shape[-1]:
             raise DynlensValueError(
@@ -97,9 +99,11 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
                                                    true_trajectories=part.latents)
         table = comparison.table()
         report.text(comparison.summary(), markdown_table(table))
-        report.write_file("fixed_point_comparison.csv", table.to_csv(index=False))
+        report.write_file(f"{prefix}fixed_point_comparison.csv", table.to_csv(index=False))
         summary.update(system=getattr(system, "name", type(system).__name__),
-                       matched=len(comparison.matched), missing=len(comparison.missing),
+                       matched=len(comparison.matched),
+                       matched_with_stability=int(np.sum(comparison.stability_agrees)),
+                       missing=len(comparison.missing),
                        spurious=len(comparison.spurious), score=float(comparison.score))
     elif system is None:
         report.text("No true system to compare with (give one, or analyse data simulated by "
@@ -107,20 +111,20 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
     else:
         report.text("The data carry no true latents, so the model's fixed points cannot be "
                     "mapped into the system's coordinates and compared.")
-    report.figure(plotting.fixed_points(fps, trajectories=latents[:20]), "fixed_points",
-                  f"{label} fixed points on its latent trajectories")
+    report.figure(plotting.fixed_points(fps, trajectories=latents[:20]),
+                  f"{prefix}fixed_points", f"{label} fixed points on its latent trajectories")
     if not len(fps):
         report.text("No fixed point lies within the region the latents visit (2 RMS radii "
                     "of them), so there are no spectra or graph to draw.")
     else:
-        report.figure(plotting.eigenvalues(fps), "eigenvalues",
+        report.figure(plotting.eigenvalues(fps), f"{prefix}eigenvalues",
                       f"Eigenvalues of the {label} Jacobian at its fixed points")
         graph = analysis.fixed_point_graph(dynamics, fps, seed=seed)
-        report.figure(plotting.fixed_point_graph(graph), "fixed_point_graph",
+        report.figure(plotting.fixed_point_graph(graph), f"{prefix}fixed_point_graph",
                       "Fixed-point graph: where the unstable manifolds lead")
         summary["graph_edges"] = graph.number_of_edges()
     if comparison is not None:
-        report.figure(comparison.plot(), "fixed_point_comparison",
+        report.figure(comparison.plot(), f"{prefix}fixed_point_comparison",
                       "Model fixed points mapped into true coordinates vs the true fixed points")
     return summary
 
