@@ -48,6 +48,22 @@ def resolve_system(data: Any, system: Any = None) -> Any:
     return systems.get(system) if isinstance(system, str) else system
 
 
+def _check(model: Any, data: Any, system: Any) -> Any:
+    """The model's generator, after checking that the system fits the data (before any
+    work or file is written)."""
+    dynamics = getattr(model, "dynamics", None)
+    if dynamics is None:
+        raise DynlensTypeError(
+            f"model: expected a model with a `dynamics` generator (an SAE), found "
+            f"{type(model).__name__}")
+    latents = getattr(data, "latents", None)
+    if system is not None and latents is not None and system.dim != latents.shape[-1]:
+        raise DynlensValueError(
+            f"system: expected a system of the data's latent dimension {latents.shape[-1]}, "
+            f"found {getattr(system, 'name', system)!r} of dimension {system.dim}")
+    return dynamics
+
+
 def analysis_section(report: Report, model: Any, data: Any, *, label: str, heading: str,
                      system: Any = None, split: str = "train", n_inits: int = 1024,
                      seed: int = 0, progress: bool = True, prefix: str = "") -> dict:
@@ -61,11 +77,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
     """
     from . import analysis
 
-    dynamics = getattr(model, "dynamics", None)
-    if dynamics is None:
-        raise DynlensTypeError(
-            f"model: expected a model with a `dynamics` generator (an SAE), found "
-            f"{type(model).__name__}")
+    dynamics = _check(model, data, system)
     part = data.split(split)
     latents = model.infer(part).latents
     fps = analysis.find_fixed_points(dynamics, latents, n_inits=n_inits, seed=seed,
@@ -89,11 +101,6 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
                       f"{prefix}latents_vs_truth",
                       f"{label} latents mapped affinely onto the true ones")
     if system is not None and alignment is not None:
-        if system.dim != part.latents.shape[-1]:
-            raise DynlensValueError(
-                f"system: expected a system of the data's latent dimension "
-                f"{part.latents.shape[-1]}, found {getattr(system, 'name', system)!r} of "
-                f"dimension {system.dim}")
         true_fps = analysis.FixedPoints.from_points(system, system.fixed_points())
         comparison = analysis.compare_fixed_points(fps, true_fps, alignment,
                                                    true_trajectories=part.latents)
@@ -157,6 +164,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     n_inits = check_positive_int(n_inits, "n_inits")
     seed = check_nonnegative_int(seed, "seed")
     truth = resolve_system(data, system)
+    _check(model, data, truth)
     config = getattr(model, "config", None)
     label = (f"{str(config.dynamics).upper()}-{config.latent_dim}" if config is not None
              else type(model).__name__)

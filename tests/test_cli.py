@@ -66,6 +66,7 @@ def test_analyze_rejects_a_system_of_another_dimension(tmp_path, capsys):
                  "--system", "bistable2d", "--n-inits", "16", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "system" in err and "dimension 3" in err and "Traceback" not in err
+    assert not (tmp_path / "a").exists()  # refused before any file is written
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
