@@ -138,30 +138,38 @@ def train_node(lorenz, steps: int = 600) -> tuple[MLPField, np.ndarray]:
 
 # -- the published recipe -------------------------------------------------------------------
 def published(dynamics, x0: np.ndarray, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, int]:
-    """Adam lr 1.0 + ReduceLROnPlateau(0.95, 2) on mean q; stopping rules of REFERENCE.md 5."""
-    for p in getattr(dynamics, "parameters", list)():
-        p.requires_grad_(False)  # only the states are optimised (restored by the caller)
-    x = torch.tensor(x0, dtype=dtype, requires_grad=True)
-    opt = torch.optim.Adam([x], lr=1.0)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.95, patience=2)
-    prev = None
-    for it in range(5000):
-        out = dynamics(x)
-        q = 0.5 * ((out - x if dynamics.kind == "discrete" else out) ** 2).sum(-1)
-        loss = q.mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        value = float(loss)
-        sched.step(value)
-        if bool((q < 1e-12).all()):
-            break
-        if prev is not None and abs(prev - value) < 1e-20 * opt.param_groups[0]["lr"]:
-            break
-        prev = value
-    with torch.no_grad():
-        out = dynamics(x)
-        q = 0.5 * ((out - x if dynamics.kind == "discrete" else out) ** 2).sum(-1)
+    """Adam lr 1.0 + ReduceLROnPlateau(0.95, 2) on mean q; stopping rules of REFERENCE.md 5.
+    Only the states are optimised: the parameters' ``requires_grad`` flags are switched off
+    for the run and restored afterwards."""
+    params = list(getattr(dynamics, "parameters", list)())
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        x = torch.tensor(x0, dtype=dtype, requires_grad=True)
+        opt = torch.optim.Adam([x], lr=1.0)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.95, patience=2)
+        prev = None
+        for it in range(5000):
+            out = dynamics(x)
+            q = 0.5 * ((out - x if dynamics.kind == "discrete" else out) ** 2).sum(-1)
+            loss = q.mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            value = float(loss.detach())
+            sched.step(value)
+            if bool((q < 1e-12).all()):
+                break
+            if prev is not None and abs(prev - value) < 1e-20 * opt.param_groups[0]["lr"]:
+                break
+            prev = value
+        with torch.no_grad():
+            out = dynamics(x)
+            q = 0.5 * ((out - x if dynamics.kind == "discrete" else out) ** 2).sum(-1)
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
     return x.detach().double().numpy(), q.double().numpy(), it + 1
 
 
@@ -204,11 +212,8 @@ def timed(fn):
 
 def warm_up(dynamics, states: np.ndarray, dtype: torch.dtype) -> None:
     """One small run of each finder, so that one-off costs fall on neither timing."""
-    grads = [p.requires_grad for p in getattr(dynamics, "parameters", list)()]
     x, q, _ = published(dynamics, states[:16], dtype)
     published_postprocess(dynamics, x, q, states, dtype)
-    for p, flag in zip(getattr(dynamics, "parameters", list)(), grads):
-        p.requires_grad_(flag)
     find_fixed_points(dynamics, states[:16], n_inits=16, progress=False)
 
 
@@ -275,15 +280,12 @@ def compare(name: str, dynamics, states: np.ndarray, noise: float,
     rng = np.random.default_rng(0)
     x0 = states[rng.choice(len(states), N_INITS, replace=False)]
     x0 = x0 + noise * rng.standard_normal(x0.shape)
-    grads = [p.requires_grad for p in getattr(dynamics, "parameters", list)()]
 
     def run_published():
         x, q, iters = published(dynamics, x0, dtype)
         return (*published_postprocess(dynamics, x, q, states, dtype), iters)
 
     (xp, qp, iters), t_pub = timed(run_published)
-    for p, flag in zip(getattr(dynamics, "parameters", list)(), grads):
-        p.requires_grad_(flag)
 
     center = states.mean(0)
     limit = 10 * np.linalg.norm(states - center, axis=1).mean()
