@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dynlens as dl
 from dynlens._report import Report
 from dynlens.analyze import analysis_section
@@ -43,3 +45,20 @@ def test_analysis_section_without_fixed_points_or_truth(tmp_path):
     assert summary["n_fixed_points"] == 0  # this barely trained field has none near the data
     assert "No fixed point lies within" in text and "No true system" in text
     assert (tmp_path / "fixed_points.png").exists() and not (tmp_path / "eigenvalues.png").exists()
+
+
+def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
+    from dynlens.analyze import run_analysis
+
+    sim = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
+    data = dl.NeuralDataset.from_arrays(sim.spikes, metadata={"system": "arneodo"})
+    dl._utils.seed_everything(0)
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="gru", encoder_size=8)
+    dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
+    path = run_analysis(model, data, tmp_path, n_inits=128, progress=False)
+    text = path.read_text()
+    # a system is named in the metadata, but without true latents there is nothing to align
+    assert "The data carry no true latents" in text and "| status |" not in text
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"] == "GRU-3" and "matched" not in summary and "alignment_r2" not in summary
+    assert (tmp_path / "fixed_points.png").exists() and not (tmp_path / "latents_vs_truth.png").exists()
