@@ -104,7 +104,8 @@ def test_broyden_path_finds_the_nine_points_of_a_rotated_24d_map():
     expected = (np.abs(unrotated[:, :2]) < 0.5).sum(1)
     assert fps.n_unstable.tolist() == expected.tolist()
     # Broyden updates stand in for most exact Jacobians: about 470 for 400 candidates that
-    # take about 5 steps each (about 740 with a wrong-signed update, 1290 with an exact one at every step).
+    # take about 5 steps each (about 740 with a wrong-signed update, 1290 with an exact
+    # Jacobian at every accepted step).
     assert fps.info["mean_iterations"] < 8
     assert fps.info["n_jacobians"] < 1.5 * 400
 
