@@ -29,7 +29,7 @@ import numpy as np
 
 from . import plotting
 from ._report import Report, markdown_table
-from ._utils import check_nonnegative_int, check_positive_int
+from ._utils import check_choice, check_nonnegative_int, check_positive_int
 from .errors import DynlensTypeError, DynlensValueError
 
 __all__ = ["analysis_section", "resolve_system", "run_analysis"]
@@ -45,7 +45,9 @@ def resolve_system(data: Any, system: Any = None) -> Any:
         if name is None or name not in systems.available():
             return None
         return systems.get(name, **dict(data.metadata.get("params") or {}))
-    return systems.get(system) if isinstance(system, str) else system
+    if isinstance(system, str):
+        return systems.get(check_choice(system, systems.available(), "system"))
+    return system
 
 
 def _check(model: Any, data: Any, system: Any) -> Any:

@@ -67,6 +67,10 @@ def test_analyze_rejects_a_system_of_another_dimension(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "system" in err and "dimension 3" in err and "Traceback" not in err
     assert not (tmp_path / "a").exists()  # refused before any file is written
+    code = main(["analyze", str(model_path), str(data_path), "--out", str(tmp_path / "b"),
+                 "--system", "lorenzz", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "system: expected one of" in err and "did you mean 'lorenz'" in err
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
