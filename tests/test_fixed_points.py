@@ -125,6 +125,17 @@ def test_trust_region_converges_where_newton_overshoots():
     assert fps.stability.tolist() == ["stable"]
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_modules_give_the_nine_points(dtype):
+    # no half-precision Cholesky: the search's linear algebra runs in float32; the default
+    # tolerance is capped at 2 % per coordinate (bfloat16's 100 rounding units are 78 %)
+    fps = find_fixed_points(ProductMap(dtype=dtype), grid(), n_inits=200)
+    assert len(fps) == 9 and fps.info["dtype"] == str(dtype).replace("torch.", "")
+    np.testing.assert_allclose(np.sort(np.abs(fps.xstar).sum(1)), [0, 1, 1, 1, 1, 2, 2, 2, 2],
+                               atol=2e-2)
+    assert pd.Series(fps.stability).value_counts().to_dict() == {"stable": 4, "unstable": 5}
+
+
 def test_float32_module_unchanged_and_found():
     torch.manual_seed(0)
     f = ProductMap(dtype=torch.float32)

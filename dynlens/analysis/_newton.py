@@ -22,8 +22,8 @@ form) follows each accepted step. On a trained 64-unit GRU an exact Jacobian wit
 factorisation costs several iterations' worth of the other work per candidate; recomputing
 it at every accepted step (plain dogleg) found the same points in several times the time.
 
-The factorisations run in the dynamics' dtype (float64 for the rows where a float32
-Cholesky fails): the accuracy of ``H`` only sets the rate of convergence, since every
+The factorisations run in the dynamics' dtype, at least float32 (float64 for the rows where
+a float32 Cholesky fails): the accuracy of ``H`` only sets the rate of convergence, since every
 acceptance is decided on exactly evaluated residuals. In up to 16 dimensions every accepted
 step gets an exact Jacobian instead (cheap there, and fewer dispatches than three products).
 
@@ -156,7 +156,10 @@ class _Candidates:
         m, dim = x.shape
         f64 = {"dtype": torch.float64, "device": x.device}
         self.rows, self.x, self.r, self.q = rows, x, r.double(), q
-        self.h = torch.zeros(m, dim, dim, dtype=ev.dtype, device=x.device)
+        # Linear algebra in the dynamics' dtype, but at least float32 (no half-precision
+        # Cholesky).
+        la = ev.dtype if ev.dtype in (torch.float32, torch.float64) else torch.float32
+        self.h = torch.zeros(m, dim, dim, dtype=la, device=x.device)
         self.p, self.g, self.jp, self.jg = (torch.zeros(m, dim, **f64) for _ in range(4))
         self.delta = torch.zeros(m, **f64)
         self.age = torch.zeros(m, dtype=torch.long, device=x.device)
@@ -172,7 +175,7 @@ class _Candidates:
 
     def refresh(self, sel: torch.Tensor) -> None:
         """Exact Jacobian and inverse model at rows ``sel`` (their Newton points restart)."""
-        j = self.ev._residual_and_jacobian(self.x[sel])[1]
+        j = self.ev._residual_and_jacobian(self.x[sel])[1].to(self.h.dtype)
         self.n_jacobians += sel.numel()
         h = _regularised_inverse(j)
         self.h[sel] = h.to(self.h.dtype)

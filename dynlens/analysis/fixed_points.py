@@ -317,11 +317,12 @@ def find_fixed_points(
         Seed for the draw of starting states and noise.
     tol_q : float, optional
         A candidate is a fixed point when ``q <= tol_q``. Default
-        ``0.5 dim (100 eps s)^2 / bin^2``: every coordinate of the residual within 100
-        rounding units of a state of size ``s`` (RMS coordinate of ``initial_states``),
-        ``eps`` the dtype's machine epsilon and ``bin`` = ``dt`` for a vector field with a
-        ``dt`` (so the residual is per bin), else 1. float32 states of size 1 in 64-d give
-        4.6e-9; Lorenz (float64) about 1e-21.
+        ``0.5 dim (min(100 eps, 0.02) s)^2 / bin^2``: every coordinate of the residual
+        within 100 rounding units (at most 2 %) of a state of size ``s`` (RMS coordinate of
+        ``initial_states``), ``eps`` the dtype's machine epsilon and ``bin`` = ``dt`` for a
+        vector field with a ``dt`` (so the residual is per bin), else 1. float32 states of
+        size 1 in 64-d give 4.6e-9; Lorenz (float64) about 1e-21; the 2 % cap matters only
+        for half precision (bfloat16's 100 rounding units are 78 %).
     tol_unique : float, optional
         Deduplication distance. Default 1e-3 times the RMS distance of ``initial_states``
         from their centroid (the published 1e-3, relative to the scale of the states).
@@ -406,7 +407,7 @@ def find_fixed_points(
     s = max(size, unit)
     bin_ = ev.dt if (ev.kind == "continuous" and ev.dt) else 1.0
 
-    tol_q = (0.5 * dim * (100 * ev.eps * s) ** 2 / bin_ ** 2 if tol_q is None
+    tol_q = (0.5 * dim * (min(100 * ev.eps, 0.02) * s) ** 2 / bin_ ** 2 if tol_q is None
              else check_positive_float(tol_q, "tol_q"))
     tol_slow = (0.5 * dim * (1e-3 * unit) ** 2 / bin_ ** 2 if tol_slow is None
                 else check_positive_float(tol_slow, "tol_slow"))
