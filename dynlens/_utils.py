@@ -12,6 +12,7 @@ import reprlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ __all__ = [
     "check_positive_float",
     "check_positive_int",
     "check_readable_file",
+    "json_default",
     "resolve_device",
     "seed_everything",
 ]
@@ -94,6 +96,15 @@ def check_choice(value, choices, name: str):
     raise DynlensValueError(
         f"{name}: expected one of {', '.join(repr(c) for c in choices)}, found {value!r}{hint}"
     )
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps(..., default=json_default)``: NumPy arrays and scalars as plain JSON."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
 @contextlib.contextmanager

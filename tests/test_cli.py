@@ -71,6 +71,10 @@ def test_analyze_rejects_a_system_of_another_dimension(tmp_path, capsys):
                  "--system", "lorenzz", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "system: expected one of" in err and "did you mean 'lorenz'" in err
+    code = main(["analyze", str(model_path), str(data_path), "--out", str(tmp_path / "c"),
+                 "--split", "training", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "split" in err and not (tmp_path / "c").exists()
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):

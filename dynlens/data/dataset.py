@@ -22,11 +22,16 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
-from .._utils import as_numpy, check_fraction, check_nonnegative_int, check_positive_float
+from .._utils import (
+    as_numpy,
+    check_fraction,
+    check_nonnegative_int,
+    check_positive_float,
+    json_default,
+)
 from ..errors import DynlensTypeError, DynlensValueError
 
 __all__ = ["SPLIT_NAMES", "NeuralDataset", "make_splits"]
@@ -35,15 +40,6 @@ __all__ = ["SPLIT_NAMES", "NeuralDataset", "make_splits"]
 SPLIT_NAMES = ("train", "valid", "test")
 
 _TRUTH_FIELDS = ("latents", "log_rates", "rates", "inputs")
-
-
-def _json_default(obj: Any) -> Any:
-    """Turn NumPy values (arrays, scalars) into plain JSON types."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
 def _normalise_metadata(metadata: Mapping | None) -> dict:
@@ -56,7 +52,7 @@ def _normalise_metadata(metadata: Mapping | None) -> dict:
             f"{type(metadata).__name__}"
         )
     try:
-        text = json.dumps(dict(metadata), default=_json_default, allow_nan=True)
+        text = json.dumps(dict(metadata), default=json_default, allow_nan=True)
     except (TypeError, ValueError) as err:
         raise DynlensTypeError(
             f"metadata: expected a dict of JSON-serialisable values (numbers, strings, lists, "
