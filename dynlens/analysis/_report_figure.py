@@ -48,6 +48,22 @@ def axes_for(fig: Figure, n: int):
     return fig.add_subplot(projection="3d") if n == 3 else fig.add_subplot()
 
 
+def equal_scales(ax, pts: np.ndarray) -> None:
+    """One scale on every axis, so that distances read true (a short mismatch on one axis
+    would otherwise be stretched to the panel's full width)."""
+    if pts.shape[-1] < 2 or not len(pts):
+        return
+    lo, hi = pts.min(0), pts.max(0)
+    center, half = (lo + hi) / 2, 0.55 * max(float((hi - lo).max()), 1e-12)
+    if pts.shape[-1] == 3:
+        ax.set_xlim(center[0] - half, center[0] + half)
+        ax.set_ylim(center[1] - half, center[1] + half)
+        ax.set_zlim(center[2] - half, center[2] + half)
+        ax.set_box_aspect((1, 1, 1))
+    else:
+        ax.set_aspect("equal", adjustable="datalim")
+
+
 def plot_points(ax, pts: np.ndarray, *args, **kwargs):
     if pts.shape[-1] == 1:
         pts = np.concatenate([pts, np.zeros_like(pts)], -1)
@@ -94,6 +110,7 @@ def comparison_figure(report: FixedPointComparison, *, title: str | None = None)
         ax.set_ylabel(proj.labels[1])
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
+    equal_scales(ax, np.concatenate([tp, mp]) if mp is not None else tp)
     ax.legend(handles=handles, fontsize=7, loc="upper left")
     ax.set_title(f"{len(report.matched)} matched, {len(report.missing)} missing, "
                  f"{len(report.spurious)} spurious (true coordinates)", fontsize=9)
