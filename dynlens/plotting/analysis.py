@@ -120,7 +120,8 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
     ax.legend(handles=handles, loc="upper left", fontsize=8)
-    ax.set_title(title or f"{len(fps)} fixed points ({fps.kind}, {fps.dim}-d)")
+    noun = "fixed point" if len(fps) == 1 else "fixed points"
+    ax.set_title(title or f"{len(fps)} {noun} ({fps.kind}, {fps.dim}-d)")
     return fig
 
 
