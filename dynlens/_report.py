@@ -35,7 +35,11 @@ class Report:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.lines: list[str] = []
-        out.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        """``out / name``, creating ``out`` with the first file (a refused run leaves none)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        return self.out / name
 
     def text(self, *paragraphs: str) -> None:
         """Append paragraphs (each may span lines), separated by blank lines."""
@@ -43,18 +47,18 @@ class Report:
             self.lines.extend([paragraph, ""])
 
     def figure(self, fig, name: str, caption: str) -> None:
-        save_figure(fig, self.out / f"{name}.png")
+        save_figure(fig, self._path(f"{name}.png"))
         self.text(f"![{caption}]({name}.png)", f"*{caption}*")
 
     def write_file(self, name: str, text: str) -> Path:
         """Write a text file (a table, a summary) next to the report, atomically."""
-        path = self.out / name
+        path = self._path(name)
         with atomic_path(path) as tmp:
             tmp.write_text(text)
         return path
 
     def write(self) -> Path:
-        path = self.out / "report.md"
+        path = self._path("report.md")
         with atomic_path(path) as tmp:
             tmp.write_text("\n".join(self.lines))
         return path

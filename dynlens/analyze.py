@@ -50,21 +50,21 @@ def resolve_system(data: Any, system: Any = None) -> Any:
     return system
 
 
-def _check(model: Any, data: Any, system: Any, split: str) -> Any:
-    """The model's generator, after checking the split and that the system fits the data
-    (before any work or file is written)."""
+def _check(model: Any, data: Any, system: Any, split: str) -> tuple[Any, Any]:
+    """The model's generator and the data's ``split``, after checking that the system fits
+    the data (before any work or file is written)."""
     dynamics = getattr(model, "dynamics", None)
     if dynamics is None:
         raise DynlensTypeError(
             f"model: expected a model with a `dynamics` generator (an SAE), found "
             f"{type(model).__name__}")
-    data.split(split)  # an unknown split is refused here, before any work
+    part = data.split(split)  # an unknown split is refused here, before any work
     latents = getattr(data, "latents", None)
     if system is not None and latents is not None and system.dim != latents.shape[-1]:
         raise DynlensValueError(
             f"system: expected a system of the data's latent dimension {latents.shape[-1]}, "
             f"found {getattr(system, 'name', system)!r} of dimension {system.dim}")
-    return dynamics
+    return dynamics, part
 
 
 def analysis_section(report: Report, model: Any, data: Any, *, label: str, heading: str,
@@ -80,8 +80,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
     """
     from . import analysis
 
-    dynamics = _check(model, data, system, split)
-    part = data.split(split)
+    dynamics, part = _check(model, data, system, split)
     latents = model.infer(part).latents
     fps = analysis.find_fixed_points(dynamics, latents, n_inits=n_inits, seed=seed,
                                      progress=progress)
@@ -167,7 +166,6 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     n_inits = check_positive_int(n_inits, "n_inits")
     seed = check_nonnegative_int(seed, "seed")
     truth = resolve_system(data, system)
-    _check(model, data, truth, split)
     config = getattr(model, "config", None)
     label = (f"{str(config.dynamics).upper()}-{config.latent_dim}" if config is not None
              else type(model).__name__)
