@@ -17,7 +17,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     report = run_demo(args.out, fast=args.fast, seed=args.seed, device=args.device,
-                      progress=not args.quiet)
+                      progress=not args.quiet, threads=args.threads)
     print(f"report written to {report}")
     return 0
 
@@ -74,6 +74,16 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _threads_arg(text: str) -> int | str:
+    from .errors import DynlensError
+    from .threads import check_threads
+
+    try:
+        return check_threads(int(text) if text.lstrip("-").isdigit() else text)
+    except DynlensError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynlens",
@@ -81,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "and check whether the learned dynamics are the true ones.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=_threads_arg, default="auto",
+                        help="torch CPU threads: 'auto' (default: the cores other processes "
+                             "leave free, re-checked every epoch) or a number")
 
-    demo = sub.add_parser("demo", help="simulate data, train models, analyse them, write a report",
+    demo = sub.add_parser("demo", parents=[common],
+                          help="simulate data, train models, analyse them, write a report",
                           description="Simulate Arneodo spiking data, train NODE and GRU "
                                       "autoencoders, open them and write a Markdown report with "
                                       "figures.")
@@ -95,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_cmd_demo)
 
-    sim = sub.add_parser("simulate", help="simulate spiking data from a ground-truth system")
+    sim = sub.add_parser("simulate", parents=[common],
+                         help="simulate spiking data from a ground-truth system")
     sim.add_argument("system", help="system name, e.g. arneodo, lorenz, rossler, chaotic_rnn")
     sim.add_argument("--out", type=Path, required=True, help="output file (.h5 or .npz)")
     sim.add_argument("--neurons", type=int, default=10)
@@ -108,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_cmd_simulate)
 
-    train = sub.add_parser("train", help="train a sequential autoencoder on a dataset file")
+    train = sub.add_parser("train", parents=[common],
+                           help="train a sequential autoencoder on a dataset file")
     train.add_argument("data", type=Path, help="dataset file (.h5 or .npz, see `dynlens simulate`)")
     train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
     train.add_argument("--dynamics", default="node",
@@ -123,14 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("evaluate", help="every metric the data's truth allows, as JSON")
+    ev = sub.add_parser("evaluate", parents=[common],
+                        help="every metric the data's truth allows, as JSON")
     ev.add_argument("model", type=Path, help="model checkpoint (.pt)")
     ev.add_argument("data", type=Path, help="dataset file")
     ev.add_argument("--split", default="test")
     ev.add_argument("--device", default="cpu")
     ev.set_defaults(func=_cmd_evaluate)
 
-    an = sub.add_parser("analyze", help="open a trained model: fixed points, graph, comparison "
+    an = sub.add_parser("analyze", parents=[common],
+                        help="open a trained model: fixed points, graph, comparison "
                                         "with the true system, as a report",
                         description="Find the fixed points of a trained model's generator on "
                                     "its latents, draw their spectra and graph, align its "
@@ -157,10 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynlens`` console script."""
     from .errors import DynlensError
+    from .threads import ThreadPolicy, describe
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        if args.command != "demo" or args.quiet:  # the demo's own first line says it otherwise
+            # stderr, so that `dynlens evaluate ... > row.json` stays valid JSON
+            print(f"dynlens {args.command}: {describe(args.threads)}", file=sys.stderr,
+                  flush=True)
+        with ThreadPolicy(args.threads):
+            return args.func(args)
     except DynlensError as err:
         print(f"dynlens {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from dynlens.training import FitConfig, default_fit_config, fit, poisson_nll
 
 # the package re-exports the function `fit` under the submodule's name
 fit_module = importlib.import_module("dynlens.training.fit")
-COLUMNS = ["epoch", "train_loss", "valid_loss", "scored_bins", "lr", "seconds"]
+COLUMNS = ["epoch", "train_loss", "valid_loss", "scored_bins", "lr", "seconds", "threads"]
 QUIET = {"progress": False}
 
 

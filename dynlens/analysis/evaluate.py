@@ -7,12 +7,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import DynlensTypeError, DynlensValueError
+from ..threads import ThreadPolicy, model_work
 from . import metrics
 
 __all__ = ["evaluate"]
 
 
-def evaluate(model, data, split: str = "test", *, batch_size: int = 512) -> dict[str, Any]:
+def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
+             threads: int | str = "auto") -> dict[str, Any]:
     """Evaluate a trained model on one split of a dataset.
 
     Affine maps (state R2 and decode R2) are fitted on the ``train`` split and scored on
@@ -28,6 +30,8 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512) -> dict
       (needs held-out neurons);
     - ``cycle_consistency`` of the inferred latents and log-rates;
     - ``split``, ``n_trials``.
+
+    ``threads`` sets torch's CPU threads while the model infers (see :mod:`dynlens.threads`).
 
     Examples
     --------
@@ -45,6 +49,11 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512) -> dict
     part = data.split(split)
     if len(part) == 0:
         raise DynlensValueError(f"split: expected a non-empty split, found 0 trials in {split!r}")
+    with ThreadPolicy(threads, work=model_work(model, min(batch_size, len(part)))):
+        return _score(model, data, part, split, batch_size)
+
+
+def _score(model, data, part, split: str, batch_size: int) -> dict[str, Any]:
     inferred = model.infer(part, batch_size=batch_size)
     row: dict[str, Any] = {"split": split, "n_trials": len(part)}
     if part.rates is not None:

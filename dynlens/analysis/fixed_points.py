@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 
 from .._utils import check_nonnegative_int, check_positive_float, check_positive_int
 from ..errors import DynlensTypeError, DynlensValueError
+from ..threads import ThreadPolicy, check_threads, model_work
 from ._cluster import deduplicate, group_manifolds
 from ._newton import solve
 from ._prepare import Evaluator, as_states
@@ -281,6 +282,7 @@ def find_fixed_points(
     adam_steps: int = 0,
     adam_lr: float | None = None,
     progress: bool = True,
+    threads: int | str = "auto",
 ) -> FixedPoints:
     """Find the fixed points of a discrete map or a vector field near given states.
 
@@ -358,6 +360,10 @@ def find_fixed_points(
     progress : bool
         Show a tqdm progress bar of the iterations (active and converged candidates); it is
         removed when the search ends.
+    threads : "auto" or int
+        torch's CPU threads during the search (restored afterwards; see
+        :mod:`dynlens.threads`). ``"auto"`` uses one for small fields and the free cores
+        for large ones.
 
     Returns
     -------
@@ -392,6 +398,7 @@ def find_fixed_points(
     outlier_factor = check_positive_float(outlier_factor, "outlier_factor")
     if region is not None:
         region = check_positive_float(region, "region")
+    check_threads(threads)
     for name, flag in (("keep_slow", keep_slow), ("progress", progress)):
         if not isinstance(flag, (bool, np.bool_)):
             raise DynlensTypeError(f"{name}: expected True or False, found {flag!r}")
@@ -428,10 +435,11 @@ def find_fixed_points(
     x0 = states[pick] + float(noise) * rng.standard_normal((n_inits, dim))
     # Identical initial states give no scale for the outlier and region rules: skip them.
     radius = outlier_factor * mean_dist if mean_dist > 0 else np.inf
-    result = solve(ev, ev.tensor(x0), tol_q=tol_q, max_iter=max_iter, adam_steps=adam_steps,
-                   adam_lr=adam_lr, patience=patience,
-                   center=torch.as_tensor(center, dtype=torch.float64, device=ev.device),
-                   radius=radius, merge_tol=tol_unique, progress=bool(progress))
+    with ThreadPolicy(threads, work=model_work(ev.dynamics, n_inits, dim)):
+        result = solve(ev, ev.tensor(x0), tol_q=tol_q, max_iter=max_iter, adam_steps=adam_steps,
+                       adam_lr=adam_lr, patience=patience,
+                       center=torch.as_tensor(center, dtype=torch.float64, device=ev.device),
+                       radius=radius, merge_tol=tol_unique, progress=bool(progress))
     x = result.x.detach().double().cpu().numpy()
     q = result.q.cpu().numpy()
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from .._utils import check_choice, check_fraction, check_positive_float, check_positive_int
 from ..errors import DynlensTypeError, DynlensValueError
+from ..threads import ThreadPolicy, model_work
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
     ADAPTIVE_SOLVERS,
@@ -218,24 +219,27 @@ class SAE(nn.Module):
         return {"log_rates": self.readout(latents), "latents": latents, "ic": ic}
 
     @torch.no_grad()
-    def infer(self, data, batch_size: int = 512) -> Inference:
+    def infer(self, data, batch_size: int = 512, threads: int | str = "auto") -> Inference:
         """Rates, log-rates, latents and initial conditions for every trial of ``data``.
 
         ``data`` is a :class:`~dynlens.data.NeuralDataset` or an array of spike counts
         ``[trials, bins, n_neurons]``. Runs in eval mode (no dropout), in batches, without
         gradients, on the model's device; the training mode is restored afterwards.
+        ``threads`` sets torch's CPU threads meanwhile (see :mod:`dynlens.threads`).
         """
         spikes = _spikes_of(data, self.n_neurons)
+        batch_size = check_positive_int(batch_size, "batch_size")
         was_training = self.training
         self.eval()
         chunks: dict[str, list[np.ndarray]] = {"log_rates": [], "latents": [], "ic": []}
         try:
-            for start in range(0, spikes.shape[0], check_positive_int(batch_size, "batch_size")):
-                batch = torch.as_tensor(spikes[start:start + batch_size], dtype=torch.float32,
-                                        device=self.device)
-                out = self(batch)
-                for key, chunk in chunks.items():
-                    chunk.append(out[key].cpu().numpy())
+            with ThreadPolicy(threads, work=model_work(self, min(batch_size, len(spikes)))):
+                for start in range(0, spikes.shape[0], batch_size):
+                    batch = torch.as_tensor(spikes[start:start + batch_size],
+                                            dtype=torch.float32, device=self.device)
+                    out = self(batch)
+                    for key, chunk in chunks.items():
+                        chunk.append(out[key].cpu().numpy())
         finally:
             self.train(was_training)
         log_rates = np.concatenate(chunks["log_rates"])

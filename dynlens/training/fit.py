@@ -24,6 +24,7 @@ from .._utils import (
 )
 from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
 from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
+from ..threads import ThreadPolicy, check_threads, model_work
 from .losses import poisson_nll
 
 __all__ = ["FitConfig", "default_fit_config", "fit"]
@@ -192,6 +193,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     callback: Callable[[int, torch.nn.Module, dict[str, float]], Any] | None = None,
+    threads: int | str = "auto",
     **settings: Any,
 ) -> pd.DataFrame:
     """Train ``model`` on ``data``'s train split, early-stopping on its valid split.
@@ -211,7 +213,10 @@ def fit(
         Spike counts with ``train`` and ``valid`` splits.
     seed : int
         Seeds batch order and dropout; the same seed (and model initialisation) gives
-        bit-identical results on the same machine.
+        bit-identical results on the same machine with the same thread count (the history's
+        ``threads`` column; pass an integer ``threads`` for reruns that must match bit for
+        bit, since ``"auto"`` follows the machine's load and a NODE's sums differ in the
+        last digits between 1 and 2 threads).
     device : {"cpu", "cuda", "auto"} or torch.device
         Where to train; the model stays there afterwards.
     checkpoint_dir : path, optional
@@ -227,13 +232,18 @@ def fit(
         in train mode and must be left so. Its time is not counted in ``seconds``; it must
         not consume the global random state if bit-identical runs matter (evaluation with
         :func:`dynlens.evaluate` does not).
+    threads : "auto" or int
+        torch's CPU threads while training (restored afterwards). ``"auto"`` uses the cores
+        that other processes leave free, re-checked every epoch, so that a busy neighbour
+        does not slow training 2-10x (see :mod:`dynlens.threads`).
     **settings
         Any field of :class:`FitConfig` (``max_epochs``, ``batch_size``, ``lr``, ...).
 
     Returns
     -------
     pandas.DataFrame
-        One row per epoch: ``epoch, train_loss, valid_loss, scored_bins, lr, seconds``.
+        One row per epoch: ``epoch, train_loss, valid_loss, scored_bins, lr, seconds,
+        threads``.
 
     Raises
     ------
@@ -247,12 +257,20 @@ def fit(
     >>> model = dl.models.SAE(n_neurons=5, latent_dim=3, hidden_size=16, encoder_size=8)
     >>> history = dl.fit(model, data, max_epochs=3, progress=False)
     >>> list(history.columns)
-    ['epoch', 'train_loss', 'valid_loss', 'scored_bins', 'lr', 'seconds']
+    ['epoch', 'train_loss', 'valid_loss', 'scored_bins', 'lr', 'seconds', 'threads']
     """
     config = default_fit_config(model, **settings)
     seed = check_nonnegative_int(seed, "seed")
+    threads = check_threads(threads)
     _check_model_data(model, data)
     device = resolve_device(device)
+    with ThreadPolicy(threads, work=model_work(model, config.batch_size)) as policy:
+        return _train(model, data, config, seed, device, checkpoint_dir, resume, progress,
+                      callback, policy)
+
+
+def _train(model, data, config: FitConfig, seed: int, device: torch.device, checkpoint_dir,
+           resume: bool, progress: bool, callback, policy: ThreadPolicy) -> pd.DataFrame:
     model.to(device)
 
     train = torch.as_tensor(_split_spikes(data, "train"), device=device)
@@ -297,6 +315,7 @@ def fit(
                unit="epoch", initial=start_epoch, total=config.max_epochs)
     model.train()
     for epoch in bar:
+        policy.update()  # a neighbour that started or stopped since the last epoch
         tic = time.perf_counter()
         scored = _scored_bins(epoch, n_bins, config)
         epoch_lr = optimizer.param_groups[0]["lr"]
@@ -319,7 +338,7 @@ def fit(
             _diverged(model, best, ckpt_dir, epoch, "validation loss")
         rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss,
                      "scored_bins": scored, "lr": epoch_lr,
-                     "seconds": time.perf_counter() - tic})
+                     "seconds": time.perf_counter() - tic, "threads": policy.threads})
         full_length = scored == n_bins
         if full_length and valid_loss < best["loss"] * (1 - config.min_delta):
             best = {"loss": valid_loss, "state": _copy_state(model), "epoch": epoch}
@@ -350,7 +369,8 @@ def fit(
     if best["epoch"] >= 0:
         model.load_state_dict(best["state"])
     model.eval()
-    return pd.DataFrame(rows, columns=["epoch", "train_loss", "valid_loss", "scored_bins", "lr", "seconds"])
+    return pd.DataFrame(rows, columns=["epoch", "train_loss", "valid_loss", "scored_bins", "lr",
+                                       "seconds", "threads"])
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -1,0 +1,149 @@
+"""Epoch time at 1, 2 and "auto" torch threads, on an idle machine and beside a busy neighbour.
+
+    python3 benchmarks/bench_threads.py            # about 10 minutes on 2 cores
+    python3 benchmarks/bench_threads.py --no-demo  # the epoch table only (about 4 minutes)
+
+Models: the demo's NODE-3 and GRU-3 (batch 64) and two larger ones, GRU-64 and NODE-16 with
+MLP width 256 (batch 128), on 1000 full-length Arneodo trials (70 bins, 10 neurons), trained
+by ``dl.fit`` with lengthening off. Each cell is the median epoch time (validation included)
+of epochs 2-4 of one fit. The busy neighbour is a CPU-bound Python loop in another process,
+started before and killed after each busy measurement (bounded at 15 minutes in case this
+script dies). Then, unless ``--no-demo``, ``dynlens demo --fast`` runs end to end idle and
+beside the neighbour. Writes ``bench_threads.md`` next to this file.
+
+Goals (issue "Fast on a busy machine"): with ``"auto"`` beside a busy neighbour no model
+slower than 1.5x its idle ``"auto"`` time; idle, ``"auto"`` at most 10 % slower than the
+best fixed count; ``dynlens demo --fast`` under 3 minutes beside the neighbour and under 2
+idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import dynlens as dl
+from dynlens._utils import atomic_path
+from dynlens.threads import available_cores
+
+HERE = Path(__file__).resolve().parent
+MODELS = {  # label: (SAE keywords, batch size)
+    "NODE-3 (demo)": ({"latent_dim": 3, "dynamics": "node"}, 64),
+    "GRU-3 (demo)": ({"latent_dim": 3, "dynamics": "gru"}, 64),
+    "GRU-64": ({"latent_dim": 64, "dynamics": "gru"}, 128),
+    "NODE-16, width 256": ({"latent_dim": 16, "dynamics": "node", "hidden_size": 256}, 128),
+}
+SETTINGS = (1, 2, "auto")
+EPOCHS = 4
+
+
+@contextlib.contextmanager
+def busy_neighbour(busy: bool) -> Iterator[None]:
+    """A CPU-bound process beside this one while the block runs (nothing when not ``busy``)."""
+    if not busy:
+        yield
+        return
+    loop = "import time\nt = time.time()\nwhile time.time() - t < 900: pass"
+    process = subprocess.Popen([sys.executable, "-c", loop])
+    time.sleep(0.5)  # past the interpreter's start-up
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
+def epoch_seconds(data, keywords: dict, batch: int, threads) -> tuple[float, str]:
+    """Median epoch time of epochs 2..EPOCHS and the thread counts the fit used."""
+    torch.manual_seed(0)
+    model = dl.models.SAE(n_neurons=data.n_neurons, **keywords)
+    history = dl.fit(model, data, max_epochs=EPOCHS, batch_size=batch, bins_per_group=0,
+                     progress=False, threads=threads)
+    used = sorted(set(history["threads"].iloc[1:]))
+    return float(np.median(history["seconds"].iloc[1:])), "/".join(map(str, used))
+
+
+def demo_seconds(busy: bool) -> float:
+    with busy_neighbour(busy), tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dynlens.cli", "demo", "--fast", "--quiet",
+                        "--out", out], check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-demo", action="store_true")
+    args = parser.parse_args()
+    data = dl.simulate("arneodo", n_neurons=10, n_trials=1000, n_bins=70, seed=0)
+    times: dict[tuple[str, bool, object], tuple[float, str]] = {}
+    for busy in (False, True):
+        for label, (keywords, batch) in MODELS.items():
+            for threads in SETTINGS:
+                with busy_neighbour(busy):
+                    times[label, busy, threads] = epoch_seconds(data, keywords, batch, threads)
+                seconds, used = times[label, busy, threads]
+                print(f"{'busy' if busy else 'idle'} {label} threads={threads}: "
+                      f"{seconds:.2f} s/epoch (used {used})", flush=True)
+
+    lines = [
+        "# Threads: epoch time idle and beside a busy neighbour",
+        "",
+        (f"Machine: {platform.machine()}, {available_cores()} cores, torch {torch.__version__}. "
+        f"1000 Arneodo trials x 70 bins x 10 neurons ({len(data.split('train'))} training "
+        f"trials), full-length trials, median of epochs 2-{EPOCHS} of one `dl.fit` "
+        "(validation included). Busy: one CPU-bound Python process beside the fit. Written by "
+        "`benchmarks/bench_threads.py`."),
+        "",
+        ("| model (batch) | idle 1 | idle 2 | idle auto | busy 1 | busy 2 | busy auto "
+        "| auto: busy / idle | auto idle / best fixed idle |"),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    worst_busy, worst_idle = 0.0, 0.0
+    for label, (_, batch) in MODELS.items():
+        cells = []
+        for busy in (False, True):
+            for threads in SETTINGS:
+                seconds, used = times[label, busy, threads]
+                cells.append(f"{seconds:.2f}" + (f" ({used} thr.)" if threads == "auto" else ""))
+        auto_idle, auto_busy = times[label, False, "auto"][0], times[label, True, "auto"][0]
+        best_idle = min(times[label, False, t][0] for t in (1, 2))
+        worst_busy = max(worst_busy, auto_busy / auto_idle)
+        worst_idle = max(worst_idle, auto_idle / best_idle)
+        lines.append(f"| {label} ({batch}) | {' | '.join(cells)} | {auto_busy / auto_idle:.2f}x "
+                     f"| {auto_idle / best_idle:.2f}x |")
+    lines += [
+        "",
+        ("Seconds per epoch; `auto` cells show the thread counts the policy chose (epochs 2-"
+        f"{EPOCHS}). Worst `auto` busy / idle: **{worst_busy:.2f}x** (goal: at most 1.5x); worst "
+        f"`auto` idle / best fixed count: **{worst_idle:.2f}x** (goal: at most 1.10x)."),
+    ]
+    if not args.no_demo:
+        idle, busy = demo_seconds(False), demo_seconds(True)
+        lines += [
+            "",
+            "## `dynlens demo --fast`, end to end (simulation, two fits, analysis, report)",
+            "",
+            "| idle | beside a busy neighbour |",
+            "|---|---|",
+            f"| {idle:.0f} s | {busy:.0f} s |",
+            "",
+            "Goals: under 120 s idle, under 180 s beside the neighbour.",
+        ]
+    with atomic_path(HERE / "bench_threads.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
