@@ -38,10 +38,10 @@ from dynlens.threads import available_cores
 
 HERE = Path(__file__).resolve().parent
 MODELS = {  # label: (SAE keywords, batch size)
-    "NODE-3 (demo)": ({"latent_dim": 3, "dynamics": "node"}, 64),
-    "GRU-3 (demo)": ({"latent_dim": 3, "dynamics": "gru"}, 64),
-    "GRU-64": ({"latent_dim": 64, "dynamics": "gru"}, 128),
-    "NODE-16, width 256": ({"latent_dim": 16, "dynamics": "node", "hidden_size": 256}, 128),
+    "NODE-3 (demo)": ({"latent_dim": 3, "generator": "node"}, 64),
+    "GRU-3 (demo)": ({"latent_dim": 3, "generator": "gru"}, 64),
+    "GRU-64": ({"latent_dim": 64, "generator": "gru"}, 128),
+    "NODE-16, width 256": ({"latent_dim": 16, "generator": "node", "hidden_size": 256}, 128),
 }
 SETTINGS = (1, 2, "auto")
 EPOCHS = 4

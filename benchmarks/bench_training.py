@@ -31,7 +31,6 @@ import torch
 import dynlens as dl
 from dynlens._utils import atomic_path, seed_everything
 from dynlens.plotting._style import new_figure, save_figure
-from dynlens.training.losses import poisson_nll
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT = HERE.parent / "studies" / "node_vs_gru_arneodo" / "node3_arneodo_seed0.pt"
@@ -45,7 +44,7 @@ def step_time(model, spikes: torch.Tensor, n_bins: int, repeats: int = 3) -> flo
     times = []
     for _ in range(repeats + 1):
         tic = time.perf_counter()
-        loss = poisson_nll(model(spikes, n_bins=n_bins)["log_rates"], spikes[:, :n_bins])
+        loss = model.loss(spikes, n_bins=n_bins).total
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -54,7 +53,7 @@ def step_time(model, spikes: torch.Tensor, n_bins: int, repeats: int = 3) -> flo
 
 
 def with_solver(model, solver: str):
-    clone = dl.models.SAE(**{**model.config.to_dict(), "solver": solver})
+    clone = dl.models.SAE.from_config({**model.config.to_dict(), "solver": solver})
     clone.load_state_dict(model.state_dict())
     return clone
 
@@ -69,7 +68,7 @@ def fit_with_trace(data, seed: int) -> dict:
             trace.append((epoch + 1, metrics["rate_r2"], metrics["state_r2"]))
 
     seed_everything(seed)
-    model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="node")
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="node")
     history = dl.fit(model, data, seed=seed, progress=False, callback=evaluate_now)
     elapsed = history.seconds.cumsum().to_numpy()
     final = dl.evaluate(model, data, split="test")
@@ -117,7 +116,7 @@ def main() -> None:
     train = torch.as_tensor(data.split("train").spikes, dtype=torch.float32)
     n_train = train.shape[0]
     torch.manual_seed(0)
-    models = {"untrained": dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="node")}
+    models = {"untrained": dl.models.SAE(n_neurons=10, latent_dim=3, generator="node")}
     if CHECKPOINT.exists():
         models["trained"] = dl.load_model(CHECKPOINT)
     batch = dl.training.default_fit_config(models["untrained"]).batch_size

@@ -167,7 +167,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     seed = check_nonnegative_int(seed, "seed")
     truth = resolve_system(data, system)
     config = getattr(model, "config", None)
-    label = (f"{str(config.dynamics).upper()}-{config.latent_dim}" if config is not None
+    label = (f"{str(config.generator).upper()}-{config.latent_dim}" if config is not None
              else type(model).__name__)
     report = Report(Path(out))
     report.text("# dynlens analysis report", f"Model: {label}.", f"```\n{data!r}\n```")

@@ -40,7 +40,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training import fit
 
     data = load_dataset(args.data)
-    model = SAE(n_neurons=data.n_neurons, latent_dim=args.latent_dim, dynamics=args.dynamics,
+    model = SAE(n_neurons=data.n_neurons, latent_dim=args.latent_dim, generator=args.generator,
                 hidden_size=args.hidden_size, heldout_neurons=list(data.heldout_neurons))
     settings = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     history = fit(model, data, seed=args.seed, device=args.device,
@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="train a sequential autoencoder on a dataset file")
     train.add_argument("data", type=Path, help="dataset file (.h5 or .npz, see `dynlens simulate`)")
     train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
-    train.add_argument("--dynamics", default="node",
-                       help="generator: node, gru, rnn, node_discrete, lds (default: node)")
+    train.add_argument("--generator", "--dynamics", default="node",
+                       help="generator: node, gru, rnn, node_discrete, lds (default: node); "
+                            "--dynamics is its old name")
     train.add_argument("--latent-dim", type=int, default=3)
     train.add_argument("--hidden-size", type=int, default=None, help="NODE MLP width")
     train.add_argument("--max-epochs", type=int, default=None)

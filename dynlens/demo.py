@@ -96,7 +96,7 @@ def _demo(out: Path, fast: bool, seed: int, device: str, progress: bool,
     for label, generator in (("NODE-3", "node"), ("GRU-3", "gru")):
         say(f"training {label}")
         seed_everything(seed)
-        model = SAE(n_neurons=data.n_neurons, latent_dim=3, dynamics=generator)
+        model = SAE(n_neurons=data.n_neurons, latent_dim=3, generator=generator)
         tic = time.perf_counter()
         histories[label] = fit(model, data, seed=seed, device=device, progress=progress, **settings)
         seconds = time.perf_counter() - tic

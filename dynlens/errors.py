@@ -24,6 +24,8 @@ __all__ = [
     "DynlensError",
     "DynlensFileFormatError",
     "DynlensFileNotFoundError",
+    "DynlensNoDynamicsError",
+    "DynlensNotFittedError",
     "DynlensTypeError",
     "DynlensUnsafeCheckpointError",
     "DynlensValueError",
@@ -56,6 +58,13 @@ class DynlensDivergenceError(DynlensError, RuntimeError):
 
 class DynlensUnsafeCheckpointError(DynlensFileFormatError):
     """A checkpoint holds something other than tensors and JSON (e.g. pickled objects)."""
+
+
+class DynlensNoDynamicsError(DynlensError, AttributeError):
+    """A model without a generator (e.g. a transformer) was asked for its ``dynamics``.
+
+    Also an ``AttributeError``, so ``hasattr(model, "dynamics")`` is False for such models.
+    """
 
 
 class DynlensNotFittedError(DynlensValueError, NotFittedError):

@@ -27,15 +27,15 @@ def heldout_data():
 
 @pytest.fixture
 def make_sae():
-    """``make_sae(dynamics="gru", init_seed=0, **kw)``: a small SAE, reproducibly initialised."""
+    """``make_sae(generator="gru", init_seed=0, **kw)``: a small SAE, reproducibly initialised."""
 
-    def build(dynamics: str = "gru", init_seed: int = 0, **kwargs) -> SAE:
+    def build(generator: str = "gru", init_seed: int = 0, **kwargs) -> SAE:
         kwargs.setdefault("n_neurons", 6)
         kwargs.setdefault("latent_dim", 3)
         kwargs.setdefault("encoder_size", 8)
-        if dynamics in ("node", "node_discrete"):
+        if generator in ("node", "node_discrete"):
             kwargs.setdefault("hidden_size", 16)
         torch.manual_seed(init_seed)
-        return SAE(dynamics=dynamics, **kwargs)
+        return SAE(generator=generator, **kwargs)
 
     return build

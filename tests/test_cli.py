@@ -39,7 +39,7 @@ def test_simulate_train_evaluate_round_trip(tmp_path, capsys):
     assert main(["train", str(data_path), "--out", str(model_path), "--dynamics", "gru",
                  "--max-epochs", "2", "--quiet"]) == 0
     model = dl.load_model(model_path)
-    assert model.config.dynamics == "gru" and model.n_neurons == 5
+    assert model.config.generator == "gru" and model.n_neurons == 5
 
     capsys.readouterr()
     assert main(["evaluate", str(model_path), str(data_path)]) == 0
@@ -61,7 +61,7 @@ def test_simulate_train_evaluate_round_trip(tmp_path, capsys):
 def test_analyze_rejects_a_system_of_another_dimension(tmp_path, capsys):
     data_path, model_path = tmp_path / "data.npz", tmp_path / "model.pt"
     dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=10, seed=0).save(data_path)
-    dl.models.SAE(n_neurons=5, latent_dim=3, dynamics="gru").save(model_path)
+    dl.models.SAE(n_neurons=5, latent_dim=3, generator="gru").save(model_path)
     code = main(["analyze", str(model_path), str(data_path), "--out", str(tmp_path / "a"),
                  "--system", "bistable2d", "--n-inits", "16", "--quiet"])
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ from dynlens.demo import _in_short
 def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     data = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
     dl._utils.seed_everything(0)
-    model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="gru", encoder_size=8)
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="gru", encoder_size=8)
     dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
     report = Report(tmp_path)
     summary = analysis_section(report, model, data, label="GRU-3",
@@ -53,7 +53,7 @@ def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
     sim = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
     data = dl.NeuralDataset.from_arrays(sim.spikes, metadata={"system": "arneodo"})
     dl._utils.seed_everything(0)
-    model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="gru", encoder_size=8)
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="gru", encoder_size=8)
     dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
     path = run_analysis(model, data, tmp_path, n_inits=128, progress=False)
     text = path.read_text()

@@ -98,7 +98,7 @@ def test_affine_maps_are_fitted_on_train_and_scored_on_the_split(tiny_data):
 def test_a_short_fit_improves_the_scores():
     data = simulate("arneodo", n_neurons=10, n_trials=40, n_bins=15, mean_rate=5.0, seed=0)
     torch.manual_seed(0)
-    model = SAE(n_neurons=10, latent_dim=3, dynamics="gru", encoder_size=8)
+    model = SAE(n_neurons=10, latent_dim=3, generator="gru", encoder_size=8)
     before = evaluate(model, data)
     fit(model, data, max_epochs=30, bins_per_group=0, warmup_epochs=0, batch_size=16,
         progress=False)

@@ -278,9 +278,9 @@ def test_heldout_neurons_are_hidden_from_the_encoder_but_predicted(make_sae):
 @pytest.mark.parametrize(
     "kwargs, argument",
     [
-        ({"dynamics": "nod"}, "dynamics"),
-        ({"dynamics": "gru", "hidden_size": 5}, "hidden_size"),
-        ({"dynamics": "lds", "hidden_size": 4}, "hidden_size"),
+        ({"generator": "nod"}, "generator"),
+        ({"generator": "gru", "hidden_size": 5}, "hidden_size"),
+        ({"generator": "lds", "hidden_size": 4}, "hidden_size"),
         ({"heldout_neurons": [6]}, "heldout_neurons"),
         ({"heldout_neurons": [-1]}, "heldout_neurons"),
         ({"heldout_neurons": [1, 1]}, "heldout_neurons"),
@@ -317,7 +317,7 @@ def test_sae_accepts_a_datasets_heldout_attribute(heldout_data):
 
 def test_unknown_dynamics_suggests_the_close_name():
     with pytest.raises(DynlensValueError, match="did you mean 'node'"):
-        SAE(n_neurons=6, dynamics="nod")
+        SAE(n_neurons=6, generator="nod")
 
 
 def test_gru_hidden_size_equal_to_latent_dim_is_accepted(make_sae):

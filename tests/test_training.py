@@ -17,7 +17,7 @@ from dynlens.models.checkpoint import read_checkpoint
 from dynlens.training import FitConfig, default_fit_config, fit, poisson_nll
 
 # the package re-exports the function `fit` under the submodule's name
-fit_module = importlib.import_module("dynlens.training.fit")
+sae_module = importlib.import_module("dynlens.models.sae")  # where the SAE's loss is computed
 COLUMNS = ["epoch", "train_loss", "valid_loss", "scored_bins", "lr", "seconds", "threads"]
 QUIET = {"progress": False}
 
@@ -91,7 +91,7 @@ def test_generator_only_runs_over_the_scored_bins(make_sae, tiny_data, monkeypat
         seen.append((log_rates.shape[1], spikes.shape[1], torch.is_grad_enabled()))
         return poisson_nll(log_rates, spikes)
 
-    monkeypatch.setattr(fit_module, "poisson_nll", spy)
+    monkeypatch.setattr(sae_module, "poisson_nll", spy)
     fit(make_sae("gru"), tiny_data, max_epochs=3, bins_per_group=4, epochs_per_group=1, **QUIET)
     assert [s[:2] for s in seen if s[2]] == [(4, 4), (8, 8), (12, 12)]  # training steps
     assert {s[:2] for s in seen if not s[2]} == {(12, 12)}  # validation: the whole trial
@@ -200,7 +200,7 @@ def test_resume_after_an_interruption_is_bit_identical(make_sae, tiny_data, tmp_
         return poisson_nll(log_rates, spikes)
 
     with monkeypatch.context() as patch:
-        patch.setattr(fit_module, "poisson_nll", interrupting)
+        patch.setattr(sae_module, "poisson_nll", interrupting)
         with pytest.raises(_Interrupt):
             fit(make_sae("gru", dropout=0.2), tiny_data, checkpoint_dir=tmp_path / "run",
                 **settings)
@@ -297,7 +297,7 @@ def test_divergence_raises_and_restores_the_best_weights(make_sae, tiny_data, tm
     clean_history = fit(clean, tiny_data, max_epochs=3, **settings)
 
     diverging = make_sae("gru")
-    monkeypatch.setattr(fit_module, "poisson_nll", _nan_after(3, in_validation=in_validation))
+    monkeypatch.setattr(sae_module, "poisson_nll", _nan_after(3, in_validation=in_validation))
     with pytest.raises(DynlensDivergenceError, match=r"^fit:.*NaN.*epoch 3") as info:
         fit(diverging, tiny_data, max_epochs=10, checkpoint_dir=tmp_path, **settings)
     best_epoch = int(clean_history["valid_loss"].idxmin())

@@ -1,6 +1,11 @@
-"""Sequential autoencoders and their generators (each generator is a ``Dynamics``)."""
+"""Model families (one contract: :mod:`dynlens.models.base`), their generators and checkpoints.
 
-from .checkpoint import load_model, register_model, save_model
+Every family is a :class:`Model` registered by name; ``available()`` lists them and
+``build(name, **config)`` makes one. Each generator is a :class:`~dynlens.dynamics.Dynamics`.
+"""
+
+from .base import LossTerms, Model, available, build, get, register
+from .checkpoint import load_model, save_model
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
     DiscreteNODEDynamics,
@@ -11,9 +16,8 @@ from .generators import (
     rollout,
 )
 from .inference import Inference
+from .losses import poisson_nll
 from .sae import GENERATORS, SAE, SAEConfig
-
-register_model(SAE)
 
 __all__ = [
     "GENERATORS",
@@ -23,11 +27,17 @@ __all__ = [
     "GRUDynamics",
     "Inference",
     "LinearDynamics",
+    "LossTerms",
+    "Model",
     "NODEDynamics",
     "RNNDynamics",
     "SAEConfig",
+    "available",
+    "build",
+    "get",
     "load_model",
-    "register_model",
+    "poisson_nll",
+    "register",
     "rollout",
     "save_model",
 ]

@@ -18,18 +18,12 @@ from ..errors import (
     DynlensTypeError,
     DynlensUnsafeCheckpointError,
 )
+from .base import available, get
 
-__all__ = ["load_model", "read_checkpoint", "register_model", "save_model", "write_checkpoint"]
+__all__ = ["load_model", "read_checkpoint", "save_model", "write_checkpoint"]
 
 _FORMAT = "dynlens-checkpoint"
 _VERSION = 1
-_MODEL_TYPES: dict[str, type] = {}
-
-
-def register_model(cls: type) -> type:
-    """Register a model class (with ``model_type`` and a ``config`` dataclass) for loading."""
-    _MODEL_TYPES[cls.model_type] = cls
-    return cls
 
 
 def write_checkpoint(path, payload: dict[str, Any]) -> None:
@@ -73,22 +67,23 @@ def _unsafe_globals(path: Path) -> list[str]:
 
 
 def save_model(model: nn.Module, path) -> None:
-    """Save ``model`` (an SAE, LFADS or NDT) as tensors plus its JSON config, atomically.
+    """Save ``model`` (any registered family) as tensors plus its JSON config, atomically.
 
     Examples
     --------
     >>> import tempfile, pathlib, torch
     >>> from dynlens.models import SAE
-    >>> model = SAE(n_neurons=4, latent_dim=2, dynamics="gru")
+    >>> model = SAE(n_neurons=4, latent_dim=2, generator="gru")
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.pt"
     >>> save_model(model, path)
     >>> clone = load_model(path)
     >>> all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), clone.state_dict().values()))
     True
     """
-    if getattr(model, "model_type", None) not in _MODEL_TYPES:
+    if getattr(model, "model_type", None) not in available():
         raise DynlensTypeError(
-            f"model: expected a dynlens model ({', '.join(sorted(_MODEL_TYPES))}), found {type(model).__name__}"
+            f"model: expected a registered dynlens model ({', '.join(available())}), found "
+            f"{type(model).__name__}"
         )
     write_checkpoint(path, {
         "format": _FORMAT,
@@ -107,13 +102,14 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
     """
     payload = read_checkpoint(path)
     model_type = payload.get("model_type")
-    if model_type not in _MODEL_TYPES:
+    if model_type not in available():
         raise DynlensFileFormatError(
-            f"path: {path} holds model_type {model_type!r}; expected one of {sorted(_MODEL_TYPES)}"
+            f"path: {path} holds model_type {model_type!r}; expected one of {available()} "
+            f"(register a model family with dynlens.models.register before loading)"
         )
     try:
         config = json.loads(payload["config"])
-        model = _MODEL_TYPES[model_type](**config)
+        model = get(model_type).from_config(config)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise DynlensFileFormatError(f"path: {path} is a damaged dynlens checkpoint ({err})") from err

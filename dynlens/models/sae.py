@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from torch import nn
 from .._utils import check_choice, check_fraction, check_positive_float, check_positive_int
 from ..errors import DynlensTypeError, DynlensValueError
 from ..threads import ThreadPolicy, model_work
+from .base import LossTerms, Model, register
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
     ADAPTIVE_SOLVERS,
@@ -26,10 +28,21 @@ from .generators import (
     rollout,
 )
 from .inference import Inference
+from .losses import poisson_nll
 
 __all__ = ["GENERATORS", "SAE", "SAEConfig"]
 
 GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds")
+
+# Learning rate and weight decay per generator: the published NODE and GRU recipes (Sedler et
+# al. 2023); the RNN follows the GRU, the linear baseline its own.
+_FIT_DEFAULTS = {
+    "node": {"lr": 5e-3, "weight_decay": 1e-5},
+    "node_discrete": {"lr": 5e-3, "weight_decay": 1e-5},
+    "gru": {"lr": 1e-2, "weight_decay": 1e-4},
+    "rnn": {"lr": 1e-2, "weight_decay": 1e-4},
+    "lds": {"lr": 1e-2, "weight_decay": 1e-5},
+}
 
 
 @dataclass
@@ -41,7 +54,7 @@ class SAEConfig:
 
     n_neurons: int
     latent_dim: int = 3
-    dynamics: str = "node"
+    generator: str = "node"
     hidden_size: int | None = None
     n_layers: int = 1
     encoder_size: int = 64
@@ -56,12 +69,12 @@ class SAEConfig:
     def __post_init__(self) -> None:
         self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
         self.latent_dim = check_positive_int(self.latent_dim, "latent_dim")
-        check_choice(self.dynamics, GENERATORS, "dynamics")
+        check_choice(self.generator, GENERATORS, "generator")
         if self.hidden_size is not None:
             self.hidden_size = check_positive_int(self.hidden_size, "hidden_size")
-            if self.dynamics in ("gru", "rnn", "lds") and self.hidden_size != self.latent_dim:
+            if self.generator in ("gru", "rnn", "lds") and self.hidden_size != self.latent_dim:
                 raise DynlensValueError(
-                    f"hidden_size: a {self.dynamics!r} generator's capacity is tied to its latent "
+                    f"hidden_size: a {self.generator!r} generator's capacity is tied to its latent "
                     f"size; expected None or {self.latent_dim}, found {self.hidden_size}"
                 )
         self.n_layers = check_positive_int(self.n_layers, "n_layers")
@@ -87,7 +100,8 @@ class SAEConfig:
         return dataclasses.asdict(self)
 
 
-class SAE(nn.Module):
+@register
+class SAE(Model):
     """Sequential autoencoder: spikes -> initial condition -> latent trajectory -> log-rates.
 
     The encoder is a bidirectional GRU over the trial's held-in spikes giving the initial
@@ -101,8 +115,8 @@ class SAE(nn.Module):
         Number of neurons the readout predicts (held-in plus held-out).
     latent_dim : int
         Latent state dimension.
-    dynamics : {"node", "gru", "rnn", "node_discrete", "lds"}
-        The generator. ``"node"`` integrates a continuous MLP vector field; ``"gru"`` and
+    generator : {"node", "gru", "rnn", "node_discrete", "lds"}
+        The generator (``model.dynamics``, the object the analysis opens). ``"node"`` integrates a continuous MLP vector field; ``"gru"`` and
         ``"rnn"`` iterate a cell with zero input (capacity tied to ``latent_dim``);
         ``"node_discrete"`` iterates ``x + 0.1 MLP(x)``; ``"lds"`` a linear map.
     hidden_size : int, optional
@@ -130,10 +144,13 @@ class SAE(nn.Module):
         Tolerances of adaptive solvers.
     bin_dt : float
         One bin in model time units (NODE).
+    dynamics : str, optional
+        Deprecated name of ``generator`` (a ``DeprecationWarning``; ``model.dynamics`` is the
+        generator module itself).
 
     Examples
     --------
-    >>> model = SAE(n_neurons=10, latent_dim=3, dynamics="node", hidden_size=32)
+    >>> model = SAE(n_neurons=10, latent_dim=3, generator="node", hidden_size=32)
     >>> out = model(torch.zeros(2, 15, 10))
     >>> tuple(out["log_rates"].shape), tuple(out["latents"].shape)
     ((2, 15, 10), (2, 15, 3))
@@ -147,7 +164,7 @@ class SAE(nn.Module):
         self,
         n_neurons: int,
         latent_dim: int = 3,
-        dynamics: str = "node",
+        generator: str = "node",
         hidden_size: int | None = None,
         n_layers: int = 1,
         encoder_size: int = 64,
@@ -158,10 +175,13 @@ class SAE(nn.Module):
         rtol: float = 1e-3,
         atol: float = 1e-3,
         bin_dt: float = 0.1,
+        dynamics: str | None = None,
     ) -> None:
         super().__init__()
+        generator = _renamed_generator(generator, dynamics)
         self.config = SAEConfig(
-            n_neurons=n_neurons, latent_dim=latent_dim, dynamics=dynamics, hidden_size=hidden_size,
+            n_neurons=n_neurons, latent_dim=latent_dim, generator=generator,
+            hidden_size=hidden_size,
             n_layers=n_layers, encoder_size=encoder_size, dropout=dropout,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), solver=solver, substeps=substeps,
             rtol=rtol, atol=atol, bin_dt=bin_dt,
@@ -183,24 +203,30 @@ class SAE(nn.Module):
             "node_discrete": lambda: DiscreteNODEDynamics(cfg.latent_dim, width, cfg.n_layers),
             "lds": lambda: LinearDynamics(cfg.latent_dim),
         }
-        self.dynamics = builders[cfg.dynamics]()
+        self.dynamics = builders[cfg.generator]()
         self.readout = nn.Linear(cfg.latent_dim, cfg.n_neurons)
-
-    @property
-    def n_neurons(self) -> int:
-        return self.config.n_neurons
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
-    @property
-    def heldout_neurons(self) -> list[int]:
-        return list(self.config.heldout_neurons)
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SAE:
+        """Rebuild from a saved config (checkpoints before 0.2 name the generator ``dynamics``)."""
+        config = dict(config)
+        if "dynamics" in config and "generator" not in config:
+            config["generator"] = config.pop("dynamics")
+        return cls(**config)
 
-    @property
-    def device(self) -> torch.device:
-        return self.readout.weight.device
+    def fit_defaults(self) -> dict[str, Any]:
+        """The published learning rate and weight decay of this model's generator."""
+        return dict(_FIT_DEFAULTS[self.config.generator])
+
+    def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
+             epoch: int = 0) -> LossTerms:
+        """Poisson NLL of the first ``n_bins`` bins (all by default); the encoder sees all."""
+        log_rates = self(batch, n_bins=n_bins)["log_rates"]
+        return LossTerms(poisson_nll(log_rates, batch[:, :log_rates.shape[1]]))
 
     def forward(self, spikes: torch.Tensor, n_bins: int | None = None) -> dict[str, torch.Tensor]:
         """Encode held-in spikes ``[batch, bins, n_neurons]`` and generate ``n_bins`` bins.
@@ -247,11 +273,18 @@ class SAE(nn.Module):
                          latents=np.concatenate(chunks["latents"]),
                          initial_conditions=np.concatenate(chunks["ic"]))
 
-    def save(self, path) -> None:
-        """Write tensors plus a JSON config to ``path`` atomically (see :func:`load_model`)."""
-        from .checkpoint import save_model
 
-        save_model(self, path)
+def _renamed_generator(generator: str, dynamics: str | None) -> str:
+    """``generator``, or the deprecated ``dynamics=`` keyword's value with a warning."""
+    if dynamics is None:
+        return generator
+    warnings.warn("SAE(dynamics=...) is deprecated; use SAE(generator=...)",
+                  DeprecationWarning, stacklevel=3)
+    if generator not in ("node", dynamics):
+        raise DynlensValueError(
+            f"dynamics: the deprecated name of generator; found generator={generator!r} and "
+            f"dynamics={dynamics!r}, pass only generator=")
+    return dynamics
 
 
 def _spikes_of(data, n_neurons: int) -> np.ndarray:

@@ -1,4 +1,11 @@
-"""The fit loop: ``dl.fit(model, data)`` trains a sequential autoencoder on spike counts."""
+"""The fit loop: ``dl.fit(model, data)`` trains any dynlens model on spike counts.
+
+One loop for every model family: it calls only the model contract
+(:mod:`dynlens.models.base`): the model's ``loss`` (with its named terms, recorded as
+history columns), its ``fit_defaults`` and its neurons. The steps: settings, the data split,
+an optimiser and schedule, resumption from ``checkpoint_dir``, then epochs of training,
+validation, bookkeeping of the best weights and checkpoints, and early stopping.
+"""
 
 from __future__ import annotations
 
@@ -25,18 +32,10 @@ from .._utils import (
 from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
 from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from ..threads import ThreadPolicy, check_threads, model_work
-from .losses import poisson_nll
 
 __all__ = ["FitConfig", "default_fit_config", "fit"]
 
-# Per-generator learning rate and weight decay (REFERENCE.md section 3, NODE and GRU recipes).
-_GENERATOR_DEFAULTS = {
-    "node": {"lr": 5e-3, "weight_decay": 1e-5},
-    "node_discrete": {"lr": 5e-3, "weight_decay": 1e-5},
-    "gru": {"lr": 1e-2, "weight_decay": 1e-4},
-    "rnn": {"lr": 1e-2, "weight_decay": 1e-4},
-    "lds": {"lr": 1e-2, "weight_decay": 1e-5},
-}
+_COLUMNS = ["epoch", "train_loss", "valid_loss", "scored_bins", "lr", "seconds", "threads"]
 
 
 @dataclass
@@ -50,9 +49,9 @@ class FitConfig:
     batch_size : int
         Trials per optimisation step.
     lr : float or None
-        Peak learning rate (None: the generator's default).
+        Peak learning rate (None: the model's default, ``model.fit_defaults()``).
     weight_decay : float or None
-        AdamW weight decay (None: the generator's default).
+        AdamW weight decay (None: the model's default).
     bins_per_group, epochs_per_group : int
         Gradual trial lengthening: the loss covers the first
         ``min(k * bins_per_group, n_bins)`` bins, ``k = epoch // epochs_per_group + 1``.
@@ -100,21 +99,27 @@ class FitConfig:
 
 
 def default_fit_config(model: torch.nn.Module, **overrides: Any) -> FitConfig:
-    """The :class:`FitConfig` that :func:`fit` uses for ``model``, with ``overrides`` applied."""
-    unknown = set(overrides) - set(FitConfig.__dataclass_fields__)
+    """The :class:`FitConfig` that :func:`fit` uses for ``model``, with ``overrides`` applied.
+
+    Settings come from, in order of precedence: ``overrides``, the model's own
+    ``fit_defaults()``, then :class:`FitConfig`'s defaults (``lr`` 1e-3 and ``weight_decay``
+    1e-5 when the model names none).
+    """
+    fields = set(FitConfig.__dataclass_fields__)
+    unknown = set(overrides) - fields
     if unknown:
         raise DynlensTypeError(
-            f"fit: unexpected keyword(s) {sorted(unknown)}; expected any of "
-            f"{sorted(FitConfig.__dataclass_fields__)}"
+            f"fit: unexpected keyword(s) {sorted(unknown)}; expected any of {sorted(fields)}"
         )
-    config = FitConfig(**overrides)
-    generator = getattr(getattr(model, "config", None), "dynamics", None)
-    defaults = _GENERATOR_DEFAULTS.get(generator, {"lr": 1e-3, "weight_decay": 1e-5})
-    if config.lr is None:
-        config.lr = defaults["lr"]
-    if config.weight_decay is None:
-        config.weight_decay = defaults["weight_decay"]
-    return config
+    defaults_of = getattr(model, "fit_defaults", None)
+    model_defaults = dict(defaults_of()) if callable(defaults_of) else {}
+    foreign = set(model_defaults) - fields
+    if foreign:
+        raise DynlensTypeError(
+            f"model.fit_defaults(): expected FitConfig fields, found {sorted(foreign)}")
+    settings = {"lr": 1e-3, "weight_decay": 1e-5, **model_defaults}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return FitConfig(**settings)
 
 
 def _lr_factor(epoch: int, config: FitConfig) -> float:
@@ -172,17 +177,6 @@ def _check_model_data(model, data) -> None:
         )
 
 
-@torch.no_grad()
-def _validation_loss(model, spikes: torch.Tensor, batch_size: int) -> float:
-    model.eval()
-    total = 0.0
-    for start in range(0, spikes.shape[0], batch_size):
-        batch = spikes[start:start + batch_size]
-        total += float(poisson_nll(model(batch)["log_rates"], batch)) * batch.shape[0]
-    model.train()
-    return total / spikes.shape[0]
-
-
 def fit(
     model: torch.nn.Module,
     data,
@@ -207,8 +201,9 @@ def fit(
 
     Parameters
     ----------
-    model : SAE
-        The model to train, in place.
+    model : dynlens.models.Model
+        The model to train, in place (any registered family: it supplies its loss and its
+        default settings).
     data : NeuralDataset
         Spike counts with ``train`` and ``valid`` splits.
     seed : int
@@ -243,7 +238,8 @@ def fit(
     -------
     pandas.DataFrame
         One row per epoch: ``epoch, train_loss, valid_loss, scored_bins, lr, seconds,
-        threads``.
+        threads``, then ``train_<term>`` for every named term of the model's loss (an SAE
+        has none; LFADS has its KL terms and ramp weights).
 
     Raises
     ------
@@ -265,112 +261,169 @@ def fit(
     _check_model_data(model, data)
     device = resolve_device(device)
     with ThreadPolicy(threads, work=model_work(model, config.batch_size)) as policy:
-        return _train(model, data, config, seed, device, checkpoint_dir, resume, progress,
-                      callback, policy)
+        run = _Run(model, config, seed, device,
+                   None if checkpoint_dir is None else Path(checkpoint_dir))
+        train, valid = run.tensors(data)
+        if run.ckpt_dir is not None and resume and (run.ckpt_dir / "last.pt").is_file():
+            run.resume()
+        bar = tqdm(range(run.start_epoch, config.max_epochs), disable=not progress, desc="fit",
+                   unit="epoch", initial=run.start_epoch, total=config.max_epochs)
+        model.train()
+        for epoch in bar:
+            policy.update()  # a neighbour that started or stopped since the last epoch
+            row = run.epoch(epoch, train, valid, policy.threads)
+            if callback is not None:
+                callback(epoch, model, row)
+                model.train()
+            bar.set_postfix(train=f"{row['train_loss']:.4f}", valid=f"{row['valid_loss']:.4f}",
+                            bins=row["scored_bins"], refresh=False)
+            if run.finish_epoch(epoch):
+                break
+        bar.close()
+    return run.history()
 
 
-def _train(model, data, config: FitConfig, seed: int, device: torch.device, checkpoint_dir,
-           resume: bool, progress: bool, callback, policy: ThreadPolicy) -> pd.DataFrame:
-    model.to(device)
+class _Run:
+    """The state of one fit: optimiser, schedule, random stream, history and best weights."""
 
-    train = torch.as_tensor(_split_spikes(data, "train"), device=device)
-    valid = torch.as_tensor(_split_spikes(data, "valid"), device=device)
-    if train.shape[0] == 0 or valid.shape[0] == 0:
-        raise DynlensValueError(
-            f"data: expected non-empty train and valid splits, found {train.shape[0]} and "
-            f"{valid.shape[0]} trials"
-        )
-    n_bins = train.shape[1]
-    generator = seed_everything(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: _lr_factor(e, config))
+    def __init__(self, model, config: FitConfig, seed: int, device: torch.device,
+                 ckpt_dir: Path | None) -> None:
+        self.model, self.config, self.device, self.ckpt_dir = model, config, device, ckpt_dir
+        self.generator = seed_everything(seed)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda e: _lr_factor(e, config))
+        self.rows: list[dict[str, float]] = []
+        self.best = {"loss": math.inf, "state": _copy_state(model), "epoch": -1}
+        self.start_epoch = self.stale = self.n_bins = 0
 
-    rows: list[dict[str, float]] = []
-    best = {"loss": math.inf, "state": _copy_state(model), "epoch": -1}
-    start_epoch = 0
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt_dir is not None and resume and (ckpt_dir / "last.pt").is_file():
-        state = read_checkpoint(ckpt_dir / "last.pt")
-        changed = {k: (v, asdict(config)[k]) for k, v in state["fit_config"].items()
-                   if asdict(config).get(k) != v}
+    def tensors(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """The train and valid spikes on the device (and the model moved there)."""
+        self.model.to(self.device)
+        train = torch.as_tensor(_split_spikes(data, "train"), device=self.device)
+        valid = torch.as_tensor(_split_spikes(data, "valid"), device=self.device)
+        if train.shape[0] == 0 or valid.shape[0] == 0:
+            raise DynlensValueError(
+                f"data: expected non-empty train and valid splits, found {train.shape[0]} and "
+                f"{valid.shape[0]} trials"
+            )
+        self.n_bins = train.shape[1]
+        return train, valid
+
+    def resume(self) -> None:
+        """Continue from ``last.pt``, refusing one written with other settings."""
+        path = self.ckpt_dir / "last.pt"
+        state = read_checkpoint(path)
+        now = asdict(self.config)
+        changed = {k: (v, now[k]) for k, v in state["fit_config"].items() if now.get(k) != v}
         if changed:
             raise DynlensValueError(
-                f"checkpoint_dir: {ckpt_dir / 'last.pt'} was written with other settings "
-                f"(saved vs now: {changed}); resume with the same settings, or pass resume=False "
-                f"or another checkpoint_dir to start afresh"
+                f"checkpoint_dir: {path} was written with other settings (saved vs now: "
+                f"{changed}); resume with the same settings, or pass resume=False or another "
+                f"checkpoint_dir to start afresh"
             )
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        best = {"loss": state["best_loss"], "state": state["best_state"], "epoch": state["best_epoch"]}
-        rows = [dict(zip(state["history_columns"], r)) for r in state["history"]]
-        start_epoch = int(state["epoch"]) + 1
+        self.best = {"loss": state["best_loss"], "state": state["best_state"],
+                     "epoch": state["best_epoch"]}
+        self.rows = [dict(zip(state["history_columns"], r)) for r in state["history"]]
+        self.start_epoch = int(state["epoch"]) + 1
+        self.stale = _stale_epochs(self.rows, self.best["epoch"], self.n_bins)
+        if self.stale >= self.config.patience:  # the resumed run had already stopped early
+            self.start_epoch = self.config.max_epochs
 
-    stale = 0 if not rows else _stale_epochs(rows, best["epoch"], n_bins)
-    if stale >= config.patience:  # the resumed run had already stopped early
-        start_epoch = config.max_epochs
-    bar = tqdm(range(start_epoch, config.max_epochs), disable=not progress, desc="fit",
-               unit="epoch", initial=start_epoch, total=config.max_epochs)
-    model.train()
-    for epoch in bar:
-        policy.update()  # a neighbour that started or stopped since the last epoch
+    def epoch(self, epoch: int, train: torch.Tensor, valid: torch.Tensor,
+              threads: int) -> dict[str, float]:
+        """Train one epoch, validate, and append the history row."""
         tic = time.perf_counter()
-        scored = _scored_bins(epoch, n_bins, config)
-        epoch_lr = optimizer.param_groups[0]["lr"]
-        order = torch.randperm(train.shape[0], generator=generator).to(device)
-        losses = []
-        for start in range(0, train.shape[0], config.batch_size):
-            batch = train[order[start:start + config.batch_size]]
-            # the encoder sees the whole trial; the generator runs only over the scored bins
-            loss = poisson_nll(model(batch, n_bins=scored)["log_rates"], batch[:, :scored])
-            if not torch.isfinite(loss):
-                _diverged(model, best, ckpt_dir, epoch, "training loss")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            optimizer.step()
-            losses.append(loss.item())
-        scheduler.step()
-        valid_loss = _validation_loss(model, valid, max(config.batch_size, 256))
+        scored = _scored_bins(epoch, self.n_bins, self.config)
+        epoch_lr = self.optimizer.param_groups[0]["lr"]
+        losses, terms = self.train_epoch(epoch, train, scored)
+        self.scheduler.step()
+        valid_loss = self.validation_loss(valid, epoch)
         if not math.isfinite(valid_loss):
-            _diverged(model, best, ckpt_dir, epoch, "validation loss")
-        rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss,
-                     "scored_bins": scored, "lr": epoch_lr,
-                     "seconds": time.perf_counter() - tic, "threads": policy.threads})
-        full_length = scored == n_bins
-        if full_length and valid_loss < best["loss"] * (1 - config.min_delta):
-            best = {"loss": valid_loss, "state": _copy_state(model), "epoch": epoch}
-            stale = 0
-            if ckpt_dir is not None:
-                _save_best(model, best, ckpt_dir)
+            _diverged(self.model, self.best, self.ckpt_dir, epoch, "validation loss")
+        self.rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                          "valid_loss": valid_loss, "scored_bins": scored, "lr": epoch_lr,
+                          "seconds": time.perf_counter() - tic, "threads": threads,
+                          **{f"train_{k}": float(np.mean(v)) for k, v in terms.items()}})
+        return self.rows[-1]
+
+    def train_epoch(self, epoch: int, train: torch.Tensor,
+                    scored: int) -> tuple[list[float], dict[str, list[float]]]:
+        """One pass over the shuffled training trials; the losses and terms of each batch."""
+        order = torch.randperm(train.shape[0], generator=self.generator).to(self.device)
+        losses: list[float] = []
+        terms: dict[str, list[float]] = {}
+        for start in range(0, train.shape[0], self.config.batch_size):
+            batch = train[order[start:start + self.config.batch_size]]
+            # the encoder sees the whole trial; the loss covers the scored bins only
+            out = self.model.loss(batch, n_bins=scored, epoch=epoch)
+            if not torch.isfinite(out.total):
+                _diverged(self.model, self.best, self.ckpt_dir, epoch, "training loss")
+            self.optimizer.zero_grad(set_to_none=True)
+            out.total.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+            self.optimizer.step()
+            losses.append(out.total.item())
+            for name, value in out.terms.items():
+                terms.setdefault(name, []).append(
+                    value.item() if isinstance(value, torch.Tensor) else float(value))
+        return losses, terms
+
+    @torch.no_grad()
+    def validation_loss(self, valid: torch.Tensor, epoch: int) -> float:
+        """The model's loss on the validation trials (eval mode, whole trials)."""
+        self.model.eval()
+        batch_size = max(self.config.batch_size, 256)
+        total = 0.0
+        for start in range(0, valid.shape[0], batch_size):
+            batch = valid[start:start + batch_size]
+            total += float(self.model.loss(batch, epoch=epoch).total) * batch.shape[0]
+        self.model.train()
+        return total / valid.shape[0]
+
+    def finish_epoch(self, epoch: int) -> bool:
+        """Keep the best full-length weights, write checkpoints; True to stop early."""
+        row, config = self.rows[-1], self.config
+        full_length = row["scored_bins"] == self.n_bins
+        if full_length and row["valid_loss"] < self.best["loss"] * (1 - config.min_delta):
+            self.best = {"loss": row["valid_loss"], "state": _copy_state(self.model),
+                         "epoch": epoch}
+            self.stale = 0
+            if self.ckpt_dir is not None:
+                _save_best(self.model, self.best, self.ckpt_dir)
         elif full_length:
-            stale += 1
-        if callback is not None:
-            callback(epoch, model, rows[-1])
-            model.train()
-        bar.set_postfix(train=f"{rows[-1]['train_loss']:.4f}", valid=f"{valid_loss:.4f}",
-                        bins=scored, refresh=False)
-        stop = stale >= config.patience
-        if ckpt_dir is not None and (stop or epoch % 10 == 9 or epoch == config.max_epochs - 1):
-            write_checkpoint(ckpt_dir / "last.pt", {
-                "format": "dynlens-checkpoint", "model_type": "training-state", "epoch": epoch,
-                "state_dict": _copy_state(model), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "best_loss": best["loss"],
-                "best_state": best["state"], "best_epoch": best["epoch"],
-                "history_columns": list(rows[0]), "history": [list(r.values()) for r in rows],
-                "fit_config": asdict(config),
-            })
-        if stop:
-            break
-    bar.close()
-    if best["epoch"] >= 0:
-        model.load_state_dict(best["state"])
-    model.eval()
-    return pd.DataFrame(rows, columns=["epoch", "train_loss", "valid_loss", "scored_bins", "lr",
-                                       "seconds", "threads"])
+            self.stale += 1
+        stop = self.stale >= config.patience
+        if self.ckpt_dir is not None and (stop or epoch % 10 == 9
+                                          or epoch == config.max_epochs - 1):
+            self.save_last(epoch)
+        return stop
+
+    def save_last(self, epoch: int) -> None:
+        write_checkpoint(self.ckpt_dir / "last.pt", {
+            "format": "dynlens-checkpoint", "model_type": "training-state", "epoch": epoch,
+            "state_dict": _copy_state(self.model), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "best_loss": self.best["loss"],
+            "best_state": self.best["state"], "best_epoch": self.best["epoch"],
+            "history_columns": list(self.rows[0]),
+            "history": [list(r.values()) for r in self.rows],
+            "fit_config": asdict(self.config),
+        })
+
+    def history(self) -> pd.DataFrame:
+        """Restore the best full-length weights; the history as a DataFrame."""
+        if self.best["epoch"] >= 0:
+            self.model.load_state_dict(self.best["state"])
+        self.model.eval()
+        terms = [c for r in self.rows for c in r if c not in _COLUMNS]
+        return pd.DataFrame(self.rows, columns=_COLUMNS + list(dict.fromkeys(terms)))
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

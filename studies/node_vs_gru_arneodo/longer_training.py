@@ -26,7 +26,7 @@ def main() -> None:
     torch.set_num_threads(2)
     data = dl.simulate("lorenz", n_neurons=10, n_trials=2000, n_bins=70, seed=0)
     seed_everything(0)
-    model = dl.models.SAE(n_neurons=10, latent_dim=3, dynamics="node")
+    model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="node")
     rows: list[dict] = []
     elapsed = [0.0]
 

@@ -48,7 +48,7 @@ KEEP_CHECKPOINT = ("arneodo", "node", 3, 0)  # used by the fixed-point compariso
 def run_one(system: str, generator: str, latent_dim: int, seed: int) -> dict:
     data = dl.simulate(system, n_neurons=10, n_trials=2000, n_bins=70, seed=seed)
     seed_everything(seed)
-    model = dl.models.SAE(n_neurons=10, latent_dim=latent_dim, dynamics=generator)
+    model = dl.models.SAE(n_neurons=10, latent_dim=latent_dim, generator=generator)
     tic = time.perf_counter()
     history = dl.fit(model, data, seed=seed, progress=False)
     wall = time.perf_counter() - tic

@@ -1,4 +1,4 @@
-"""Training losses."""
+"""Observation losses that models build their ``loss`` from."""
 
 from __future__ import annotations
 

@@ -1,0 +1,158 @@
+"""The contract every model family meets, and the registry that names them.
+
+:func:`dynlens.fit`, :func:`dynlens.evaluate`, checkpoints, the command line and the analysis
+report talk to a model only through this contract, so a new family (LFADS, a transformer,
+your own) is one new module plus one :func:`register` call.
+
+A model is a :class:`Model`: a ``torch.nn.Module`` with
+
+- ``model_type`` (class attribute): its registry name, written into checkpoints;
+- ``config``: a dataclass instance with ``to_dict()``; ``type(model)(**config.to_dict())``
+  rebuilds the model (checkpoints store it as JSON);
+- ``n_neurons`` and ``heldout_neurons``: neurons it predicts, and those it predicts but is
+  never given as input (co-smoothing);
+- ``loss(batch, *, n_bins=None, epoch=0) -> LossTerms``: the training loss of a batch of spike
+  counts ``[trials, bins, n_neurons]`` (``n_bins``: score only the first bins, for gradual
+  trial lengthening; ``epoch``: for ramped regularisers), with its named terms;
+- ``infer(data, batch_size=..., threads="auto") -> Inference``;
+- ``dynamics``: a :class:`~dynlens.dynamics.Dynamics` when the model has one; otherwise
+  reading it raises :class:`~dynlens.errors.DynlensNoDynamicsError` saying why;
+- ``fit_defaults()``: its own default training settings (any :class:`~dynlens.fit` setting).
+
+Examples
+--------
+>>> import dynlens as dl
+>>> dl.models.available()
+['sae']
+>>> model = dl.models.build("sae", n_neurons=4, latent_dim=2, generator="gru")
+>>> type(model).__name__, model.fit_defaults()["lr"]
+('SAE', 0.01)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .._utils import check_choice
+from ..errors import DynlensNoDynamicsError, DynlensTypeError
+from .inference import Inference
+
+__all__ = ["LossTerms", "Model", "available", "build", "get", "register"]
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """A batch's training loss and its named parts.
+
+    Attributes
+    ----------
+    total : torch.Tensor
+        The scalar that ``fit`` minimises.
+    terms : dict of str to float
+        Named parts and weights (e.g. ``{"nll": ..., "kl_ic": ..., "kl_weight": ...}``),
+        recorded by ``fit`` as history columns ``train_<name>`` (their mean over batches).
+        A model whose loss has one part may leave it empty.
+    """
+
+    total: torch.Tensor
+    terms: dict[str, float] = field(default_factory=dict)
+
+
+class Model(nn.Module):
+    """Base class of every dynlens model family (see the module docstring for the contract).
+
+    Subclasses set ``model_type`` and ``config``, and implement ``loss`` and ``infer``;
+    those with a generator register it as the submodule ``dynamics``.
+    """
+
+    model_type: ClassVar[str] = ""
+    config: Any
+
+    @property
+    def n_neurons(self) -> int:
+        """Neurons the model predicts (held-in plus held-out)."""
+        return int(self.config.n_neurons)
+
+    @property
+    def heldout_neurons(self) -> list[int]:
+        """Neurons predicted but never given as input."""
+        return [int(i) for i in getattr(self.config, "heldout_neurons", [])]
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in self.parameters():
+            return tensor.device
+        return torch.device("cpu")
+
+    def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
+             epoch: int = 0) -> LossTerms:
+        """The training loss of ``batch`` ``[trials, bins, n_neurons]``."""
+        raise NotImplementedError(f"{type(self).__name__}.loss")
+
+    def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto") -> Inference:
+        """What the model infers for every trial of ``data``."""
+        raise NotImplementedError(f"{type(self).__name__}.infer")
+
+    def fit_defaults(self) -> dict[str, Any]:
+        """Training settings this model uses unless ``fit`` is told otherwise."""
+        return {}
+
+    def no_dynamics_reason(self) -> str:
+        """Why this model has no ``dynamics``, and what to use instead (for the error)."""
+        return (f"a {type(self).__name__} model has no generator to open; use its latents "
+                f"(model.infer(data).latents) with the alignment metrics instead")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """Rebuild a model from ``config.to_dict()`` (checkpoints call this)."""
+        return cls(**config)
+
+    def save(self, path) -> None:
+        """Write tensors plus the JSON config to ``path`` atomically (see ``load_model``)."""
+        from .checkpoint import save_model
+
+        save_model(self, path)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "dynamics":
+                raise DynlensNoDynamicsError(f"model.dynamics: {self.no_dynamics_reason()}") \
+                    from None
+            raise
+
+
+_REGISTRY: dict[str, type[Model]] = {}
+
+
+def register(cls: type[Model]) -> type[Model]:
+    """Add a model family to the registry (usable as a class decorator); returns ``cls``."""
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise DynlensTypeError(
+            f"cls: expected a subclass of dynlens.models.Model, found {cls!r}")
+    if not isinstance(cls.model_type, str) or not cls.model_type:
+        raise DynlensTypeError(
+            f"cls: expected a non-empty string model_type on {cls.__name__}, found "
+            f"{cls.model_type!r}")
+    _REGISTRY[cls.model_type] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Names of the registered model families, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Model]:
+    """The registered class called ``name``."""
+    return _REGISTRY[check_choice(name, available(), "model")]
+
+
+def build(name: str, **config: Any) -> Model:
+    """Build a registered model family by name from its configuration keywords."""
+    return get(name).from_config(config)
