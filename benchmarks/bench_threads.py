@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 import dynlens as dl
-from dynlens._utils import atomic_path
 from dynlens.threads import available_cores
+from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
 MODELS = {  # label: (SAE keywords, batch size)
@@ -76,7 +76,7 @@ def epoch_seconds(data, keywords: dict, batch: int, threads) -> tuple[float, str
 def demo_seconds(busy: bool) -> float:
     with busy_neighbour(busy), tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dynlens.cli", "demo", "--fast", "--quiet",
+        subprocess.run([sys.executable, "-m", "dynlens.app.cli", "demo", "--fast", "--quiet",
                         "--out", out], check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - start
 

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 import dynlens as dl
-from dynlens._utils import atomic_path, seed_everything
-from dynlens.plotting._style import new_figure, save_figure
+from dynlens.plotting import new_figure, save_figure
+from dynlens.utils import atomic_path, seed_everything
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT = HERE.parent / "studies" / "node_vs_gru_arneodo" / "node3_arneodo_seed0.pt"

@@ -1,16 +1,20 @@
 """dynlens: are the dynamics your sequential autoencoder learned the real ones?
 
-The public API (DESIGN.md) is re-exported here; everything else is reachable through the
-subpackages ``dynlens.systems``, ``dynlens.data``, ``dynlens.models``, ``dynlens.training``,
-``dynlens.analysis`` and ``dynlens.plotting``.
+The public API is re-exported here (``docs/design.md`` describes the layers); everything
+else is reachable through the subpackages ``dynlens.systems``, ``dynlens.data``,
+``dynlens.models``, ``dynlens.training``, ``dynlens.analysis``, ``dynlens.plotting`` and the
+foundation modules ``dynlens.dynamics``, ``dynlens.threads``, ``dynlens.utils`` and
+``dynlens.errors``.
 """
 
-from . import analysis, data, errors, models, plotting, systems, training
+from . import analysis, data, dynamics, errors, models, plotting, systems, threads, training, utils
 from .analysis import (
     AffineAlignment,
     FixedPointComparison,
     FixedPoints,
     Linearization,
+    SolverOptions,
+    Tolerances,
     compare_fixed_points,
     evaluate,
     find_fixed_points,
@@ -19,7 +23,7 @@ from .analysis import (
     metrics,
 )
 from .data import NeuralDataset, load_dataset, simulate
-from .dynamics import Dynamics, check_dynamics
+from .dynamics import Dynamics, check_dynamics, rollout
 from .errors import DynlensError
 from .models import Inference, load_model
 from .training import fit
@@ -35,11 +39,14 @@ __all__ = [
     "Inference",
     "Linearization",
     "NeuralDataset",
+    "SolverOptions",
+    "Tolerances",
     "__version__",
     "analysis",
     "check_dynamics",
     "compare_fixed_points",
     "data",
+    "dynamics",
     "errors",
     "evaluate",
     "find_fixed_points",
@@ -51,7 +58,10 @@ __all__ = [
     "metrics",
     "models",
     "plotting",
+    "rollout",
     "simulate",
     "systems",
+    "threads",
     "training",
+    "utils",
 ]

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from typing_extensions import Self
 
-from ._utils import short_repr
 from .errors import DynlensTypeError, DynlensValueError
+from .utils import short_repr
 
 __all__ = [
     "ThreadPolicy",

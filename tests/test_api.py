@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pathlib
-import re
-
 import pytest
 
 import dynlens as dl
@@ -36,23 +32,3 @@ def test_design_name_is_importable(dotted):
 def test_all_lists_only_existing_names():
     missing = [name for name in dl.__all__ if not hasattr(dl, name)]
     assert missing == []
-
-
-@pytest.mark.parametrize("layer, forbidden", [
-    ("systems", ("data", "models", "training", "analysis", "studies", "plotting", "cli")),
-    ("data", ("models", "training", "analysis", "studies", "plotting", "cli")),
-    ("models", ("training", "analysis", "studies", "plotting", "cli")),
-    ("training", ("analysis", "studies", "plotting", "cli")),
-    ("analysis", ("training", "studies", "plotting", "cli")),
-])
-def test_layers_import_only_layers_above_them(layer, forbidden):
-    """DESIGN.md: data flows one way; a layer never imports a layer below it."""
-    package = importlib.import_module(f"dynlens.{layer}")
-    root = package.__path__[0]
-    offenders = []
-    for path in pathlib.Path(root).rglob("*.py"):
-        text = path.read_text()
-        for name in forbidden:
-            if re.search(rf"^\s*(from|import)\s+(\.\.|dynlens\.){name}\b", text, re.MULTILINE):
-                offenders.append(f"{path.name} imports {name}")
-    assert offenders == []

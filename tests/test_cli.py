@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import dynlens as dl
-from dynlens.cli import build_parser, main
+from dynlens.app.cli import build_parser, main
 
 
 def test_console_script_help_runs_in_a_fresh_process():
-    out = subprocess.run([sys.executable, "-m", "dynlens.cli", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "dynlens.app.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for command in ("demo", "simulate", "train", "evaluate", "analyze"):
         assert command in out

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import dynlens as dl
-from dynlens._report import Report
-from dynlens.analyze import analysis_section
-from dynlens.demo import _in_short
+from dynlens.app.analyze import analysis_section
+from dynlens.app.demo import _in_short
+from dynlens.app.report import Report
 
 
 def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     data = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
-    dl._utils.seed_everything(0)
+    dl.utils.seed_everything(0)
     model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="gru", encoder_size=8)
     dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
     report = Report(tmp_path)
@@ -35,7 +35,7 @@ def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
 
 def test_analysis_section_without_fixed_points_or_truth(tmp_path):
     data = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
-    dl._utils.seed_everything(0)
+    dl.utils.seed_everything(0)
     model = dl.models.SAE(n_neurons=10, latent_dim=3, hidden_size=16, encoder_size=8)
     dl.fit(model, data, max_epochs=4, bins_per_group=0, progress=False)
     report = Report(tmp_path)
@@ -48,11 +48,11 @@ def test_analysis_section_without_fixed_points_or_truth(tmp_path):
 
 
 def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
-    from dynlens.analyze import run_analysis
+    from dynlens.app.analyze import run_analysis
 
     sim = dl.simulate("arneodo", n_neurons=10, n_trials=60, n_bins=30, seed=0)
     data = dl.NeuralDataset.from_arrays(sim.spikes, metadata={"system": "arneodo"})
-    dl._utils.seed_everything(0)
+    dl.utils.seed_everything(0)
     model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="gru", encoder_size=8)
     dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
     path = run_analysis(model, data, tmp_path, n_inits=128, progress=False)

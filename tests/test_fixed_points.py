@@ -10,7 +10,15 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from dynlens import Dynamics, DynlensError, systems
-from dynlens.analysis import AffineAlignment, FixedPoints, find_fixed_points
+from dynlens.analysis import (
+    AffineAlignment,
+    FixedPoints,
+    SolverOptions,
+    Tolerances,
+    find_fixed_points,
+    fixed_point_graph,
+    linearize,
+)
 from dynlens.errors import DynlensTypeError, DynlensValueError
 from dynlens.plotting import analysis as plots
 
@@ -150,6 +158,78 @@ def test_float32_module_unchanged_and_found():
     assert f.training
     for k, v in f.state_dict().items():
         assert v.dtype == torch.float32 and torch.equal(v, before[k])
+
+
+class PlainTensors(nn.Module):
+    """tanh(1.5 y) in rotated coordinates y = x Q, with float32 Q held as a plain attribute
+    (no parameter, buffer or dtype attribute): 27 fixed points, the origin among them."""
+
+    dim, kind = 3, "discrete"
+
+    def __init__(self):
+        super().__init__()
+        self.Q = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(0)))[
+            0].float()
+        self.G = 1.5
+
+    def forward(self, x, u=None):
+        return torch.tanh(self.G * (x @ self.Q)) @ self.Q.T
+
+
+def test_module_with_plain_float32_tensors_is_evaluated_in_float32():
+    f = PlainTensors()
+    states = np.random.default_rng(0).normal(size=(200, 3))  # float64 starting states
+    fps = find_fixed_points(f, states, n_inits=128)
+    assert fps.info["dtype"] == "float32"
+    origin = np.flatnonzero(np.linalg.norm(fps.xstar, axis=1) < 1e-5)
+    assert len(origin) == 1 and fps.n_unstable[origin[0]] == 3  # gain 1.5 in every direction
+    assert len(fps) == 27 and np.all(fps.q <= fps.info["tol_q"])
+    # the other entry points open it in float32 too
+    assert FixedPoints.from_points(f, [[0.0, 0.0, 0.0]]).stability.tolist() == ["unstable"]
+    np.testing.assert_allclose(np.abs(linearize(f, np.zeros(3)).eigenvalues), [[1.5] * 3],
+                               atol=1e-6)
+    graph = fixed_point_graph(f, fps[origin], n_steps=50)
+    assert graph.nodes[0]["n_launches"] == 14
+
+
+def test_grouped_settings_match_the_flat_keywords():
+    flat = find_fixed_points(ProductMap(), grid(), n_inits=100, max_iter=7, patience=2,
+                             tol_q=1e-20, tol_unique=1e-4, marginal_tol=1e-6)
+    grouped = find_fixed_points(ProductMap(), grid(), n_inits=100,
+                                solver=SolverOptions(max_iter=7, patience=2),
+                                tolerances=Tolerances(q=1e-20, unique=1e-4, marginal=1e-6))
+    mixed = find_fixed_points(ProductMap(), grid(), n_inits=100, patience=2, tol_unique=1e-4,
+                              solver=SolverOptions(max_iter=7),
+                              tolerances=Tolerances(q=1e-20, marginal=1e-6))
+    for other in (grouped, mixed):
+        np.testing.assert_array_equal(other.xstar, flat.xstar)
+        assert {k: v for k, v in other.info.items() if k != "seconds"} == {
+            k: v for k, v in flat.info.items() if k != "seconds"}
+    assert flat.info["max_iter"] == 7 and flat.info["tol_q"] == 1e-20
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", [
+    ({"max_iter": 10, "solver": SolverOptions(max_iter=20)}, DynlensValueError,
+     r"^max_iter: .*solver\.max_iter=20"),
+    ({"tol_q": 1e-9, "tolerances": Tolerances(q=1e-9)}, DynlensValueError,
+     r"^tol_q: .*tolerances\.q"),
+    ({"solver": {"max_iter": 3}}, DynlensTypeError, r"^solver: expected a SolverOptions"),
+    ({"tolerances": SolverOptions()}, DynlensTypeError, r"^tolerances:"),
+    ({"max_iter": -1}, DynlensValueError, r"^max_iter:"),
+    ({"max_iter": 50.0}, DynlensValueError, r"^max_iter:"),
+    ({"tol_slow": 0.0}, DynlensValueError, r"^tol_slow:"),
+])
+def test_grouped_settings_bad_combinations(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        find_fixed_points(ProductMap(), grid(), n_inits=10, **kwargs)
+
+
+def test_grouped_settings_validate_their_fields():
+    with pytest.raises(DynlensValueError, match=r"^patience:"):
+        SolverOptions(patience=0)
+    with pytest.raises(DynlensValueError, match=r"^unique:"):
+        Tolerances(unique=-1.0)
+    assert SolverOptions(adam_lr=1).adam_lr == 1.0 and Tolerances().q is None
 
 
 def test_gru_cell_map_q_below_tolerance():

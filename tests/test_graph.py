@@ -99,6 +99,25 @@ def test_discrete_limit_cycle_and_divergence():
     assert graph.edges[0, 1]["weight"] == pytest.approx(0.5)
 
 
+def test_constant_input_is_held_along_the_runs():
+    class TiltedWell(Dynamics):  # x'' = x - x^3 - 0.5 x' + u: wells and saddle move with u
+        def __init__(self):
+            super().__init__(dim=2, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            tilt = 0.0 if u is None else u[..., 0]
+            return torch.stack([x[..., 1], x[..., 0] - x[..., 0] ** 3 - 0.5 * x[..., 1] + tilt],
+                               -1)
+
+    f, u = TiltedWell(), np.array([0.2])
+    roots = np.sort(np.roots([-1.0, 0.0, 1.0, 0.2]).real)  # x - x^3 + 0.2 = 0
+    fps = FixedPoints.from_points(f, np.c_[roots, np.zeros(3)], inputs=u)
+    assert fps.stability.tolist() == ["stable", "unstable", "stable"]
+    graph = fixed_point_graph(f, fps, n_steps=300, substeps=3)
+    assert sorted(graph.out_edges(1)) == [(1, 0), (1, 2)]  # no unlisted point: u was held
+    assert graph.nodes[1]["n_launches"] == 10 and graph.number_of_nodes() == 3
+
+
 def test_bad_inputs(bistable):
     sys, fps = bistable
     with pytest.raises(DynlensTypeError, match="fps"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynlens.dynamics import Dynamics, check_dynamics
+from dynlens.dynamics import Dynamics, check_dynamics, rollout
 from dynlens.errors import DynlensError, DynlensTypeError, DynlensValueError
 from dynlens.models import (
     GENERATORS,
@@ -20,7 +20,6 @@ from dynlens.models import (
     NODEDynamics,
     RNNDynamics,
     SAEConfig,
-    rollout,
 )
 
 DIM = 4

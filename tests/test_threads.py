@@ -14,7 +14,7 @@ import torch
 
 import dynlens as dl
 from dynlens import threads as th
-from dynlens.cli import main as cli_main
+from dynlens.app.cli import main as cli_main
 from dynlens.errors import DynlensError
 
 

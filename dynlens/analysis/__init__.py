@@ -8,6 +8,7 @@ from .evaluate import evaluate
 from .fixed_points import FixedPoints, find_fixed_points
 from .graph import fixed_point_graph
 from .linearize import Linearization, linearize
+from .options import SolverOptions, Tolerances
 
 __all__ = [
     "AffineAlignment",
@@ -15,6 +16,8 @@ __all__ = [
     "FixedPointComparison",
     "FixedPoints",
     "Linearization",
+    "SolverOptions",
+    "Tolerances",
     "compare_fixed_points",
     "evaluate",
     "find_fixed_points",

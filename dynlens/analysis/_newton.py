@@ -18,20 +18,16 @@ the mean of ``diag(J^T J)``: the pseudo-inverse on sheets of fixed points, where
 singular). It is computed from the exact Jacobian (the dynamics' own ``jacobian`` when it
 has one, else ``torch.func``) at the start, after every tenth accepted step, and whenever
 no radius was accepted since an update; between, Broyden's rank-1 update (Sherman-Morrison
-form) follows each accepted step. On a trained 64-unit GRU an exact Jacobian with its
-factorisation costs several iterations' worth of the other work per candidate; recomputing
-it at every accepted step (plain dogleg) found the same points in several times the time.
+form) follows each accepted step, since an exact Jacobian with its factorisation costs far
+more than an update in many dimensions.
 
 The factorisations run in the dynamics' dtype, at least float32 (float64 for the rows where
 a float32 Cholesky fails): the accuracy of ``H`` only sets the rate of convergence, since every
 acceptance is decided on exactly evaluated residuals. In up to 16 dimensions every accepted
 step gets an exact Jacobian instead (cheap there, and fewer dispatches than three products).
 
-This replaced Levenberg-Marquardt with a thousandfold damping decrease after accepted steps
-and a fourfold increase after rejected ones: on the 64-unit GRU of the benchmark, that
-spent five of every six iterations refactorising after rejections and was 2x to 3.6x faster
-than the published Adam recipe; this method is over 10x faster there and finds as many or
-more of the isolated fixed points.
+Why these choices, and what they were measured against: ``benchmarks/bench_fixed_points.md``
+("Design notes and past measurements").
 """
 
 from __future__ import annotations
@@ -43,8 +39,9 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from ..dynamics import eval_mode
 from ._cluster import components
-from ._prepare import Evaluator, eval_mode
+from ._prepare import Evaluator
 
 __all__ = ["SolveResult", "solve"]
 
@@ -111,7 +108,7 @@ def _merge(x: torch.Tensor, q: torch.Tensor, active: torch.Tensor, merged: torch
 
 
 def _mv(mat: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Batched ``mat @ v``, computed as ``v^T mat^T`` (several times faster in CPU bmm)."""
+    """Batched ``mat @ v``, computed as ``v^T mat^T`` (the faster form in CPU bmm)."""
     return torch.bmm(v.to(mat.dtype).unsqueeze(1), mat.transpose(1, 2)).squeeze(1)
 
 
@@ -175,7 +172,7 @@ class _Candidates:
 
     def refresh(self, sel: torch.Tensor) -> None:
         """Exact Jacobian and inverse model at rows ``sel`` (their Newton points restart)."""
-        j = self.ev._residual_and_jacobian(self.x[sel])[1].to(self.h.dtype)
+        j = self.ev.residual_and_jacobian(self.x[sel])[1].to(self.h.dtype)
         self.n_jacobians += sel.numel()
         h = _regularised_inverse(j)
         self.h[sel] = h.to(self.h.dtype)
@@ -242,6 +239,27 @@ def _dogleg(c: _Candidates, radii: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return steps, images
 
 
+def _trial_steps(ev: Evaluator, c: _Candidates, radii: torch.Tensor, dtype: torch.dtype
+                 ) -> tuple[torch.Tensor, ...]:
+    """Try the dogleg steps of every trust radius in one batched evaluation; per candidate,
+    whether one is accepted and the longest acceptable one (radii are in decreasing order):
+    ``accept``, step ``s``, new state, its residual and q, and its ratio ``rho`` of actual to
+    predicted decrease."""
+    k, (m, dim) = len(radii), c.x.shape
+    steps, images = _dogleg(c, radii)
+    predicted = c.q[None] - 0.5 * (c.r[None] + images).pow(2).sum(-1)
+    xt = (c.x.double()[None] + steps).reshape(k * m, dim).to(dtype)
+    rt = ev.residual(xt).double()
+    qt = 0.5 * rt.pow(2).sum(-1).reshape(k, m)
+    rho = (c.q[None] - qt) / predicted.clamp_min(torch.finfo(torch.float64).tiny)
+    ok = torch.isfinite(qt) & (qt < c.q[None]) & (rho > _RHO_MIN)
+    accept = ok.any(0)
+    pick = torch.where(accept, ok.to(torch.int8).argmax(0), 0) * m + torch.arange(
+        m, device=c.x.device)
+    return (accept, steps.reshape(k * m, dim)[pick], xt[pick], rt[pick],
+            qt.reshape(-1)[pick], rho.reshape(-1)[pick])
+
+
 def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_steps: int,
           adam_lr: float, patience: int, center: torch.Tensor, radius: float,
           merge_tol: float = 0.0, progress: bool = False) -> SolveResult:
@@ -258,7 +276,7 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
     """
     with torch.no_grad(), eval_mode(ev.dynamics):
         X = _adam(ev, x0, adam_steps, adam_lr)
-        n, dim = X.shape
+        n = X.shape[0]
         dev = X.device
         r0 = ev.residual(X)
         Q = 0.5 * r0.double().pow(2).sum(-1)
@@ -273,7 +291,6 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
             c.refresh(torch.arange(len(c), device=dev))
             c.delta = c.p.norm(dim=-1)  # the first trial is the full Newton step
         radii = torch.tensor(_RADII, dtype=torch.float64, device=dev)
-        k = len(_RADII)
         eps = ev.eps
         bar = tqdm(total=max_iter, disable=not progress, desc="fixed points", unit="iter",
                    leave=False)
@@ -283,21 +300,8 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
                 break
             bar.update(1)
             bar.set_postfix(active=m, converged=int((Q <= tol_q).sum()), refresh=False)
-            steps, images = _dogleg(c, radii)
-            predicted = c.q[None] - 0.5 * (c.r[None] + images).pow(2).sum(-1)
             xa = c.x.double()
-            xt = (xa[None] + steps).reshape(k * m, dim).to(X.dtype)
-            rt = ev.residual(xt).double()
-            qt = 0.5 * rt.pow(2).sum(-1).reshape(k, m)
-            rho = (c.q[None] - qt) / predicted.clamp_min(torch.finfo(torch.float64).tiny)
-            ok = torch.isfinite(qt) & (qt < c.q[None]) & (rho > _RHO_MIN)
-            accept = ok.any(0)
-            # the longest acceptable trial (radii are in decreasing order)
-            pick = torch.where(accept, ok.to(torch.int8).argmax(0), 0) * m + torch.arange(
-                m, device=dev)
-            s = steps.reshape(k * m, dim)[pick]
-            q_new = qt.reshape(-1)[pick]
-            rho_s = rho.reshape(-1)[pick]
+            accept, s, xt, rt, q_new, rho_s = _trial_steps(ev, c, radii, X.dtype)
             s_norm = s.norm(dim=-1)
             # Converged: below tolerance and no longer improving quickly (the rounding floor),
             # or far below it (points at the origin have no floor).
@@ -309,8 +313,8 @@ def solve(ev: Evaluator, x0: torch.Tensor, *, tol_q: float, max_iter: int, adam_
                             torch.where(rho_s > 0.25, s_norm, 0.5 * s_norm)),
                 c.delta * radii[-1] * 0.25)
             r_old = c.r
-            c.x = torch.where(accept[:, None], xt[pick], c.x)
-            c.r = torch.where(accept[:, None], rt[pick], c.r)
+            c.x = torch.where(accept[:, None], xt, c.x)
+            c.r = torch.where(accept[:, None], rt, c.r)
             c.q = torch.where(accept, q_new, c.q)
             n_iter[c.rows] += 1
             progressed = c.q <= 0.1 * c.q_ref

@@ -10,57 +10,72 @@ mode (dropout off) and their ``training`` flags are restored afterwards.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from .._utils import as_numpy
-from ..dynamics import DynamicsInfo, check_dynamics, evaluate
+from ..dynamics import DynamicsInfo, call_dynamics, check_dynamics, eval_mode
 from ..errors import DynlensTypeError, DynlensValueError
+from ..utils import as_numpy
 
-__all__ = ["Evaluator", "as_states", "eval_mode"]
+__all__ = ["Evaluator", "as_states", "constant_input"]
 
-
-@contextlib.contextmanager
-def eval_mode(dynamics: Any) -> Iterator[None]:
-    """Put every nn.Module in ``dynamics`` in eval mode; restore each ``training`` flag."""
-    modules = list(dynamics.modules()) if isinstance(dynamics, nn.Module) else []
-    flags = [m.training for m in modules]
-    try:
-        for m in modules:
-            m.training = False
-        yield
-    finally:
-        for m, flag in zip(modules, flags):
-            m.training = flag
+_SHAPES = {1: "[{dim}]", 2: "[n, {dim}]", 3: "[trials, bins, {dim}]"}
 
 
-def as_states(states: Any, dim: int, name: str, *, allow_3d: bool = True) -> np.ndarray:
-    """Return ``states`` as a finite float64 array ``[n, dim]`` (3-D arrays are flattened)."""
-    arr = as_numpy(states, name)
+def as_states(array: Any, name: str, dim: int | None = None, *,
+              ndims: tuple[int, ...] = (1, 2, 3)) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate an array of states or samples: ``(finite float64 [n, d], leading shape)``.
+
+    ``array`` (NumPy, torch or nested lists) must have one of the numbers of axes ``ndims``
+    (1: one state ``[d]``, 2: ``[n, d]``, 3: ``[trials, bins, d]``), ``d == dim`` when
+    ``dim`` is given, at least one entry, real numbers and no NaN/inf. Every error names
+    ``name``, what was expected and what was found.
+
+    Examples
+    --------
+    >>> flat, lead = as_states(np.zeros((2, 5, 3)), "x", 3)
+    >>> flat.shape, lead
+    ((10, 3), (2, 5))
+    >>> as_states([[1.0, 2.0]], "x", 3)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: x: expected shape [trials, bins, 3], [n, 3] or [3], ...
+    """
+    arr = as_numpy(array, name)
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise DynlensTypeError(
             f"{name}: expected an array of real numbers, found dtype {arr.dtype}")
     arr = arr.astype(np.float64)
-    ok_ndim = (1, 2, 3) if allow_3d else (1, 2)
-    if arr.ndim not in ok_ndim or arr.shape[-1] != dim:
-        shapes = "[trials, bins, dim], [n, dim] or [dim]" if allow_3d else "[n, dim] or [dim]"
+    if arr.ndim not in ndims or (dim is not None and arr.shape[-1] != dim):
+        width = "dim" if dim is None else dim
+        shapes = [_SHAPES[n].format(dim=width) for n in sorted(ndims, reverse=True)]
+        listed = shapes[0] if len(shapes) == 1 else (
+            ", ".join(shapes[:-1]) + " or " + shapes[-1])
+        raise DynlensValueError(f"{name}: expected shape {listed}, found shape {arr.shape}")
+    if arr.size == 0:
         raise DynlensValueError(
-            f"{name}: expected shape {shapes} with dim = {dim}, found shape {arr.shape}"
-        )
-    arr = arr.reshape(-1, dim)
-    if arr.shape[0] == 0:
-        raise DynlensValueError(f"{name}: expected at least one state, found none")
-    if not np.all(np.isfinite(arr)):
+            f"{name}: expected at least one state, found none (shape {arr.shape})")
+    flat = arr.reshape(-1, arr.shape[-1])
+    bad = ~np.isfinite(flat)
+    if bad.any():
         raise DynlensValueError(
-            f"{name}: expected finite values, found {int((~np.isfinite(arr)).sum())} "
-            "NaN/inf entries"
+            f"{name}: expected finite values, found {int(bad.sum())} NaN/inf entries")
+    return flat, arr.shape[:-1]
+
+
+def constant_input(inputs: Any) -> np.ndarray | None:
+    """A constant input as a finite float64 array ``[n_inputs]`` (None stays None)."""
+    if inputs is None:
+        return None
+    u = as_numpy(inputs, "inputs").astype(np.float64)
+    if u.ndim != 1 or u.size == 0 or not np.all(np.isfinite(u)):
+        raise DynlensValueError(
+            f"inputs: expected a finite constant input of shape [n_inputs], "
+            f"found shape {u.shape}"
         )
-    return arr
+    return u
 
 
 class Evaluator:
@@ -74,22 +89,16 @@ class Evaluator:
     """
 
     def __init__(self, dynamics: Any, inputs: Any = None, name: str = "dynamics") -> None:
-        self.info: DynamicsInfo = check_dynamics(dynamics, name)
+        u = constant_input(inputs)
+        self.info: DynamicsInfo = check_dynamics(dynamics, name, inputs=u)
         self.dynamics = dynamics
         self.dim, self.kind, self.dt = self.info.dim, self.info.kind, self.info.dt
         self.dtype, self.device = self.info.dtype, self.info.device
         if not self.dtype.is_floating_point:
             raise DynlensTypeError(f"{name}: expected floating-point dynamics, found {self.dtype}")
         self.eps = float(torch.finfo(self.dtype).eps)
-        self.u: torch.Tensor | None = None
-        if inputs is not None:
-            u = as_numpy(inputs, "inputs").astype(np.float64)
-            if u.ndim != 1 or u.size == 0 or not np.all(np.isfinite(u)):
-                raise DynlensValueError(
-                    f"inputs: expected a finite constant input of shape [n_inputs], "
-                    f"found shape {u.shape}"
-                )
-            self.u = torch.as_tensor(u, dtype=self.dtype, device=self.device)
+        self.u: torch.Tensor | None = (
+            None if u is None else torch.as_tensor(u, dtype=self.dtype, device=self.device))
         jac = getattr(dynamics, "jacobian", None)
         # An analytic Jacobian (ground-truth systems, dynlens's GRU cells) replaces automatic
         # differentiation wherever a Jacobian is needed.
@@ -102,13 +111,17 @@ class Evaluator:
                                dtype=self.dtype, device=self.device)
 
     # -- evaluation -------------------------------------------------------------------
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The dynamics' output ``F(x, u)`` (map) or ``f(x, u)`` (field) at the constant input.
+
+        Called as it is: no conversion, gradient mode or eval mode is applied here.
+        """
         u = None if self.u is None else self.u.expand(*x.shape[:-1], self.u.shape[0])
-        return evaluate(self.dynamics, x, u)
+        return call_dynamics(self.dynamics, x, u)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """``F(x, u) - x`` for a map, ``f(x, u)`` for a vector field; batched ``[n, dim]``."""
-        out = self._call(x)
+        out = self(x)
         if out.shape != x.shape:
             raise DynlensValueError(
                 f"dynamics: expected forward(x) to return shape {tuple(x.shape)}, "
@@ -139,7 +152,7 @@ class Evaluator:
             return self.residual(x), analytic
         # The rows of a batch are independent (the Dynamics contract), so the Jacobian of
         # sum_b r_b with respect to x_b is row b's Jacobian: one batched reverse pass per
-        # output coordinate, about 20 % cheaper than vmapping jacrev over the rows.
+        # output coordinate, cheaper than vmapping jacrev over the rows.
         def summed(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             r = self.residual(z)
             return r.sum(0), r

@@ -9,31 +9,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import r2_score
 
-from .._utils import as_numpy
 from ..errors import DynlensNotFittedError, DynlensTypeError, DynlensValueError
+from ._prepare import as_states
 
 __all__ = ["AffineAlignment"]
 
-
-def _as_samples(array: Any, name: str, dim: int | None = None) -> tuple[np.ndarray, tuple]:
-    """``[trials, bins, d]`` or ``[n, d]`` -> (``[n, d]`` float64, leading shape)."""
-    arr = as_numpy(array, name)
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise DynlensTypeError(f"{name}: expected an array of real numbers, found {arr.dtype}")
-    if arr.ndim not in (2, 3):
-        raise DynlensValueError(
-            f"{name}: expected shape [trials, bins, dim] or [n, dim], found shape {arr.shape}")
-    if dim is not None and arr.shape[-1] != dim:
-        raise DynlensValueError(
-            f"{name}: expected {dim} features in the last axis, found shape {arr.shape}")
-    if arr.size == 0:
-        raise DynlensValueError(f"{name}: expected at least one sample, found shape {arr.shape}")
-    flat = arr.reshape(-1, arr.shape[-1]).astype(np.float64)
-    bad = ~np.isfinite(flat)
-    if bad.any():
-        raise DynlensValueError(f"{name}: expected finite values, found {int(bad.sum())} "
-                                "NaN/inf entries")
-    return flat, arr.shape[:-1]
+_NDIMS = (2, 3)  # samples: [trials, bins, dim] or [n, dim]
 
 
 class AffineAlignment(TransformerMixin, BaseEstimator):
@@ -93,8 +74,8 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise DynlensTypeError(
                 f"fit_intercept: expected True or False, found {self.fit_intercept!r}")
-        src, src_lead = _as_samples(source, "source")
-        tgt, tgt_lead = _as_samples(target, "target")
+        src, src_lead = as_states(source, "source", ndims=_NDIMS)
+        tgt, tgt_lead = as_states(target, "target", ndims=_NDIMS)
         if src_lead != tgt_lead:
             raise DynlensValueError(
                 f"target: expected the same leading shape as source {src_lead} "
@@ -118,7 +99,7 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
     def transform(self, source: Any) -> np.ndarray:
         """Map ``source`` [..., source_dim] to target coordinates [..., target_dim]."""
         self._check_fitted()
-        src, lead = _as_samples(source, "source", self.n_features_in_)
+        src, lead = as_states(source, "source", self.n_features_in_, ndims=_NDIMS)
         return (src @ self.coef_.T + self.intercept_).reshape(*lead, self.n_targets_)
 
     def predict(self, source: Any) -> np.ndarray:
@@ -133,7 +114,7 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
         loses dimensions, since the preimage is then not unique.
         """
         self._check_fitted()
-        tgt, lead = _as_samples(target, "target", self.n_targets_)
+        tgt, lead = as_states(target, "target", self.n_targets_, ndims=_NDIMS)
         rank = np.linalg.matrix_rank(self.coef_)
         if rank < self.n_features_in_:
             raise DynlensValueError(
@@ -145,8 +126,8 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
     def score(self, source: Any, target: Any) -> float:
         """R2 of ``target`` predicted from ``source``, averaged uniformly over target dims."""
         self._check_fitted()
-        src, lead = _as_samples(source, "source", self.n_features_in_)
-        tgt, tgt_lead = _as_samples(target, "target", self.n_targets_)
+        src, lead = as_states(source, "source", self.n_features_in_, ndims=_NDIMS)
+        tgt, tgt_lead = as_states(target, "target", self.n_targets_, ndims=_NDIMS)
         if lead != tgt_lead:
             raise DynlensValueError(
                 f"target: expected the same leading shape as source {lead}, found {tgt_lead}")

@@ -1,4 +1,10 @@
-"""Match a model's fixed points to a ground-truth system's and put numbers on the agreement."""
+"""Match a model's fixed points to a ground-truth system's and put numbers on the agreement.
+
+:func:`compare_fixed_points` reads as its steps: check the alignment, find the attractor's
+size (:func:`_scale`) and the matching threshold, compute per-bin spectra on both sides
+(:func:`_bin_spectra`), match points one-to-one (:func:`_match`), measure each pair's errors,
+list the unmatched points (:func:`_spurious`) and sum up a score (:func:`_score`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from .._utils import check_positive_float
 from ..errors import DynlensTypeError, DynlensValueError
+from ..utils import check_positive_float
 from ._prepare import as_states
-from ._report_figure import comparison_figure
 from ._spectra import sorted_eig
 from .fixed_points import FixedPoints, _affine_parts
 
@@ -136,7 +141,12 @@ class FixedPointComparison:
         Keyword arguments (``title``) go to
         :func:`dynlens.plotting.analysis.fixed_point_comparison`.
         """
-        return comparison_figure(self, **kwargs)
+        # The one import from the analysis layer into the plotting layer, and deliberately
+        # lazy: figures live in dynlens.plotting (which imports this module), and this
+        # convenience method must not make analysis depend on matplotlib at import time.
+        from ..plotting import fixed_point_comparison
+
+        return fixed_point_comparison(self, **kwargs)
 
     def __repr__(self) -> str:
         return (f"FixedPointComparison(matched={len(self.matched)}, "
@@ -173,6 +183,81 @@ def _default_threshold(true_points: np.ndarray, scale: float) -> float:
     gaps = np.linalg.norm(true_points[:, None] - true_points[None], axis=-1)
     closest = float(gaps[np.triu_indices(len(true_points), k=1)].min())
     return min(0.25, 0.5 * closest / scale) if closest > 0 else 0.25
+
+
+def _check_alignment(alignment: Any, model_dim: int, true_dim: int) -> np.ndarray:
+    """The alignment's ``coef_`` [true_dim, model_dim] (it must map model -> true)."""
+    coef, _ = _affine_parts(alignment, model_dim)
+    if coef.shape[0] != true_dim:
+        raise DynlensValueError(
+            f"alignment: expected a map into the {true_dim}-d true coordinates (model -> "
+            f"true), found one into {coef.shape[0]} dimensions")
+    return coef
+
+
+def _scale(truth: FixedPoints, system: Any, scale: float | None,
+           true_trajectories: Any) -> float:
+    """``scale`` checked, or the RMS distance from their centroid of the true states: the
+    given trajectories, else a 5000-bin trajectory of the system, else the true points."""
+    if scale is not None:
+        return check_positive_float(scale, "scale")
+    if true_trajectories is not None:
+        states = as_states(true_trajectories, "true_trajectories", truth.dim)[0]
+    elif system is not None and callable(getattr(system, "trajectory", None)):
+        states = np.asarray(system.trajectory(5000), dtype=np.float64).reshape(-1, truth.dim)
+    else:
+        states = truth.xstar
+    scale = float(np.sqrt(((states - states.mean(0)) ** 2).sum(1).mean())) if len(
+        states) > 1 else 0.0
+    if not np.isfinite(scale) or scale <= 0:
+        raise DynlensValueError(
+            "scale: could not derive the attractor size from a single true fixed point; "
+            "pass scale= or true_trajectories=")
+    return scale
+
+
+def _bin_spectra(truth: FixedPoints, model_fps: FixedPoints,
+                 coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin map eigenvalues of the true points and of the model points conjugated into
+    true coordinates (``A M A^+``), each ``[n, true_dim]`` sorted by modulus."""
+    true_maps = _bin_maps(truth)
+    model_maps = coef @ _bin_maps(model_fps) @ np.linalg.pinv(coef) if len(model_fps) else \
+        np.zeros((0, truth.dim, truth.dim))
+    true_eig = sorted_eig(true_maps, "discrete")[0] if len(truth) else np.zeros((0, truth.dim))
+    model_eig = (sorted_eig(model_maps, "discrete")[0] if len(model_fps)
+                 else np.zeros((0, truth.dim)))
+    return true_eig, model_eig
+
+
+def _match(true_x: np.ndarray, mapped_x: np.ndarray, scale: float,
+           threshold: float) -> list[tuple[int, int]]:
+    """One-to-one pairs of least total distance, kept within ``threshold * scale``."""
+    if not len(true_x) or not len(mapped_x):
+        return []
+    dist = np.linalg.norm(true_x[:, None] - mapped_x[None], axis=-1) / scale
+    rows, cols = linear_sum_assignment(dist)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if dist[r, c] <= threshold]
+
+
+def _spurious(manifold_id: np.ndarray, matched: list[tuple[int, int]]) -> list[int]:
+    """Unmatched model points, one per manifold, none on a manifold with a matched point."""
+    matched_models = {m for _, m in matched}
+    seen = {int(manifold_id[m]) for m in matched_models}
+    spurious = []
+    for m in range(len(manifold_id)):
+        mid = int(manifold_id[m])
+        if m not in matched_models and mid not in seen:
+            spurious.append(m)
+            seen.add(mid)
+    return spurious
+
+
+def _score(loc: np.ndarray, eig: np.ndarray, agree: np.ndarray, threshold: float,
+           denom: int, any_matched: bool) -> float:
+    """The summary score of :func:`compare_fixed_points` (see its Notes), clipped to [0, 1]."""
+    credit = (agree * (1 - loc / threshold) * np.clip(1 - eig, 0, None)) if any_matched else []
+    score = float(np.sum(credit) / denom) if denom else 1.0
+    return float(np.clip(score, 0.0, 1.0))
 
 
 def compare_fixed_points(
@@ -262,66 +347,27 @@ def compare_fixed_points(
         raise DynlensTypeError(
             f"model_fps: expected a FixedPoints, found {type(model_fps).__name__}")
     truth, system = _as_true(true_fps)
-    coef, _ = _affine_parts(alignment, model_fps.dim)
-    if coef.shape[0] != truth.dim:
-        raise DynlensValueError(
-            f"alignment: expected a map into the {truth.dim}-d true coordinates (model -> "
-            f"true), found one into {coef.shape[0]} dimensions")
+    coef = _check_alignment(alignment, model_fps.dim, truth.dim)
     if threshold is not None:
         threshold = check_positive_float(threshold, "threshold")
-
-    if scale is not None:
-        scale = check_positive_float(scale, "scale")
-    else:
-        if true_trajectories is not None:
-            states = as_states(true_trajectories, truth.dim, "true_trajectories")
-        elif system is not None and callable(getattr(system, "trajectory", None)):
-            states = np.asarray(system.trajectory(5000), dtype=np.float64).reshape(-1, truth.dim)
-        else:
-            states = truth.xstar
-        scale = float(np.sqrt(((states - states.mean(0)) ** 2).sum(1).mean())) if len(
-            states) > 1 else 0.0
-        if not np.isfinite(scale) or scale <= 0:
-            raise DynlensValueError(
-                "scale: could not derive the attractor size from a single true fixed point; "
-                "pass scale= or true_trajectories=")
-
+    scale = _scale(truth, system, scale, true_trajectories)
     if threshold is None:
         threshold = _default_threshold(truth.xstar, scale)
-    mapped = model_fps.transform(alignment)
-    true_maps = _bin_maps(truth)
-    model_maps = coef @ _bin_maps(model_fps) @ np.linalg.pinv(coef) if len(model_fps) else \
-        np.zeros((0, truth.dim, truth.dim))
-    true_eig = sorted_eig(true_maps, "discrete")[0] if len(truth) else np.zeros((0, truth.dim))
-    model_eig = (sorted_eig(model_maps, "discrete")[0] if len(model_fps)
-                 else np.zeros((0, truth.dim)))
 
-    matched: list[tuple[int, int]] = []
-    if len(truth) and len(mapped):
-        dist = np.linalg.norm(truth.xstar[:, None] - mapped.xstar[None], axis=-1) / scale
-        rows, cols = linear_sum_assignment(dist)
-        matched = [(int(r), int(c)) for r, c in zip(rows, cols) if dist[r, c] <= threshold]
+    mapped = model_fps.transform(alignment)
+    true_eig, model_eig = _bin_spectra(truth, model_fps, coef)
+    matched = _match(truth.xstar, mapped.xstar, scale, threshold)
     loc = np.array([np.linalg.norm(truth.xstar[t] - mapped.xstar[m]) / scale
                     for t, m in matched])
     eig = np.array([_eig_error(true_eig[t], model_eig[m]) for t, m in matched])
     agree = np.array([truth.n_unstable[t] == model_fps.n_unstable[m] for t, m in matched],
                      dtype=bool)
     missing = sorted(set(range(len(truth))) - {t for t, _ in matched})
-    matched_manifolds = {int(model_fps.manifold_id[m]) for _, m in matched}
-    spurious: list[int] = []
-    seen = set(matched_manifolds)
-    for m in range(len(model_fps)):
-        mid = int(model_fps.manifold_id[m])
-        if m not in {mm for _, mm in matched} and mid not in seen:
-            spurious.append(m)
-            seen.add(mid)
-    credit = (agree * (1 - loc / threshold) * np.clip(1 - eig, 0, None)) if matched else []
-    denom = len(truth) + len(spurious)
-    score = float(np.sum(credit) / denom) if denom else 1.0
+    spurious = _spurious(model_fps.manifold_id, matched)
+    score = _score(loc, eig, agree, threshold, len(truth) + len(spurious), bool(matched))
     return FixedPointComparison(
         true_fps=truth, model_fps=model_fps, mapped_fps=mapped, matched=matched,
         missing=missing, spurious=spurious, location_error=loc, eigenvalue_error=eig,
         stability_agrees=agree, true_bin_eigenvalues=true_eig,
-        model_bin_eigenvalues=model_eig, scale=scale, threshold=threshold,
-        score=float(np.clip(score, 0.0, 1.0)),
+        model_bin_eigenvalues=model_eig, scale=scale, threshold=threshold, score=score,
     )

@@ -8,6 +8,13 @@ its own trust radius and convergence test; candidates that fall into one point a
 early, so only one of them goes on. The result,
 :class:`FixedPoints`, holds positions, Jacobians, eigendecompositions and stability labels as
 NumPy arrays.
+
+The search reads as its steps: check the arguments (:func:`_check_flags` and the grouped
+settings of :mod:`~dynlens.analysis.options`), measure the initial states
+(:class:`_StateScale`), derive the default tolerances (:func:`_resolve`), draw the starting
+states (:func:`_draw_starts`), search (:func:`_search`), sort the candidates into fixed
+points, slow points and the rest (:func:`_screen`), and describe the kept points
+(:func:`_describe`).
 """
 
 from __future__ import annotations
@@ -21,14 +28,21 @@ import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 
-from .._utils import check_nonnegative_int, check_positive_float, check_positive_int
 from ..errors import DynlensTypeError, DynlensValueError
 from ..threads import ThreadPolicy, check_threads, model_work
+from ..utils import check_nonnegative_int, check_positive_float, check_positive_int
 from ._cluster import deduplicate, group_manifolds
-from ._newton import solve
+from ._newton import SolveResult, solve
 from ._prepare import Evaluator, as_states
 from ._spectra import default_marginal_tol
 from .linearize import Linearization
+from .options import (
+    SOLVER_KEYWORDS,
+    TOLERANCE_KEYWORDS,
+    SolverOptions,
+    Tolerances,
+    merge_options,
+)
 
 __all__ = ["FixedPoints", "find_fixed_points"]
 
@@ -136,7 +150,7 @@ class FixedPoints:
         ['stable', 'unstable', 'stable']
         """
         ev = Evaluator(dynamics, inputs)
-        xs = as_states(xstar, ev.dim, "xstar", allow_3d=False)
+        xs = as_states(xstar, "xstar", ev.dim, ndims=(1, 2))[0]
         xt = ev.tensor(xs)
         q = ev.q(xt).double().cpu().numpy()
         jac = ev.jacobian(xt).detach().double().cpu().numpy()
@@ -262,6 +276,175 @@ def _affine_parts(alignment: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
     return coef, intercept
 
 
+@dataclass(frozen=True)
+class _StateScale:
+    """Where the initial states lie and how far they spread (the scale of every default)."""
+
+    center: np.ndarray  # [dim] centroid
+    mean_dist: float    # mean distance from the centroid
+    rms_radius: float   # RMS distance from the centroid
+    spread: float       # per-coordinate RMS spread about the centroid
+    unit: float         # spread, else RMS magnitude, else 1 (never 0)
+    s: float            # the larger of the RMS magnitude and unit
+
+    @classmethod
+    def of(cls, states: np.ndarray) -> _StateScale:
+        center = states.mean(0)
+        dist = np.linalg.norm(states - center, axis=1)
+        rms_radius = float(np.sqrt((dist ** 2).mean()))
+        spread = rms_radius / np.sqrt(states.shape[1])
+        size = float(np.sqrt((states ** 2).mean()))  # per-coordinate RMS magnitude
+        unit = spread if spread > 0 else (size if size > 0 else 1.0)
+        return cls(center=center, mean_dist=float(dist.mean()), rms_radius=rms_radius,
+                   spread=spread, unit=unit, s=max(size, unit))
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Every search setting with the defaults filled in."""
+
+    tol_q: float
+    tol_slow: float
+    tol_unique: float
+    marginal_tol: float
+    noise: float
+    solver: SolverOptions  # adam_lr filled in
+
+
+def _check_flags(n_inits: Any, seed: Any, outlier_factor: Any, region: Any, threads: Any,
+                 keep_slow: Any, progress: Any) -> tuple[int, int, float, float | None]:
+    """Validate the plain arguments; return ``n_inits, seed, outlier_factor, region``."""
+    n_inits = check_positive_int(n_inits, "n_inits")
+    seed = check_nonnegative_int(seed, "seed")
+    outlier_factor = check_positive_float(outlier_factor, "outlier_factor")
+    if region is not None:
+        region = check_positive_float(region, "region")
+    check_threads(threads)
+    for name, flag in (("keep_slow", keep_slow), ("progress", progress)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise DynlensTypeError(f"{name}: expected True or False, found {flag!r}")
+    return n_inits, seed, outlier_factor, region
+
+
+def _resolve(ev: Evaluator, scale: _StateScale, tols: Tolerances, solver: SolverOptions,
+             noise: Any) -> _Settings:
+    """Fill in the default tolerances, noise and Adam rate (documented in find_fixed_points)."""
+    dim = ev.dim
+    bin_ = ev.dt if (ev.kind == "continuous" and ev.dt) else 1.0
+    tol_q = (0.5 * dim * (min(100 * ev.eps, 0.02) * scale.s) ** 2 / bin_ ** 2
+             if tols.q is None else tols.q)
+    tol_slow = (0.5 * dim * (1e-3 * scale.unit) ** 2 / bin_ ** 2 if tols.slow is None
+                else tols.slow)
+    tol_unique = (1e-3 * (scale.rms_radius if scale.rms_radius > 0 else scale.unit)
+                  if tols.unique is None else tols.unique)
+    marginal_tol = default_marginal_tol(ev.eps) if tols.marginal is None else tols.marginal
+    if noise is None:
+        noise = 0.1 * scale.spread
+    elif isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(noise) or noise < 0:
+        raise DynlensValueError(f"noise: expected a non-negative number, found {noise!r}")
+    adam_lr = 0.02 * scale.unit if solver.adam_lr is None else solver.adam_lr
+    return _Settings(tol_q=tol_q, tol_slow=max(tol_slow, tol_q), tol_unique=tol_unique,
+                     marginal_tol=marginal_tol, noise=float(noise),
+                     solver=replace(solver, adam_lr=adam_lr))
+
+
+def _draw_starts(states: np.ndarray, n_inits: int, noise: float, seed: int) -> np.ndarray:
+    """``n_inits`` initial states (with replacement only when there are fewer) plus noise."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(states), size=n_inits, replace=len(states) < n_inits)
+    return states[pick] + noise * rng.standard_normal((n_inits, states.shape[1]))
+
+
+def _search(ev: Evaluator, x0: np.ndarray, settings: _Settings, scale: _StateScale,
+            radius: float, threads: int | str, progress: bool) -> SolveResult:
+    """Run the batched trust-region search (``_newton.solve``) under the thread policy."""
+    opts = settings.solver
+    with ThreadPolicy(threads, work=model_work(ev.dynamics, len(x0), ev.dim)):
+        return solve(ev, ev.tensor(x0), tol_q=settings.tol_q, max_iter=opts.max_iter,
+                     adam_steps=opts.adam_steps, adam_lr=opts.adam_lr, patience=opts.patience,
+                     center=torch.as_tensor(scale.center, dtype=torch.float64,
+                                            device=ev.device),
+                     radius=radius, merge_tol=settings.tol_unique, progress=bool(progress))
+
+
+@dataclass(frozen=True)
+class _Screened:
+    """The search's candidates sorted into what is kept."""
+
+    x: np.ndarray              # [n, dim] float64 positions
+    q: np.ndarray              # [n] float64
+    data_distance: np.ndarray  # [n] distance to the nearest initial state / RMS radius
+    finite: np.ndarray         # [n] finite and not merged into another candidate
+    inside: np.ndarray         # finite, within the outlier radius and the region
+    converged: np.ndarray      # inside and q <= tol_q
+    slow: np.ndarray           # inside, not converged and q <= tol_slow
+
+
+def _screen(result: SolveResult, states: np.ndarray, scale: _StateScale, settings: _Settings,
+            radius: float, region: float | None, seed: int) -> _Screened:
+    """Drop non-finite and merged candidates, outliers beyond ``radius`` from the centroid and
+    points beyond ``region`` RMS radii of every initial state; split the rest by q."""
+    x = result.x.detach().double().cpu().numpy()
+    q = result.q.cpu().numpy()
+    finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1) & ~result.merged.cpu().numpy()
+    inside = finite & (np.linalg.norm(np.where(finite[:, None], x, 0.0) - scale.center, axis=1)
+                       <= radius)
+    tree_states = states if len(states) <= 20000 else states[
+        np.random.default_rng(seed).choice(len(states), 20000, replace=False)]
+    data_dist = np.full(len(x), np.inf)
+    if inside.any():
+        data_dist[inside] = cKDTree(tree_states).query(x[inside])[0] / (
+            scale.rms_radius if scale.rms_radius > 0 else 1.0)
+    if region is not None and scale.rms_radius > 0:
+        inside &= data_dist <= region
+    converged = inside & (q <= settings.tol_q)
+    slow = inside & ~converged & (q <= settings.tol_slow)
+    return _Screened(x=x, q=q, data_distance=data_dist, finite=finite, inside=inside,
+                     converged=converged, slow=slow)
+
+
+def _describe(ev: Evaluator, found: _Screened, mask: np.ndarray, settings: _Settings,
+              group: bool) -> FixedPoints:
+    """The candidates in ``mask``, deduplicated and sorted lexicographically, with their
+    linearizations (and, when ``group``, manifolds of fixed points)."""
+    idx = np.flatnonzero(mask)
+    idx = idx[deduplicate(found.x[idx], found.q[idx], settings.tol_unique)]
+    xs = found.x[idx]
+    order = np.lexsort(xs.T[::-1]) if len(xs) else np.zeros(0, dtype=np.int64)
+    idx, xs = idx[order], xs[order]
+    jac = (ev.jacobian(ev.tensor(xs)).detach().double().cpu().numpy() if len(xs)
+           else np.zeros((0, ev.dim, ev.dim)))
+    u = None if ev.u is None else ev.u.double().cpu().numpy()
+    fp = FixedPoints._build(xs, found.q[idx], jac, ev.kind, ev.dt, settings.marginal_tol,
+                            data_distance=found.data_distance[idx], inputs=u)
+    if group and len(fp) > 1:
+        def q_fn(points: np.ndarray) -> np.ndarray:
+            return ev.q(ev.tensor(points)).double().cpu().numpy()
+
+        ids = group_manifolds(xs, fp.n_marginal > 0, q_fn, settings.tol_slow)
+        fp = replace(fp, manifold_id=ids)
+    return fp
+
+
+def _info(ev: Evaluator, n_inits: int, settings: _Settings, result: SolveResult,
+          found: _Screened, t_start: float) -> dict:
+    """What ``FixedPoints.info`` records about the search."""
+    opts, n_merged = settings.solver, int(result.merged.sum())
+    return {
+        "n_inits": n_inits, "noise": settings.noise, "tol_q": settings.tol_q,
+        "tol_slow": settings.tol_slow, "tol_unique": settings.tol_unique,
+        "marginal_tol": settings.marginal_tol, "adam_steps": opts.adam_steps,
+        "adam_lr": opts.adam_lr, "max_iter": opts.max_iter,
+        "n_converged": int(found.converged.sum()), "n_slow": int(found.slow.sum()),
+        "n_outside": int((found.finite & ~found.inside).sum()), "n_merged": n_merged,
+        "n_nonfinite": int((~found.finite).sum()) - n_merged,
+        "mean_iterations": float(result.n_iter.double().mean()),
+        "n_jacobians": result.n_jacobians, "seconds": time.perf_counter() - t_start,
+        "dtype": str(ev.dtype).replace("torch.", ""), "device": str(ev.device),
+    }
+
+
 def find_fixed_points(
     dynamics: Any,
     initial_states: Any,
@@ -283,6 +466,8 @@ def find_fixed_points(
     adam_lr: float | None = None,
     progress: bool = True,
     threads: int | str = "auto",
+    solver: SolverOptions | None = None,
+    tolerances: Tolerances | None = None,
 ) -> FixedPoints:
     """Find the fixed points of a discrete map or a vector field near given states.
 
@@ -346,15 +531,12 @@ def find_fixed_points(
         Also return slow points (deduplicated, with Jacobians) as ``fps.slow_points``.
     max_iter, patience : int
         Trust-region iterations at most, and iterations a candidate may go without a
-        tenfold decrease of q before it stops (it is creeping along a slow manifold). On a
-        trained 64-unit GRU most candidates creep: ``patience=8`` found more of its isolated
-        fixed points (26 against 22 of 30 over six draws of starting states) in 1.5x the
-        time (benchmarks/bench_fixed_points.md); on low-dimensional fields it changes little.
+        tenfold decrease of q before it stops (it is creeping along a slow manifold).
+        Raising ``patience`` finds more of the isolated fixed points of large trained
+        networks (most of whose candidates creep along slow valleys), in proportionally more
+        time; on low-dimensional fields it changes little.
     adam_steps : int
-        Joint Adam steps before the trust-region search (default 0: none). On a trained
-        64-unit GRU, 100 Adam steps found fewer isolated fixed points (none from the
-        published example's starting states); on 3-d fields they only added time
-        (benchmarks/bench_fixed_points.md).
+        Joint Adam steps before the trust-region search (default 0: none).
     adam_lr : float, optional
         Adam learning rate; default 0.02 times the per-coordinate spread.
     progress : bool
@@ -364,6 +546,16 @@ def find_fixed_points(
         torch's CPU threads during the search (restored afterwards; see
         :mod:`dynlens.threads`). ``"auto"`` uses one for small fields and the free cores
         for large ones.
+
+    solver : SolverOptions, optional
+        ``max_iter``, ``patience``, ``adam_steps`` and ``adam_lr`` as one object (see
+        :class:`~dynlens.analysis.SolverOptions`).
+    tolerances : Tolerances, optional
+        ``tol_q``, ``tol_unique``, ``tol_slow`` and ``marginal_tol`` as one object (fields
+        ``q``, ``unique``, ``slow``, ``marginal``; see :class:`~dynlens.analysis.Tolerances`).
+        A flat keyword overrides the field of its object; a setting given both ways (a flat
+        keyword other than its default and a field other than its default) raises a
+        DynlensValueError.
 
     Returns
     -------
@@ -386,107 +578,32 @@ def find_fixed_points(
     [[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
     >>> fps.stability.tolist(), fps.n_unstable.tolist()
     (['stable', 'unstable', 'stable'], [0, 1, 0])
+    >>> same = find_fixed_points(DoubleWell(), states, n_inits=64,
+    ...                          solver=SolverOptions(patience=8), tolerances=Tolerances(q=1e-20))
+    >>> same.xstar.round(6).tolist(), same.info["tol_q"]
+    ([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]], 1e-20)
     """
     t_start = time.perf_counter()
     ev = Evaluator(dynamics, inputs)
-    states = as_states(initial_states, ev.dim, "initial_states")
-    n_inits = check_positive_int(n_inits, "n_inits")
-    seed = check_nonnegative_int(seed, "seed")
-    max_iter = check_nonnegative_int(max_iter, "max_iter")
-    patience = check_positive_int(patience, "patience")
-    adam_steps = check_nonnegative_int(adam_steps, "adam_steps")
-    outlier_factor = check_positive_float(outlier_factor, "outlier_factor")
-    if region is not None:
-        region = check_positive_float(region, "region")
-    check_threads(threads)
-    for name, flag in (("keep_slow", keep_slow), ("progress", progress)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise DynlensTypeError(f"{name}: expected True or False, found {flag!r}")
+    states = as_states(initial_states, "initial_states", ev.dim)[0]
+    n_inits, seed, outlier_factor, region = _check_flags(
+        n_inits, seed, outlier_factor, region, threads, keep_slow, progress)
+    solver = merge_options(SolverOptions, solver, "solver", SOLVER_KEYWORDS, {
+        "max_iter": max_iter, "patience": patience, "adam_steps": adam_steps,
+        "adam_lr": adam_lr})
+    tolerances = merge_options(Tolerances, tolerances, "tolerances", TOLERANCE_KEYWORDS, {
+        "tol_q": tol_q, "tol_unique": tol_unique, "tol_slow": tol_slow,
+        "marginal_tol": marginal_tol})
 
-    dim = ev.dim
-    center = states.mean(0)
-    dist = np.linalg.norm(states - center, axis=1)
-    mean_dist = float(dist.mean())
-    rms_radius = float(np.sqrt((dist ** 2).mean()))
-    spread = rms_radius / np.sqrt(dim)  # per-coordinate RMS spread
-    size = float(np.sqrt((states ** 2).mean()))  # per-coordinate RMS magnitude
-    unit = spread if spread > 0 else (size if size > 0 else 1.0)
-    s = max(size, unit)
-    bin_ = ev.dt if (ev.kind == "continuous" and ev.dt) else 1.0
-
-    tol_q = (0.5 * dim * (min(100 * ev.eps, 0.02) * s) ** 2 / bin_ ** 2 if tol_q is None
-             else check_positive_float(tol_q, "tol_q"))
-    tol_slow = (0.5 * dim * (1e-3 * unit) ** 2 / bin_ ** 2 if tol_slow is None
-                else check_positive_float(tol_slow, "tol_slow"))
-    tol_slow = max(tol_slow, tol_q)
-    tol_unique = (1e-3 * (rms_radius if rms_radius > 0 else unit) if tol_unique is None
-                  else check_positive_float(tol_unique, "tol_unique"))
-    marginal_tol = (default_marginal_tol(ev.eps) if marginal_tol is None
-                    else check_positive_float(marginal_tol, "marginal_tol"))
-    if noise is None:
-        noise = 0.1 * spread
-    elif isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(noise) or noise < 0:
-        raise DynlensValueError(f"noise: expected a non-negative number, found {noise!r}")
-    adam_lr = 0.02 * unit if adam_lr is None else check_positive_float(adam_lr, "adam_lr")
-
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(states), size=n_inits, replace=len(states) < n_inits)
-    x0 = states[pick] + float(noise) * rng.standard_normal((n_inits, dim))
+    scale = _StateScale.of(states)
+    settings = _resolve(ev, scale, tolerances, solver, noise)
+    x0 = _draw_starts(states, n_inits, settings.noise, seed)
     # Identical initial states give no scale for the outlier and region rules: skip them.
-    radius = outlier_factor * mean_dist if mean_dist > 0 else np.inf
-    with ThreadPolicy(threads, work=model_work(ev.dynamics, n_inits, dim)):
-        result = solve(ev, ev.tensor(x0), tol_q=tol_q, max_iter=max_iter, adam_steps=adam_steps,
-                       adam_lr=adam_lr, patience=patience,
-                       center=torch.as_tensor(center, dtype=torch.float64, device=ev.device),
-                       radius=radius, merge_tol=tol_unique, progress=bool(progress))
-    x = result.x.detach().double().cpu().numpy()
-    q = result.q.cpu().numpy()
+    radius = outlier_factor * scale.mean_dist if scale.mean_dist > 0 else np.inf
+    result = _search(ev, x0, settings, scale, radius, threads, progress)
+    found = _screen(result, states, scale, settings, radius, region, seed)
 
-    finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1) & ~result.merged.cpu().numpy()
-    inside = finite & (np.linalg.norm(np.where(finite[:, None], x, 0.0) - center, axis=1)
-                       <= radius)
-    tree_states = states if len(states) <= 20000 else states[
-        np.random.default_rng(seed).choice(len(states), 20000, replace=False)]
-    tree = cKDTree(tree_states)
-    data_dist = np.full(len(x), np.inf)
-    if inside.any():
-        data_dist[inside] = tree.query(x[inside])[0] / (rms_radius if rms_radius > 0 else 1.0)
-    if region is not None and rms_radius > 0:
-        inside &= data_dist <= region
-    converged = inside & (q <= tol_q)
-    slow = inside & ~converged & (q <= tol_slow)
-
-    u = None if ev.u is None else ev.u.double().cpu().numpy()
-
-    def q_fn(points: np.ndarray) -> np.ndarray:
-        return ev.q(ev.tensor(points)).double().cpu().numpy()
-
-    def describe(mask: np.ndarray, group: bool) -> FixedPoints:
-        idx = np.flatnonzero(mask)
-        idx = idx[deduplicate(x[idx], q[idx], tol_unique)]
-        xs = x[idx]
-        order = np.lexsort(xs.T[::-1]) if len(xs) else np.zeros(0, dtype=np.int64)
-        idx, xs = idx[order], xs[order]
-        jac = (ev.jacobian(ev.tensor(xs)).detach().double().cpu().numpy() if len(xs)
-               else np.zeros((0, dim, dim)))
-        fp = FixedPoints._build(xs, q[idx], jac, ev.kind, ev.dt, marginal_tol,
-                                data_distance=data_dist[idx], inputs=u)
-        if group and len(fp) > 1:
-            ids = group_manifolds(xs, fp.n_marginal > 0, q_fn, tol_slow)
-            fp = replace(fp, manifold_id=ids)
-        return fp
-
-    slow_points = describe(slow, group=False) if keep_slow else None
-    fps = describe(converged, group=True)
-    info = {
-        "n_inits": n_inits, "noise": float(noise), "tol_q": tol_q, "tol_slow": tol_slow,
-        "tol_unique": tol_unique, "marginal_tol": marginal_tol, "adam_steps": adam_steps,
-        "adam_lr": adam_lr, "max_iter": max_iter, "n_converged": int(converged.sum()),
-        "n_slow": int(slow.sum()), "n_outside": int((finite & ~inside).sum()),
-        "n_merged": int(result.merged.sum()),
-        "n_nonfinite": int((~finite).sum()) - int(result.merged.sum()), "mean_iterations": float(
-            result.n_iter.double().mean()), "n_jacobians": result.n_jacobians, "seconds": time.perf_counter() - t_start,
-        "dtype": str(ev.dtype).replace("torch.", ""), "device": str(ev.device),
-    }
+    slow_points = _describe(ev, found, found.slow, settings, group=False) if keep_slow else None
+    fps = _describe(ev, found, found.converged, settings, group=True)
+    info = _info(ev, n_inits, settings, result, found, t_start)
     return replace(fps, slow_points=slow_points, info=info)

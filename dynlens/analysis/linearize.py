@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from .._utils import as_numpy, check_positive_float
 from ..errors import DynlensValueError
+from ..utils import as_numpy, check_positive_float
 from ._prepare import Evaluator, as_states
 from ._spectra import classify, default_marginal_tol, sorted_eig
 
@@ -172,7 +172,7 @@ def linearize(dynamics: Any, x: Any, inputs: Any = None, *,
     ([[1.0, -2.0]], [1])
     """
     ev = Evaluator(dynamics, inputs)
-    states = as_states(x, ev.dim, "x")
+    states = as_states(x, "x", ev.dim)[0]
     jac = ev.jacobian(ev.tensor(states)).detach().cpu().numpy()
     tol = default_marginal_tol(ev.eps) if marginal_tol is None else check_positive_float(
         marginal_tol, "marginal_tol")

@@ -22,8 +22,8 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 
-from .._utils import as_numpy, check_fraction
 from ..errors import DynlensValueError
+from ..utils import as_numpy, check_fraction
 from .alignment import AffineAlignment
 
 __all__ = [

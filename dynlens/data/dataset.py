@@ -25,14 +25,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .._utils import (
+from ..errors import DynlensTypeError, DynlensValueError
+from ..utils import (
     as_numpy,
     check_fraction,
     check_nonnegative_int,
     check_positive_float,
     json_default,
 )
-from ..errors import DynlensTypeError, DynlensValueError
 
 __all__ = ["SPLIT_NAMES", "NeuralDataset", "make_splits"]
 

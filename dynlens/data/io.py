@@ -41,13 +41,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._utils import atomic_path, check_readable_file
 from ..errors import (
     DynlensError,
     DynlensFileFormatError,
     DynlensTypeError,
     DynlensValueError,
 )
+from ..utils import atomic_path, check_readable_file
 from .dataset import NeuralDataset
 
 __all__ = ["FORMAT_MARKER", "FORMAT_VERSION", "load_dataset", "save_dataset"]

@@ -46,13 +46,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._utils import atomic_path, check_choice, check_positive_float, check_readable_file
 from ..errors import (
     DynlensError,
     DynlensFileFormatError,
     DynlensTypeError,
     DynlensValueError,
 )
+from ..utils import atomic_path, check_choice, check_positive_float, check_readable_file
 from .dataset import SPLIT_NAMES, NeuralDataset
 
 __all__ = ["LAYOUTS", "read_lfads_h5", "write_lfads_h5"]

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 
 from .. import systems
-from .._utils import (
+from ..errors import DynlensTypeError, DynlensValueError
+from ..systems import ChaoticRNN, GroundTruthSystem
+from ..utils import (
     check_choice,
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
 )
-from ..errors import DynlensTypeError, DynlensValueError
-from ..systems import ChaoticRNN, GroundTruthSystem
 from .dataset import NeuralDataset
 
 __all__ = ["EMBEDDINGS", "RNN_MAX_RATE_HZ", "simulate"]

@@ -13,7 +13,6 @@ from .generators import (
     LinearDynamics,
     NODEDynamics,
     RNNDynamics,
-    rollout,
 )
 from .inference import Inference
 from .losses import poisson_nll
@@ -38,6 +37,5 @@ __all__ = [
     "load_model",
     "poisson_nll",
     "register",
-    "rollout",
     "save_model",
 ]

@@ -37,8 +37,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .._utils import check_choice
 from ..errors import DynlensNoDynamicsError, DynlensTypeError
+from ..utils import check_choice
 from .inference import Inference
 
 __all__ = ["LossTerms", "Model", "available", "build", "get", "register"]

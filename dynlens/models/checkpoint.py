@@ -11,13 +11,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._utils import atomic_path, resolve_device
 from ..errors import (
     DynlensFileFormatError,
     DynlensFileNotFoundError,
     DynlensTypeError,
     DynlensUnsafeCheckpointError,
 )
+from ..utils import atomic_path, resolve_device
 from .base import available, get
 
 __all__ = ["load_model", "read_checkpoint", "save_model", "write_checkpoint"]

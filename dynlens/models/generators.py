@@ -6,13 +6,14 @@ A generator is what the analysis layer opens: ``model.dynamics`` of an SAE is on
   capacity is tied to dimensionality (``3 d (d + 3)`` parameters with a 1-d input).
 - :class:`RNNDynamics`: a vanilla tanh RNN cell with zero input.
 - :class:`NODEDynamics`: a continuous vector field ``dx/dt = MLP(x)``, integrated by
-  :func:`rollout` with torchdiffeq. ``dt`` is one bin in model time.
+  :func:`dynlens.dynamics.rollout` with torchdiffeq. ``dt`` is one bin in model time.
 - :class:`DiscreteNODEDynamics`: ``x <- x + step * MLP(x)`` (the discrete NODE of the paper).
 - :class:`LinearDynamics`: ``x <- A x + b``, the linear baseline.
 
 Examples
 --------
 >>> import torch
+>>> from dynlens.dynamics import rollout
 >>> f = NODEDynamics(dim=3, hidden_size=16)
 >>> traj = rollout(f, torch.zeros(5, 3), n_steps=7)
 >>> tuple(traj.shape)
@@ -23,27 +24,19 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchdiffeq import odeint
 
-from .._utils import check_positive_float, check_positive_int
 from ..dynamics import Dynamics
 from ..errors import DynlensValueError
+from ..utils import check_positive_float, check_positive_int
 
 __all__ = [
-    "ADAPTIVE_SOLVERS",
-    "FIXED_STEP_SOLVERS",
     "DiscreteNODEDynamics",
     "GRUDynamics",
     "LinearDynamics",
     "NODEDynamics",
     "RNNDynamics",
     "mlp",
-    "rollout",
 ]
-
-FIXED_STEP_SOLVERS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
-ADAPTIVE_SOLVERS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
-
 
 def mlp(in_dim: int, out_dim: int, hidden_size: int, n_layers: int, activation=nn.Tanh) -> nn.Sequential:
     """An MLP with ``n_layers`` hidden layers of ``hidden_size`` units (``n_layers=0``: linear)."""
@@ -106,9 +99,9 @@ class GRUDynamics(_CellDynamics):
         ``GRUCell`` gate order): ``F = (1 - z) n + z x``, so
         ``dF/dx = diag(z) + diag((x - n) z (1 - z)) W_hz
         + diag((1 - z)(1 - n^2)) (diag(r) W_hn + diag(a_n r (1 - r)) W_hr)``.
-        One pass over the three weight blocks instead of ``dim`` reverse passes: the
-        fixed-point finder recomputes Jacobians of every candidate, and this is about 12x
-        cheaper than ``torch.func.jacrev`` for a 64-unit cell.
+        One pass over the three weight blocks instead of ``dim`` reverse passes (the
+        fixed-point finder recomputes Jacobians of every candidate; the saving is measured in
+        ``benchmarks/bench_fixed_points.md``).
 
         Examples
         --------
@@ -218,48 +211,3 @@ class LinearDynamics(Dynamics):
         if u is not None:
             raise DynlensValueError("u: LinearDynamics takes no input; expected None, found a tensor")
         return self.linear(x)
-
-
-class _TimeInvariantField(nn.Module):
-    """Adapts ``f(x)`` to torchdiffeq's ``f(t, x)``."""
-
-    def __init__(self, dynamics: nn.Module) -> None:
-        super().__init__()
-        self.dynamics = dynamics
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.dynamics(x)
-
-
-def rollout(
-    dynamics: Dynamics,
-    x0: torch.Tensor,
-    n_steps: int,
-    solver: str = "rk4",
-    rtol: float = 1e-3,
-    atol: float = 1e-3,
-    substeps: int = 1,
-) -> torch.Tensor:
-    """Roll a generator forward from ``x0`` [batch, dim] for ``n_steps`` bins.
-
-    Returns ``[batch, n_steps, dim]`` whose first bin is ``x0``. Discrete maps are iterated;
-    continuous fields are integrated with torchdiffeq at the bin times ``k * dt``. Fixed-step
-    solvers take ``substeps`` steps per bin; adaptive ones use ``rtol``/``atol``.
-    """
-    n_steps = check_positive_int(n_steps, "n_steps")
-    if x0.ndim < 1 or x0.shape[-1] != dynamics.dim:
-        raise DynlensValueError(f"x0: expected shape [batch, {dynamics.dim}], found {tuple(x0.shape)}")
-    if dynamics.kind == "discrete":
-        states = [x0]
-        for _ in range(n_steps - 1):
-            states.append(dynamics(states[-1]))
-        return torch.stack(states, dim=1)
-    if solver not in FIXED_STEP_SOLVERS + ADAPTIVE_SOLVERS:
-        raise DynlensValueError(
-            f"solver: expected one of {FIXED_STEP_SOLVERS + ADAPTIVE_SOLVERS}, found {solver!r}"
-        )
-    times = torch.arange(n_steps, dtype=x0.dtype, device=x0.device) * dynamics.dt
-    options = {"step_size": dynamics.dt / substeps} if solver in FIXED_STEP_SOLVERS else None
-    path = odeint(_TimeInvariantField(dynamics), x0, times, method=solver, rtol=rtol, atol=atol,
-                  options=options)
-    return path.transpose(0, 1)

@@ -12,20 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._utils import check_choice, check_fraction, check_positive_float, check_positive_int
+from ..dynamics import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS, rollout
 from ..errors import DynlensTypeError, DynlensValueError
 from ..threads import ThreadPolicy, model_work
+from ..utils import check_choice, check_fraction, check_positive_float, check_positive_int
 from .base import LossTerms, Model, register
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
-    ADAPTIVE_SOLVERS,
-    FIXED_STEP_SOLVERS,
     DiscreteNODEDynamics,
     GRUDynamics,
     LinearDynamics,
     NODEDynamics,
     RNNDynamics,
-    rollout,
 )
 from .inference import Inference
 from .losses import poisson_nll
@@ -241,7 +239,8 @@ class SAE(Model):
         n_bins = spikes.shape[1] if n_bins is None else n_bins
         ic = self.encoder(spikes.index_select(-1, self.heldin_index))
         cfg = self.config
-        latents = rollout(self.dynamics, ic, n_bins, cfg.solver, cfg.rtol, cfg.atol, cfg.substeps)
+        latents = rollout(self.dynamics, ic, n_bins, solver=cfg.solver, rtol=cfg.rtol,
+                          atol=cfg.atol, substeps=cfg.substeps)
         return {"log_rates": self.readout(latents), "latents": latents, "ic": ic}
 
     @torch.no_grad()

@@ -1,5 +1,6 @@
 """Matplotlib figures. Every function returns a Figure (built without pyplot) and never shows it."""
 
+from ._style import new_figure, save_figure
 from .analysis import (
     eigenvalues,
     fixed_point_comparison,
@@ -17,8 +18,10 @@ __all__ = [
     "fixed_points",
     "latent_trajectory_3d",
     "latents_vs_truth",
+    "new_figure",
     "rates",
     "rates_vs_truth",
+    "save_figure",
     "spike_raster",
     "training_history",
 ]

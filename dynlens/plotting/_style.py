@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from .._utils import atomic_path
+from ..utils import atomic_path
 
 __all__ = ["new_figure", "save_figure"]
 

@@ -22,12 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 
-from ..analysis._report_figure import COLORS, MARKERS, Projection, axes_for, plot_points
-from ..analysis._report_figure import comparison_figure as fixed_point_comparison
 from ..analysis.alignment import AffineAlignment
+from ..analysis.compare import FixedPointComparison
 from ..analysis.fixed_points import FixedPoints
 from ..analysis.linearize import Linearization
 from ..errors import DynlensTypeError, DynlensValueError
+from ._draw import COLORS, MARKERS, Projection, axes_for, equal_scales, plot_points
 from ._style import new_figure
 
 __all__ = [
@@ -280,3 +280,85 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
         ax.set_zlabel(proj.labels[2])
     ax.set_title(title or f"Aligned model latents over the truth (R2 = {r2:.3f})")
     return fig
+
+
+def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = None) -> Figure:
+    """Two panels: true and mapped model fixed points with their matches (left), and the
+    per-bin eigenvalues of each matched pair on the unit circle (right).
+
+    ``FixedPointComparison.plot()`` draws this figure.
+    """
+    if not isinstance(report, FixedPointComparison):
+        raise DynlensTypeError(
+            f"report: expected a FixedPointComparison, found {type(report).__name__}")
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    _comparison_points(fig, report)
+    _comparison_spectra(fig, report)
+    fig.suptitle(title or f"Fixed-point comparison: score {report.score:.2f}", fontsize=11)
+    return fig
+
+
+def _comparison_points(fig: Figure, report: FixedPointComparison) -> None:
+    """Left panel: true points (large, filled), mapped model points (small, open), matches."""
+    true, mapped = report.true_fps, report.mapped_fps
+    pts_all = np.concatenate([true.xstar, mapped.xstar]) if len(mapped) else true.xstar
+    proj = Projection(pts_all, true.dim)
+    ax = fig.add_subplot(1, 2, 1, projection="3d") if proj.n == 3 else fig.add_subplot(1, 2, 1)
+    tp, mp = proj.points(true.xstar), proj.points(mapped.xstar) if len(mapped) else None
+    handles = []
+    for label in ("stable", "unstable", "marginal"):
+        sel = true.stability == label
+        if sel.any():
+            plot_points(ax, tp[sel], ls="none", marker=MARKERS[label], ms=11,
+                        color=COLORS[label], markeredgecolor="k", alpha=0.45)
+            handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=10, alpha=0.45,
+                                  color=COLORS[label], markeredgecolor="k",
+                                  label=f"true {label}"))
+        if mp is not None:
+            sel = mapped.stability == label
+            if sel.any():
+                plot_points(ax, mp[sel], ls="none", marker=MARKERS[label], ms=6, color="none",
+                            markeredgecolor=COLORS[label], markeredgewidth=1.5)
+                handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=6,
+                                      color="none", markeredgecolor=COLORS[label],
+                                      markeredgewidth=1.5, label=f"model {label}"))
+    for t, m in report.matched:
+        plot_points(ax, np.stack([tp[t], mp[m]]), color="k", lw=0.8, ls="--")
+    if report.matched:
+        handles.append(Line2D([], [], color="k", lw=0.8, ls="--", label="match"))
+    ax.set_xlabel(proj.labels[0])
+    if proj.n >= 2:
+        ax.set_ylabel(proj.labels[1])
+    if proj.n == 3:
+        ax.set_zlabel(proj.labels[2])
+    equal_scales(ax, np.concatenate([tp, mp]) if mp is not None else tp)
+    ax.legend(handles=handles, fontsize=7, loc="upper left")
+    ax.set_title(f"{len(report.matched)} matched, {len(report.missing)} missing, "
+                 f"{len(report.spurious)} spurious (true coordinates)", fontsize=9)
+
+
+def _comparison_spectra(fig: Figure, report: FixedPointComparison) -> None:
+    """Right panel: per-bin eigenvalues of each matched pair, with the unit circle."""
+    ax2 = fig.add_subplot(1, 2, 2)
+    t = np.linspace(0, 2 * np.pi, 400)
+    ax2.plot(np.cos(t), np.sin(t), color="k", lw=0.8)
+    for k, (ti, mi) in enumerate(report.matched):
+        c = f"C{k % 10}"
+        a, b = report.true_bin_eigenvalues[ti], report.model_bin_eigenvalues[mi]
+        ax2.plot(a.real, a.imag, ls="none", marker="o", ms=9, color=c, alpha=0.4,
+                 label=f"true point {ti}")
+        ax2.plot(b.real, b.imag, ls="none", marker="x", ms=7, color=c,
+                 label=f"model point {mi}")
+    shown = [report.true_bin_eigenvalues[t] for t, _ in report.matched] + \
+        [report.model_bin_eigenvalues[m] for _, m in report.matched]
+    if shown:  # zoom on the eigenvalues: per-bin maps of slow dynamics crowd near mu = 1
+        values = np.concatenate(shown)
+        pad = 0.15 * max(np.ptp(values.real), np.ptp(values.imag), 0.05)
+        ax2.set_xlim(values.real.min() - pad, values.real.max() + pad)
+        ax2.set_ylim(values.imag.min() - pad, values.imag.max() + pad)
+    ax2.set_aspect("equal", adjustable="box")
+    ax2.set_xlabel("Re $\\mu$ (per-bin map; black: unit circle)")
+    ax2.set_ylabel("Im $\\mu$")
+    if report.matched:
+        ax2.legend(fontsize=7, loc="best")
+    ax2.set_title("Per-bin eigenvalues of matched pairs (o true, x model)", fontsize=9)

@@ -9,8 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from .._utils import as_numpy
 from ..errors import DynlensValueError
+from ..utils import as_numpy
 from ._style import new_figure
 
 __all__ = ["rates_vs_truth", "training_history"]

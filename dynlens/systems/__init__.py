@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._utils import check_choice
 from ..errors import DynlensTypeError
+from ..utils import check_choice
 from .base import ATOL, RTOL, GroundTruthSystem, Stability
 from .chaotic_rnn import ChaoticRNN
 from .dysts_wrapper import DystsSystem, from_dysts

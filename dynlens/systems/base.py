@@ -47,15 +47,15 @@ import torch
 from scipy import sparse
 from scipy.integrate import odeint, solve_ivp
 
-from .._utils import (
+from ..dynamics import Dynamics
+from ..errors import DynlensError, DynlensTypeError, DynlensValueError
+from ..utils import (
     as_numpy,
     check_choice,
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
 )
-from ..dynamics import Dynamics
-from ..errors import DynlensError, DynlensTypeError, DynlensValueError
 
 __all__ = ["ATOL", "RTOL", "GroundTruthSystem", "Stability"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.optimize import root
 
-from .._utils import check_nonnegative_int, check_positive_float, check_positive_int
+from ..utils import check_nonnegative_int, check_positive_float, check_positive_int
 from .base import GroundTruthSystem
 
 __all__ = ["ChaoticRNN"]

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from scipy.optimize import root
 
-from .._utils import check_choice
 from ..errors import DynlensError, DynlensTypeError, DynlensValueError
+from ..utils import check_choice
 from .base import GroundTruthSystem
 
 __all__ = ["DystsSystem", "from_dysts"]

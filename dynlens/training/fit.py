@@ -21,7 +21,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._utils import (
+from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
+from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
+from ..threads import ThreadPolicy, check_threads, model_work
+from ..utils import (
     check_fraction,
     check_nonnegative_int,
     check_positive_float,
@@ -29,9 +32,6 @@ from .._utils import (
     resolve_device,
     seed_everything,
 )
-from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
-from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
-from ..threads import ThreadPolicy, check_threads, model_work
 
 __all__ = ["FitConfig", "default_fit_config", "fit"]
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 import dynlens as dl
-from dynlens._utils import atomic_path
-from dynlens.plotting._style import save_figure
+from dynlens.plotting import save_figure
+from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT = HERE.parent / "node_vs_gru_arneodo" / "node3_arneodo_seed0.pt"

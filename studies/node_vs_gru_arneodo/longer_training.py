@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 import dynlens as dl
-from dynlens._utils import atomic_path, seed_everything
+from dynlens.utils import atomic_path, seed_everything
 
 HERE = Path(__file__).resolve().parent
 EVERY = 25

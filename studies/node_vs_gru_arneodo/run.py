@@ -22,8 +22,8 @@ import pandas as pd
 import torch
 
 import dynlens as dl
-from dynlens._utils import atomic_path, seed_everything
-from dynlens.plotting._style import new_figure, save_figure
+from dynlens.plotting import new_figure, save_figure
+from dynlens.utils import atomic_path, seed_everything
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.csv"

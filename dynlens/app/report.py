@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._utils import atomic_path
-from .plotting._style import save_figure
+from ..plotting import save_figure
+from ..utils import atomic_path
 
 __all__ = ["Report", "markdown_table"]
 

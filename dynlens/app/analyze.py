@@ -9,7 +9,7 @@ system's. ``dynlens demo`` writes its analysis with the same :func:`analysis_sec
 Examples
 --------
 >>> import dynlens as dl
->>> from dynlens.analyze import run_analysis
+>>> from dynlens.app.analyze import run_analysis
 >>> data = dl.simulate("arneodo", n_neurons=10, n_trials=40, n_bins=20, seed=0)
 >>> model = dl.models.SAE(n_neurons=10, latent_dim=3, hidden_size=16, encoder_size=8)
 >>> path = run_analysis(model, data, "analysis-doctest", n_inits=64, progress=False)
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from . import plotting
-from ._report import Report, markdown_table
-from ._utils import check_choice, check_nonnegative_int, check_positive_int, json_default
-from .errors import DynlensTypeError, DynlensValueError
+from .. import plotting
+from ..errors import DynlensTypeError, DynlensValueError
+from ..utils import check_choice, check_nonnegative_int, check_positive_int, json_default
+from .report import Report, markdown_table
 
 __all__ = ["analysis_section", "resolve_system", "run_analysis"]
 
@@ -38,7 +38,7 @@ __all__ = ["analysis_section", "resolve_system", "run_analysis"]
 def resolve_system(data: Any, system: Any = None) -> Any:
     """The true system to compare with: ``system`` (a name or an object), else the one
     :func:`dynlens.simulate` recorded in ``data.metadata`` (with its parameters), else None."""
-    from . import systems
+    from .. import systems
 
     if system is None:
         name = data.metadata.get("system") if isinstance(data.metadata, dict) else None
@@ -78,7 +78,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
     Writes ``fixed_points.csv`` (and ``fixed_point_comparison.csv``) next to the report;
     every file name starts with ``prefix`` (several models in one report).
     """
-    from . import analysis
+    from .. import analysis
 
     dynamics, part = _check(model, data, system, split)
     latents = model.infer(part).latents

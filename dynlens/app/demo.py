@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import plotting
-from ._report import Report, markdown_table
-from ._utils import seed_everything
-from .analysis import evaluate
+from .. import plotting
+from ..analysis import evaluate
+from ..data import simulate
+from ..models import SAE
+from ..systems import get as get_system
+from ..threads import ThreadPolicy, describe
+from ..training import fit
+from ..utils import seed_everything
 from .analyze import analysis_section
-from .data import simulate
-from .models import SAE
-from .systems import get as get_system
-from .threads import ThreadPolicy, describe
-from .training import fit
+from .report import Report, markdown_table
 
 __all__ = ["run_demo"]
 

@@ -23,7 +23,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .data import simulate
+    from ..data import simulate
 
     data = simulate(args.system, n_neurons=args.neurons, n_trials=args.trials, n_bins=args.bins,
                     pts_per_period=args.pts_per_period, seed=args.seed, n_heldout=args.heldout,
@@ -35,9 +35,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .models import SAE
-    from .training import fit
+    from ..data import load_dataset
+    from ..models import SAE
+    from ..training import fit
 
     data = load_dataset(args.data)
     model = SAE(n_neurons=data.n_neurons, latent_dim=args.latent_dim, generator=args.generator,
@@ -52,9 +52,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .analysis import evaluate
-    from .data import load_dataset
-    from .models import load_model
+    from ..analysis import evaluate
+    from ..data import load_dataset
+    from ..models import load_model
 
     row = evaluate(load_model(args.model, device=args.device), load_dataset(args.data),
                    split=args.split)
@@ -63,9 +63,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from ..data import load_dataset
+    from ..models import load_model
     from .analyze import run_analysis
-    from .data import load_dataset
-    from .models import load_model
 
     report = run_analysis(load_model(args.model, device=args.device), load_dataset(args.data),
                           args.out, system=args.system, split=args.split,
@@ -75,8 +75,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _threads_arg(text: str) -> int | str:
-    from .errors import DynlensError
-    from .threads import check_threads
+    from ..errors import DynlensError
+    from ..threads import check_threads
 
     try:
         return check_threads(int(text) if text.lstrip("-").isdigit() else text)
@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynlens`` console script."""
-    from .errors import DynlensError
-    from .threads import ThreadPolicy, describe
+    from ..errors import DynlensError
+    from ..threads import ThreadPolicy, describe
 
     args = build_parser().parse_args(argv)
     try:

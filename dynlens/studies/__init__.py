@@ -1,1 +1,0 @@
-"""Ablation sweeps (capacity vs latent dimensionality); filled in by the studies issue."""
