@@ -20,7 +20,8 @@ Systems
   Adam steps to the z-scored Lorenz field, dt = one Lorenz bin.
 - ``lorenz``: the float64 ground-truth Lorenz field.
 
-The published recipe (REFERENCE.md section 5), written from its description: all candidates
+The published recipe (Golub & Sussillo 2018, FixedPointFinder), written from its description:
+all candidates
 optimised jointly on mean q with Adam (lr 1.0) and ReduceLROnPlateau(factor 0.95, patience 2),
 stop when every q < 1e-12 or |dq| < 1e-20 * lr or after 5000 iterations; then deduplicate
 (2-norm < 1e-3, keep the smaller q), drop points farther than 10x the starting states' mean
@@ -187,7 +188,7 @@ def deduplicate(x: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
 
 
 def published(dynamics, x0: np.ndarray, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, int]:
-    """Adam lr 1.0 + ReduceLROnPlateau(0.95, 2) on mean q; stopping rules of REFERENCE.md 5.
+    """Adam lr 1.0 + ReduceLROnPlateau(0.95, 2) on mean q; the published stopping rules.
     Only the states are optimised: the parameters' ``requires_grad`` flags are switched off
     for the run and restored afterwards."""
     params = list(getattr(dynamics, "parameters", list)())

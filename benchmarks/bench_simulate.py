@@ -1,7 +1,7 @@
 """Benchmark: the Arneodo trajectory behind the paper's data set, dynlens vs dysts.
 
 2000 trials x 70 bins = 140 000 points at bin width period / 35 from dysts' default initial
-condition (REFERENCE.md section 2), generated in one run by
+condition (Sedler et al. 2023), generated in one run by
 
 - dynlens: ``get("arneodo").trajectory(n)`` (scipy's LSODA, rtol 1e-10, atol 1e-12);
 - dysts: ``Arneodo().make_trajectory(n, pts_per_period=35)`` with its defaults (Radau,

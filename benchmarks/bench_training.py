@@ -11,7 +11,8 @@ About 15 minutes on 2 CPU cores (three default fits).
    when present): an adaptive solver's cost depends on how stiff the learned field is.
 2. Wall time to the quality bar (test rate R2 >= .91 and state R2 >= .94): ``dl.fit`` with
    defaults for each seed, evaluated on the test split every 10 epochs through its
-   ``callback`` (evaluation not timed), vs the published recipe's 3000 epochs (batch 650, dopri5, lengthening by
+   ``callback`` (evaluation not timed), vs the published recipe's 3000 epochs (batch 650,
+   dopri5, lengthening by
    5 bins per 150 epochs), whose cost is estimated from the measured time of one training
    step at several trial lengths with the trained field (running it whole would take hours).
 
@@ -34,7 +35,7 @@ from dynlens.utils import atomic_path, seed_everything
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT = HERE.parent / "studies" / "node_vs_gru_arneodo" / "node3_arneodo_seed0.pt"
-BAR = (0.91, 0.94)  # test rate R2, state R2 of the published NODE-3 (REFERENCE.md section 3)
+BAR = (0.91, 0.94)  # test rate R2, state R2 of the published NODE-3 (Sedler et al. 2023)
 EVERY = 10
 
 
@@ -121,18 +122,23 @@ def main() -> None:
         models["trained"] = dl.load_model(CHECKPOINT)
     batch = dl.training.default_fit_config(models["untrained"]).batch_size
 
-    lines = ["# NODE training cost: fixed-step rk4 (dynlens default) vs adaptive dopri5 (published)",
+    lines = [("# NODE training cost: fixed-step rk4 (dynlens default) vs adaptive dopri5 "
+              "(published)"),
              "", (f"Machine: {platform.machine()}, torch {torch.__version__}, "
-             f"{args.threads} threads. Arneodo, 10 neurons, {n_train} training trials x 70 bins."), "",
+             f"{args.threads} threads. Arneodo, 10 neurons, {n_train} training trials "
+             "x 70 bins."), "",
              ("## Time per training epoch (full 70-bin trials, same batch size "
              f"{batch}, {int(np.ceil(n_train / batch))} steps per epoch)"), "",
-             "| field | rk4, 1 step/bin (s/epoch) | dopri5 atol=rtol=1e-3 (s/epoch) | dopri5 / rk4 |",
+             ("| field | rk4, 1 step/bin (s/epoch) | dopri5 atol=rtol=1e-3 (s/epoch) "
+              "| dopri5 / rk4 |"),
              "|---|---|---|---|"]
     for label, model in models.items():
         model.train()
-        per_step = {s: step_time(with_solver(model, s), train[:batch], 70) for s in ("rk4", "dopri5")}
+        per_step = {s: step_time(with_solver(model, s), train[:batch], 70)
+                    for s in ("rk4", "dopri5")}
         steps = int(np.ceil(n_train / batch))
-        lines.append(f"| {label} | {per_step['rk4'] * steps:.2f} | {per_step['dopri5'] * steps:.2f} | "
+        lines.append(f"| {label} | {per_step['rk4'] * steps:.2f} | "
+                     f"{per_step['dopri5'] * steps:.2f} | "
                      f"{per_step['dopri5'] / per_step['rk4']:.1f}x |")
         print(lines[-1], flush=True)
 
@@ -145,15 +151,20 @@ def main() -> None:
     scored = np.minimum((epochs // 150 + 1) * 5, 70)
     measured = ", ".join(f"{n} bins: {t:.3f}" for n, t in zip(lengths, per_length))
     published_seconds = float(np.sum(2 * np.interp(scored, lengths, per_length)))
-    lines.append("Published recipe (3000 epochs x 2 steps of 650 trials, dopri5, lengthening 5 bins "
+    lines.append("Published recipe (3000 epochs x 2 steps of 650 trials, dopri5, lengthening "
+                 "5 bins "
                  f"per 150 epochs), estimated from measured step times {measured} "
-                 f"s at each trial length with the {'trained' if 'trained' in models else 'untrained'} "
+                 "s at each trial length with the "
+                 f"{'trained' if 'trained' in models else 'untrained'} "
                  f"field: **{published_seconds / 60:.1f} min** on this CPU.")
     traces = [fit_with_trace(data, seed) for seed in args.seeds]
-    lines += ["", (f"dynlens `dl.fit` defaults on the same data, {len(traces)} seeds; test-split rate and "
-              f"state R2 evaluated every {EVERY} epochs (evaluation time not counted; training time "
+    lines += ["", (f"dynlens `dl.fit` defaults on the same data, {len(traces)} seeds; "
+              "test-split rate and "
+              f"state R2 evaluated every {EVERY} epochs (evaluation time not counted; "
+              "training time "
               "is the sum of the history's per-epoch seconds, validation loss included):"), "",
-              ("| seed | epochs | whole fit (min) | final rate / state R2 | bar first reached: epoch, "
+              ("| seed | epochs | whole fit (min) | final rate / state R2 | "
+              "bar first reached: epoch, "
               "min | bar held from: epoch, min | published / time to bar |"),
               "|---|---|---|---|---|---|---|"]
     for t in traces:
@@ -169,7 +180,8 @@ def main() -> None:
     lines += [""]
     if reached:
         to_bar = float(np.median([t["first"][1] for t in reached]))
-        lines.append(f"Compute ratio to the bar, published estimate / median dynlens time to the bar "
+        lines.append(f"Compute ratio to the bar, published estimate / median dynlens time to "
+                     "the bar "
                      f"({len(reached)} of {len(traces)} seeds reached it): "
                      f"**{published_seconds / to_bar:.1f}x** ({to_bar / 60:.1f} min).")
     lines.append(f"Whole default fit (median {whole / 60:.1f} min, which goes on past the bar "

@@ -1,12 +1,11 @@
 """How many CPU threads torch may use: the ``threads`` setting of every long-running entry point.
 
 torch splits every operation across its intra-op thread pool and waits at a barrier for all of
-them. The models dynlens trains are small (a few latent units, batches of 64-650 trials). On an
-idle 2-core machine a second thread pays for them (0.64-0.94x the step time of one thread), but
-beside one other busy process every split waits for a thread that the scheduler has given to
-the neighbour, and the same step takes 1.7-3.5x as long with 2 threads as with 1. Test-sized
-jobs (under about a million parameters x batch) gain nothing from a second thread even when
-idle. Numbers: ``benchmarks/bench_threads.md``.
+them. The models dynlens trains are small (a few latent units, batches of 64-650 trials). Beside one
+other busy process every split waits for a thread that the scheduler has given to the
+neighbour, and an epoch takes 2.8-3.8x as long with 2 threads as with 1 on a 2-core machine.
+On the idle machine a second thread saves nothing for the demo's models (batch 64-128) and
+saves 23-38 % only from batch 256 up. Numbers: ``benchmarks/bench_threads.md``.
 
 ``threads="auto"`` (the default everywhere) therefore counts the cores that other processes
 are using *right now* (from ``/proc/stat``, minus this process's own CPU time) and uses only
@@ -164,18 +163,19 @@ def other_load() -> float:
 
 
 def _work_cap(work: float | None) -> int:
-    """Threads the work can use: 1 below 1 M parameter-trials, then 2, one more per doubling.
+    """Threads the work can use: 1 below 7 M parameter-trials, then 2, one more per doubling.
 
-    Measured on 2 cores (``benchmarks/bench_threads.md``): below about 1 M parameters x
-    batch (test-sized models, batches of 16-32) a second thread costs 0-20 %; from the demo's
-    GRU-3 at batch 64 (1.9 M) up to GRU-100 at batch 650 (48 M) it saves 6-36 %. Beyond 2
-    threads (at most 8) the rule is a cautious extrapolation, not measured.
+    Measured on 2 cores with whole epochs (``benchmarks/bench_threads.md``): up to 6.5 M
+    parameters x batch (the demo's NODE-3 and GRU-3 at batch 64, GRU-64 and NODE-16 at batch
+    128) a second thread saves nothing and sometimes costs 10-15 %; from 7.8 M (NODE-3 at
+    batch 256) to 48 M (GRU-100 at batch 650, the published recipe's batch) it saves 23-38 %.
+    Beyond 2 threads (at most 8) the rule is a cautious extrapolation, not measured.
     """
     if work is None:
         return 8
-    if work < 1e6:
+    if work < 7e6:
         return 1
-    return int(min(8, math.floor(math.log2(work / 1e6)) + 2))
+    return int(min(8, math.floor(math.log2(work / 7e6)) + 2))
 
 
 def auto_threads(work: float | None = None) -> int:
@@ -188,7 +188,7 @@ def auto_threads(work: float | None = None) -> int:
 
     >>> auto_threads(work=1e4)  # a tiny job: one thread whatever the machine
     1
-    >>> 1 <= auto_threads(work=3e4 * 64) <= available_cores()
+    >>> 1 <= auto_threads(work=3e4 * 650) <= available_cores()
     True
     """
     free = available_cores() - math.ceil(max(0.0, other_load() - _BUSY_CORE_FRACTION))

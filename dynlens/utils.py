@@ -61,7 +61,9 @@ def check_positive_int(value, name: str) -> int:
 def check_nonnegative_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise DynlensValueError(f"{name}: expected a non-negative integer, found {short_repr(value)}")
+        raise DynlensValueError(
+            f"{name}: expected a non-negative integer, found {short_repr(value)}"
+        )
     return int(value)
 
 
@@ -70,7 +72,9 @@ def check_positive_float(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise DynlensTypeError(f"{name}: expected a positive number, found {short_repr(value)}")
     if not np.isfinite(value) or value <= 0:
-        raise DynlensValueError(f"{name}: expected a positive finite number, found {short_repr(value)}")
+        raise DynlensValueError(
+            f"{name}: expected a positive finite number, found {short_repr(value)}"
+        )
     return float(value)
 
 
@@ -81,7 +85,9 @@ def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
     high_ok = value <= 1 if inclusive_high else value < 1
     if not (0 <= value and high_ok):
         bracket = "]" if inclusive_high else ")"
-        raise DynlensValueError(f"{name}: expected a number in [0, 1{bracket}, found {short_repr(value)}")
+        raise DynlensValueError(
+            f"{name}: expected a number in [0, 1{bracket}, found {short_repr(value)}"
+        )
     return float(value)
 
 
@@ -174,7 +180,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         ) from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise DynlensValueError(
-            f"device: found {device!r} but CUDA is not available on this machine; use 'cpu' or 'auto'"
+            f"device: found {device!r} but CUDA is not available on this machine; "
+            "use 'cpu' or 'auto'"
         )
     return resolved
 

@@ -1,4 +1,4 @@
-"""The public names of DESIGN.md are importable from `dynlens` (the contract users rely on)."""
+"""The documented public names are importable from `dynlens` (the contract users rely on)."""
 
 from __future__ import annotations
 

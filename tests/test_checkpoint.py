@@ -139,7 +139,8 @@ def test_missing_file_names_the_path(tmp_path):
 @pytest.mark.parametrize(
     "content",
     [
-        pytest.param(lambda p: p.write_bytes(np.random.default_rng(0).bytes(2000)), id="random-bytes"),
+        pytest.param(lambda p: p.write_bytes(np.random.default_rng(0).bytes(2000)),
+                     id="random-bytes"),
         pytest.param(lambda p: p.write_bytes(b""), id="empty"),
         pytest.param(lambda p: p.write_text("hello world\n"), id="text"),
         pytest.param(lambda p: p.write_bytes(b"PK\x03\x04" + bytes(200)), id="broken-zip"),

@@ -111,7 +111,9 @@ def test_interrupted_save_leaves_previous_file_intact(tmp_path, data, monkeypatc
 
 
 def test_save_rejects_bad_paths_and_objects(tmp_path, data):
-    with pytest.raises(DynlensValueError, match=r"path: expected a file ending in .h5, .hdf5 or .npz, found '.*data.csv'"):
+    with pytest.raises(DynlensValueError,
+                       match=(r"path: expected a file ending in .h5, .hdf5 or .npz, "
+                              r"found '.*data.csv'")):
         data.save(tmp_path / "data.csv")
     with pytest.raises(DynlensTypeError, match="path: expected a file path, found int"):
         data.save(3)
@@ -159,7 +161,8 @@ def test_load_foreign_files_names_the_path(tmp_path):
     foreign = tmp_path / "other.h5"
     with h5py.File(foreign, "w") as f:
         f["x"] = np.arange(3)
-    with pytest.raises(DynlensFileFormatError, match=f"format marker 'dynlens.NeuralDataset'.*'{foreign}'"):
+    with pytest.raises(DynlensFileFormatError,
+                       match=f"format marker 'dynlens.NeuralDataset'.*'{foreign}'"):
         load_dataset(foreign)
     lfads = tmp_path / "lfads.h5"
     with h5py.File(lfads, "w") as f:
@@ -177,7 +180,9 @@ def test_load_file_with_invalid_content_names_the_path(tmp_path, data):
     data.save(path)
     with h5py.File(path, "a") as f:
         f["spikes"][0, 0, 0] = -3
-    with pytest.raises(DynlensFileFormatError, match=f"path: '{path}' holds an invalid dataset: spikes: expected non-negative"):
+    with pytest.raises(DynlensFileFormatError,
+                       match=(f"path: '{path}' holds an invalid dataset: "
+                              "spikes: expected non-negative")):
         load_dataset(path)
 
 
@@ -203,7 +208,8 @@ def test_lfads_truth_is_scaled_by_conversion_factor(tmp_path, data, layout):
         idx = f["train_inds"][()]
         assert np.allclose(f["train_truth"][()], data.rates[idx][..., order] * 100.0)
         if layout == "lfads_torch":
-            assert np.array_equal(f["train_encod_data"][()], data.spikes[idx][..., data.heldin_neurons])
+            assert np.array_equal(f["train_encod_data"][()],
+                                  data.spikes[idx][..., data.heldin_neurons])
     back = read_lfads_h5(path)
     _assert_same(data, back, rtol=1e-12)
 
@@ -256,11 +262,14 @@ def test_reads_hand_built_lfads_torch_file_with_heldout_and_forward_bins(tmp_pat
 
 
 def test_lfads_errors_name_the_argument_or_path(tmp_path, data):
-    with pytest.raises(DynlensValueError, match="layout: expected one of 'lfads', 'lfads_torch', found 'torch'"):
+    with pytest.raises(DynlensValueError,
+                       match="layout: expected one of 'lfads', 'lfads_torch', found 'torch'"):
         write_lfads_h5(data, tmp_path / "x.h5", layout="torch")
-    with pytest.raises(DynlensValueError, match="conversion_factor: expected a positive finite number, found -1"):
+    with pytest.raises(DynlensValueError,
+                       match="conversion_factor: expected a positive finite number, found -1"):
         write_lfads_h5(data, tmp_path / "x.h5", conversion_factor=-1)
-    with pytest.raises(DynlensValueError, match="data.splits: expected every trial in a split.* 8 of 25"):
+    with pytest.raises(DynlensValueError,
+                       match="data.splits: expected every trial in a split.* 8 of 25"):
         write_lfads_h5(NeuralDataset.from_arrays(data.spikes, splits={"train": np.arange(17)}),
                        tmp_path / "x.h5")
     with pytest.raises(DynlensValueError, match="data.splits: expected a 'train' split"):

@@ -62,7 +62,8 @@ def test_rates_and_log_rates_fill_each_other():
     zero = NeuralDataset.from_arrays(np.zeros((5, 3, 2), int), rates=np.zeros((5, 3, 2)))
     assert np.all(zero.log_rates == -np.inf)
     with pytest.raises(DynlensValueError, match=r"rates: expected rates == exp\(log_rates\)"):
-        NeuralDataset.from_arrays(np.ones((5, 3, 2), int), rates=rates, log_rates=np.zeros_like(rates))
+        NeuralDataset.from_arrays(np.ones((5, 3, 2), int), rates=rates,
+                                  log_rates=np.zeros_like(rates))
 
 
 def test_metadata_becomes_plain_json():
@@ -77,13 +78,16 @@ def test_metadata_becomes_plain_json():
 @pytest.mark.parametrize(
     "spikes, pattern",
     [
-        (np.full((2, 3, 4), np.nan), r"spikes: expected finite counts, found 24 non-finite values \(NaN\)"),
+        (np.full((2, 3, 4), np.nan),
+         r"spikes: expected finite counts, found 24 non-finite values \(NaN\)"),
         (np.full((2, 3, 4), np.inf), r"spikes: expected finite counts, .*\(inf\)"),
         (-np.ones((2, 3, 4), int), "spikes: expected non-negative counts, found minimum -1"),
         (-np.ones((2, 3, 4)), "spikes: expected non-negative counts"),
         (np.full((2, 3, 4), 0.5), "spikes: expected integer counts, found 24 fractional"),
-        (np.ones((3, 4), int), r"spikes: expected a 3-D array \[trials, bins, neurons\], found 2-D"),
-        (np.ones((0, 3, 4), int), "spikes: expected at least one trial, bin and neuron, found empty"),
+        (np.ones((3, 4), int),
+         r"spikes: expected a 3-D array \[trials, bins, neurons\], found 2-D"),
+        (np.ones((0, 3, 4), int),
+         "spikes: expected at least one trial, bin and neuron, found empty"),
         (np.ones((2, 3, 0), int), "spikes: expected at least one trial"),
         (np.array([[["a"]]]), "spikes: expected integer counts, found dtype"),
     ],
@@ -99,10 +103,12 @@ def test_bad_spikes_raise_naming_spikes(spikes, pattern):
         ({"latents": np.zeros((19, 6, 3))},
          r"latents: expected trials and bins matching spikes \(20, 6\), found shape \(19, 6, 3\)"),
         ({"latents": np.zeros((20, 5, 3))}, "latents: expected trials and bins matching"),
-        ({"latents": np.zeros((20, 6))}, r"latents: expected a 3-D array \[trials, bins, latent_dim\]"),
+        ({"latents": np.zeros((20, 6))},
+         r"latents: expected a 3-D array \[trials, bins, latent_dim\]"),
         ({"latents": np.full((20, 6, 3), np.nan)}, "latents: expected finite values"),
         ({"rates": np.ones((20, 6, 5))},
-         r"rates: expected trials, bins, neurons matching spikes \(20, 6, 4\), found shape \(20, 6, 5\)"),
+         (r"rates: expected trials, bins, neurons matching spikes \(20, 6, 4\), "
+          r"found shape \(20, 6, 5\)")),
         ({"rates": -np.ones((20, 6, 4))}, "rates: expected non-negative"),
         ({"rates": np.full((20, 6, 4), np.inf)}, "rates: expected finite values"),
         ({"log_rates": np.ones((20, 7, 4))}, "log_rates: expected trials, bins, neurons matching"),
@@ -110,12 +116,14 @@ def test_bad_spikes_raise_naming_spikes(spikes, pattern):
         ({"inputs": np.ones((21, 6, 1))}, "inputs: expected trials and bins matching"),
         ({"bin_width": 0.0}, "bin_width: expected a positive finite number, found 0.0"),
         ({"bin_width": "1"}, "bin_width: expected a positive number"),
-        ({"heldout_neurons": [4]}, r"heldout_neurons: expected indices in \[0, 4\), found values from 4"),
+        ({"heldout_neurons": [4]},
+         r"heldout_neurons: expected indices in \[0, 4\), found values from 4"),
         ({"heldout_neurons": [0, 1, 2, 3]}, "heldout_neurons: expected fewer than the 4 neurons"),
         ({"heldout_neurons": [1, 1]}, "heldout_neurons: expected unique indices"),
         ({"heldout_neurons": [0.5]}, "heldout_neurons: expected integer indices"),
         ({"split_fractions": (0.2,)}, r"split_fractions: expected a pair"),
-        ({"split_fractions": (1.0, 0.2)}, r"split_fractions\[0\] \(test\): expected a number in \[0, 1\)"),
+        ({"split_fractions": (1.0, 0.2)},
+         r"split_fractions\[0\] \(test\): expected a number in \[0, 1\)"),
         ({"seed": -1}, "seed: expected a non-negative integer, found -1"),
     ],
 )
@@ -127,10 +135,12 @@ def test_bad_truth_and_options_raise_naming_the_argument(kwargs, pattern):
 @pytest.mark.parametrize(
     "splits, pattern",
     [
-        ({"train": [0, 20]}, r"splits\['train'\]: expected indices in \[0, 20\), found values from 0 to 20"),
+        ({"train": [0, 20]},
+         r"splits\['train'\]: expected indices in \[0, 20\), found values from 0 to 20"),
         ({"train": [-1, 2]}, r"splits\['train'\]: expected indices in \[0, 20\)"),
         ({"train": [0, 1, 2], "test": [2, 3]},
-         r"splits: expected disjoint splits, found 1 trials in both 'train' and 'test' \(e.g. trial 2\)"),
+         (r"splits: expected disjoint splits, found 1 trials in both 'train' and 'test' "
+          r"\(e.g. trial 2\)")),
         ({"training": [0]}, "splits: expected names among train, valid, test, found 'training'"),
         ({"train": [[0, 1]]}, r"splits\['train'\]: expected a 1-D array of indices"),
         ({"train": [0, 0]}, r"splits\['train'\]: expected unique indices"),
@@ -164,10 +174,13 @@ def test_split_returns_those_trials_with_truth():
 
 def test_unknown_split_names_list_the_valid_ones():
     data = _full()
-    with pytest.raises(DynlensValueError, match="name: expected a split name among 'train', 'valid', 'test', found 'tst'"):
+    with pytest.raises(DynlensValueError,
+                       match=("name: expected a split name among 'train', 'valid', 'test', "
+                              "found 'tst'")):
         data.split("tst")
     only_train = NeuralDataset.from_arrays(_counts(), splits={"train": np.arange(20)})
-    with pytest.raises(DynlensValueError, match="name: this dataset has no 'valid' split; it has 'train'"):
+    with pytest.raises(DynlensValueError,
+                       match="name: this dataset has no 'valid' split; it has 'train'"):
         only_train.split("valid")
 
 

@@ -60,5 +60,7 @@ def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
     # a system is named in the metadata, but without true latents there is nothing to align
     assert "The data carry no true latents" in text and "| status |" not in text
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["model"] == "GRU-3" and "matched" not in summary and "alignment_r2" not in summary
-    assert (tmp_path / "fixed_points.png").exists() and not (tmp_path / "latents_vs_truth.png").exists()
+    assert (summary["model"] == "GRU-3" and "matched" not in summary
+            and "alignment_r2" not in summary)
+    assert ((tmp_path / "fixed_points.png").exists()
+            and not (tmp_path / "latents_vs_truth.png").exists())

@@ -319,7 +319,8 @@ PLANTED = [
     ("sweeps/bad.py", "import dynlens.app\n",
      ["dynlens/sweeps/bad.py:1 imports dynlens.app (sweeps may not import app)"]),
     ("studies/bad.py", "from ..plotting import figures\n",
-     ["dynlens/studies/bad.py:1 imports dynlens.plotting.figures (sweeps may not import plotting)"]),
+     [("dynlens/studies/bad.py:1 imports dynlens.plotting.figures "
+       "(sweeps may not import plotting)")]),
     ("models/bad.py", "import dynlens\n",
      ["dynlens/models/bad.py:1 imports dynlens (models may not import the top package"]),
     ("plotting/bad.py", "from dynlens import fit\n",

@@ -1,4 +1,4 @@
-"""Metrics against hand-computed values (REFERENCE.md section 4)."""
+"""Metrics against hand-computed values (the published definitions)."""
 
 from __future__ import annotations
 

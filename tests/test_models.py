@@ -111,13 +111,13 @@ def test_discrete_node_is_a_residual_step_of_its_mlp():
 
 @pytest.mark.parametrize("d", [1, 3, 10])
 def test_gru_parameter_count_is_3d_d_plus_3(d):
-    # REFERENCE.md section 3: GRU cell with 1-d input has 3 d (d + 3) parameters
+    # Sedler et al. 2023: GRU cell with 1-d input has 3 d (d + 3) parameters
     assert sum(p.numel() for p in GRUDynamics(d).parameters()) == 3 * d * (d + 3)
 
 
 @pytest.mark.parametrize("d", [2, 3, 25])
 def test_node_field_parameter_count_is_257d_plus_128(d):
-    # REFERENCE.md section 3: MLP latent -> 128 -> latent has 257 d + 128 parameters
+    # Sedler et al. 2023: MLP latent -> 128 -> latent has 257 d + 128 parameters
     field = NODEDynamics(d, hidden_size=128)
     assert sum(p.numel() for p in field.parameters()) == 257 * d + 128
 
@@ -206,7 +206,7 @@ def test_rollout_rejects_bad_arguments():
 
 @pytest.mark.parametrize("name", GENERATOR_CASES)
 def test_rollout_rejects_x0_of_the_wrong_dimension_with_a_dynlens_error(name):
-    # DESIGN.md: never a bare shape error from deep inside torch
+    # docs/design.md: never a bare shape error from deep inside torch
     gen = _generator(name)
     with pytest.raises(DynlensError, match="x"):
         rollout(gen, torch.zeros(2, DIM + 1), n_steps=3)

@@ -26,7 +26,8 @@ def test_published_recipe_shape_rate_and_splits(published):
     assert abs(data.spikes.mean() - data.rates.mean()) < 0.01  # Poisson: E[count] = rate
     assert data.heldout_neurons.size == 0
     meta = data.metadata
-    assert meta["system"] == "arneodo" and meta["params"] == {"a": -5.5, "b": 4.5, "c": 1.0, "d": -1.0}
+    assert (meta["system"] == "arneodo"
+            and meta["params"] == {"a": -5.5, "b": 4.5, "c": 1.0, "d": -1.0})
     assert meta["recipe"] == "sedler2023" and meta["seed"] == 0 and meta["pts_per_period"] == 35
     assert np.allclose(meta["x0"], [-2.7515698, 0.19079818, 3.4703629])
 
@@ -67,7 +68,8 @@ def test_pts_per_period_and_bin_width_set_the_sampling():
     assert coarse.metadata["pts_per_period"] == 50
     explicit = simulate("lorenz", n_neurons=3, n_trials=2, n_bins=10, bin_width=0.01)
     assert explicit.bin_width == 0.01 and explicit.metadata["pts_per_period"] is None
-    assert simulate("lorenz", n_neurons=3, n_trials=2, n_bins=4).bin_width == pytest.approx(0.015008)
+    assert (simulate("lorenz", n_neurons=3, n_trials=2, n_bins=4).bin_width
+            == pytest.approx(0.015008))
 
 
 def test_independent_trials_start_on_the_attractor():
@@ -136,7 +138,8 @@ def test_chaotic_rnn_follows_the_lfads_recipe():
 
 
 def test_chaotic_rnn_units_limit_and_options():
-    with pytest.raises(DynlensValueError, match="n_neurons: .* expected at most 50, found 60; pass system_params"):
+    with pytest.raises(DynlensValueError,
+                       match="n_neurons: .* expected at most 50, found 60; pass system_params"):
         simulate("chaotic_rnn", n_neurons=60, n_trials=2, n_bins=5)
     bigger = simulate("chaotic_rnn", n_neurons=60, n_trials=2, n_bins=5, system_params={"n": 64})
     assert bigger.latents.shape[2] == 64 and bigger.metadata["params"]["n"] == 64
@@ -162,7 +165,8 @@ def test_accepts_a_system_instance_and_params():
 def test_system_without_period_needs_no_pts_per_period():
     data = simulate("bistable2d", n_neurons=3, n_trials=4, n_bins=6, independent_trials=True)
     assert data.bin_width == systems.get("bistable2d").dt
-    with pytest.raises(DynlensValueError, match="pts_per_period: 'bistable2d' has no period; pass bin_width"):
+    with pytest.raises(DynlensValueError,
+                       match="pts_per_period: 'bistable2d' has no period; pass bin_width"):
         simulate("bistable2d", n_trials=2, n_bins=5, pts_per_period=10)
     assert simulate("bistable2d", n_neurons=2, n_trials=2, n_bins=5, bin_width=0.3).bin_width == 0.3
 
@@ -179,13 +183,15 @@ def test_system_without_period_needs_no_pts_per_period():
         ({"bin_width": -0.1}, DynlensValueError, "bin_width: expected a positive finite number"),
         ({"bin_width": 0.1, "pts_per_period": 10}, DynlensValueError,
          "bin_width: expected either pts_per_period or bin_width, found both"),
-        ({"mean_rate": 0}, DynlensValueError, "mean_rate: expected a positive finite number, found 0"),
+        ({"mean_rate": 0}, DynlensValueError,
+         "mean_rate: expected a positive finite number, found 0"),
         ({"embedding": "relu"}, DynlensValueError,
          "embedding: expected one of 'linear', 'saturating', found 'relu'"),
         ({"n_heldout": 3}, DynlensValueError,
          "n_heldout: expected fewer than n_neurons=3 so that some neurons stay held in, found 3"),
         ({"n_heldout": -1}, DynlensValueError, "n_heldout: expected a non-negative integer"),
-        ({"independent_trials": "yes"}, DynlensTypeError, "independent_trials: expected True, False or None"),
+        ({"independent_trials": "yes"}, DynlensTypeError,
+         "independent_trials: expected True, False or None"),
         ({"split_fractions": (0.2, 1.5)}, DynlensValueError, r"split_fractions\[1\] \(valid\)"),
         ({"system_params": {"e": 1.0}}, DynlensValueError, "params: unknown parameter 'e'"),
         ({"system_params": [1]}, DynlensTypeError, "system_params: expected a dict"),
@@ -198,10 +204,12 @@ def test_bad_arguments_raise_naming_them(kwargs, error, pattern):
 
 
 def test_unknown_or_wrong_systems():
-    with pytest.raises(DynlensValueError, match="system: expected one of .*found 'arnedo'; did you mean 'arneodo'"):
+    with pytest.raises(DynlensValueError,
+                       match="system: expected one of .*found 'arnedo'; did you mean 'arneodo'"):
         simulate("arnedo", n_trials=2, n_bins=5)
     with pytest.raises(DynlensTypeError, match="system: expected a system name .* found int"):
         simulate(3, n_trials=2, n_bins=5)
-    with pytest.raises(DynlensValueError, match="system_params: expected None when system is an instance"):
+    with pytest.raises(DynlensValueError,
+                       match="system_params: expected None when system is an instance"):
         simulate(systems.get("lorenz"), n_trials=2, n_bins=5, system_params={"rho": 20.0})
     assert issubclass(DynlensValueError, DynlensError)

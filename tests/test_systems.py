@@ -1,5 +1,5 @@
 """Tests of the ground-truth systems (dynlens.systems) against independent equations and the
-fixed points / eigenvalues of REFERENCE.md section 1."""
+fixed points / eigenvalues of the published systems (dysts parameters)."""
 
 from __future__ import annotations
 

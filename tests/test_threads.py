@@ -70,14 +70,17 @@ def test_cli_refuses_a_bad_thread_count(capsys):
 def test_cli_says_its_thread_count_first(tmp_path: Path, capsys):
     assert cli_main(["simulate", "arneodo", "--out", str(tmp_path / "d.h5"), "--trials", "10",
                      "--bins", "5", "--neurons", "3", "--threads", "1"]) == 0
-    assert capsys.readouterr().err.splitlines()[0] == "dynlens simulate: torch threads: 1 (as asked)"
+    assert (capsys.readouterr().err.splitlines()[0]
+            == "dynlens simulate: torch threads: 1 (as asked)")
 
 
 def test_auto_uses_the_free_cores_up_to_what_the_work_can_use(monkeypatch):
     monkeypatch.setattr(th, "available_cores", lambda: 8)
     monkeypatch.setattr(th, "other_load", lambda: 0.0)
     assert th.auto_threads(work=1e4) == 1          # test-sized: one thread even when idle
-    assert th.auto_threads(work=2e6) == 3          # the demo's models: 2-3
+    assert th.auto_threads(work=2e6) == 1          # the demo's models: one pays as well
+    assert th.auto_threads(work=8e6) == 2          # batch 256: a second thread pays
+    assert th.auto_threads(work=2e7) == 3          # one more per doubling
     assert th.auto_threads(work=1e9) == 8          # capped
     monkeypatch.setattr(th, "other_load", lambda: 0.6)  # a neighbour squeezed to 0.6 core
     assert th.auto_threads(work=1e9) == 7

@@ -41,9 +41,11 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
     >>> row = dl.evaluate(model, data)
     >>> sorted(row)
     ['bps', 'cycle_consistency', 'decode_r2', 'n_trials', 'rate_r2', 'rate_r2_vw', 'split', 'state_r2']
-    """
+    """  # noqa: E501
     if not hasattr(model, "infer"):
-        raise DynlensTypeError(f"model: expected a dynlens model with .infer(), found {type(model).__name__}")
+        raise DynlensTypeError(
+            f"model: expected a dynlens model with .infer(), found {type(model).__name__}"
+        )
     if not hasattr(data, "split"):
         raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
     part = data.split(split)

@@ -1,4 +1,5 @@
-"""Metrics of how well a model's rates and latents match the truth (REFERENCE.md section 4).
+"""Metrics of how well a model's rates and latents match the truth (definitions as in
+Sedler et al. 2023 and the Neural Latents Benchmark).
 
 All arrays are ``[trials, bins, features]`` or already flattened ``[samples, features]``;
 rates are expected counts per bin.
@@ -86,11 +87,14 @@ def _affine_r2(source, target, source_fit, target_fit, names: tuple[str, str],
         )
     if (source_fit is None) != (target_fit is None):
         raise DynlensValueError(
-            f"{fit_names[0]}, {fit_names[1]}: expected both arrays of the fitting split or neither, found one"
+            f"{fit_names[0]}, {fit_names[1]}: expected both arrays of the fitting split or "
+            "neither, found one"
         )
     if source_fit is None:
         source_fit, target_fit = src, tgt
-    alignment = AffineAlignment().fit(_flat(source_fit, fit_names[0]), _flat(target_fit, fit_names[1]))
+    alignment = AffineAlignment().fit(
+        _flat(source_fit, fit_names[0]), _flat(target_fit, fit_names[1])
+    )
     return float(alignment.score(src, tgt))
 
 
@@ -143,13 +147,17 @@ def bits_per_spike(spikes, rates, null_rates=None) -> float:
     total = counts.sum()
     if total == 0:
         raise DynlensValueError("spikes: expected at least one spike to normalise by, found none")
-    null = counts.mean(axis=0) if null_rates is None else as_numpy(null_rates, "null_rates", dtype=float)
+    null = (counts.mean(axis=0) if null_rates is None
+            else as_numpy(null_rates, "null_rates", dtype=float))
     if null.shape != (counts.shape[-1],) or not np.all(np.isfinite(null)):
         raise DynlensValueError(
-            f"null_rates: expected {counts.shape[-1]} finite rates, one per neuron, found shape {null.shape}"
+            f"null_rates: expected {counts.shape[-1]} finite rates, one per neuron, "
+            f"found shape {null.shape}"
         )
     null = np.broadcast_to(null, counts.shape)
-    return float((_poisson_nll_sum(counts, null) - _poisson_nll_sum(counts, pred)) / (np.log(2) * total))
+    return float(
+        (_poisson_nll_sum(counts, null) - _poisson_nll_sum(counts, pred)) / (np.log(2) * total)
+    )
 
 
 def co_bps(spikes, rates, heldout_neurons) -> float:
@@ -157,10 +165,14 @@ def co_bps(spikes, rates, heldout_neurons) -> float:
     counts = as_numpy(spikes, "spikes", dtype=float)
     pred = as_numpy(rates, "rates", dtype=float)
     if counts.shape != pred.shape:
-        raise DynlensValueError(f"rates: expected the shape of spikes {counts.shape}, found {pred.shape}")
+        raise DynlensValueError(
+            f"rates: expected the shape of spikes {counts.shape}, found {pred.shape}"
+        )
     held = np.asarray(heldout_neurons, dtype=int).ravel()
     if held.size == 0:
-        raise DynlensValueError("heldout_neurons: expected at least one held-out neuron, found none")
+        raise DynlensValueError(
+            "heldout_neurons: expected at least one held-out neuron, found none"
+        )
     if held.min() < 0 or held.max() >= counts.shape[-1]:
         raise DynlensValueError(
             f"heldout_neurons: expected indices in [0, {counts.shape[-1]}), found {held.tolist()}"

@@ -84,19 +84,8 @@ def _threads_arg(text: str) -> int | str:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dynlens",
-        description="Simulate spiking data from known dynamics, train sequential autoencoders, "
-                    "and check whether the learned dynamics are the true ones.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--threads", type=_threads_arg, default="auto",
-                        help="torch CPU threads: 'auto' (default: the cores other processes "
-                             "leave free, re-checked every epoch) or a number")
-
-    demo = sub.add_parser("demo", parents=[common],
+def _add_demo(commands, common: argparse.ArgumentParser) -> None:
+    demo = commands.add_parser("demo", parents=[common],
                           help="simulate data, train models, analyse them, write a report",
                           description="Simulate Arneodo spiking data, train NODE and GRU "
                                       "autoencoders, open them and write a Markdown report with "
@@ -104,13 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("dynlens-demo"),
                       help="report folder (default: ./dynlens-demo)")
     demo.add_argument("--fast", action="store_true",
-                      help="smaller data and shorter training (under 2 minutes); the report says so")
+                      help="smaller data and shorter training (under 2 minutes); the report "
+                           "says so")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_cmd_demo)
 
-    sim = sub.add_parser("simulate", parents=[common],
+
+def _add_simulate(commands, common: argparse.ArgumentParser) -> None:
+    sim = commands.add_parser("simulate", parents=[common],
                          help="simulate spiking data from a ground-truth system")
     sim.add_argument("system", help="system name, e.g. arneodo, lorenz, rossler, chaotic_rnn")
     sim.add_argument("--out", type=Path, required=True, help="output file (.h5 or .npz)")
@@ -124,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_cmd_simulate)
 
-    train = sub.add_parser("train", parents=[common],
+
+def _add_train(commands, common: argparse.ArgumentParser) -> None:
+    train = commands.add_parser("train", parents=[common],
                            help="train a sequential autoencoder on a dataset file")
     train.add_argument("data", type=Path, help="dataset file (.h5 or .npz, see `dynlens simulate`)")
     train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
@@ -141,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("evaluate", parents=[common],
+
+def _add_evaluate(commands, common: argparse.ArgumentParser) -> None:
+    ev = commands.add_parser("evaluate", parents=[common],
                         help="every metric the data's truth allows, as JSON")
     ev.add_argument("model", type=Path, help="model checkpoint (.pt)")
     ev.add_argument("data", type=Path, help="dataset file")
@@ -149,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="cpu")
     ev.set_defaults(func=_cmd_evaluate)
 
-    an = sub.add_parser("analyze", parents=[common],
+
+def _add_analyze(commands, common: argparse.ArgumentParser) -> None:
+    an = commands.add_parser("analyze", parents=[common],
                         help="open a trained model: fixed points, graph, comparison "
                                         "with the true system, as a report",
                         description="Find the fixed points of a trained model's generator on "
@@ -171,6 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--device", default="cpu")
     an.add_argument("--quiet", action="store_true")
     an.set_defaults(func=_cmd_analyze)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``dynlens`` argument parser: one sub-command per job, each with ``--threads``."""
+    parser = argparse.ArgumentParser(
+        prog="dynlens",
+        description="Simulate spiking data from known dynamics, train sequential autoencoders, "
+                    "and check whether the learned dynamics are the true ones.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=_threads_arg, default="auto",
+                        help="torch CPU threads: 'auto' (default: the cores other processes "
+                             "leave free, re-checked every epoch) or a number")
+
+    for add in (_add_demo, _add_simulate, _add_train, _add_evaluate, _add_analyze):
+        add(sub, common)
     return parser
 
 

@@ -13,7 +13,7 @@ Examples
 NeuralDataset(50 trials x 20 bins x 4 neurons; truth: none; splits: train 32, valid 8, test 10; bin_width 0.01)
 >>> data.split("train").n_trials, len(data[:5])
 (32, 5)
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 

@@ -174,7 +174,8 @@ def _attr_json(f: h5py.File, key: str, default):
     return json.loads(f.attrs[key]) if key in f.attrs else default
 
 
-def _read_fields(f: h5py.File, path: Path) -> dict:
+def _read_parts(f: h5py.File, path: Path) -> tuple[str, list[str], float, dict]:
+    """The file's layout, split names, conversion factor and arrays."""
     keys = set(f.keys())
     layout = _detect_layout(keys)
     if layout is None:
@@ -205,6 +206,12 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
             part["rates"] = part["rates"] / cf
         parts[s] = part
 
+    _check_parts(parts, names, data_key, path)
+    return layout, names, cf, parts
+
+
+def _check_parts(parts: dict, names: list[str], data_key: str, path: Path) -> None:
+    """Every split has the same bins and neurons, and the same optional fields."""
     first = parts[names[0]]["spikes"]
     for s in names:
         sp = parts[s]["spikes"]
@@ -220,6 +227,11 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
                     f"path: {str(path)!r} has {field} for some splits but not others"
                 )
 
+
+def _heldout_and_metadata(f: h5py.File, path: Path, layout: str, names: list[str],
+                          parts: dict) -> tuple[np.ndarray, dict]:
+    """Held-out neurons (lfads-torch: the neurons missing from encod_data) and metadata."""
+    first = parts[names[0]]["spikes"]
     n_neurons = first.shape[2]
     metadata = _attr_json(f, "dynlens_metadata", {})
     heldout = np.zeros(0, dtype=np.int64)
@@ -240,14 +252,11 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
                     )
     else:
         heldout = np.asarray(_attr_json(f, "dynlens_heldout_neurons", []), dtype=np.int64)
+    return heldout, metadata
 
-    # Undo the neuron reordering dynlens applied when writing (held-out neurons moved last).
-    order = np.asarray(_attr_json(f, "dynlens_neuron_order", list(range(n_neurons))))
-    if order.shape != (n_neurons,) or not np.array_equal(np.sort(order), np.arange(n_neurons)):
-        order = np.arange(n_neurons)
-    inverse = np.argsort(order)
-    heldout = np.sort(order[heldout])
 
+def _trial_positions(parts: dict, names: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Where each stored trial goes in the whole data set, and the split sizes."""
     # Put trials back in their original positions when the inds allow it.
     sizes = [parts[s]["spikes"].shape[0] for s in names]
     total = sum(sizes)
@@ -258,6 +267,21 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
     else:
         position = np.arange(total)
     position = position.astype(np.int64)
+    return position, sizes
+
+
+def _read_fields(f: h5py.File, path: Path) -> dict:
+    layout, names, cf, parts = _read_parts(f, path)
+    heldout, metadata = _heldout_and_metadata(f, path, layout, names, parts)
+    n_neurons = parts[names[0]]["spikes"].shape[2]
+    # Undo the neuron reordering dynlens applied when writing (held-out neurons moved last).
+    order = np.asarray(_attr_json(f, "dynlens_neuron_order", list(range(n_neurons))))
+    if order.shape != (n_neurons,) or not np.array_equal(np.sort(order), np.arange(n_neurons)):
+        order = np.arange(n_neurons)
+    inverse = np.argsort(order)
+    heldout = np.sort(order[heldout])
+
+    position, sizes = _trial_positions(parts, names)
 
     def gather(field: str, neurons: bool):
         if field not in parts[names[0]]:

@@ -22,7 +22,7 @@ Examples
 NeuralDataset(20 trials x 10 bins x 5 neurons; truth: latents[3], rates, log_rates; splits: train 13, valid 3, test 4; bin_width 0.0904; system 'arneodo')
 >>> round(data.bin_width * 35, 4), data.metadata["recipe"]
 (3.1641, 'sedler2023')
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 

@@ -36,10 +36,13 @@ def read_checkpoint(path) -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``; refuse anything that needs unpickling code."""
     path = Path(path)
     if not path.is_file():
-        raise DynlensFileNotFoundError(f"path: expected an existing checkpoint file, found no file at {path}")
+        raise DynlensFileNotFoundError(
+            f"path: expected an existing checkpoint file, found no file at {path}"
+        )
     if not zipfile.is_zipfile(path):
         raise DynlensFileFormatError(
-            f"path: expected a dynlens checkpoint (a torch zip archive), found another kind of file at {path}"
+            "path: expected a dynlens checkpoint (a torch zip archive), found another kind of "
+            f"file at {path}"
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -51,10 +54,13 @@ def read_checkpoint(path) -> dict[str, Any]:
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as err:
         raise DynlensFileFormatError(
-            f"path: expected a dynlens checkpoint, found an unreadable or corrupt file at {path} ({err})"
+            "path: expected a dynlens checkpoint, found an unreadable or corrupt file at "
+            f"{path} ({err})"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise DynlensFileFormatError(f"path: expected a dynlens checkpoint, found a foreign file at {path}")
+        raise DynlensFileFormatError(
+            f"path: expected a dynlens checkpoint, found a foreign file at {path}"
+        )
     return payload
 
 
@@ -77,7 +83,8 @@ def save_model(model: nn.Module, path) -> None:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.pt"
     >>> save_model(model, path)
     >>> clone = load_model(path)
-    >>> all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), clone.state_dict().values()))
+    >>> all(torch.equal(a, b)
+    ...     for a, b in zip(model.state_dict().values(), clone.state_dict().values()))
     True
     """
     if getattr(model, "model_type", None) not in available():
@@ -112,5 +119,7 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
         model = get(model_type).from_config(config)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise DynlensFileFormatError(f"path: {path} is a damaged dynlens checkpoint ({err})") from err
+        raise DynlensFileFormatError(
+            f"path: {path} is a damaged dynlens checkpoint ({err})"
+        ) from err
     return model.to(resolve_device(device))

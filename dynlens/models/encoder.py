@@ -29,7 +29,9 @@ class BidirectionalGRUEncoder(nn.Module):
     (4, 3)
     """
 
-    def __init__(self, n_inputs: int, output_dim: int, hidden_size: int = 64, dropout: float = 0.05):
+    def __init__(
+        self, n_inputs: int, output_dim: int, hidden_size: int = 64, dropout: float = 0.05
+    ):
         super().__init__()
         self.gru = nn.GRU(n_inputs, hidden_size, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(dropout)

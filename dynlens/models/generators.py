@@ -38,7 +38,9 @@ __all__ = [
     "mlp",
 ]
 
-def mlp(in_dim: int, out_dim: int, hidden_size: int, n_layers: int, activation=nn.Tanh) -> nn.Sequential:
+def mlp(
+    in_dim: int, out_dim: int, hidden_size: int, n_layers: int, activation=nn.Tanh
+) -> nn.Sequential:
     """An MLP with ``n_layers`` hidden layers of ``hidden_size`` units (``n_layers=0``: linear)."""
     layers: list[nn.Module] = []
     width = in_dim
@@ -169,7 +171,9 @@ class NODEDynamics(Dynamics):
         One data bin in model time units.
     """
 
-    def __init__(self, dim: int, hidden_size: int = 128, n_layers: int = 1, dt: float = 0.1) -> None:
+    def __init__(
+        self, dim: int, hidden_size: int = 128, n_layers: int = 1, dt: float = 0.1
+    ) -> None:
         super().__init__(dim=dim, kind="continuous", dt=check_positive_float(dt, "dt"))
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.n_layers = check_positive_int(n_layers, "n_layers")
@@ -184,7 +188,9 @@ class NODEDynamics(Dynamics):
 class DiscreteNODEDynamics(Dynamics):
     """Residual map ``x <- x + step * MLP(x)`` (``kind="discrete"``); the paper's step is 0.1."""
 
-    def __init__(self, dim: int, hidden_size: int = 128, n_layers: int = 1, step: float = 0.1) -> None:
+    def __init__(
+        self, dim: int, hidden_size: int = 128, n_layers: int = 1, step: float = 0.1
+    ) -> None:
         super().__init__(dim=dim, kind="discrete", dt=None)
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.n_layers = check_positive_int(n_layers, "n_layers")
@@ -193,7 +199,9 @@ class DiscreteNODEDynamics(Dynamics):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         if u is not None:
-            raise DynlensValueError("u: DiscreteNODEDynamics takes no input; expected None, found a tensor")
+            raise DynlensValueError(
+                "u: DiscreteNODEDynamics takes no input; expected None, found a tensor"
+            )
         return x + self.step * self.field(x)
 
 
@@ -209,5 +217,7 @@ class LinearDynamics(Dynamics):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         if u is not None:
-            raise DynlensValueError("u: LinearDynamics takes no input; expected None, found a tensor")
+            raise DynlensValueError(
+                "u: LinearDynamics takes no input; expected None, found a tensor"
+            )
         return self.linear(x)

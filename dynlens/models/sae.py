@@ -84,13 +84,17 @@ class SAEConfig:
         self.atol = check_positive_float(self.atol, "atol")
         self.bin_dt = check_positive_float(self.bin_dt, "bin_dt")
         held = np.asarray(self.heldout_neurons, dtype=int).ravel()
-        if held.size and (held.min() < 0 or held.max() >= self.n_neurons or len(set(held)) != held.size):
+        if held.size and (
+            held.min() < 0 or held.max() >= self.n_neurons or len(set(held)) != held.size
+        ):
             raise DynlensValueError(
-                f"heldout_neurons: expected distinct indices in [0, {self.n_neurons}), found {held.tolist()}"
+                f"heldout_neurons: expected distinct indices in [0, {self.n_neurons}), "
+                f"found {held.tolist()}"
             )
         if held.size >= self.n_neurons:
             raise DynlensValueError(
-                f"heldout_neurons: expected fewer than n_neurons={self.n_neurons}, found {held.size}"
+                f"heldout_neurons: expected fewer than n_neurons={self.n_neurons}, "
+                f"found {held.size}"
             )
         self.heldout_neurons = sorted(int(i) for i in held)
 
@@ -114,7 +118,8 @@ class SAE(Model):
     latent_dim : int
         Latent state dimension.
     generator : {"node", "gru", "rnn", "node_discrete", "lds"}
-        The generator (``model.dynamics``, the object the analysis opens). ``"node"`` integrates a continuous MLP vector field; ``"gru"`` and
+        The generator (``model.dynamics``, the object the analysis opens). ``"node"`` integrates
+        a continuous MLP vector field; ``"gru"`` and
         ``"rnn"`` iterate a cell with zero input (capacity tied to ``latent_dim``);
         ``"node_discrete"`` iterates ``x + 0.1 MLP(x)``; ``"lds"`` a linear map.
     hidden_size : int, optional
@@ -181,7 +186,8 @@ class SAE(Model):
             n_neurons=n_neurons, latent_dim=latent_dim, generator=generator,
             hidden_size=hidden_size,
             n_layers=n_layers, encoder_size=encoder_size, dropout=dropout,
-            heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), solver=solver, substeps=substeps,
+            heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons),
+            solver=solver, substeps=substeps,
             rtol=rtol, atol=atol, bin_dt=bin_dt,
         )
         cfg = self.config
@@ -234,7 +240,8 @@ class SAE(Model):
         """
         if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
             raise DynlensValueError(
-                f"spikes: expected shape [batch, bins, {self.n_neurons}], found {tuple(spikes.shape)}"
+                f"spikes: expected shape [batch, bins, {self.n_neurons}], "
+                f"found {tuple(spikes.shape)}"
             )
         n_bins = spikes.shape[1] if n_bins is None else n_bins
         ic = self.encoder(spikes.index_select(-1, self.heldin_index))
@@ -300,6 +307,7 @@ def _spikes_of(data, n_neurons: int) -> np.ndarray:
         ) from err
     if spikes.ndim != 3 or spikes.shape[-1] != n_neurons or spikes.shape[0] == 0:
         raise DynlensValueError(
-            f"data: expected spike counts of shape [trials, bins, {n_neurons}], found {spikes.shape}"
+            f"data: expected spike counts of shape [trials, bins, {n_neurons}], "
+            f"found {spikes.shape}"
         )
     return spikes

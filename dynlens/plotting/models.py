@@ -82,7 +82,9 @@ def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, tri
         raise DynlensValueError(f"trial: expected an index below {truth.shape[0]}, found {trial}")
     neurons = list(neurons)
     if not neurons or min(neurons) < 0 or max(neurons) >= truth.shape[2]:
-        raise DynlensValueError(f"neurons: expected indices below {truth.shape[2]}, found {neurons}")
+        raise DynlensValueError(
+            f"neurons: expected indices below {truth.shape[2]}, found {neurons}"
+        )
     n_bins = truth.shape[1]
     time = np.arange(n_bins) * (bin_width or 1.0)
     fig, axes = new_figure(len(neurons), 1, figsize=(7, 1.9 * len(neurons)), sharex=True,

@@ -71,7 +71,7 @@ def get(name: str | GroundTruthSystem, **params: Any) -> GroundTruthSystem:
     Traceback (most recent call last):
     ...
     dynlens.errors.DynlensValueError: name: expected one of ..., found 'lorentz'; did you mean 'lorenz'?
-    """
+    """  # noqa: E501
     if isinstance(name, GroundTruthSystem):
         if params:
             raise DynlensTypeError(

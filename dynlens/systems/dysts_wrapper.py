@@ -61,8 +61,8 @@ class _TorchAsNumpy:
     """Stands in for ``np`` inside a dysts right-hand side: math functions come from torch,
     constants (``pi``) and anything torch lacks from NumPy."""
 
-    _renames: ClassVar[dict[str, str]] = {"arctan": "atan", "arcsin": "asin", "arccos": "acos", "arctan2": "atan2",
-                "power": "pow"}
+    _renames: ClassVar[dict[str, str]] = {"arctan": "atan", "arcsin": "asin", "arccos": "acos",
+                                          "arctan2": "atan2", "power": "pow"}
 
     def __getattr__(self, key: str):
         key_torch = self._renames.get(key, key)
@@ -108,7 +108,8 @@ class DystsSystem(GroundTruthSystem):
         if getattr(proto, "nonautonomous", False) or isinstance(proto, base.DynSysDelay):
             raise DynlensValueError(
                 f"name: expected an autonomous ODE flow of dysts, found {cls_name!r}, which is "
-                f"{'non-autonomous' if getattr(proto, 'nonautonomous', False) else 'a delay equation'}"
+                + ("non-autonomous" if getattr(proto, "nonautonomous", False)
+                   else "a delay equation")
             )
         # per-instance metadata, read by GroundTruthSystem.__init__
         self.name = cls_name

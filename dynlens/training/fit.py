@@ -127,7 +127,9 @@ def _lr_factor(epoch: int, config: FitConfig) -> float:
     if epoch < config.warmup_epochs:
         return (epoch + 1) / (config.warmup_epochs + 1)
     progress = (epoch - config.warmup_epochs) / max(1, config.max_epochs - config.warmup_epochs)
-    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (
+        1 + math.cos(math.pi * progress)
+    )
 
 
 def _epochs_per_group(n_bins: int, config: FitConfig) -> int:
@@ -169,7 +171,9 @@ def _check_model_data(model, data) -> None:
             f"data: the model predicts {n_model} neurons, found data with {spikes.shape[-1]}"
         )
     held_model = list(getattr(model, "heldout_neurons", []))
-    held_data = [int(i) for i in np.asarray(getattr(data, "heldout_neurons", []), dtype=int).ravel()]
+    held_data = [
+        int(i) for i in np.asarray(getattr(data, "heldout_neurons", []), dtype=int).ravel()
+    ]
     if held_model != held_data:
         raise DynlensValueError(
             f"data: the model holds out neurons {held_model} but the data holds out {held_data}; "

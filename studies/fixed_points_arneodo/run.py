@@ -57,10 +57,11 @@ def main() -> None:
         "stability_agrees": comparison.stability_agrees.tolist(),
         "score": comparison.score,
         # per-bin eigenvalues mu turned back into continuous-time rates log(mu) / dt_true, so
-        # they read on the scale of REFERENCE.md's lambda
+        # they read on the scale of the published continuous-time lambda
         "true_eigenvalues_continuous": _pairs(np.log(comparison.true_bin_eigenvalues) / truth.dt),
         "model_eigenvalues_continuous": _pairs(
-            np.log(comparison.model_bin_eigenvalues[[m for _, m in comparison.matched]]) / truth.dt),
+            np.log(comparison.model_bin_eigenvalues[[m for _, m in comparison.matched]])
+            / truth.dt),
         "alignment_r2_train": float(alignment.score(latents, train.latents)),
         "summary": comparison.summary(),
     }

@@ -36,7 +36,7 @@ RUNS = [
     ("arneodo", "gru", 10, (0, 1, 2)),
     ("arneodo", "gru", 25, (0, 1, 2)),
 ]
-# Sedler et al. 2023, 10 neurons, mean of 5 seeds (REFERENCE.md section 3): rate R2, state R2
+# Sedler et al. 2023, 10 neurons, mean of 5 seeds (their results table): rate R2, state R2
 PUBLISHED = {
     ("arneodo", "node", 3): (0.91, 0.94), ("arneodo", "gru", 3): (0.51, 0.69),
     ("arneodo", "gru", 10): (0.92, 0.67), ("arneodo", "gru", 25): (0.97, 0.62),
@@ -95,7 +95,8 @@ def main() -> None:
     if not args.plot:
         for system, generator, latent_dim, seeds in RUNS:
             for seed in seeds:
-                done = not results.empty and ((results.system == system) & (results.dynamics == generator)
+                done = not results.empty and ((results.system == system)
+                                              & (results.dynamics == generator)
                                               & (results.latent_dim == latent_dim)
                                               & (results.seed == seed)).any()
                 if done:
@@ -107,7 +108,8 @@ def main() -> None:
                 with atomic_path(RESULTS) as tmp:
                     results.to_csv(tmp, index=False, float_format="%.4f")
     summary = (results.groupby(["system", "dynamics", "latent_dim"], sort=False)
-               [["rate_r2", "state_r2", "decode_r2", "wall_s", "epochs"]].agg(["mean", "std", "count"]))
+               [["rate_r2", "state_r2", "decode_r2", "wall_s", "epochs"]]
+               .agg(["mean", "std", "count"]))
     print(summary.round(3).to_string())
     plot(results)
 
