@@ -1,16 +1,18 @@
 """Epoch time at 1, 2 and "auto" torch threads, on an idle machine and beside a busy neighbour.
 
-    python3 benchmarks/bench_threads.py            # about 12 minutes on 2 cores
-    python3 benchmarks/bench_threads.py --no-demo  # the epoch table only (about 4 minutes)
+    python3 benchmarks/bench_threads.py            # about 15 minutes on 2 cores
+    python3 benchmarks/bench_threads.py --no-demo  # the epoch table only (about 10 minutes)
 
 Models: the demo's NODE-3 and GRU-3 (batch 64), two larger ones, GRU-64 and NODE-16 with MLP
 width 256 (batch 128), and two with larger batches where a second thread pays (NODE-3 at the
 published batch of 650, GRU-64 at 256), on 1000 full-length Arneodo trials (70 bins, 10
 neurons), trained by ``dl.fit`` with lengthening off. Each cell is the median epoch time
-(validation included) of epochs 2-4 of one fit. The busy neighbour is a CPU-bound Python loop
-in another process, started before and killed after each busy measurement (bounded at 15
-minutes in case this script dies). Then, unless ``--no-demo``, ``dynlens demo --fast`` runs end
-to end idle and beside the neighbour. Writes ``bench_threads.md`` next to this file.
+(validation included) of epochs 2-3 of three fits; the fits of all models and settings take
+turns, round after round, so that a slow spell of the shared machine does not land on one
+setting. The busy neighbour is a CPU-bound Python loop in another process, running through
+the busy rounds (bounded at 15 minutes in case this script dies). Then, unless
+``--no-demo``, ``dynlens demo --fast`` runs end to end idle and beside the neighbour.
+Writes ``bench_threads.md`` next to this file.
 
 Goals (issue "Fast on a busy machine"): with ``"auto"`` beside a busy neighbour no model
 slower than 1.5x its idle ``"auto"`` time; idle, ``"auto"`` at most 10 % slower than the
@@ -38,16 +40,17 @@ from dynlens.threads import available_cores
 from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
-MODELS = {  # label: (SAE keywords, batch size)
-    "NODE-3 (demo)": ({"latent_dim": 3, "generator": "node"}, 64),
-    "GRU-3 (demo)": ({"latent_dim": 3, "generator": "gru"}, 64),
-    "GRU-64": ({"latent_dim": 64, "generator": "gru"}, 128),
-    "NODE-16, width 256": ({"latent_dim": 16, "generator": "node", "hidden_size": 256}, 128),
-    "NODE-3, published batch": ({"latent_dim": 3, "generator": "node"}, 650),
-    "GRU-64, batch 256": ({"latent_dim": 64, "generator": "gru"}, 256),
-}
+MODELS = [  # (label, SAE keywords, batch size)
+    ("NODE-3 (the demo's)", {"latent_dim": 3, "generator": "node"}, 64),
+    ("GRU-3 (the demo's)", {"latent_dim": 3, "generator": "gru"}, 64),
+    ("GRU-64", {"latent_dim": 64, "generator": "gru"}, 128),
+    ("NODE-16, width 256", {"latent_dim": 16, "generator": "node", "hidden_size": 256}, 128),
+    ("NODE-3 (published batch)", {"latent_dim": 3, "generator": "node"}, 650),
+    ("GRU-64", {"latent_dim": 64, "generator": "gru"}, 256),
+]
 SETTINGS = (1, 2, "auto")
-EPOCHS = 4
+EPOCHS = 3  # per fit; epochs 2-3 are timed
+ROUNDS = 3  # every (model, setting) once per round, so slow spells of the machine spread out
 
 
 @contextlib.contextmanager
@@ -66,14 +69,28 @@ def busy_neighbour(busy: bool) -> Iterator[None]:
         process.wait()
 
 
-def epoch_seconds(data, keywords: dict, batch: int, threads) -> tuple[float, str]:
-    """Median epoch time of epochs 2..EPOCHS and the thread counts the fit used."""
+def epoch_seconds(data, keywords: dict, batch: int, threads) -> tuple[list[float], list[int]]:
+    """Times of epochs 2..EPOCHS of one fit, and the thread counts they ran with."""
     torch.manual_seed(0)
     model = dl.models.SAE(n_neurons=data.n_neurons, **keywords)
     history = dl.fit(model, data, max_epochs=EPOCHS, batch_size=batch, bins_per_group=0,
                      progress=False, threads=threads)
-    used = sorted(set(history["threads"].iloc[1:]))
-    return float(np.median(history["seconds"].iloc[1:])), "/".join(map(str, used))
+    return history["seconds"].iloc[1:].tolist(), history["threads"].iloc[1:].tolist()
+
+
+def measure(data, busy: bool) -> dict:
+    """(model index, setting) -> (median epoch seconds, thread counts used), over ROUNDS."""
+    seconds: dict = {}
+    used: dict = {}
+    with busy_neighbour(busy):
+        for _ in range(ROUNDS):
+            for i, (_, keywords, batch) in enumerate(MODELS):
+                for threads in SETTINGS:
+                    times, counts = epoch_seconds(data, keywords, batch, threads)
+                    seconds.setdefault((i, threads), []).extend(times)
+                    used.setdefault((i, threads), set()).update(counts)
+    return {key: (float(np.median(value)), "/".join(map(str, sorted(used[key]))))
+            for key, value in seconds.items()}
 
 
 def demo_seconds(busy: bool) -> float:
@@ -89,47 +106,40 @@ def main() -> None:
     parser.add_argument("--no-demo", action="store_true")
     args = parser.parse_args()
     data = dl.simulate("arneodo", n_neurons=10, n_trials=1000, n_bins=70, seed=0)
-    times: dict[tuple[str, bool, object], tuple[float, str]] = {}
-    for busy in (False, True):
-        for label, (keywords, batch) in MODELS.items():
-            for threads in SETTINGS:
-                with busy_neighbour(busy):
-                    times[label, busy, threads] = epoch_seconds(data, keywords, batch, threads)
-                seconds, used = times[label, busy, threads]
-                print(f"{'busy' if busy else 'idle'} {label} threads={threads}: "
-                      f"{seconds:.2f} s/epoch (used {used})", flush=True)
+    times = {busy: measure(data, busy) for busy in (False, True)}
 
     lines = [
         "# Threads: epoch time idle and beside a busy neighbour",
         "",
         (f"Machine: {platform.machine()}, {available_cores()} cores, torch {torch.__version__}. "
         f"1000 Arneodo trials x 70 bins x 10 neurons ({len(data.split('train'))} training "
-        f"trials), full-length trials, median of epochs 2-{EPOCHS} of one `dl.fit` "
-        "(validation included). Busy: one CPU-bound Python process beside the fit. Written by "
+        f"trials), full-length trials. Each cell: median seconds per epoch (validation "
+        f"included) over epochs 2-{EPOCHS} of {ROUNDS} fits, the settings taking turns. Busy: "
+        "one CPU-bound Python process beside the fits. Written by "
         "`benchmarks/bench_threads.py`."),
         "",
-        ("| model (batch) | idle 1 | idle 2 | idle auto | busy 1 | busy 2 | busy auto "
+        ("| model | batch | idle 1 | idle 2 | idle auto | busy 1 | busy 2 | busy auto "
         "| auto: busy / idle | auto idle / best fixed idle |"),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     worst_busy, worst_idle = 0.0, 0.0
-    for label, (_, batch) in MODELS.items():
+    for i, (label, _, batch) in enumerate(MODELS):
         cells = []
         for busy in (False, True):
             for threads in SETTINGS:
-                seconds, used = times[label, busy, threads]
+                seconds, used = times[busy][i, threads]
                 cells.append(f"{seconds:.2f}" + (f" ({used} thr.)" if threads == "auto" else ""))
-        auto_idle, auto_busy = times[label, False, "auto"][0], times[label, True, "auto"][0]
-        best_idle = min(times[label, False, t][0] for t in (1, 2))
+        auto_idle, auto_busy = times[False][i, "auto"][0], times[True][i, "auto"][0]
+        best_idle = min(times[False][i, t][0] for t in (1, 2))
         worst_busy = max(worst_busy, auto_busy / auto_idle)
         worst_idle = max(worst_idle, auto_idle / best_idle)
-        lines.append(f"| {label} ({batch}) | {' | '.join(cells)} | {auto_busy / auto_idle:.2f}x "
+        lines.append(f"| {label} | {batch} | {' | '.join(cells)} | {auto_busy / auto_idle:.2f}x "
                      f"| {auto_idle / best_idle:.2f}x |")
     lines += [
         "",
-        ("Seconds per epoch; `auto` cells show the thread counts the policy chose (epochs 2-"
-        f"{EPOCHS}). Worst `auto` busy / idle: **{worst_busy:.2f}x** (goal: at most 1.5x); worst "
-        f"`auto` idle / best fixed count: **{worst_idle:.2f}x** (goal: at most 1.10x)."),
+        ("Seconds per epoch; `auto` cells show the thread counts the policy chose. Worst "
+         f"`auto` busy / idle: **{worst_busy:.2f}x** (goal: at most 1.5x); worst `auto` idle / "
+         f"best fixed count: **{worst_idle:.2f}x** (goal: at most 1.10x)."),
     ]
     if not args.no_demo:
         idle, busy = demo_seconds(False), demo_seconds(True)

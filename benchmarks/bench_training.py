@@ -112,7 +112,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    with dl.threads.ThreadPolicy(args.threads):  # dl.fit inside keeps this count
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
     data = dl.simulate("arneodo", n_neurons=10, n_trials=2000, n_bins=70, seed=0)
     train = torch.as_tensor(data.split("train").spikes, dtype=torch.float32)
     n_train = train.shape[0]

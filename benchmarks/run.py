@@ -1,6 +1,6 @@
 """Run every benchmark, one after the other, and rewrite their committed tables.
 
-    python3 benchmarks/run.py                 # all (about 45 minutes on 2 CPU cores)
+    python3 benchmarks/run.py                 # all (about an hour on 2 CPU cores)
     python3 benchmarks/run.py fixed_points    # only the named ones
 
 Each ``bench_<name>.py`` writes ``bench_<name>.md`` (and figures) next to itself; see its

@@ -1,11 +1,10 @@
 """How many CPU threads torch may use: the ``threads`` setting of every long-running entry point.
 
 torch splits every operation across its intra-op thread pool and waits at a barrier for all of
-them. The models dynlens trains are small (a few latent units, batches of 64-650 trials). Beside one
-other busy process every split waits for a thread that the scheduler has given to the
-neighbour, and an epoch takes 2.8-3.8x as long with 2 threads as with 1 on a 2-core machine.
-On the idle machine a second thread saves nothing for the demo's models (batch 64-128) and
-saves 23-38 % only from batch 256 up. Numbers: ``benchmarks/bench_threads.md``.
+them. The models dynlens trains are small (a few latent units, batches of 64-650 trials). On an idle
+2-core machine a second thread saves 13-34 % of an epoch, but beside one other busy process
+every split waits for a thread that the scheduler has given to the neighbour, and an epoch
+takes 2.2-3.7x as long with 2 threads as with 1. Numbers: ``benchmarks/bench_threads.md``.
 
 ``threads="auto"`` (the default everywhere) therefore counts the cores that other processes
 are using *right now* (from ``/proc/stat``, minus this process's own CPU time) and uses only
@@ -163,19 +162,19 @@ def other_load() -> float:
 
 
 def _work_cap(work: float | None) -> int:
-    """Threads the work can use: 1 below 7 M parameter-trials, then 2, one more per doubling.
+    """Threads the work can use: 1 below 1 M parameter-trials, then 2, one more per 4x.
 
-    Measured on 2 cores with whole epochs (``benchmarks/bench_threads.md``): up to 6.5 M
-    parameters x batch (the demo's NODE-3 and GRU-3 at batch 64, GRU-64 and NODE-16 at batch
-    128) a second thread saves nothing and sometimes costs 10-15 %; from 7.8 M (NODE-3 at
-    batch 256) to 48 M (GRU-100 at batch 650, the published recipe's batch) it saves 23-38 %.
+    Measured on 2 cores (``benchmarks/bench_threads.md``, whole epochs): from the demo's
+    models at batch 64 (1.9 M parameters x batch) to NODE-3 at the published batch of 650
+    (20 M) a second thread saves 13-34 % of an epoch on the idle machine; test-sized jobs
+    below 1 M (a few thousand parameters, batches of 16-32) gain nothing and lose up to 20 %.
     Beyond 2 threads (at most 8) the rule is a cautious extrapolation, not measured.
     """
     if work is None:
         return 8
-    if work < 7e6:
+    if work < 1e6:
         return 1
-    return int(min(8, math.floor(math.log2(work / 7e6)) + 2))
+    return int(min(8, 2 + math.floor(math.log(work / 1e6, 4))))
 
 
 def auto_threads(work: float | None = None) -> int:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import types
 
 import h5py
 import numpy as np
 import pytest
 
 import dynlens.data.io as data_io
-from dynlens.data import NeuralDataset, load_dataset, read_lfads_h5, write_lfads_h5
+from dynlens.data import (
+    NeuralDataset,
+    load_dataset,
+    read_lfads_h5,
+    read_lfads_output,
+    simulate,
+    write_lfads_h5,
+)
 from dynlens.errors import (
     DynlensFileFormatError,
     DynlensFileNotFoundError,
@@ -314,5 +322,129 @@ def test_lfads_write_is_atomic(tmp_path, data, monkeypatch):
     monkeypatch.setattr(h5py.Group, "create_dataset", explode)
     with pytest.raises(Boom):
         write_lfads_h5(data, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["l.h5"]
+
+
+# ----------------------------------------------------------------------------- LFADS outputs
+def _fake_inference(data: NeuralDataset, **overrides) -> types.SimpleNamespace:
+    """A stand-in for dynlens.Inference: arrays that differ per trial, bin and feature."""
+    rng = np.random.default_rng(1)
+    n, t = data.n_trials, data.n_bins
+    fields = {"rates": rng.uniform(0.1, 3.0, size=(n, t, data.n_neurons)),
+              "log_rates": None, "latents": rng.normal(size=(n, t, 4)),
+              "initial_conditions": rng.normal(size=(n, 4)),
+              "factors": rng.normal(size=(n, t, 3)), "inputs": rng.normal(size=(n, t, 2)),
+              "extras": {"ic_std": rng.uniform(0.1, 1.0, size=(n, 4)), "other": 1}}
+    fields.update(overrides)
+    return types.SimpleNamespace(**fields)
+
+
+@pytest.mark.parametrize("layout", ["lfads", "lfads_torch"])
+def test_lfads_output_keys_round_trip(tmp_path, layout):
+    data = simulate("arneodo", n_neurons=6, n_trials=24, n_bins=12, n_heldout=2, seed=0)
+    inf = _fake_inference(data)
+    path = tmp_path / "out.h5"
+    write_lfads_h5(data, path, conversion_factor=20.0, layout=layout, inference=inf)
+    out = read_lfads_output(path)
+    assert set(out) == set(data.splits) == {"train", "valid", "test"}
+    sources = {"factors": inf.factors, "gen_states": inf.latents,
+               "ic_mean": inf.initial_conditions, "ic_std": inf.extras["ic_std"],
+               "co_means": inf.inputs}
+    back = read_lfads_h5(path)
+    with h5py.File(path, "r") as f:
+        for split, idx in data.splits.items():
+            assert set(out[split]) == {"output_params", *sources}
+            assert np.array_equal(f[f"{split}_inds"][()], idx)  # rows follow {split}_data
+            for key, full in sources.items():
+                assert np.array_equal(f[f"{split}_{key}"][()], full[idx]), key
+                assert np.array_equal(out[split][key], full[idx]), key
+            # stored like truth (x conversion_factor); read back in counts per bin
+            assert np.allclose(f[f"{split}_output_params"][()], inf.rates[idx] * 20.0)
+            assert np.allclose(out[split]["output_params"], inf.rates[idx], rtol=1e-12, atol=0)
+            assert np.array_equal(back.splits[split], idx)
+    assert np.array_equal(back.spikes, data.spikes)  # the input keys are untouched
+
+
+def test_lfads_torch_output_params_follow_the_recon_neuron_order(tmp_path, data):
+    # the fixture holds out neurons 1 and 4, so lfads-torch stores neurons [0, 2, 3, 5, 1, 4]
+    inf = _fake_inference(data)
+    path = tmp_path / "torch.h5"
+    write_lfads_h5(data, path, layout="lfads_torch", inference=inf)
+    order = [0, 2, 3, 5, 1, 4]
+    out = read_lfads_output(path)
+    with h5py.File(path, "r") as f:
+        for split, idx in data.splits.items():
+            stored = f[f"{split}_output_params"][()]
+            assert np.array_equal(stored, inf.rates[idx][..., order])
+            assert np.array_equal(f[f"{split}_recon_data"][()], data.spikes[idx][..., order])
+            assert np.array_equal(out[split]["output_params"], inf.rates[idx])
+
+
+def test_lfads_output_absent_fields_give_no_keys(tmp_path, data):
+    bare = types.SimpleNamespace(rates=data.rates)  # no other attribute at all
+    write_lfads_h5(data, tmp_path / "bare.h5", inference=bare)
+    assert {k: sorted(v) for k, v in read_lfads_output(tmp_path / "bare.h5").items()} == {
+        s: ["output_params"] for s in data.splits}
+    nones = _fake_inference(data, factors=None, inputs=None, initial_conditions=None,
+                            extras={"other": 1})
+    write_lfads_h5(data, tmp_path / "nones.h5", inference=nones)
+    with h5py.File(tmp_path / "nones.h5", "r") as f:
+        outputs = sorted(k for k in f if k.startswith("train_") and k != "train_inds")
+    assert outputs == ["train_data", "train_ext_input", "train_gen_states", "train_latents",
+                       "train_output_params", "train_truth"]
+    write_lfads_h5(data, tmp_path / "plain.h5")  # without inference: no output key at all
+    with pytest.raises(DynlensFileFormatError,
+                       match=f"path: expected LFADS output keys .* in '{tmp_path / 'plain.h5'}'"):
+        read_lfads_output(tmp_path / "plain.h5")
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"rates": np.ones((24, 7, 6))},
+     r"inference: expected rates for 25 trials \(data.n_trials\), found 24"),
+    ({"rates": np.ones((25, 7, 5))},
+     r"inference: expected rates for 6 neurons \(data.n_neurons\), found 5"),
+    ({"rates": np.ones((25, 6, 6))}, r"expected rates for 7 bins \(data.n_bins\), found 6"),
+    ({"factors": np.ones((20, 7, 3))}, r"inference: expected factors for 25 trials .* found 20"),
+    ({"initial_conditions": np.ones((3, 4))}, r"expected initial_conditions for 25 trials"),
+    ({"extras": {"ic_std": np.ones((25, 7, 4))}},
+     r"inference: expected extras\['ic_std'\] of shape \[trials, ic_dim\], found shape"),
+    ({"inputs": np.ones((25, 7))}, r"expected inputs of shape \[trials, bins, co_dim\]"),
+], ids=["trials", "neurons", "bins", "factors", "ic_mean", "ic_std", "co_means"])
+def test_lfads_output_wrong_sizes_are_refused(tmp_path, data, overrides, message):
+    path = tmp_path / "o.h5"
+    with pytest.raises(DynlensValueError, match=message):
+        write_lfads_h5(data, path, inference=_fake_inference(data, **overrides))
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
+
+
+def test_lfads_output_bad_objects_and_files(tmp_path, data):
+    with pytest.raises(DynlensTypeError, match="inference: expected an object with rates .*"
+                                               "found dict without rates"):
+        write_lfads_h5(data, tmp_path / "o.h5", inference={"rates": data.rates})
+    with pytest.raises(DynlensTypeError, match="inference: expected extras to be a dict"):
+        write_lfads_h5(data, tmp_path / "o.h5", inference=_fake_inference(data, extras=[1]))
+    with pytest.raises(DynlensFileNotFoundError, match="nope.h5"):
+        read_lfads_output(tmp_path / "nope.h5")
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(os.urandom(200))
+    with pytest.raises(DynlensFileFormatError, match=f"'{garbage}' could not be read"):
+        read_lfads_output(garbage)
+
+
+def test_lfads_write_with_outputs_is_atomic(tmp_path, data, monkeypatch):
+    path = tmp_path / "l.h5"
+    write_lfads_h5(data[:4], path)
+    before = path.read_bytes()
+    real = h5py.Group.create_dataset
+
+    def fail_on_outputs(self, name, *args, **kwargs):
+        if name.endswith("_factors"):  # the input keys and some outputs are already written
+            raise OSError("disk full")
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", fail_on_outputs)
+    with pytest.raises(OSError, match="disk full"):
+        write_lfads_h5(data, path, inference=_fake_inference(data))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["l.h5"]

@@ -12,6 +12,7 @@ from dynlens.analysis.metrics import (
     co_bps,
     cycle_consistency,
     decode_r2,
+    input_recovery,
     rate_r2,
     state_r2,
 )
@@ -179,6 +180,110 @@ def test_cycle_consistency_drops_when_a_latent_direction_never_reaches_the_rates
     assert cycle_consistency(latents, log_rates) == pytest.approx(1 - lost, abs=0.01)
 
 
+# ---------------------------------------------------------------- input recovery
+
+
+def _pulses(trials=30, bins=40, magnitude=20.0, seed=1):
+    """One pulse per trial at a random bin in [bins/4, 3 bins/4): [trials, bins, 1]."""
+    true = np.zeros((trials, bins, 1))
+    at = np.random.default_rng(seed).integers(bins // 4, 3 * bins // 4, size=trials)
+    true[np.arange(trials), at, 0] = magnitude
+    return true, at
+
+
+def _shift(x, lag):
+    """``x`` delayed by ``lag`` bins (advanced if negative), zero-filled."""
+    out = np.zeros_like(x)
+    if lag >= 0:
+        out[:, lag:] = x[:, :x.shape[1] - lag]
+    else:
+        out[:, :lag] = x[:, -lag:]
+    return out
+
+
+@pytest.mark.parametrize("lag", [0, 1, 3, -2])
+def test_input_recovery_finds_a_known_shift_and_scale(lag):
+    true, at = _pulses()
+    result = input_recovery(true, 0.3 * _shift(true, lag))
+    assert result["lag"] == lag
+    assert result["correlation"] == pytest.approx(1.0, abs=1e-12)
+    assert result["signs"] == [1] and result["dimensions"] == [0]
+    assert result["pulse_bin_error"].tolist() == [abs(lag)] * 30
+    assert result["median_pulse_bin_error"] == abs(lag)
+    assert result["fraction_within_2_bins"] == (1.0 if abs(lag) <= 2 else 0.0)
+    assert np.array_equal(result["true_pulse_bins"], at)
+    assert np.array_equal(result["inferred_pulse_bins"], at + lag)
+
+
+def test_input_recovery_reports_a_flipped_sign_with_full_correlation():
+    true, _ = _pulses()
+    result = input_recovery(true, -2.0 * true)
+    assert result["signs"] == [-1] and result["lag"] == 0
+    assert result["correlation"] == pytest.approx(1.0, abs=1e-12)
+    assert result["channel_correlations"] == [pytest.approx(1.0, abs=1e-12)]
+    assert result["median_pulse_bin_error"] == 0.0
+
+
+def test_input_recovery_correlation_is_pearson_of_the_flattened_signals():
+    true, _ = _pulses()
+    noisy = true + np.random.default_rng(2).normal(0, 3.0, size=true.shape)
+    result = input_recovery(true, noisy)
+    expected = np.corrcoef(true.ravel(), noisy.ravel())[0, 1]
+    assert 0.3 < expected < 0.95
+    assert result["lag"] == 0 and result["correlation"] == pytest.approx(expected, rel=1e-12)
+    # at a lag the overlapping bins alone count
+    late = _shift(noisy, 2)
+    lagged = input_recovery(true, late)
+    expected = np.corrcoef(true[:, :-2].ravel(), late[:, 2:].ravel())[0, 1]
+    assert lagged["lag"] == 2 and lagged["correlation"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_input_recovery_picks_the_best_inferred_channel():
+    true, _ = _pulses()
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=(30, 40, 3))
+    inferred = noise.copy()
+    inferred[..., 2] = -0.1 * _shift(true, 1)[..., 0] + 0.01 * noise[..., 2]
+    result = input_recovery(true, inferred)
+    assert result["dimensions"] == [2] and result["signs"] == [-1] and result["lag"] == 1
+    assert result["correlation"] > 0.99
+    # the pulse error reads the matched channel, not the noisiest one
+    assert result["pulse_bin_error"].tolist() == [1] * 30
+
+
+def test_input_recovery_matches_each_true_channel():
+    first, _ = _pulses(seed=4)
+    second, _ = _pulses(seed=5, magnitude=5.0)
+    true = np.concatenate([first, second], axis=-1)
+    inferred = np.concatenate([second, -first, np.ones_like(first)], axis=-1)
+    result = input_recovery(true, inferred)
+    assert result["dimensions"] == [1, 0] and result["signs"] == [-1, 1]
+    assert result["correlation"] == pytest.approx(1.0, abs=1e-12)
+    # each matched channel is rescaled to its true channel, so the 20-pulses stay the largest
+    assert result["pulse_bin_error"].tolist() == [0] * 30
+
+
+def test_input_recovery_pulse_errors_per_trial():
+    true, at = _pulses(trials=4, bins=20)
+    inferred = _shift(true, 1)
+    inferred[2] = 0.0
+    inferred[2, 0, 0] = 25.0  # a wrong pulse at bin 0 in trial 2
+    inferred[3] = _shift(true, 4)[3]
+    result = input_recovery(true, inferred)
+    assert result["pulse_bin_error"].tolist() == [1, 1, at[2], 4]
+    assert result["fraction_within_2_bins"] == 0.5
+    assert result["median_pulse_bin_error"] == np.median([1, 1, at[2], 4])
+
+
+def test_input_recovery_searches_lags_up_to_max_lag():
+    true, _ = _pulses(bins=40)  # default max_lag = 40 // 4 = 10
+    late = _shift(true, 10)
+    assert input_recovery(true, late)["lag"] == 10
+    assert input_recovery(true, _shift(true, 11))["lag"] != 11
+    assert input_recovery(true, late, max_lag=3)["lag"] in range(-3, 4)
+    assert input_recovery(true, _shift(true, 12), max_lag=12)["lag"] == 12
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -211,12 +316,22 @@ _ONES = np.ones((5, 6, 3))
         (lambda: co_bps(_ONES, _R[..., :2], [2]), "rates"),
         (lambda: cycle_consistency(_LAT, _R[:4]), "log_rates"),
         (lambda: cycle_consistency(_LAT, np.log(_R), variance=1.5), "variance"),
+        (lambda: input_recovery(_LAT, _LAT[:4]), "inferred_inputs"),
+        (lambda: input_recovery(_LAT, _LAT[:, :5]), "inferred_inputs"),
+        (lambda: input_recovery(_LAT[0], _LAT), "true_inputs"),
+        (lambda: input_recovery(_NAN, _LAT), "true_inputs"),
+        (lambda: input_recovery(_LAT, _NAN), "inferred_inputs"),
+        (lambda: input_recovery(_LAT, _LAT[..., :0]), "inferred_inputs"),
+        (lambda: input_recovery(_LAT, _LAT, max_lag=6), "max_lag"),
+        (lambda: input_recovery(_LAT, _LAT, max_lag=-1), "max_lag"),
     ],
     ids=["rate_r2-shape", "rate_r2-nan-true", "rate_r2-nan-pred", "rate_r2-weighting",
          "rate_r2-1d", "state_r2-samples", "decode_r2-samples", "state_r2-half-fit",
          "decode_r2-nan-fit",
          "bps-shape", "bps-negative", "bps-no-spikes", "bps-nan", "bps-null-shape",
-         "co_bps-empty", "co_bps-range", "co_bps-shape", "cycle-samples", "cycle-variance"],
+         "co_bps-empty", "co_bps-range", "co_bps-shape", "cycle-samples", "cycle-variance",
+         "inputs-trials", "inputs-bins", "inputs-2d", "inputs-nan-true", "inputs-nan-inferred",
+         "inputs-no-channel", "inputs-lag-too-long", "inputs-lag-negative"],
 )
 def test_bad_inputs_raise_errors_naming_the_argument(call, argument):
     with pytest.raises(DynlensError, match=rf"^({argument})[:,]"):

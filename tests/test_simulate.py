@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from dynlens import systems
 from dynlens.data import NeuralDataset, simulate
@@ -213,3 +214,101 @@ def test_unknown_or_wrong_systems():
                        match="system_params: expected None when system is an instance"):
         simulate(systems.get("lorenz"), n_trials=2, n_bins=5, system_params={"rho": 20.0})
     assert issubclass(DynlensValueError, DynlensError)
+
+
+# ---------------------------------------------------------------- input pulses (chaotic RNN)
+
+
+@pytest.fixture(scope="module")
+def pulse_pair() -> tuple[NeuralDataset, NeuralDataset]:
+    """The same chaotic-RNN call without and with an input pulse of 20."""
+    kwargs = {"n_neurons": 10, "n_trials": 40, "n_bins": 30, "seed": 5}
+    return simulate("chaotic_rnn", **kwargs), simulate("chaotic_rnn", input_pulse=20.0, **kwargs)
+
+
+def test_one_pulse_per_trial_in_the_middle_half(pulse_pair):
+    _, data = pulse_pair
+    meta = data.metadata
+    assert data.inputs.shape == (40, 30, 1)
+    assert np.array_equal((data.inputs != 0).sum(axis=(1, 2)), np.ones(40))
+    assert np.all(data.inputs[data.inputs != 0] == 20.0) and data.inputs.min() == 0
+    bins = np.array(meta["pulse_bins"])
+    assert np.array_equal(data.inputs[..., 0].argmax(axis=1), bins)
+    assert np.all((30 / 4 <= bins) & (bins < 3 * 30 / 4)) and len(set(bins.tolist())) > 5
+    assert meta["input_pulse"] == 20.0 and len(meta["input_vector"]) == 50
+    assert 0.6 < np.std(meta["input_vector"]) < 1.5  # b ~ N(0, 1)
+    assert data.split("train").inputs.shape == (data.splits["train"].size, 30, 1)
+
+
+@pytest.mark.parametrize("n_bins, allowed", [(4, {1, 2}), (5, {2, 3}), (6, {2, 3, 4})])
+def test_pulse_bins_are_the_whole_bins_in_a_quarter_to_three_quarters(n_bins, allowed):
+    data = simulate("chaotic_rnn", n_neurons=3, n_trials=60, n_bins=n_bins, input_pulse=1.0)
+    assert set(data.metadata["pulse_bins"]) == allowed
+
+
+def test_the_pulse_moves_the_state_of_the_next_bin_and_not_before(pulse_pair):
+    base, data = pulse_pair
+    rnn = systems.get("chaotic_rnn")
+    current = 20.0 * np.array(data.metadata["input_vector"])
+    for k, p in enumerate(data.metadata["pulse_bins"]):
+        assert np.array_equal(data.latents[k, :p + 1], base.latents[k, :p + 1])
+        assert np.abs(data.latents[k, p + 1] - base.latents[k, p + 1]).min() > 0
+        # the kick is the network's own input convention: forward(x, u) at the pulse bin
+        kicked = rnn(torch.from_numpy(data.latents[k, p]), torch.from_numpy(current))
+        assert np.allclose(data.latents[k, p + 1], kicked.numpy(), rtol=1e-12, atol=1e-12)
+        # and from then on the network runs undriven again
+        assert np.allclose(rnn.step(data.latents[k, p + 1:-1]), data.latents[k, p + 2:])
+    assert not np.array_equal(data.spikes, base.spikes)
+
+
+def test_pulses_on_one_long_trajectory():
+    kwargs = {"n_neurons": 5, "n_trials": 4, "n_bins": 12, "independent_trials": False}
+    base = simulate("chaotic_rnn", **kwargs)
+    data = simulate("chaotic_rnn", input_pulse=20.0, **kwargs)
+    first = data.metadata["pulse_bins"][0]
+    assert np.array_equal(data.latents[0, :first + 1], base.latents[0, :first + 1])
+    assert not np.allclose(data.latents[0, first + 1], base.latents[0, first + 1])
+    rnn = systems.get("chaotic_rnn")
+    assert np.allclose(rnn.step(data.latents[:-1, -1]), data.latents[1:, 0])  # trials continue
+
+
+def test_default_call_is_unchanged_and_a_zero_pulse_only_adds_the_truth(pulse_pair):
+    base, _ = pulse_pair
+    again = simulate("chaotic_rnn", n_neurons=10, n_trials=40, n_bins=30, seed=5,
+                     input_pulse=None)
+    for name in ("spikes", "latents", "rates", "log_rates"):
+        assert np.array_equal(getattr(base, name), getattr(again, name)), name
+    assert base.inputs is None and base.metadata == again.metadata
+    assert "input_pulse" not in base.metadata
+    zero = simulate("chaotic_rnn", n_neurons=10, n_trials=40, n_bins=30, seed=5, input_pulse=0)
+    assert np.array_equal(zero.latents, base.latents) and np.array_equal(zero.spikes, base.spikes)
+    assert np.all(zero.inputs == 0) and zero.metadata["input_pulse"] == 0.0
+    flow = simulate("lorenz", n_neurons=3, n_trials=2, n_bins=5, input_pulse=None)
+    assert flow.inputs is None
+
+
+@pytest.mark.parametrize(
+    "system, kwargs, error, pattern",
+    [
+        ("chaotic_rnn", {"input_pulse": -1.0}, DynlensValueError,
+         r"input_pulse: expected a finite pulse magnitude >= 0 .* found -1.0"),
+        ("chaotic_rnn", {"input_pulse": np.nan}, DynlensValueError,
+         "input_pulse: expected a finite pulse magnitude >= 0"),
+        ("chaotic_rnn", {"input_pulse": np.inf}, DynlensValueError,
+         "input_pulse: expected a finite pulse magnitude >= 0"),
+        ("chaotic_rnn", {"input_pulse": "20"}, DynlensTypeError,
+         "input_pulse: expected a pulse magnitude .* found str"),
+        ("chaotic_rnn", {"input_pulse": True}, DynlensTypeError,
+         "input_pulse: expected a pulse magnitude"),
+        ("chaotic_rnn", {"input_pulse": 20.0, "n_bins": 3}, DynlensValueError,
+         "n_bins: an input pulse needs at least 4 bins"),
+        ("lorenz", {"input_pulse": 20.0}, DynlensValueError,
+         "input_pulse: expected None for 'lorenz'; only the 'chaotic_rnn' recipe"),
+        ("arneodo", {"input_pulse": 0.0}, DynlensValueError,
+         "input_pulse: expected None for 'arneodo'"),
+    ],
+)
+def test_bad_input_pulses_are_refused(system, kwargs, error, pattern):
+    args = {"n_neurons": 3, "n_trials": 2, "n_bins": 8, **kwargs}
+    with pytest.raises(error, match=pattern):
+        simulate(system, **args)

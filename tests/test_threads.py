@@ -78,16 +78,15 @@ def test_auto_uses_the_free_cores_up_to_what_the_work_can_use(monkeypatch):
     monkeypatch.setattr(th, "available_cores", lambda: 8)
     monkeypatch.setattr(th, "other_load", lambda: 0.0)
     assert th.auto_threads(work=1e4) == 1          # test-sized: one thread even when idle
-    assert th.auto_threads(work=2e6) == 1          # the demo's models: one pays as well
-    assert th.auto_threads(work=8e6) == 2          # batch 256: a second thread pays
-    assert th.auto_threads(work=2e7) == 3          # one more per doubling
-    assert th.auto_threads(work=1e9) == 8          # capped
+    assert th.auto_threads(work=2e6) == 2          # the demo's models: a second one pays
+    assert th.auto_threads(work=4e6) == 3          # one more per 4x
+    assert th.auto_threads(work=1e12) == 8         # capped
     monkeypatch.setattr(th, "other_load", lambda: 0.6)  # a neighbour squeezed to 0.6 core
-    assert th.auto_threads(work=1e9) == 7
+    assert th.auto_threads(work=1e12) == 7
     monkeypatch.setattr(th, "other_load", lambda: 0.2)  # background noise: ignored
-    assert th.auto_threads(work=1e9) == 8
+    assert th.auto_threads(work=1e12) == 8
     monkeypatch.setattr(th, "other_load", lambda: 20.0)  # never fewer than one
-    assert th.auto_threads(work=1e9) == 1
+    assert th.auto_threads(work=1e12) == 1
 
 
 def test_an_explicit_outer_count_holds_inside_and_auto_inside_auto_chooses(monkeypatch,
@@ -102,13 +101,26 @@ def test_an_explicit_outer_count_holds_inside_and_auto_inside_auto_chooses(monke
     assert torch.get_num_threads() == caller_threads
 
 
+def test_other_load_subtracts_this_process_and_waits_for_a_measurable_interval(monkeypatch):
+    # (wall s, machine busy CPU s, this process's CPU s): 2 s in which the machine was busy
+    # for 3 CPU-seconds, 1 of them ours -> 1 core's worth of other work
+    snapshots = iter([th._Snapshot(0.0, 10.0, 5.0), th._Snapshot(2.0, 13.0, 6.0)])
+    monkeypatch.setattr(th, "_snapshot", lambda: next(snapshots))
+    monitor = th._LoadMonitor()
+    assert monitor.other_load() == pytest.approx(1.0)
+    monkeypatch.setattr(th, "_snapshot", lambda: th._Snapshot(2.01, 13.5, 6.0))
+    assert monitor.other_load() == pytest.approx(1.0)  # too soon: the last measurement
+
+
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="load is read from /proc/stat")
 def test_other_load_sees_a_busy_neighbour_and_not_this_process():
     th.other_load()
+    time.sleep(0.3)
+    idle = th.other_load()  # whatever else this shared machine is doing
     busy_here = time.perf_counter() + 0.3
     while time.perf_counter() < busy_here:  # our own work must not count
         pass
-    assert th.other_load() < 0.5
+    assert th.other_load() < idle + 0.5
     neighbour = subprocess.Popen([sys.executable, "-c",
                                   "import time\nt = time.time()\nwhile time.time() - t < 5: pass"])
     try:

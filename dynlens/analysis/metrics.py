@@ -24,7 +24,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 
 from ..errors import DynlensValueError
-from ..utils import as_numpy, check_fraction
+from ..utils import as_numpy, check_fraction, check_nonnegative_int
 from .alignment import AffineAlignment
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "co_bps",
     "cycle_consistency",
     "decode_r2",
+    "input_recovery",
     "rate_r2",
     "state_r2",
 ]
@@ -203,3 +204,138 @@ def cycle_consistency(latents, log_rates, variance: float = 0.99) -> float:
     inverse = (vt[:keep].T / s[:keep]) @ u[:, :keep].T
     reconstructed = (rate_pc - forward.intercept_) @ inverse
     return float(r2_score(lat_pc, reconstructed, multioutput="variance_weighted"))
+
+
+def _input_array(array, name: str) -> np.ndarray:
+    out = as_numpy(array, name, dtype=np.float64)
+    if out.ndim != 3 or 0 in out.shape:
+        raise DynlensValueError(
+            f"{name}: expected a non-empty array [trials, bins, inputs], found shape {out.shape}"
+        )
+    if not np.all(np.isfinite(out)):
+        raise DynlensValueError(f"{name}: expected finite values, found NaN or inf")
+    return out
+
+
+def _overlap(true: np.ndarray, inferred: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bins where ``true[:, t]`` meets ``inferred[:, t + lag]``, flattened to ``[samples, k]``."""
+    n_bins = true.shape[1]
+    t = true[:, max(0, -lag):n_bins - max(0, lag)]
+    i = inferred[:, max(0, lag):n_bins - max(0, -lag)]
+    return t.reshape(-1, t.shape[-1]), i.reshape(-1, i.shape[-1])
+
+
+def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlations ``[k_a, k_b]`` between columns; 0 where a column is constant."""
+    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+    norm_a, norm_b = np.sqrt((a**2).sum(axis=0)), np.sqrt((b**2).sum(axis=0))
+    scale = np.outer(norm_a, norm_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(scale > 0, (a.T @ b) / scale, 0.0)
+    return np.clip(corr, -1.0, 1.0)
+
+
+def _pulse_bins(signal: np.ndarray) -> np.ndarray:
+    """Each trial's bin of the largest ``|signal|`` over its channels (the first if tied)."""
+    return np.abs(signal).max(axis=-1).argmax(axis=1)
+
+
+def input_recovery(true_inputs, inferred_inputs, *, max_lag: int | None = None) -> dict:
+    """How well inferred inputs recover true ones: pulse timing, lag and correlation.
+
+    Made for the input-pulse experiment of Sussillo et al. (2016) (one pulse per trial,
+    ``simulate("chaotic_rnn", input_pulse=20.0)``), where a model infers inputs whose scale and
+    sign are arbitrary. Each true channel is matched to the inferred channel whose absolute
+    Pearson correlation with it is largest, at one lag shared by all channels: the lag in
+    ``[-max_lag, max_lag]`` with the largest mean matched absolute correlation (ties go to the
+    smallest ``|lag|``). A positive lag means the inferred input comes late:
+    ``inferred[:, t + lag]`` pairs with ``true[:, t]``.
+
+    Parameters
+    ----------
+    true_inputs : array [trials, bins, k_true]
+        The true inputs.
+    inferred_inputs : array [trials, bins, k_inferred]
+        The inferred inputs (e.g. ``Inference.inputs``); same trials and bins, any number of
+        channels.
+    max_lag : int, optional
+        The largest lag searched, in bins (default ``bins // 4``); less than ``bins``.
+
+    Returns
+    -------
+    dict
+        - ``pulse_bin_error``: int array [trials], per trial ``|argmax_t |true| - argmax_t
+          |inferred||`` with the matched inferred channel, no lag correction. With several
+          channels, the bin of the largest value over channels, each matched inferred channel
+          rescaled to the standard deviation of its true channel.
+        - ``median_pulse_bin_error`` (float) and ``fraction_within_2_bins`` (the fraction of
+          trials with an error <= 2).
+        - ``true_pulse_bins``, ``inferred_pulse_bins``: int arrays [trials].
+        - ``lag`` (int): the best lag in bins.
+        - ``correlation`` (float): the absolute Pearson correlation of the flattened true
+          signal and the lag-shifted matched inferred signal (over the bins where they
+          overlap), averaged over true channels.
+        - ``channel_correlations``, ``dimensions``, ``signs``: lists, one entry per true
+          channel: its absolute correlation, its matched inferred channel and the sign of the
+          correlation (+1 or -1).
+
+    Raises
+    ------
+    DynlensValueError
+        If an array is not 3-D, empty or not finite, if the trials or bins differ, or if
+        ``max_lag`` is not an integer in ``[0, bins)``; the message names the argument.
+
+    Examples
+    --------
+    A pulse per trial, recovered one bin late, with flipped sign, in the second of two
+    inferred channels:
+
+    >>> import numpy as np
+    >>> true = np.zeros((3, 8, 1))
+    >>> true[[0, 1, 2], [2, 4, 5], 0] = 20.0
+    >>> inferred = np.zeros((3, 8, 2))
+    >>> inferred[:, 1:, 1] = -0.5 * true[:, :-1, 0]
+    >>> inferred[:, :, 0] = np.random.default_rng(0).normal(size=(3, 8))
+    >>> result = input_recovery(true, inferred)
+    >>> result["lag"], round(result["correlation"], 6), result["dimensions"], result["signs"]
+    (1, 1.0, [1], [-1])
+    >>> result["pulse_bin_error"].tolist(), result["fraction_within_2_bins"]
+    ([1, 1, 1], 1.0)
+    """
+    true = _input_array(true_inputs, "true_inputs")
+    inferred = _input_array(inferred_inputs, "inferred_inputs")
+    if inferred.shape[:2] != true.shape[:2]:
+        raise DynlensValueError(
+            f"inferred_inputs: expected the trials and bins of true_inputs {true.shape[:2]}, "
+            f"found shape {inferred.shape}"
+        )
+    n_bins = true.shape[1]
+    max_lag = n_bins // 4 if max_lag is None else check_nonnegative_int(max_lag, "max_lag")
+    if max_lag >= n_bins:
+        raise DynlensValueError(
+            f"max_lag: expected fewer than the {n_bins} bins, so that the shifted signals "
+            f"overlap, found {max_lag}"
+        )
+    lags = sorted(range(-max_lag, max_lag + 1), key=lambda lag: (abs(lag), lag))
+    tables = [_correlations(*_overlap(true, inferred, lag)) for lag in lags]
+    best = int(np.argmax([np.abs(table).max(axis=1).mean() for table in tables]))
+    table = tables[best]
+    dims = np.abs(table).argmax(axis=1)
+    corr = table[np.arange(len(dims)), dims]
+    matched = inferred[..., dims]
+    spread = matched.reshape(-1, len(dims)).std(axis=0)
+    matched = matched * (true.reshape(-1, len(dims)).std(axis=0) / np.where(spread > 0, spread, 1))
+    true_bins, inferred_bins = _pulse_bins(true), _pulse_bins(matched)
+    error = np.abs(true_bins - inferred_bins)
+    return {
+        "pulse_bin_error": error,
+        "median_pulse_bin_error": float(np.median(error)),
+        "fraction_within_2_bins": float(np.mean(error <= 2)),
+        "true_pulse_bins": true_bins,
+        "inferred_pulse_bins": inferred_bins,
+        "lag": int(lags[best]),
+        "correlation": float(np.abs(corr).mean()),
+        "channel_correlations": np.abs(corr).tolist(),
+        "dimensions": dims.tolist(),
+        "signs": [1 if c >= 0 else -1 for c in corr],
+    }

@@ -4,12 +4,15 @@
 - :class:`NeuralDataset`: spikes ``[trials, bins, neurons]`` plus optional truth, splits and
   metadata; ``from_arrays`` brings a user's own recordings in.
 - :func:`load_dataset` / :meth:`NeuralDataset.save`: dynlens's own ``.h5`` and ``.npz`` files.
-- :func:`read_lfads_h5` / :func:`write_lfads_h5`: the LFADS and lfads-torch HDF5 layouts.
+- :func:`read_lfads_h5` / :func:`write_lfads_h5`: the LFADS and lfads-torch HDF5 layouts;
+  ``write_lfads_h5(..., inference=...)`` adds LFADS output keys, :func:`read_lfads_output`
+  reads them.
 """
 
 from .dataset import NeuralDataset
 from .io import load_dataset
-from .lfads_h5 import read_lfads_h5, write_lfads_h5
+from .lfads_h5 import read_lfads_h5, read_lfads_output, write_lfads_h5
 from .simulate import simulate
 
-__all__ = ["NeuralDataset", "load_dataset", "read_lfads_h5", "simulate", "write_lfads_h5"]
+__all__ = ["NeuralDataset", "load_dataset", "read_lfads_h5", "read_lfads_output", "simulate",
+           "write_lfads_h5"]

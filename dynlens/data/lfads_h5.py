@@ -23,6 +23,22 @@ are exact: ``test_*`` in the original layout, ``{split}_latents`` (true latents)
 attributes ``dynlens_metadata``, ``dynlens_bin_width``, ``dynlens_heldout_neurons`` and
 ``dynlens_neuron_order`` (JSON).
 
+LFADS output keys (both layouts), written by ``write_lfads_h5(..., inference=...)`` and read by
+:func:`read_lfads_output`, one set per split, rows in the order of ``{split}_data`` /
+``{split}_recon_data``:
+
+``{split}_output_params``
+    Inferred rates [trials, bins, neurons] **times** ``conversion_factor`` (like truth), the
+    neurons in the order of the data keys.
+``{split}_factors``
+    Factors [trials, bins, n_factors].
+``{split}_gen_states``
+    Generator states [trials, bins, gen_dim] (a dynlens model's ``latents``).
+``{split}_ic_mean``, ``{split}_ic_std``
+    Posterior mean and standard deviation of the initial condition [trials, ic_dim].
+``{split}_co_means``
+    Inferred inputs [trials, bins, co_dim].
+
 Examples
 --------
 >>> import numpy as np, tempfile, pathlib
@@ -41,6 +57,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
@@ -52,12 +69,21 @@ from ..errors import (
     DynlensTypeError,
     DynlensValueError,
 )
-from ..utils import atomic_path, check_choice, check_positive_float, check_readable_file
+from ..utils import (
+    as_numpy,
+    atomic_path,
+    check_choice,
+    check_positive_float,
+    check_readable_file,
+)
 from .dataset import SPLIT_NAMES, NeuralDataset
 
-__all__ = ["LAYOUTS", "read_lfads_h5", "write_lfads_h5"]
+__all__ = ["LAYOUTS", "OUTPUT_KEYS", "read_lfads_h5", "read_lfads_output", "write_lfads_h5"]
 
 LAYOUTS = ("lfads", "lfads_torch")
+
+#: LFADS output keys (without the ``{split}_`` prefix), in the order they are written.
+OUTPUT_KEYS = ("output_params", "factors", "gen_states", "ic_mean", "ic_std", "co_means")
 
 
 def _as_path(path, name: str = "path") -> Path:
@@ -67,7 +93,7 @@ def _as_path(path, name: str = "path") -> Path:
 
 
 def write_lfads_h5(data: NeuralDataset, path: str | os.PathLike, conversion_factor: float = 1.0,
-                   layout: str = "lfads") -> None:
+                   layout: str = "lfads", inference=None) -> None:
     """Write ``data`` as an LFADS HDF5 file, atomically.
 
     Parameters
@@ -83,6 +109,37 @@ def write_lfads_h5(data: NeuralDataset, path: str | os.PathLike, conversion_fact
         ``"lfads"``: original keys ``{split}_data`` (all neurons). ``"lfads_torch"``:
         ``{split}_encod_data`` (held-in neurons) and ``{split}_recon_data`` (held-in, then
         held-out neurons).
+    inference : Inference or object, optional
+        A model's outputs for **all** trials of ``data``, in data order: any object with the
+        attributes of :class:`dynlens.Inference` (read by name, nothing else is required).
+        When given, the file also gets the LFADS output keys of every split (see the module
+        docstring): ``rates`` [trials, bins, neurons] (required) -> ``output_params`` (times
+        ``conversion_factor``, neurons reordered like the data keys), ``latents`` ->
+        ``gen_states``, ``initial_conditions`` [trials, ic_dim] -> ``ic_mean``, ``factors``
+        -> ``factors``, ``inputs`` -> ``co_means`` and ``extras["ic_std"]`` -> ``ic_std``. An
+        attribute that is missing or None writes no key.
+
+    Raises
+    ------
+    DynlensValueError
+        If ``layout`` or ``conversion_factor`` is invalid, a trial is in no split, there is no
+        ``train`` split, or an ``inference`` array does not cover ``data``'s trials, bins or
+        neurons.
+    DynlensTypeError
+        If ``data`` is not a NeuralDataset, ``path`` not a path, or ``inference`` has no
+        ``rates`` or holds something that is not an array of numbers.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, types
+    >>> from dynlens.data import read_lfads_output, simulate, write_lfads_h5
+    >>> data = simulate("arneodo", n_neurons=4, n_trials=10, n_bins=5, seed=0)
+    >>> fake = types.SimpleNamespace(rates=data.rates, latents=data.latents)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.h5"
+    >>> write_lfads_h5(data, path, inference=fake)
+    >>> out = read_lfads_output(path)
+    >>> sorted(out), sorted(out["train"])
+    (['test', 'train', 'valid'], ['gen_states', 'output_params'])
     """
     if not isinstance(data, NeuralDataset):
         raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
@@ -100,6 +157,7 @@ def write_lfads_h5(data: NeuralDataset, path: str | os.PathLike, conversion_fact
             f"data.splits: expected every trial in a split for the LFADS layout, found "
             f"{data.n_trials - covered.size} of {data.n_trials} trials in none"
         )
+    outputs = {} if inference is None else _inference_outputs(inference, data)
     # lfads-torch puts held-in neurons first and held-out ones last in recon_data.
     order = (np.concatenate([data.heldin_neurons, data.heldout_neurons])
              if layout == "lfads_torch" else np.arange(data.n_neurons))
@@ -129,6 +187,62 @@ def write_lfads_h5(data: NeuralDataset, path: str | os.PathLike, conversion_fact
                 f.create_dataset(f"{name}_ext_input", data=data.inputs[idx], compression="gzip")
             if data.latents is not None:
                 f.create_dataset(f"{name}_latents", data=data.latents[idx], compression="gzip")
+            for key, values in outputs.items():
+                values = values[idx]
+                if key == "output_params":
+                    values = values[..., order] * conversion_factor
+                f.create_dataset(f"{name}_{key}", data=values, compression="gzip")
+
+
+# Where each output key comes from: (attribute of an Inference, its axes after the trials).
+_OUTPUT_SOURCES = {"output_params": ("rates", ("bins", "neurons")),
+                   "factors": ("factors", ("bins", "n_factors")),
+                   "gen_states": ("latents", ("bins", "gen_dim")),
+                   "ic_mean": ("initial_conditions", ("ic_dim",)),
+                   "ic_std": ("extras['ic_std']", ("ic_dim",)),
+                   "co_means": ("inputs", ("bins", "co_dim"))}
+
+
+def _inference_outputs(inference, data: NeuralDataset) -> dict[str, np.ndarray]:
+    """The output arrays of ``inference`` (all trials, data order) by output key, checked.
+
+    ``inference`` is read by attribute name only (the data layer does not import models).
+    """
+    if getattr(inference, "rates", None) is None:
+        raise DynlensTypeError(
+            f"inference: expected an object with rates [trials, bins, neurons] like "
+            f"dynlens.Inference, found {type(inference).__name__} without rates"
+        )
+    extras = getattr(inference, "extras", None)
+    if extras is not None and not isinstance(extras, Mapping):
+        raise DynlensTypeError(
+            f"inference: expected extras to be a dict, found {type(extras).__name__}"
+        )
+    sizes = {"trials": (data.n_trials, "data.n_trials"), "bins": (data.n_bins, "data.n_bins"),
+             "neurons": (data.n_neurons, "data.n_neurons")}
+    outputs = {}
+    for key, (attr, axes) in _OUTPUT_SOURCES.items():
+        if key == "ic_std":
+            value = None if extras is None else extras.get("ic_std")
+        else:
+            value = getattr(inference, attr, None)
+        if value is None:
+            continue
+        array = as_numpy(value, f"inference.{attr}")
+        axes = ("trials", *axes)
+        if array.ndim != len(axes):
+            raise DynlensValueError(
+                f"inference: expected {attr} of shape [{', '.join(axes)}], found shape "
+                f"{array.shape}"
+            )
+        for axis, what in enumerate(axes):
+            if what in sizes and array.shape[axis] != sizes[what][0]:
+                raise DynlensValueError(
+                    f"inference: expected {attr} for {sizes[what][0]} {what} "
+                    f"({sizes[what][1]}), found {array.shape[axis]}"
+                )
+        outputs[key] = array
+    return outputs
 
 
 def _detect_layout(keys) -> str | None:
@@ -174,6 +288,24 @@ def _attr_json(f: h5py.File, key: str, default):
     return json.loads(f.attrs[key]) if key in f.attrs else default
 
 
+def _conversion_factor(f: h5py.File, path: Path) -> float:
+    """The file's ``conversion_factor`` (1.0 when absent); it must be positive and finite."""
+    cf = float(np.asarray(f["conversion_factor"][()])) if "conversion_factor" in f else 1.0
+    if not np.isfinite(cf) or cf <= 0:
+        raise DynlensFileFormatError(
+            f"path: expected a positive conversion_factor in {str(path)!r}, found {cf}"
+        )
+    return cf
+
+
+def _neuron_order(f: h5py.File, n_neurons: int) -> np.ndarray:
+    """The file's neuron order as dynlens wrote it (identity when absent or inconsistent)."""
+    order = np.asarray(_attr_json(f, "dynlens_neuron_order", list(range(n_neurons))))
+    if order.shape != (n_neurons,) or not np.array_equal(np.sort(order), np.arange(n_neurons)):
+        order = np.arange(n_neurons)
+    return order
+
+
 def _read_parts(f: h5py.File, path: Path) -> tuple[str, list[str], float, dict]:
     """The file's layout, split names, conversion factor and arrays."""
     keys = set(f.keys())
@@ -189,11 +321,7 @@ def _read_parts(f: h5py.File, path: Path) -> tuple[str, list[str], float, dict]:
         raise DynlensFileFormatError(
             f"path: {str(path)!r} has encod_data but no recon_data keys, found {sorted(keys)}"
         )
-    cf = float(np.asarray(f["conversion_factor"][()])) if "conversion_factor" in keys else 1.0
-    if not np.isfinite(cf) or cf <= 0:
-        raise DynlensFileFormatError(
-            f"path: expected a positive conversion_factor in {str(path)!r}, found {cf}"
-        )
+    cf = _conversion_factor(f, path)
 
     parts: dict[str, dict[str, np.ndarray]] = {}
     for s in names:
@@ -275,9 +403,7 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
     heldout, metadata = _heldout_and_metadata(f, path, layout, names, parts)
     n_neurons = parts[names[0]]["spikes"].shape[2]
     # Undo the neuron reordering dynlens applied when writing (held-out neurons moved last).
-    order = np.asarray(_attr_json(f, "dynlens_neuron_order", list(range(n_neurons))))
-    if order.shape != (n_neurons,) or not np.array_equal(np.sort(order), np.arange(n_neurons)):
-        order = np.arange(n_neurons)
+    order = _neuron_order(f, n_neurons)
     inverse = np.argsort(order)
     heldout = np.sort(order[heldout])
 
@@ -301,3 +427,78 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
             "inputs": gather("inputs", False), "latents": gather("latents", False),
             "splits": splits, "heldout_neurons": heldout, "bin_width": bin_width,
             "metadata": metadata}
+
+
+def read_lfads_output(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+    """Read the LFADS output keys of an HDF5 file, split by split.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An LFADS HDF5 file holding output keys (``{split}_output_params``, ``{split}_factors``,
+        ``{split}_gen_states``, ``{split}_ic_mean``, ``{split}_ic_std``, ``{split}_co_means``),
+        e.g. one written by ``write_lfads_h5(..., inference=...)``.
+
+    Returns
+    -------
+    dict of str -> dict of str -> ndarray
+        ``out[split][key]`` for every output key in the file, the key without its split prefix
+        (``out["train"]["factors"]``); keys and splits that are absent are left out. Rows are
+        in the order of the split's data rows (``{split}_inds`` says where each trial sits in
+        the whole data set). ``output_params`` comes back in expected counts per bin, i.e.
+        divided by the file's ``conversion_factor`` (like truth in :func:`read_lfads_h5`), with
+        dynlens's neuron reordering undone, so its neurons match ``read_lfads_h5(path)``.
+
+    Raises
+    ------
+    DynlensFileNotFoundError
+        If ``path`` does not exist.
+    DynlensFileFormatError
+        If the file is empty, not HDF5, or holds no output key. The message names the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, types
+    >>> import numpy as np
+    >>> from dynlens.data import read_lfads_output, simulate, write_lfads_h5
+    >>> data = simulate("arneodo", n_neurons=4, n_trials=10, n_bins=5, n_heldout=1, seed=0)
+    >>> fake = types.SimpleNamespace(rates=data.rates, initial_conditions=data.latents[:, 0])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.h5"
+    >>> write_lfads_h5(data, path, conversion_factor=100.0, layout="lfads_torch", inference=fake)
+    >>> out = read_lfads_output(path)
+    >>> valid = data.splits["valid"]
+    >>> bool(np.allclose(out["valid"]["output_params"], data.rates[valid]))
+    True
+    >>> bool(np.array_equal(out["valid"]["ic_mean"], data.latents[valid, 0]))
+    True
+    """
+    path = _as_path(path)
+    check_readable_file(path)
+    try:
+        with h5py.File(path, "r") as f:
+            out = _read_outputs(f, path)
+    except DynlensError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DynlensFileFormatError(
+            f"path: {str(path)!r} could not be read as an LFADS HDF5 file ({err})"
+        ) from err
+    return out
+
+
+def _read_outputs(f: h5py.File, path: Path) -> dict[str, dict[str, np.ndarray]]:
+    keys = set(f.keys())
+    out = {s: {k: f[f"{s}_{k}"][()] for k in OUTPUT_KEYS if f"{s}_{k}" in keys}
+           for s in SPLIT_NAMES}
+    out = {s: arrays for s, arrays in out.items() if arrays}
+    if not out:
+        raise DynlensFileFormatError(
+            f"path: expected LFADS output keys ('{{split}}_' + one of {', '.join(OUTPUT_KEYS)}) "
+            f"in {str(path)!r}, found {sorted(keys)}"
+        )
+    cf = _conversion_factor(f, path)
+    for arrays in out.values():
+        rates = arrays.get("output_params")
+        if rates is not None:  # undo the neuron reordering and the conversion factor
+            arrays["output_params"] = rates[..., np.argsort(_neuron_order(f, rates.shape[-1]))] / cf
+    return out

@@ -12,7 +12,9 @@ Two recipes:
 - **Chaotic RNN** (``"chaotic_rnn"``): the original LFADS synthetic set (Sussillo et al. 2016).
   Each trial starts from its own ``x0 ~ N(0, 1)``; the observed neurons are the network's first
   ``n_neurons`` units; their rates ``tanh(x)`` are min-max normalised to [0, 1] per trial and
-  unit, times 30 Hz, times the 10 ms bin (so up to 0.3 expected counts per bin).
+  unit, times 30 Hz, times the 10 ms bin (so up to 0.3 expected counts per bin). With
+  ``input_pulse``, the paper's input-pulse experiment: one pulse per trial at a random bin,
+  entering every unit through one random input vector (see :func:`simulate`).
 
 Examples
 --------
@@ -54,7 +56,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
              independent_trials: bool | None = None, mean_rate: float | None = None,
              embedding: str = "linear", n_heldout: int = 0,
              split_fractions: Sequence[float] = (0.2, 0.2), bin_width: float | None = None,
-             system_params: Mapping[str, Any] | None = None) -> NeuralDataset:
+             system_params: Mapping[str, Any] | None = None,
+             input_pulse: float | None = None) -> NeuralDataset:
     """Simulate Poisson spike counts driven by a ground-truth system.
 
     The defaults reproduce the published recipe (module docstring): for ``"arneodo"``, 2000
@@ -101,6 +104,18 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         system without a period or default bin width.
     system_params : dict, optional
         Parameters passed to :func:`dynlens.systems.get` when ``system`` is a name.
+    input_pulse : float, optional
+        ``"chaotic_rnn"`` only: the magnitude (>= 0) of one input pulse per trial, the input
+        experiment of Sussillo et al. (2016), whose generator used magnitude 20 with the default
+        gain g = 1.5 (and a second set at g = 2.5: ``system_params={"g": 2.5}``), 1 s trials
+        (``n_bins=100``). Each trial gets the pulse for one bin at a bin ``p`` drawn uniformly
+        from the whole bins in ``[n_bins / 4, 3 n_bins / 4)``; it enters through one input vector
+        ``b ~ N(0, 1)`` of shape ``[n]`` for the whole data set, as the input current
+        ``b * magnitude`` of the step from bin ``p`` to ``p + 1`` (the network's ``forward(x,
+        u)`` convention: the next state gains ``alpha * u``), so bins up to ``p`` are those of
+        the undriven network and bin ``p + 1`` is the first to show the pulse. ``b`` and the
+        pulse bins come from their own random stream of ``seed``: the initial states are those
+        of the same call without pulses. Needs ``n_bins >= 4``. ``None`` (default): no input.
 
     Returns
     -------
@@ -110,6 +125,9 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         parameters, the readout matrix (``"readout"``, ``[latent_dim, n_neurons]``), the
         z-scoring (``"zscore_mean"``, ``"zscore_std"``), the rate scale, seed and recipe, so
         that ``log_rates = warp((latents @ readout - mean) / std) + log(rate_scale)``.
+        With ``input_pulse``, truth ``inputs`` ``[trials, bins, 1]`` holds the pulse signal
+        (the magnitude at each trial's pulse bin, 0 elsewhere) and ``metadata`` adds
+        ``"input_pulse"``, ``"input_vector"`` (``b``) and ``"pulse_bins"`` (one per trial).
 
     Raises
     ------
@@ -123,6 +141,11 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     ...                 n_heldout=1, seed=3)
     >>> round(float(data.rates.mean()), 6), data.heldout_neurons.tolist()
     (0.5, [3])
+    >>> pulsed = simulate("chaotic_rnn", n_neurons=5, n_trials=3, n_bins=20, input_pulse=20.0)
+    >>> pulsed.inputs.shape, pulsed.metadata["pulse_bins"]
+    ((3, 20, 1), [9, 12, 5])
+    >>> [float(pulsed.inputs[k, p, 0]) for k, p in enumerate(pulsed.metadata["pulse_bins"])]
+    [20.0, 20.0, 20.0]
     """
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     n_trials = check_positive_int(n_trials, "n_trials")
@@ -151,10 +174,12 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
             f"independent_trials: expected True, False or None, found {independent_trials!r}"
         )
     sys = _resolve_system(system, system_params)
+    input_pulse = _check_input_pulse(input_pulse, sys, n_bins)
 
-    # Independent streams, so that e.g. the readout does not change with n_trials.
-    rng_state, rng_readout, rng_spikes = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    # Independent streams, so that e.g. the readout does not change with n_trials. (The first
+    # three children of a SeedSequence do not depend on how many are spawned.)
+    rng_state, rng_readout, rng_spikes, rng_pulse = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     common = {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins, "seed": seed,
               "rng_state": rng_state, "rng_readout": rng_readout, "mean_rate": mean_rate}
     if isinstance(sys, ChaoticRNN):
@@ -163,11 +188,13 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
                 f"embedding: the chaotic_rnn recipe observes the units' own rates, so only "
                 f"'linear' applies; found {embedding!r}"
             )
-        latents, rates, log_rates, meta = _chaotic_rnn(
+        latents, rates, log_rates, meta, inputs = _chaotic_rnn(
             sys, independent=True if independent_trials is None else bool(independent_trials),
-            pts_per_period=pts_per_period, bin_width=bin_width, **common)
+            pts_per_period=pts_per_period, bin_width=bin_width, input_pulse=input_pulse,
+            rng_pulse=rng_pulse, **common)
         width = sys.dt
     else:
+        inputs = None
         width, pts = _bin_width(sys, pts_per_period, bin_width)
         latents, rates, log_rates, meta = _flow(
             sys, independent=bool(independent_trials), bin_width=width, embedding=embedding,
@@ -189,7 +216,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         **meta,
     }
     return NeuralDataset(spikes, latents=latents, rates=rates, log_rates=log_rates,
-                         bin_width=width, heldout_neurons=heldout, metadata=metadata,
+                         inputs=inputs, bin_width=width, heldout_neurons=heldout, metadata=metadata,
                          split_fractions=split_fractions, seed=seed)
 
 
@@ -213,6 +240,35 @@ def _resolve_system(system, system_params) -> GroundTruthSystem:
         f"system: expected a system name ({', '.join(systems.available())}) or a "
         f"GroundTruthSystem, found {type(system).__name__}"
     )
+
+
+def _check_input_pulse(input_pulse, sys: GroundTruthSystem, n_bins: int) -> float | None:
+    """``input_pulse`` as a float (or None), refused for systems without the pulse recipe."""
+    if input_pulse is None:
+        return None
+    if isinstance(input_pulse, (bool, np.bool_)) or not isinstance(
+            input_pulse, (int, float, np.integer, np.floating)):
+        raise DynlensTypeError(
+            f"input_pulse: expected a pulse magnitude (a number >= 0) or None, found "
+            f"{type(input_pulse).__name__}"
+        )
+    if not np.isfinite(input_pulse) or input_pulse < 0:
+        raise DynlensValueError(
+            f"input_pulse: expected a finite pulse magnitude >= 0 (the paper used 20), found "
+            f"{input_pulse!r}"
+        )
+    if not isinstance(sys, ChaoticRNN):
+        name = getattr(sys, "name", type(sys).__name__)
+        raise DynlensValueError(
+            f"input_pulse: expected None for {name!r}; only the 'chaotic_rnn' recipe has input "
+            f"pulses, found input_pulse={input_pulse!r}"
+        )
+    if n_bins < 4:
+        raise DynlensValueError(
+            f"n_bins: an input pulse needs at least 4 bins, so that every pulse bin in "
+            f"[n_bins/4, 3*n_bins/4) is followed by a bin that shows it; found {n_bins}"
+        )
+    return float(input_pulse)
 
 
 def _bin_width(sys: GroundTruthSystem, pts_per_period, bin_width) -> tuple[float, int | None]:
@@ -290,7 +346,7 @@ def _flow(sys, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout, mea
 
 
 def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout,
-                 mean_rate, independent, pts_per_period, bin_width):
+                 mean_rate, independent, pts_per_period, bin_width, input_pulse, rng_pulse):
     del seed, rng_readout  # the recipe has no random readout
     if pts_per_period is not None:
         raise DynlensValueError(
@@ -308,11 +364,20 @@ def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_stat
             f"most {sys.dim}, found {n_neurons}; pass system_params={{'n': {n_neurons}}} for "
             f"a larger network"
         )
-    if independent:
-        latents = sys.trajectories(rng_state.standard_normal((n_trials, sys.dim)), n_bins)
+    x0 = rng_state.standard_normal((n_trials, sys.dim) if independent else sys.dim)
+    inputs, pulse_meta = None, {}
+    if input_pulse is None:
+        latents = _undriven(sys, x0, n_trials, n_bins, independent)
     else:
-        traj = sys.trajectory(n_trials * n_bins, x0=rng_state.standard_normal(sys.dim))
-        latents = traj.reshape(n_trials, n_bins, sys.dim)
+        vector, bins, signal = _draw_pulses(rng_pulse, sys.dim, n_trials, n_bins, input_pulse)
+        if independent:
+            latents = _driven(sys, x0, signal, vector)
+        else:
+            latents = _driven(sys, x0[None], signal.reshape(1, -1), vector).reshape(
+                n_trials, n_bins, sys.dim)
+        inputs = signal[..., None]
+        pulse_meta = {"input_pulse": input_pulse, "input_vector": vector.tolist(),
+                      "pulse_bins": bins.tolist()}
     activity = np.tanh(latents[..., :n_neurons])
     low = activity.min(axis=1, keepdims=True)
     span = activity.max(axis=1, keepdims=True) - low
@@ -327,5 +392,43 @@ def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_stat
         log_rates = np.log(rates)
     meta = {"recipe": "lfads_chaotic_rnn", "independent_trials": independent,
             "observed_units": list(range(n_neurons)), "max_rate_hz": RNN_MAX_RATE_HZ,
-            "rate_scale": scale}
-    return latents, rates, log_rates, meta
+            "rate_scale": scale, **pulse_meta}
+    return latents, rates, log_rates, meta, inputs
+
+
+def _undriven(sys: ChaoticRNN, x0: np.ndarray, n_trials: int, n_bins: int,
+              independent: bool) -> np.ndarray:
+    """The network's own trajectories ``[n_trials, n_bins, n]`` (no input)."""
+    if independent:
+        return sys.trajectories(x0, n_bins)
+    return sys.trajectory(n_trials * n_bins, x0=x0).reshape(n_trials, n_bins, sys.dim)
+
+
+def _draw_pulses(rng: np.random.Generator, n: int, n_trials: int, n_bins: int,
+                 magnitude: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The input vector ``b [n]``, each trial's pulse bin and the pulse signal ``[trials, bins]``.
+
+    Pulse bins are uniform over the whole bins ``t`` with ``n_bins/4 <= t < 3*n_bins/4``.
+    """
+    vector = rng.standard_normal(n)
+    low, high = -(-n_bins // 4), -(-3 * n_bins // 4)  # ceil(T/4), ceil(3T/4)
+    bins = rng.integers(low, high, size=n_trials)
+    signal = np.zeros((n_trials, n_bins))
+    signal[np.arange(n_trials), bins] = magnitude
+    return vector, bins, signal
+
+
+def _driven(sys: ChaoticRNN, x0: np.ndarray, signal: np.ndarray,
+            vector: np.ndarray) -> np.ndarray:
+    """Iterate the network from ``x0 [m, n]`` driven by the current ``signal[:, k] * vector``.
+
+    The current of bin ``k`` drives the step from bin ``k`` to ``k + 1`` and enters as
+    ``alpha * u``, like ``sys.forward(x, u)``; a zero current leaves the step bit-identical to
+    the undriven map.
+    """
+    m, n_steps = signal.shape
+    out = np.empty((m, n_steps, sys.dim))
+    out[:, 0] = x0
+    for k in range(1, n_steps):
+        out[:, k] = sys.step(out[:, k - 1]) + sys.alpha * (signal[:, k - 1, None] * vector)
+    return out

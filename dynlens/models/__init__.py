@@ -1,5 +1,7 @@
 """Model families (one contract: :mod:`dynlens.models.base`), their generators and checkpoints.
 
+Families: the deterministic sequential autoencoder :class:`SAE` and :class:`LFADS`.
+
 Every family is a :class:`Model` registered by name; ``available()`` lists them and
 ``build(name, **config)`` makes one. Each generator is a :class:`~dynlens.dynamics.Dynamics`.
 """
@@ -15,16 +17,22 @@ from .generators import (
     RNNDynamics,
 )
 from .inference import Inference
+from .lfads import LFADS, LFADSConfig
+from .lfads_parts import AR1Prior, LFADSGenerator
 from .losses import poisson_nll
 from .sae import GENERATORS, SAE, SAEConfig
 
 __all__ = [
     "GENERATORS",
+    "LFADS",
     "SAE",
+    "AR1Prior",
     "BidirectionalGRUEncoder",
     "DiscreteNODEDynamics",
     "GRUDynamics",
     "Inference",
+    "LFADSConfig",
+    "LFADSGenerator",
     "LinearDynamics",
     "LossTerms",
     "Model",

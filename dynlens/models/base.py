@@ -23,7 +23,7 @@ Examples
 --------
 >>> import dynlens as dl
 >>> dl.models.available()
-['sae']
+['lfads', 'sae']
 >>> model = dl.models.build("sae", n_neurons=4, latent_dim=2, generator="gru")
 >>> type(model).__name__, model.fit_defaults()["lr"]
 ('SAE', 0.01)
@@ -34,14 +34,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..errors import DynlensNoDynamicsError, DynlensTypeError
+from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
 from ..utils import check_choice
 from .inference import Inference
 
-__all__ = ["LossTerms", "Model", "available", "build", "get", "register"]
+__all__ = ["LossTerms", "Model", "available", "build", "get", "register", "spikes_of"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,26 @@ class Model(nn.Module):
                 raise DynlensNoDynamicsError(f"model.dynamics: {self.no_dynamics_reason()}") \
                     from None
             raise
+
+
+def spikes_of(data: Any, n_neurons: int) -> np.ndarray:
+    """Spike counts of a NeuralDataset or an array, validated against the model's neurons."""
+    spikes = getattr(data, "spikes", data)
+    if isinstance(spikes, torch.Tensor):
+        spikes = spikes.detach().cpu().numpy()
+    try:
+        spikes = np.asarray(spikes, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise DynlensTypeError(
+            f"data: expected a NeuralDataset or spike counts [trials, bins, neurons], found "
+            f"{type(data).__name__}"
+        ) from err
+    if spikes.ndim != 3 or spikes.shape[-1] != n_neurons or spikes.shape[0] == 0:
+        raise DynlensValueError(
+            f"data: expected spike counts of shape [trials, bins, {n_neurons}], "
+            f"found {spikes.shape}"
+        )
+    return spikes
 
 
 _REGISTRY: dict[str, type[Model]] = {}

@@ -22,15 +22,22 @@ class Inference:
     latents : ndarray or None
         Latent states ``[trials, bins, latent_dim]`` (None for models without a latent state).
     initial_conditions : ndarray or None
-        Generator initial states ``[trials, latent_dim]``.
+        Initial conditions ``[trials, ic_dim]``: the SAE's generator initial states, LFADS's
+        posterior means of its initial-condition latent.
+    factors : ndarray or None
+        LFADS factors ``[trials, bins, n_factors]`` (None for models without factors).
+    inputs : ndarray or None
+        Inferred inputs ``[trials, bins, co_dim]`` (LFADS with a controller; None elsewhere).
     extras : dict
-        Model-specific outputs (e.g. LFADS inferred inputs).
+        Model-specific outputs (e.g. LFADS's ``"ic_std"``).
     """
 
     rates: np.ndarray
     log_rates: np.ndarray
     latents: np.ndarray | None = None
     initial_conditions: np.ndarray | None = None
+    factors: np.ndarray | None = None
+    inputs: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
 
     @property

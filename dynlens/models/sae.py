@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from ..dynamics import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS, rollout
-from ..errors import DynlensTypeError, DynlensValueError
+from ..errors import DynlensValueError
 from ..threads import ThreadPolicy, model_work
 from ..utils import check_choice, check_fraction, check_positive_float, check_positive_int
-from .base import LossTerms, Model, register
+from .base import LossTerms, Model, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
     DiscreteNODEDynamics,
@@ -259,7 +259,7 @@ class SAE(Model):
         gradients, on the model's device; the training mode is restored afterwards.
         ``threads`` sets torch's CPU threads meanwhile (see :mod:`dynlens.threads`).
         """
-        spikes = _spikes_of(data, self.n_neurons)
+        spikes = spikes_of(data, self.n_neurons)
         batch_size = check_positive_int(batch_size, "batch_size")
         was_training = self.training
         self.eval()
@@ -291,23 +291,3 @@ def _renamed_generator(generator: str, dynamics: str | None) -> str:
             f"dynamics: the deprecated name of generator; found generator={generator!r} and "
             f"dynamics={dynamics!r}, pass only generator=")
     return dynamics
-
-
-def _spikes_of(data, n_neurons: int) -> np.ndarray:
-    """Spike counts of a NeuralDataset or an array, validated against the model's neurons."""
-    spikes = getattr(data, "spikes", data)
-    if isinstance(spikes, torch.Tensor):
-        spikes = spikes.detach().cpu().numpy()
-    try:
-        spikes = np.asarray(spikes, dtype=np.float32)
-    except (TypeError, ValueError) as err:
-        raise DynlensTypeError(
-            f"data: expected a NeuralDataset or spike counts [trials, bins, neurons], found "
-            f"{type(data).__name__}"
-        ) from err
-    if spikes.ndim != 3 or spikes.shape[-1] != n_neurons or spikes.shape[0] == 0:
-        raise DynlensValueError(
-            f"data: expected spike counts of shape [trials, bins, {n_neurons}], "
-            f"found {spikes.shape}"
-        )
-    return spikes

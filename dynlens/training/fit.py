@@ -151,14 +151,32 @@ def _scored_bins(epoch: int, n_bins: int, config: FitConfig) -> int:
     return min((epoch // per_group + 1) * config.bins_per_group, n_bins)
 
 
-def _split_spikes(data, name: str) -> np.ndarray:
+def _split_arrays(data, name: str, model, device: torch.device) -> dict:
+    """A split's spikes, and its external inputs when the model takes them, as tensors."""
     try:
         part = data.split(name)
     except AttributeError as err:
         raise DynlensTypeError(
             f"data: expected a NeuralDataset with train/valid splits, found {type(data).__name__}"
         ) from err
-    return np.asarray(part.spikes, dtype=np.float32)
+    arrays = {"spikes": torch.as_tensor(np.asarray(part.spikes, dtype=np.float32),
+                                        device=device), "inputs": None}
+    n_inputs = getattr(model, "n_ext_inputs", 0)
+    if n_inputs:
+        inputs = getattr(part, "inputs", None)
+        if inputs is None or np.shape(inputs)[-1] != n_inputs:
+            found = "none" if inputs is None else f"{np.shape(inputs)[-1]}"
+            raise DynlensValueError(
+                f"data: the model takes {n_inputs} external input(s) from data.inputs; "
+                f"found {found}")
+        arrays["inputs"] = torch.as_tensor(np.asarray(inputs, dtype=np.float32), device=device)
+    return arrays
+
+
+def _batch(arrays: dict, index) -> tuple[torch.Tensor, dict]:
+    """The spikes of ``index`` and the keyword arguments (``inputs=``) that go with them."""
+    inputs = arrays["inputs"]
+    return arrays["spikes"][index], ({} if inputs is None else {"inputs": inputs[index]})
 
 
 def _check_model_data(model, data) -> None:
@@ -302,17 +320,18 @@ class _Run:
         self.best = {"loss": math.inf, "state": _copy_state(model), "epoch": -1}
         self.start_epoch = self.stale = self.n_bins = 0
 
-    def tensors(self, data) -> tuple[torch.Tensor, torch.Tensor]:
-        """The train and valid spikes on the device (and the model moved there)."""
+    def tensors(self, data) -> tuple[dict, dict]:
+        """The train and valid spikes (and external inputs, for models that take them) on
+        the device; the model is moved there."""
         self.model.to(self.device)
-        train = torch.as_tensor(_split_spikes(data, "train"), device=self.device)
-        valid = torch.as_tensor(_split_spikes(data, "valid"), device=self.device)
-        if train.shape[0] == 0 or valid.shape[0] == 0:
+        train, valid = (_split_arrays(data, name, self.model, self.device)
+                        for name in ("train", "valid"))
+        if train["spikes"].shape[0] == 0 or valid["spikes"].shape[0] == 0:
             raise DynlensValueError(
-                f"data: expected non-empty train and valid splits, found {train.shape[0]} and "
-                f"{valid.shape[0]} trials"
+                f"data: expected non-empty train and valid splits, found "
+                f"{train['spikes'].shape[0]} and {valid['spikes'].shape[0]} trials"
             )
-        self.n_bins = train.shape[1]
+        self.n_bins = train["spikes"].shape[1]
         return train, valid
 
     def resume(self) -> None:
@@ -340,8 +359,7 @@ class _Run:
         if self.stale >= self.config.patience:  # the resumed run had already stopped early
             self.start_epoch = self.config.max_epochs
 
-    def epoch(self, epoch: int, train: torch.Tensor, valid: torch.Tensor,
-              threads: int) -> dict[str, float]:
+    def epoch(self, epoch: int, train: dict, valid: dict, threads: int) -> dict[str, float]:
         """Train one epoch, validate, and append the history row."""
         tic = time.perf_counter()
         scored = _scored_bins(epoch, self.n_bins, self.config)
@@ -357,16 +375,17 @@ class _Run:
                           **{f"train_{k}": float(np.mean(v)) for k, v in terms.items()}})
         return self.rows[-1]
 
-    def train_epoch(self, epoch: int, train: torch.Tensor,
+    def train_epoch(self, epoch: int, train: dict,
                     scored: int) -> tuple[list[float], dict[str, list[float]]]:
         """One pass over the shuffled training trials; the losses and terms of each batch."""
-        order = torch.randperm(train.shape[0], generator=self.generator).to(self.device)
+        n_trials = train["spikes"].shape[0]
+        order = torch.randperm(n_trials, generator=self.generator).to(self.device)
         losses: list[float] = []
         terms: dict[str, list[float]] = {}
-        for start in range(0, train.shape[0], self.config.batch_size):
-            batch = train[order[start:start + self.config.batch_size]]
+        for start in range(0, n_trials, self.config.batch_size):
+            batch, extra = _batch(train, order[start:start + self.config.batch_size])
             # the encoder sees the whole trial; the loss covers the scored bins only
-            out = self.model.loss(batch, n_bins=scored, epoch=epoch)
+            out = self.model.loss(batch, n_bins=scored, epoch=epoch, **extra)
             if not torch.isfinite(out.total):
                 _diverged(self.model, self.best, self.ckpt_dir, epoch, "training loss")
             self.optimizer.zero_grad(set_to_none=True)
@@ -380,16 +399,17 @@ class _Run:
         return losses, terms
 
     @torch.no_grad()
-    def validation_loss(self, valid: torch.Tensor, epoch: int) -> float:
+    def validation_loss(self, valid: dict, epoch: int) -> float:
         """The model's loss on the validation trials (eval mode, whole trials)."""
         self.model.eval()
         batch_size = max(self.config.batch_size, 256)
+        n_trials = valid["spikes"].shape[0]
         total = 0.0
-        for start in range(0, valid.shape[0], batch_size):
-            batch = valid[start:start + batch_size]
-            total += float(self.model.loss(batch, epoch=epoch).total) * batch.shape[0]
+        for start in range(0, n_trials, batch_size):
+            batch, extra = _batch(valid, slice(start, start + batch_size))
+            total += float(self.model.loss(batch, epoch=epoch, **extra).total) * batch.shape[0]
         self.model.train()
-        return total / valid.shape[0]
+        return total / n_trials
 
     def finish_epoch(self, epoch: int) -> bool:
         """Keep the best full-length weights, write checkpoints; True to stop early."""

@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import dynlens as dl
 from dynlens.plotting import save_figure
@@ -32,7 +31,6 @@ def _pairs(values: np.ndarray) -> list[list[str]]:
 
 
 def main() -> None:
-    torch.set_num_threads(1)
     data = dl.simulate("arneodo", n_neurons=10, n_trials=2000, n_bins=70, seed=0)
     model = dl.load_model(CHECKPOINT)
     train = data.split("train")
@@ -75,4 +73,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     np.set_printoptions(precision=4)
-    main()
+    with dl.threads.ThreadPolicy(1):  # the committed numbers were computed on one thread
+        main()

@@ -1,0 +1,373 @@
+"""LFADS: latent factor analysis via dynamical systems (Sussillo et al. 2016; Pandarinath et
+al. 2018), written from the papers.
+
+A variational sequential autoencoder. A bidirectional GRU reads a trial's held-in spikes and
+gives a Gaussian posterior over the initial condition ``g0`` of a generator GRU (prior
+``N(0, ic_prior_var)``). With a controller (``co_dim > 0``), a second bidirectional GRU feeds
+a controller GRU that, bin by bin, also sees the previous factors and emits a Gaussian
+posterior over an inferred input ``u_t`` to the generator (prior: a learned AR(1) process).
+Factors are a row-normalised linear map of the generator state without bias; log-rates are
+an affine readout of the factors (Poisson observations). The loss is the reconstruction
+(Poisson negative log-likelihood summed over bins and neurons, averaged over trials) plus
+the two KL terms and an L2 penalty on the recurrent weights, KL and L2 ramped in over the
+first epochs. Coordinated dropout (training only) hides a random fraction of the encoders'
+input entries and scores the reconstruction on exactly those.
+
+``model.dynamics`` is the generator (:class:`~dynlens.models.lfads_parts.LFADSGenerator`,
+discrete, input ``u`` = inferred inputs then external inputs), opened like an SAE's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import DynlensTypeError, DynlensValueError
+from ..threads import ThreadPolicy, model_work
+from ..utils import check_fraction, check_nonnegative_int, check_positive_float, check_positive_int
+from .base import LossTerms, Model, register, spikes_of
+from .encoder import BidirectionalGRUEncoder
+from .inference import Inference
+from .lfads_parts import AR1Prior, LFADSGenerator, gaussian_kl
+
+__all__ = ["LFADS", "LFADSConfig"]
+
+_SIZES = ("ic_dim", "n_factors", "ic_enc_dim", "gen_dim", "ci_enc_dim", "con_dim")
+
+
+@dataclass
+class LFADSConfig:
+    """Everything needed to rebuild an :class:`LFADS` (JSON in checkpoints); see LFADS."""
+
+    n_neurons: int
+    ic_dim: int = 64
+    n_factors: int = 50
+    ic_enc_dim: int = 128
+    gen_dim: int = 200
+    ci_enc_dim: int = 128
+    con_dim: int = 128
+    co_dim: int = 1
+    ext_input_dim: int = 0
+    heldout_neurons: list[int] = field(default_factory=list)
+    dropout: float = 0.05
+    cd_rate: float = 0.3
+    cell_clip: float = 5.0
+    ic_prior_var: float = 0.1
+    ic_post_var_min: float = 1e-4
+    co_prior_tau: float = 10.0
+    co_prior_nvar: float = 0.1
+    ci_lag: int = 1
+    kl_ramp_epochs: int = 50
+    l2_ramp_epochs: int = 50
+    l2_gen_scale: float = 2000.0
+    l2_con_scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
+        for name in _SIZES:
+            setattr(self, name, check_positive_int(getattr(self, name), name))
+        for name in ("co_dim", "ext_input_dim", "ci_lag", "kl_ramp_epochs", "l2_ramp_epochs"):
+            setattr(self, name, check_nonnegative_int(getattr(self, name), name))
+        self.dropout = check_fraction(self.dropout, "dropout")
+        self.cd_rate = check_fraction(self.cd_rate, "cd_rate")
+        for name in ("cell_clip", "ic_prior_var", "ic_post_var_min", "co_prior_tau",
+                     "co_prior_nvar"):
+            setattr(self, name, check_positive_float(getattr(self, name), name))
+        for name in ("l2_gen_scale", "l2_con_scale"):
+            value = getattr(self, name)
+            setattr(self, name, 0.0 if value == 0 else check_positive_float(value, name))
+        held = sorted(int(i) for i in np.asarray(self.heldout_neurons, dtype=int).ravel())
+        if len(set(held)) != len(held) or any(i < 0 or i >= self.n_neurons for i in held) \
+                or len(held) >= self.n_neurons:
+            raise DynlensValueError(
+                f"heldout_neurons: expected fewer than {self.n_neurons} distinct indices in "
+                f"[0, {self.n_neurons}), found {held}")
+        self.heldout_neurons = held
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@register
+class LFADS(Model):
+    """LFADS with an initial-condition posterior, an optional controller and inferred inputs.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Neurons the readout predicts (held-in plus held-out).
+    ic_dim, n_factors, ic_enc_dim, gen_dim, ci_enc_dim, con_dim : int
+        Sizes: initial-condition latent, factors, IC encoder units per direction, generator,
+        controller-input encoder units per direction, controller. Defaults are the published
+        ones (64, 50, 128, 200, 128, 128); scale them down for small data or a CPU.
+    co_dim : int
+        Inferred input dimensions; 0 switches the controller off (no controller parameters).
+    ext_input_dim : int
+        External inputs given to the generator (``data.inputs`` must have this many).
+    heldout_neurons : sequence of int, optional
+        Predicted but never given to the encoders (co-smoothing); always in the loss.
+    dropout : float
+        Dropout on the encoders' input and on the generator states (the published keep
+        probability 0.95).
+    cd_rate : float
+        Coordinated dropout: fraction of held-in input entries hidden from the encoders in
+        training, and the only held-in entries the reconstruction scores (0: off).
+    cell_clip : float
+        Generator state clipping.
+    ic_prior_var, ic_post_var_min : float
+        Variance of the ``N(0, .)`` prior of the initial condition; floor of its posterior
+        variance.
+    co_prior_tau, co_prior_nvar : float
+        Initial time constant (bins) and innovation variance of the AR(1) prior of inferred
+        inputs (both learned).
+    ci_lag : int
+        The controller sees the encoder's output this many bins back.
+    kl_ramp_epochs, l2_ramp_epochs : int
+        The KL and L2 weights rise linearly from 0 to 1 over this many epochs (0: no ramp).
+        In eval mode (validation) they are 1, so validation losses compare across epochs.
+    l2_gen_scale, l2_con_scale : float
+        L2 penalty ``scale * 0.5 * mean(W_hh ** 2)`` on the generator's and controller's
+        recurrent weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = LFADS(n_neurons=6, ic_dim=4, n_factors=3, ic_enc_dim=8, gen_dim=10,
+    ...               ci_enc_dim=8, con_dim=8, co_dim=1)
+    >>> out = model(torch.zeros(2, 15, 6))
+    >>> tuple(out["log_rates"].shape), tuple(out["inputs"].shape), model.dynamics.dim
+    ((2, 15, 6), (2, 15, 1), 10)
+    """
+
+    model_type = "lfads"
+
+    def __init__(self, n_neurons: int, ic_dim: int = 64, n_factors: int = 50,
+                 ic_enc_dim: int = 128, gen_dim: int = 200, ci_enc_dim: int = 128,
+                 con_dim: int = 128, co_dim: int = 1, ext_input_dim: int = 0,
+                 heldout_neurons: Sequence[int] | None = None, **options: Any) -> None:
+        super().__init__()
+        unknown = sorted(set(options) - set(LFADSConfig.__dataclass_fields__))
+        if unknown:
+            raise DynlensTypeError(
+                f"LFADS: unexpected keyword(s) {unknown}; expected any of "
+                f"{sorted(LFADSConfig.__dataclass_fields__)}")
+        self.config = LFADSConfig(
+            n_neurons=n_neurons, ic_dim=ic_dim, n_factors=n_factors, ic_enc_dim=ic_enc_dim,
+            gen_dim=gen_dim, ci_enc_dim=ci_enc_dim, con_dim=con_dim, co_dim=co_dim,
+            ext_input_dim=ext_input_dim,
+            heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
+        cfg = self.config
+        held = set(cfg.heldout_neurons)
+        self.register_buffer("heldin_index", torch.tensor(
+            [i for i in range(cfg.n_neurons) if i not in held]), persistent=False)
+        n_in = len(self.heldin_index)
+        self.input_dropout = nn.Dropout(cfg.dropout)
+        self.ic_encoder = BidirectionalGRUEncoder(n_in, 2 * cfg.ic_dim, cfg.ic_enc_dim,
+                                                  cfg.dropout)
+        self.ic_to_gen = nn.Linear(cfg.ic_dim, cfg.gen_dim)
+        if cfg.co_dim:
+            self.ci_encoder = nn.GRU(n_in, cfg.ci_enc_dim, batch_first=True, bidirectional=True)
+            self.controller = nn.GRUCell(2 * cfg.ci_enc_dim + cfg.n_factors, cfg.con_dim)
+            self.to_co = nn.Linear(cfg.con_dim, 2 * cfg.co_dim)
+            self.co_prior = AR1Prior(cfg.co_dim, cfg.co_prior_tau, cfg.co_prior_nvar)
+        self.dynamics = LFADSGenerator(cfg.gen_dim, max(1, cfg.co_dim + cfg.ext_input_dim),
+                                       cfg.cell_clip)
+        self.state_dropout = nn.Dropout(cfg.dropout)
+        self.factor_weight = nn.Parameter(torch.empty(cfg.n_factors, cfg.gen_dim))
+        nn.init.normal_(self.factor_weight)
+        self.readout = nn.Linear(cfg.n_factors, cfg.n_neurons)
+
+    @property
+    def n_ext_inputs(self) -> int:
+        """External inputs ``fit`` and ``infer`` must pass (``data.inputs``)."""
+        return self.config.ext_input_dim
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.gen_dim
+
+    def fit_defaults(self) -> dict[str, Any]:
+        """Adam at 4e-3 without weight decay (LFADS has its own L2), whole trials from the
+        start, the published gradient clip of 200."""
+        return {"lr": 4e-3, "weight_decay": 0.0, "bins_per_group": 0, "clip_grad_norm": 200.0}
+
+    # -- the forward pass -------------------------------------------------------------
+    def factors_of(self, states: torch.Tensor) -> torch.Tensor:
+        """Factors from generator states: rows of the factor map have unit norm, no bias."""
+        weight = self.factor_weight / self.factor_weight.norm(dim=1, keepdim=True)
+        return self.state_dropout(states) @ weight.T
+
+    def forward(self, spikes: torch.Tensor, inputs: torch.Tensor | None = None, *,
+                sample: bool | None = None, cd_mask: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
+        """Encode held-in spikes ``[batch, bins, n_neurons]`` and generate every bin.
+
+        ``sample`` draws from the posteriors (default: in training mode only; otherwise
+        their means are used). ``cd_mask`` (``[batch, bins, held-in]``, True = hidden) zeroes
+        those entries of the encoders' input and rescales the rest.
+        """
+        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
+            raise DynlensValueError(
+                f"spikes: expected shape [batch, bins, {self.n_neurons}], found "
+                f"{tuple(spikes.shape)}")
+        sample = self.training if sample is None else sample
+        x = spikes.index_select(-1, self.heldin_index)
+        if cd_mask is not None:
+            x = x.masked_fill(cd_mask, 0.0) / (1 - self.config.cd_rate)
+        x = self.input_dropout(x)
+        ext = self._external(inputs, spikes)
+        out = self._initial_condition(x, sample)
+        if self.config.co_dim:
+            out.update(self._controlled_run(x, out["g0"], ext, sample))
+        else:
+            states = self.dynamics.run(out["g0"], ext if ext is not None else
+                                       spikes.new_zeros(*spikes.shape[:2], 1))
+            out.update(states=states, factors=self.factors_of(states))
+        out["log_rates"] = self.readout(out["factors"])
+        return out
+
+    def _external(self, inputs: torch.Tensor | None, spikes: torch.Tensor) -> torch.Tensor | None:
+        n_ext = self.config.ext_input_dim
+        if n_ext == 0:
+            return None
+        if inputs is None or tuple(inputs.shape) != (*spikes.shape[:2], n_ext):
+            found = "none" if inputs is None else f"shape {tuple(inputs.shape)}"
+            raise DynlensValueError(
+                f"inputs: the model takes {n_ext} external input(s); expected shape "
+                f"[{spikes.shape[0]}, {spikes.shape[1]}, {n_ext}], found {found}")
+        return inputs.to(spikes.dtype)
+
+    def _initial_condition(self, x: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
+        mean, logvar = self.ic_encoder(x).chunk(2, dim=-1)
+        var = torch.exp(logvar) + self.config.ic_post_var_min
+        ic = mean + var.sqrt() * torch.randn_like(mean) if sample else mean
+        return {"ic_mean": mean, "ic_var": var, "g0": self.ic_to_gen(ic)}
+
+    def _controlled_run(self, x: torch.Tensor, g0: torch.Tensor, ext: torch.Tensor | None,
+                        sample: bool) -> dict[str, torch.Tensor]:
+        """The controller and the generator, bin by bin (each needs the other's last output)."""
+        cfg = self.config
+        ci, _ = self.ci_encoder(torch.log1p(x))
+        ci = F.pad(ci, (0, 0, cfg.ci_lag, 0))[:, :x.shape[1]]  # bin t sees bin t - lag
+        g = g0.clamp(-cfg.cell_clip, cfg.cell_clip)
+        factor = self.factors_of(g)
+        con = g.new_zeros(g.shape[0], cfg.con_dim)
+        keys = ("states", "factors", "co_mean", "co_var", "inputs")
+        steps: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+        for t in range(x.shape[1]):
+            con = self.controller(torch.cat([ci[:, t], factor], -1), con)
+            mean, logvar = self.to_co(con).chunk(2, dim=-1)
+            var = torch.exp(logvar)
+            u = mean + var.sqrt() * torch.randn_like(mean) if sample else mean
+            g = self.dynamics(g, u if ext is None else torch.cat([u, ext[:, t]], -1))
+            factor = self.factors_of(g)
+            for key, value in zip(keys, (g, factor, mean, var, u)):
+                steps[key].append(value)
+        return {k: torch.stack(v, 1) for k, v in steps.items()}
+
+    # -- the contract ------------------------------------------------------------------
+    def loss(self, batch: torch.Tensor, *, n_bins: int | None = None, epoch: int = 0,
+             inputs: torch.Tensor | None = None) -> LossTerms:
+        """Reconstruction + ramped KL (initial condition, inputs) + ramped L2."""
+        cfg = self.config
+        cd_mask = None
+        if self.training and cfg.cd_rate > 0:
+            shape = (*batch.shape[:2], len(self.heldin_index))
+            cd_mask = torch.rand(shape, device=batch.device) < cfg.cd_rate
+        out = self(batch, inputs, cd_mask=cd_mask)
+        recon = self.reconstruction(out["log_rates"], batch, cd_mask, n_bins)
+        kl_ic = gaussian_kl(out["ic_mean"], out["ic_var"], 0.0, cfg.ic_prior_var).sum(-1).mean()
+        kl_co = (self.co_prior.kl(out["co_mean"], out["co_var"], out["inputs"]).mean()
+                 if cfg.co_dim else recon.new_zeros(()))
+        l2 = self.l2_penalty()
+        kl_w = _ramp(epoch, cfg.kl_ramp_epochs) if self.training else 1.0
+        l2_w = _ramp(epoch, cfg.l2_ramp_epochs) if self.training else 1.0
+        total = recon + kl_w * (kl_ic + kl_co) + l2_w * l2
+        return LossTerms(total, {"recon": recon.item(), "kl_ic": kl_ic.item(),
+                                 "kl_co": kl_co.item(), "l2": l2.item(),
+                                 "kl_weight": kl_w, "l2_weight": l2_w})
+
+    def reconstruction(self, log_rates: torch.Tensor, spikes: torch.Tensor,
+                       cd_mask: torch.Tensor | None = None,
+                       n_bins: int | None = None) -> torch.Tensor:
+        """Poisson NLL summed over the scored entries, averaged over trials.
+
+        Scored: held-out neurons always; held-in entries that ``cd_mask`` hid (all when
+        None); only the first ``n_bins`` bins.
+        """
+        nll = F.poisson_nll_loss(log_rates, spikes, log_input=True, full=True, reduction="none")
+        weight = torch.ones_like(nll)
+        if cd_mask is not None:
+            weight[..., self.heldin_index] = cd_mask.to(nll.dtype)
+        if n_bins is not None:
+            weight[:, n_bins:] = 0
+        return (nll * weight).sum((1, 2)).mean()
+
+    def l2_penalty(self) -> torch.Tensor:
+        cfg = self.config
+        penalty = 0.5 * cfg.l2_gen_scale * self.dynamics.gru.weight_hh_l0.pow(2).mean()
+        if cfg.co_dim and cfg.l2_con_scale:
+            penalty = penalty + 0.5 * cfg.l2_con_scale * self.controller.weight_hh.pow(2).mean()
+        return penalty
+
+    @torch.no_grad()
+    def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto",
+              n_samples: int | None = None) -> Inference:
+        """Rates, factors, generator states (latents), initial conditions and inferred inputs.
+
+        Posterior means by default; ``n_samples``: the average over that many posterior
+        samples (rates averaged as rates). External inputs come from ``data.inputs``.
+        """
+        spikes = spikes_of(data, self.n_neurons)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if n_samples is not None:
+            n_samples = check_positive_int(n_samples, "n_samples")
+        inputs = self._data_inputs(data, spikes)
+        was_training = self.training
+        self.eval()
+        try:
+            with ThreadPolicy(threads, work=model_work(self, min(batch_size, len(spikes)))):
+                parts = [self._infer_batch(spikes[s:s + batch_size],
+                                           None if inputs is None else inputs[s:s + batch_size],
+                                           n_samples)
+                         for s in range(0, len(spikes), batch_size)]
+        finally:
+            self.train(was_training)
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return Inference(rates=cat["rates"], log_rates=np.log(cat["rates"]),
+                         latents=cat["states"], initial_conditions=cat["ic_mean"],
+                         factors=cat["factors"], inputs=cat.get("inputs"),
+                         extras={"ic_std": np.sqrt(cat["ic_var"])})
+
+    def _data_inputs(self, data: Any, spikes: np.ndarray) -> np.ndarray | None:
+        if not self.config.ext_input_dim:
+            return None
+        inputs = getattr(data, "inputs", None)
+        if inputs is None:
+            raise DynlensValueError(
+                f"data: the model takes {self.config.ext_input_dim} external input(s); "
+                f"expected data with inputs, found none")
+        return np.asarray(inputs, dtype=np.float32)
+
+    def _infer_batch(self, spikes: np.ndarray, inputs: np.ndarray | None,
+                     n_samples: int | None) -> dict[str, np.ndarray]:
+        x = torch.as_tensor(spikes, device=self.device)
+        u = None if inputs is None else torch.as_tensor(inputs, device=self.device)
+        draws = [self(x, u, sample=n_samples is not None) for _ in range(n_samples or 1)]
+        keys = ["states", "factors", "ic_mean", "ic_var"] + (["inputs"] if self.config.co_dim
+                                                          else [])
+        out = {k: torch.stack([d[k] for d in draws]).mean(0).cpu().numpy() for k in keys}
+        out["rates"] = torch.stack([d["log_rates"].exp() for d in draws]).mean(0).cpu().numpy()
+        return out
+
+
+def _ramp(epoch: int, epochs: int) -> float:
+    """Linear ramp from 0 (first epoch) to 1 (from epoch ``epochs`` on)."""
+    return 1.0 if epochs == 0 else min(1.0, epoch / epochs)
