@@ -268,16 +268,7 @@ def read_lfads_h5(path: str | os.PathLike) -> NeuralDataset:
         disagree across splits. The message names the path.
     """
     path = _as_path(path)
-    check_readable_file(path)
-    try:
-        with h5py.File(path, "r") as f:
-            fields = _read_fields(f, path)
-    except DynlensError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DynlensFileFormatError(
-            f"path: {str(path)!r} could not be read as an LFADS HDF5 file ({err})"
-        ) from err
+    fields = _read_h5(path, _read_fields)
     try:
         return NeuralDataset(**fields)
     except DynlensError as err:
@@ -472,18 +463,21 @@ def read_lfads_output(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray
     >>> bool(np.array_equal(out["valid"]["ic_mean"], data.latents[valid, 0]))
     True
     """
-    path = _as_path(path)
+    return _read_h5(_as_path(path), _read_outputs)
+
+
+def _read_h5(path: Path, read):
+    """``read(file, path)`` on an open HDF5 file; h5py's errors become a file-format error."""
     check_readable_file(path)
     try:
         with h5py.File(path, "r") as f:
-            out = _read_outputs(f, path)
+            return read(f, path)
     except DynlensError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DynlensFileFormatError(
             f"path: {str(path)!r} could not be read as an LFADS HDF5 file ({err})"
         ) from err
-    return out
 
 
 def _read_outputs(f: h5py.File, path: Path) -> dict[str, dict[str, np.ndarray]]:
