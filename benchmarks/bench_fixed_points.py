@@ -45,15 +45,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dynlens import systems
-from dynlens.analysis import find_fixed_points
+from dynlens.analysis import deduplicate, find_fixed_points
 from dynlens.models import GRUDynamics
 from dynlens.threads import ThreadPolicy
 from dynlens.utils import atomic_path
@@ -174,20 +172,6 @@ def train_node(lorenz, steps: int = 600) -> tuple[MLPField, np.ndarray]:
 
 
 # -- the published recipe -------------------------------------------------------------------
-def deduplicate(x: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
-    """Indices of one point per group of points chained within ``tol``: the one of smallest q
-    (the rule find_fixed_points applies too)."""
-    if len(x) == 0:
-        return np.zeros(0, dtype=np.int64)
-    pairs = cKDTree(x).query_pairs(tol, output_type="ndarray").reshape(-1, 2)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(x),) * 2)
-    labels = connected_components(graph, directed=False)[1]
-    order = np.lexsort((q, labels))  # by label, then q
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = labels[order][1:] != labels[order][:-1]
-    return np.sort(order[first])
-
-
 def published(dynamics, x0: np.ndarray, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, int]:
     """Adam lr 1.0 + ReduceLROnPlateau(0.95, 2) on mean q; the published stopping rules.
     Only the states are optimised: the parameters' ``requires_grad`` flags are switched off

@@ -83,3 +83,37 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert code == 2
     assert "error" in err and "arneodo" in err and "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_train_and_analyze_an_lfads_model_from_the_command_line(tmp_path, capsys):
+    data_path, model_path = tmp_path / "data.npz", tmp_path / "lfads.pt"
+    dl.simulate("arneodo", n_neurons=5, n_trials=20, n_bins=12, seed=0).save(data_path)
+    sizes = ["--set", "ic_dim=3", "--set", "n_factors=3", "--set", "ic_enc_dim=8", "--set",
+             "gen_dim=8", "--set", "ci_enc_dim=4", "--set", "con_dim=4"]
+    assert main(["train", str(data_path), "--out", str(model_path), "--model", "lfads",
+                 *sizes, "--set", "co_dim=0", "--max-epochs", "2", "--quiet",
+                 "--threads", "1"]) == 0
+    model = dl.load_model(model_path)
+    assert type(model).__name__ == "LFADS" and model.config.co_dim == 0
+    assert model.config.gen_dim == 8 and "trained LFADS-8 (no controller)" in \
+        capsys.readouterr().out
+    out = tmp_path / "analysis"
+    assert main(["analyze", str(model_path), str(data_path), "--out", str(out), "--n-inits",
+                 "32", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "LFADS-8 (no controller)" and summary["system"] == "arneodo"
+
+
+def test_train_refuses_sae_flags_for_another_family_and_bad_settings(tmp_path, capsys):
+    data_path = tmp_path / "data.npz"
+    dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=10, seed=0).save(data_path)
+    code = main(["train", str(data_path), "--out", str(tmp_path / "m.pt"), "--model", "lfads",
+                 "--generator", "gru"])
+    assert code == 2 and "--generator: an SAE option" in capsys.readouterr().err
+    code = main(["train", str(data_path), "--out", str(tmp_path / "m.pt"), "--model", "lfads",
+                 "--set", "gen_dim"])
+    assert code == 2 and "--set: expected KEY=VALUE" in capsys.readouterr().err
+    code = main(["train", str(data_path), "--out", str(tmp_path / "m.pt"), "--model", "lfads",
+                 "--set", "gen_dim=0"])
+    assert code == 2 and "gen_dim" in capsys.readouterr().err
+    assert not (tmp_path / "m.pt").exists()

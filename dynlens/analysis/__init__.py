@@ -2,6 +2,7 @@
 
 from ..errors import DynlensNotFittedError
 from . import metrics
+from ._cluster import deduplicate
 from .alignment import AffineAlignment
 from .compare import FixedPointComparison, compare_fixed_points
 from .evaluate import evaluate
@@ -19,6 +20,7 @@ __all__ = [
     "SolverOptions",
     "Tolerances",
     "compare_fixed_points",
+    "deduplicate",
     "evaluate",
     "find_fixed_points",
     "fixed_point_graph",

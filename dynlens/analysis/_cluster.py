@@ -47,7 +47,18 @@ def link_runs(runs: np.ndarray, tol: float) -> np.ndarray:
 
 
 def deduplicate(x: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
-    """Indices of one point per group of points chained within ``tol``: the one of smallest q."""
+    """Indices of one point per group of points chained within ``tol``: the one of smallest q.
+
+    The rule ``find_fixed_points`` deduplicates its converged candidates with (public as
+    ``dynlens.analysis.deduplicate`` for scripts that compare other finders).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0], [0.0005, 0.0], [1.0, 1.0]])
+    >>> deduplicate(x, np.array([2.0, 1.0, 3.0]), tol=1e-3).tolist()
+    [1, 2]
+    """
     if len(x) == 0:
         return np.zeros(0, dtype=np.int64)
     labels = components(len(x), cKDTree(x).query_pairs(tol, output_type="ndarray"))

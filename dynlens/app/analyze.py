@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import plotting
-from ..errors import DynlensTypeError, DynlensValueError
+from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
 from ..utils import check_choice, check_nonnegative_int, check_positive_int, json_default
 from .report import Report, markdown_table
 
@@ -53,11 +53,14 @@ def resolve_system(data: Any, system: Any = None) -> Any:
 def _check(model: Any, data: Any, system: Any, split: str) -> tuple[Any, Any]:
     """The model's generator and the data's ``split``, after checking that the system fits
     the data (before any work or file is written)."""
-    dynamics = getattr(model, "dynamics", None)
-    if dynamics is None:
+    try:
+        dynamics = model.dynamics
+    except DynlensNoDynamicsError:
+        raise  # says why this model has none and what to use instead
+    except AttributeError as err:
         raise DynlensTypeError(
-            f"model: expected a model with a `dynamics` generator (an SAE), found "
-            f"{type(model).__name__}")
+            f"model: expected a dynlens model with a `dynamics` generator (an SAE or LFADS), "
+            f"found {type(model).__name__}") from err
     part = data.split(split)  # an unknown split is refused here, before any work
     latents = getattr(data, "latents", None)
     if system is not None and latents is not None and system.dim != latents.shape[-1]:
@@ -146,7 +149,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
 
     Parameters
     ----------
-    model : SAE
+    model : SAE or LFADS
         A trained model with a ``dynamics`` generator (e.g. from :func:`dynlens.load_model`).
     data : NeuralDataset
         The data it was trained on (or any data of the same neurons).
@@ -166,9 +169,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     n_inits = check_positive_int(n_inits, "n_inits")
     seed = check_nonnegative_int(seed, "seed")
     truth = resolve_system(data, system)
-    config = getattr(model, "config", None)
-    label = (f"{str(config.generator).upper()}-{config.latent_dim}" if config is not None
-             else type(model).__name__)
+    label = getattr(model, "label", type(model).__name__)
     report = Report(Path(out))
     report.text("# dynlens analysis report", f"Model: {label}.", f"```\n{data!r}\n```")
     summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",

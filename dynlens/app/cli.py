@@ -34,20 +34,46 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_options(args: argparse.Namespace) -> dict:
+    """The model's keywords: the SAE's own flags (for ``--model sae``), then ``--set``."""
+    from ..errors import DynlensValueError
+
+    sae_flags = {"generator": args.generator, "latent_dim": args.latent_dim,
+                 "hidden_size": args.hidden_size}
+    given = {k: v for k, v in sae_flags.items() if v is not None}
+    if args.model != "sae" and given:
+        raise DynlensValueError(
+            f"--{next(iter(given)).replace('_', '-')}: an SAE option; for --model "
+            f"{args.model} pass its settings as --set KEY=VALUE")
+    options = {"generator": "node", "latent_dim": 3, **given} if args.model == "sae" else {}
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise DynlensValueError(f"--set: expected KEY=VALUE, found {item!r}")
+        try:
+            options[key.replace("-", "_")] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key.replace("-", "_")] = text
+    return options
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..data import load_dataset
-    from ..models import SAE
+    from ..models import build
     from ..training import fit
+    from ..utils import seed_everything
 
     data = load_dataset(args.data)
-    model = SAE(n_neurons=data.n_neurons, latent_dim=args.latent_dim, generator=args.generator,
-                hidden_size=args.hidden_size, heldout_neurons=list(data.heldout_neurons))
+    seed_everything(args.seed)  # the initial weights too
+    model = build(args.model, n_neurons=data.n_neurons,
+                  heldout_neurons=[int(i) for i in data.heldout_neurons],
+                  **_model_options(args))
     settings = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     history = fit(model, data, seed=args.seed, device=args.device,
                   checkpoint_dir=args.checkpoint_dir, progress=not args.quiet, **settings)
     model.save(args.out)
-    print(f"trained {len(history)} epochs, best valid loss {history.valid_loss.min():.5f}; "
-          f"model saved to {args.out}")
+    print(f"trained {model.label}: {len(history)} epochs, best valid loss "
+          f"{history.valid_loss.min():.5f}; model saved to {args.out}")
     return 0
 
 
@@ -118,15 +144,22 @@ def _add_simulate(commands, common: argparse.ArgumentParser) -> None:
 
 
 def _add_train(commands, common: argparse.ArgumentParser) -> None:
+    from ..models import available
+
     train = commands.add_parser("train", parents=[common],
-                           help="train a sequential autoencoder on a dataset file")
+                                help="train a model (an SAE, LFADS, ...) on a dataset file")
     train.add_argument("data", type=Path, help="dataset file (.h5 or .npz, see `dynlens simulate`)")
     train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
-    train.add_argument("--generator", "--dynamics", default="node",
-                       help="generator: node, gru, rnn, node_discrete, lds (default: node); "
+    train.add_argument("--model", default="sae", choices=available(),
+                       help="model family (default: sae)")
+    train.add_argument("--generator", "--dynamics", default=None,
+                       help="SAE generator: node, gru, rnn, node_discrete, lds (default: node); "
                             "--dynamics is its old name")
-    train.add_argument("--latent-dim", type=int, default=3)
-    train.add_argument("--hidden-size", type=int, default=None, help="NODE MLP width")
+    train.add_argument("--latent-dim", type=int, default=None, help="SAE latent size (default 3)")
+    train.add_argument("--hidden-size", type=int, default=None, help="SAE NODE MLP width")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any setting of the model family, e.g. --set co_dim=0 --set "
+                            "gen_dim=64 for LFADS (values read as JSON when they parse)")
     train.add_argument("--max-epochs", type=int, default=None)
     train.add_argument("--checkpoint-dir", type=Path, default=None,
                        help="write best/last checkpoints here and resume from them")

@@ -17,7 +17,10 @@ A model is a :class:`Model`: a ``torch.nn.Module`` with
 - ``infer(data, batch_size=..., threads="auto") -> Inference``;
 - ``dynamics``: a :class:`~dynlens.dynamics.Dynamics` when the model has one; otherwise
   reading it raises :class:`~dynlens.errors.DynlensNoDynamicsError` saying why;
-- ``fit_defaults()``: its own default training settings (any :class:`~dynlens.fit` setting).
+- ``fit_defaults()``: its own default training settings (any :class:`~dynlens.fit` setting);
+- ``label``: a short name for reports;
+- ``n_ext_inputs`` (optional, default 0): external inputs it takes; ``fit`` then passes
+  ``inputs=`` (from ``data.inputs``) to ``loss`` and ``infer`` reads them from the data.
 
 Examples
 --------
@@ -88,6 +91,11 @@ class Model(nn.Module):
         for tensor in self.parameters():
             return tensor.device
         return torch.device("cpu")
+
+    @property
+    def label(self) -> str:
+        """A short name for reports and tables (e.g. ``"NODE-3"``)."""
+        return type(self).__name__
 
     def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
              epoch: int = 0) -> LossTerms:

@@ -193,6 +193,12 @@ class LFADS(Model):
     def latent_dim(self) -> int:
         return self.config.gen_dim
 
+    @property
+    def label(self) -> str:
+        """``"LFADS-200 (co 1)"`` or ``"LFADS-200 (no controller)"``."""
+        co = f"co {self.config.co_dim}" if self.config.co_dim else "no controller"
+        return f"LFADS-{self.config.gen_dim} ({co})"
+
     def fit_defaults(self) -> dict[str, Any]:
         """Adam at 4e-3 without weight decay (LFADS has its own L2), whole trials from the
         start, the published gradient clip of 200."""
@@ -312,7 +318,7 @@ class LFADS(Model):
 
     def l2_penalty(self) -> torch.Tensor:
         cfg = self.config
-        penalty = 0.5 * cfg.l2_gen_scale * self.dynamics.gru.weight_hh_l0.pow(2).mean()
+        penalty = 0.5 * cfg.l2_gen_scale * self.dynamics.cell.weight_hh.pow(2).mean()
         if cfg.co_dim and cfg.l2_con_scale:
             penalty = penalty + 0.5 * cfg.l2_con_scale * self.controller.weight_hh.pow(2).mean()
         return penalty

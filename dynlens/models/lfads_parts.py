@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from .generators import GRUDynamics, _CellDynamics
+from .generators import GRUDynamics
 
 __all__ = ["AR1Prior", "LFADSGenerator", "gaussian_kl"]
 
@@ -67,28 +67,15 @@ class AR1Prior(nn.Module):
         return first.sum((1, 2)) + rest.sum((1, 2))
 
 
-class _GRUView:
-    """The weights of a one-layer ``nn.GRU`` under ``nn.GRUCell``'s names, so that
-    :meth:`GRUDynamics.jacobian` reads them."""
+class LFADSGenerator(GRUDynamics):
+    """LFADS's generator: a GRU cell whose input is the inferred and external input (discrete).
 
-    def __init__(self, gru: nn.GRU) -> None:
-        self.gru = gru
-
-    weight_ih = property(lambda self: self.gru.weight_ih_l0)
-    weight_hh = property(lambda self: self.gru.weight_hh_l0)
-    bias_ih = property(lambda self: self.gru.bias_ih_l0)
-    bias_hh = property(lambda self: self.gru.bias_hh_l0)
-    bias = property(lambda self: self.gru.bias)
-
-
-class LFADSGenerator(_CellDynamics):
-    """LFADS's generator: a GRU whose input is the inferred and external input (discrete).
-
-    ``forward(x, u)`` is one step (``u`` zero when None); :meth:`run` is many steps at once
-    through torch's fused GRU. States stay within ``clip`` when they start there: a GRU's
-    next state is a convex combination of its state and a ``tanh``, so clipping the initial
-    state is LFADS's state clipping. The update gates start biased towards keeping the state
-    (LFADS's forget bias of 1).
+    ``forward(x, u)`` is one step (``u`` zero when None) and ``jacobian`` its analytic
+    Jacobian (both from :class:`~dynlens.models.GRUDynamics`); :meth:`run` takes many steps
+    at once through torch's fused GRU on the same weights. States stay within ``clip`` when
+    they start there: a GRU's next state is a convex combination of its state and a
+    ``tanh``, so clipping the initial state is LFADS's state clipping. The update gates start
+    biased towards keeping the state (LFADS's forget bias of 1).
 
     Examples
     --------
@@ -103,23 +90,16 @@ class LFADSGenerator(_CellDynamics):
     def __init__(self, dim: int, n_inputs: int = 1, clip: float = 5.0) -> None:
         super().__init__(dim, n_inputs)
         self.clip = float(clip)
-        self.gru = nn.GRU(self.n_inputs, self.dim, batch_first=True)
         with torch.no_grad():  # gate order: reset, update, candidate
-            self.gru.bias_hh_l0[self.dim:2 * self.dim] += 1.0
-
-    @property
-    def cell(self) -> _GRUView:
-        return _GRUView(self.gru)
-
-    def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        flat, inp, lead = self._batch(x, u)
-        _, h = self.gru(inp[:, None], flat[None].contiguous())
-        return h[0].reshape(*lead, self.dim)
+            self.cell.bias_hh[self.dim:2 * self.dim] += 1.0
+        # a parameter-free shape for torch's fused GRU, run on the cell's own weights
+        self._fused = (nn.GRU(self.n_inputs, self.dim, batch_first=True),)
 
     def run(self, x0: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """States after each of ``inputs.shape[1]`` steps from ``x0`` (clipped) ``[b, t, dim]``."""
         h0 = x0.clamp(-self.clip, self.clip)
-        out, _ = self.gru(inputs.to(h0.dtype), h0[None].contiguous())
+        weights = {"weight_ih_l0": self.cell.weight_ih, "weight_hh_l0": self.cell.weight_hh,
+                   "bias_ih_l0": self.cell.bias_ih, "bias_hh_l0": self.cell.bias_hh}
+        out, _ = torch.func.functional_call(self._fused[0], weights,
+                                            (inputs.to(h0.dtype), h0[None].contiguous()))
         return out
-
-    jacobian = GRUDynamics.jacobian

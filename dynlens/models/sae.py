@@ -137,10 +137,8 @@ class SAE(Model):
         torchdiffeq method for ``"node"``. Default ``"rk4"`` with one step per bin: a fixed,
         predictable cost of 4 field evaluations per bin that does not depend on how stiff
         the learned field becomes. The published adaptive solver (``"dopri5"`` with
-        ``rtol = atol = 1e-3``) stays available; on the Arneodo NODE-3 it can step over
-        several bins and was measured *cheaper* per epoch than rk4 (about 0.6-0.8x,
-        ``benchmarks/bench_training.md``), so the speed-up over the published recipe comes
-        from the training schedule, not from the solver.
+        ``rtol = atol = 1e-3``) stays available; it can step over several bins (the two
+        are compared in ``benchmarks/bench_training.md``).
     substeps : int
         Fixed-step solver steps per bin.
     rtol, atol : float
@@ -213,6 +211,11 @@ class SAE(Model):
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
+
+    @property
+    def label(self) -> str:
+        """``"NODE-3"``, ``"GRU-25"``, ...: the generator and the latent size."""
+        return f"{self.config.generator.upper()}-{self.config.latent_dim}"
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SAE:
