@@ -149,10 +149,20 @@ def latency(forward, trial: torch.Tensor, repeats: int = 20) -> float:
     return float(np.median(times[1:]))
 
 
-def compare(train: torch.Tensor, co_dim: int) -> dict:
+SMALL = {"ic_dim": 16, "n_factors": 20, "ic_enc_dim": 32, "gen_dim": 64, "ci_enc_dim": 32,
+         "con_dim": 32}
+CONFIGURATIONS = [  # (label, sizes, batch size, co_dim)
+    ("published sizes, controller, 1 inferred input", {}, 128, 1),
+    ("published sizes, no controller", {}, 128, 0),
+    ("small (generator 64, encoders 32), controller", SMALL, 32, 1),
+    ("small (generator 64, encoders 32), no controller", SMALL, 32, 0),
+]
+
+
+def compare(train: torch.Tensor, sizes: dict, batch_size: int, co_dim: int) -> dict:
     """Agreement, epoch time and latency of both implementations for one configuration."""
     torch.manual_seed(0)
-    model = dl.models.LFADS(n_neurons=train.shape[-1], co_dim=co_dim, cd_rate=0.0)
+    model = dl.models.LFADS(n_neurons=train.shape[-1], co_dim=co_dim, cd_rate=0.0, **sizes)
     model.eval()
     with torch.no_grad():
         ours = model(train[:16])
@@ -162,8 +172,8 @@ def compare(train: torch.Tensor, co_dim: int) -> dict:
     assert agreement < 1e-4, f"the two implementations disagree by {agreement}"
     model.train()
     model.input_dropout.p = model.state_dropout.p = model.ic_encoder.dropout.p = 0.0
-    batches = [train[i * 128:(i + 1) * 128] for i in range(4)]
-    n_batches = int(np.ceil(len(train) / 128))
+    batches = [train[i * batch_size:(i + 1) * batch_size] for i in range(4)]
+    n_batches = int(np.ceil(len(train) / batch_size))
     ours_step = step_seconds(lambda b: model.loss(b, epoch=10**6).total, model, batches)
     ref_step = step_seconds(lambda b: reference_loss(model, b), model, batches)
     model.eval()
@@ -176,22 +186,22 @@ def compare(train: torch.Tensor, co_dim: int) -> dict:
 def main() -> None:
     data = dl.simulate("chaotic_rnn", n_neurons=50, n_trials=1000, n_bins=100, seed=0)
     train = torch.as_tensor(data.split("train").spikes, dtype=torch.float32)
-    results = {co_dim: compare(train, co_dim) for co_dim in (1, 0)}
+    results = {label: compare(train, sizes, batch, co_dim)
+               for label, sizes, batch, co_dim in CONFIGURATIONS}
     agreement = max(r["agreement"] for r in results.values())
     lines = [
         "# LFADS: dynlens vs the same network run step by step",
         "",
         (f"Machine: {platform.machine()}, torch {torch.__version__}, {THREADS} threads. Chaotic "
-        f"RNN data, 50 neurons x 100 bins, {len(train)} training trials, batch 128 "
-        f"({results[1]['n_batches']} batches per epoch); published LFADS sizes. Outputs of the "
-        f"two on the same weights agree to {agreement:.1e} (max abs; log-rates, generator "
-        "states, inferred inputs). Written by `benchmarks/bench_lfads.py`."),
+        f"RNN data, 50 neurons x 100 bins, {len(train)} training trials; batch 128 for the "
+        "published sizes, 32 for the small ones. Outputs of the two on the same weights agree "
+        f"to {agreement:.1e} (max abs; log-rates, generator states, inferred inputs). Written "
+        "by `benchmarks/bench_lfads.py`."),
         "",
         "| configuration | timed | step-by-step reference | dynlens | speed-up |",
         "|---|---|---|---|---|",
     ]
-    for co_dim, r in results.items():
-        name = "controller, 1 inferred input" if co_dim else "no controller"
+    for name, r in results.items():
         (ref_epoch, our_epoch), (ref_lat, our_lat) = r["epoch"], r["latency"]
         lines += [(f"| {name} | training epoch (s) | {ref_epoch:.2f} | {our_epoch:.2f} | "
                   f"{ref_epoch / our_epoch:.1f}x |"),
