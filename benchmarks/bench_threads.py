@@ -147,8 +147,11 @@ def table(results: dict) -> str:
          "| auto: busy / idle | bound: idle 1 / idle auto | auto idle / best fixed idle |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    worst_busy, worst_idle = 0.0, 0.0
+    worst_busy, worst_idle, noise = 0.0, 0.0, 0.0
     for row in results["rows"]:
+        if row["idle auto"][1] in ("1", "2"):  # the same setting as a fixed column
+            noise = max(noise, abs(row["idle auto"][0] / row[f"idle {row['idle auto'][1]}"][0]
+                                   - 1))
         cells = [f"{row[f'{c} {t}'][0]:.2f}" + (f" ({row[f'{c} {t}'][1]} thr.)" if t == "auto"
                                                  else "")
                  for c in ("idle", "busy") for t in SETTINGS]
@@ -166,7 +169,8 @@ def table(results: dict) -> str:
          f"best fixed count: **{worst_idle:.2f}x** (goal: at most 1.10x). With one of two "
          "cores taken, no thread count can beat the one-thread speed, so a model that runs on "
          "both cores when idle can at best reach the bound `idle 1 / idle auto` beside a "
-         "neighbour."),
+         "neighbour. Where `auto` ran the same thread count as a fixed column, the two differ "
+         f"only by the machine's noise: here up to {noise:.0%}."),
     ]
     if results["demo"] is not None:
         idle, busy = results["demo"]

@@ -250,6 +250,12 @@ def check_dynamics(dynamics: Any, name: str = "dynamics", *, inputs: Any = None)
             f"`kind` attributes), found {type(dynamics).__name__}"
         )
     missing = [attr for attr in ("dim", "kind") if not hasattr(dynamics, attr)]
+    if missing and callable(getattr(dynamics, "no_dynamics_reason", None)):
+        # a whole dynlens model: point to its generator, or say why it has none
+        dynamics.dynamics  # noqa: B018 - raises DynlensNoDynamicsError when there is none
+        raise DynlensTypeError(
+            f"{name}: found a whole {type(dynamics).__name__} model; pass its generator, "
+            f"model.dynamics")
     if missing:
         raise DynlensTypeError(
             f"{name}: expected an object with `dim` and `kind` attributes (the Dynamics "

@@ -1,6 +1,7 @@
 """Model families (one contract: :mod:`dynlens.models.base`), their generators and checkpoints.
 
-Families: the deterministic sequential autoencoder :class:`SAE` and :class:`LFADS`.
+Families: the deterministic sequential autoencoder :class:`SAE`, :class:`LFADS` and the
+transformer :class:`NDT` (no generator).
 
 Every family is a :class:`Model` registered by name; ``available()`` lists them and
 ``build(name, **config)`` makes one. Each generator is a :class:`~dynlens.dynamics.Dynamics`.
@@ -20,11 +21,13 @@ from .inference import Inference
 from .lfads import LFADS, LFADSConfig
 from .lfads_parts import AR1Prior, LFADSGenerator
 from .losses import poisson_nll
+from .ndt import NDT, NDTConfig
 from .sae import GENERATORS, SAE, SAEConfig
 
 __all__ = [
     "GENERATORS",
     "LFADS",
+    "NDT",
     "SAE",
     "AR1Prior",
     "BidirectionalGRUEncoder",
@@ -36,6 +39,7 @@ __all__ = [
     "LinearDynamics",
     "LossTerms",
     "Model",
+    "NDTConfig",
     "NODEDynamics",
     "RNNDynamics",
     "SAEConfig",

@@ -26,7 +26,7 @@ Examples
 --------
 >>> import dynlens as dl
 >>> dl.models.available()
-['lfads', 'sae']
+['lfads', 'ndt', 'sae']
 >>> model = dl.models.build("sae", n_neurons=4, latent_dim=2, generator="gru")
 >>> type(model).__name__, model.fit_defaults()["lr"]
 ('SAE', 0.01)

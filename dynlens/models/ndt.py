@@ -1,0 +1,311 @@
+"""The Neural Data Transformer (Ye & Pandarinath 2021), written from the paper.
+
+Time bins are tokens. A trial's held-in spike counts (one token per bin) are embedded (as they
+are, so ``d_model`` is the number of held-in neurons, or through a linear map), given learned
+or sinusoidal positions, and passed through pre-norm transformer encoder layers whose
+attention is limited to a band of bins around each bin; a linear readout gives every neuron's
+log-rate in every bin. Training is masked modelling: a fraction of the bins of each trial
+(the whole population at once) is hidden from the input, and the Poisson loss is taken on
+exactly those bins, plus the held-out neurons, which are never input and always scored.
+
+An NDT has no generator, so it has no ``dynamics``; its latents (a chosen layer's outputs, or
+a low-dimensional linear bottleneck when ``latent_dim`` is given) go to the alignment metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import DynlensTypeError, DynlensValueError
+from ..threads import ThreadPolicy, model_work
+from ..utils import check_choice, check_fraction, check_nonnegative_int, check_positive_int
+from .base import LossTerms, Model, register, spikes_of
+from .inference import Inference
+
+__all__ = ["NDT", "NDTConfig"]
+
+POSITIONS = ("learned", "sinusoidal")
+
+
+@dataclass
+class NDTConfig:
+    """Everything needed to rebuild an :class:`NDT` (JSON in checkpoints); see NDT."""
+
+    n_neurons: int
+    latent_dim: int | None = None
+    d_model: int | None = None
+    n_layers: int = 4
+    n_heads: int = 2
+    ff_dim: int = 128
+    context_backward: int | None = None
+    context_forward: int | None = None
+    mask_ratio: float = 0.25
+    mask_span: int = 1
+    positions: str = "learned"
+    max_bins: int = 512
+    dropout_embedding: float = 0.2
+    dropout_attention: float = 0.2
+    dropout_rates: float = 0.2
+    latent_layer: int = -1
+    heldout_neurons: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
+        held = sorted(int(i) for i in np.asarray(self.heldout_neurons, dtype=int).ravel())
+        if len(set(held)) != len(held) or any(i < 0 or i >= self.n_neurons for i in held) \
+                or len(held) >= self.n_neurons:
+            raise DynlensValueError(
+                f"heldout_neurons: expected fewer than {self.n_neurons} distinct indices in "
+                f"[0, {self.n_neurons}), found {held}")
+        self.heldout_neurons = held
+        for name in ("n_layers", "n_heads", "ff_dim", "mask_span", "max_bins"):
+            setattr(self, name, check_positive_int(getattr(self, name), name))
+        for name in ("latent_dim", "d_model"):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_positive_int(getattr(self, name), name))
+        for name in ("context_backward", "context_forward"):
+            if getattr(self, name) is not None:
+                setattr(self, name, check_nonnegative_int(getattr(self, name), name))
+        ratio = check_fraction(self.mask_ratio, "mask_ratio")
+        if ratio == 0:
+            raise DynlensValueError(
+                f"mask_ratio: expected a fraction of bins in (0, 1), found {self.mask_ratio}")
+        self.mask_ratio = ratio
+        check_choice(self.positions, POSITIONS, "positions")
+        for name in ("dropout_embedding", "dropout_attention", "dropout_rates"):
+            setattr(self, name, check_fraction(getattr(self, name), name))
+        width = self.d_model or self.n_neurons - len(held)
+        if width % self.n_heads:
+            raise DynlensValueError(
+                f"n_heads: expected a divisor of d_model={width} (the number of held-in "
+                f"neurons unless d_model is given), found {self.n_heads}")
+        if not -self.n_layers <= self.latent_layer < self.n_layers:
+            raise DynlensValueError(
+                f"latent_layer: expected a layer index in [{-self.n_layers}, {self.n_layers}),"
+                f" found {self.latent_layer}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@register
+class NDT(Model):
+    """Masked-modelling transformer autoencoder of spike counts (no generator).
+
+    Parameters
+    ----------
+    n_neurons : int
+        Neurons the readout predicts (held-in plus held-out).
+    latent_dim : int, optional
+        A linear bottleneck of this size before the readout; its values are the latents.
+        None: the latents are the outputs of layer ``latent_layer``.
+    d_model : int, optional
+        Token width; None embeds the held-in counts as they are (the published identity
+        embedding, ``d_model`` = held-in neurons), an integer through a linear map.
+    n_layers, n_heads, ff_dim : int
+        Encoder layers, attention heads (must divide ``d_model``), feed-forward width.
+    context_backward, context_forward : int, optional
+        Each bin attends to at most this many bins before / after it (None: all).
+    mask_ratio : float
+        Fraction of each trial's bins hidden from the input in training (in (0, 1)).
+    mask_span : int
+        Masked bins come in runs of up to this many bins (1: single bins).
+    positions : {"learned", "sinusoidal"}
+        Position embedding; learned ones cover up to ``max_bins`` bins.
+    dropout_embedding, dropout_attention, dropout_rates : float
+        Dropout on the embedded input, inside each layer (attention and residual), and
+        before the readout.
+    latent_layer : int
+        Which layer's outputs are the latents when there is no bottleneck (default: last).
+    heldout_neurons : sequence of int, optional
+        Predicted but never input; always in the loss (co-smoothing).
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = NDT(n_neurons=6, n_layers=2, n_heads=1, ff_dim=16, latent_dim=3)
+    >>> out = model(torch.zeros(2, 15, 6))
+    >>> tuple(out["log_rates"].shape), tuple(out["latents"].shape)
+    ((2, 15, 6), (2, 15, 3))
+    """
+
+    model_type = "ndt"
+
+    def __init__(self, n_neurons: int, latent_dim: int | None = None,
+                 heldout_neurons: Sequence[int] | None = None, **options: Any) -> None:
+        super().__init__()
+        unknown = sorted(set(options) - set(NDTConfig.__dataclass_fields__))
+        if unknown:
+            raise DynlensTypeError(
+                f"NDT: unexpected keyword(s) {unknown}; expected any of "
+                f"{sorted(NDTConfig.__dataclass_fields__)}")
+        self.config = NDTConfig(
+            n_neurons=n_neurons, latent_dim=latent_dim,
+            heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
+        cfg = self.config
+        held = set(cfg.heldout_neurons)
+        self.register_buffer("heldin_index", torch.tensor(
+            [i for i in range(cfg.n_neurons) if i not in held]), persistent=False)
+        self.register_buffer("heldout_index", torch.tensor(sorted(held), dtype=torch.long),
+                             persistent=False)
+        n_in = len(self.heldin_index)
+        width = cfg.d_model or n_in
+        self.embed = nn.Identity() if cfg.d_model is None else nn.Linear(n_in, width)
+        if cfg.positions == "learned":
+            self.position = nn.Parameter(torch.zeros(cfg.max_bins, width))
+            nn.init.normal_(self.position, std=0.02)
+        self.embedding_dropout = nn.Dropout(cfg.dropout_embedding)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(width, cfg.n_heads, cfg.ff_dim, cfg.dropout_attention,
+                                       batch_first=True, norm_first=True)
+            for _ in range(cfg.n_layers))
+        self.norm = nn.LayerNorm(width)
+        self.rates_dropout = nn.Dropout(cfg.dropout_rates)
+        self.bottleneck = None if cfg.latent_dim is None else nn.Linear(width, cfg.latent_dim)
+        self.readout = nn.Linear(cfg.latent_dim or width, cfg.n_neurons)
+
+    @property
+    def label(self) -> str:
+        latent = f", latents {self.config.latent_dim}" if self.config.latent_dim else ""
+        return f"NDT-{self.config.n_layers}x{self.config.n_heads}{latent}"
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim or (self.config.d_model or len(self.heldin_index))
+
+    def no_dynamics_reason(self) -> str:
+        return ("an NDT is a transformer without a generator, so there are no dynamics to "
+                "open; align its latents with the truth instead (model.infer(data).latents, "
+                "a bottleneck when latent_dim is given, with dl.AffineAlignment or "
+                "dl.metrics.state_r2)")
+
+    def fit_defaults(self) -> dict[str, Any]:
+        """The published optimiser settings: AdamW 1e-3, weight decay 5e-5, batch 64,
+        gradient clip 200, whole trials from the start."""
+        return {"lr": 1e-3, "weight_decay": 5e-5, "batch_size": 64, "clip_grad_norm": 200.0,
+                "bins_per_group": 0}
+
+    # -- the forward pass -------------------------------------------------------------
+    def attention_mask(self, n_bins: int, device: torch.device) -> torch.Tensor | None:
+        """``[bins, bins]``, True where bin i may not attend to bin j (outside the band)."""
+        back, fwd = self.config.context_backward, self.config.context_forward
+        if back is None and fwd is None:
+            return None
+        offset = (torch.arange(n_bins, device=device)[None, :]
+                  - torch.arange(n_bins, device=device)[:, None])  # j - i
+        blocked = torch.zeros(n_bins, n_bins, dtype=torch.bool, device=device)
+        if back is not None:
+            blocked |= offset < -back
+        if fwd is not None:
+            blocked |= offset > fwd
+        return blocked
+
+    def positions_for(self, n_bins: int, width: int, device: torch.device) -> torch.Tensor:
+        if self.config.positions == "learned":
+            if n_bins > self.config.max_bins:
+                raise DynlensValueError(
+                    f"spikes: expected at most max_bins={self.config.max_bins} bins for "
+                    f"learned positions, found {n_bins}")
+            return self.position[:n_bins]
+        t = torch.arange(n_bins, device=device, dtype=torch.float32)[:, None]
+        freq = torch.exp(torch.arange(0, width, 2, device=device, dtype=torch.float32)
+                         * (-math.log(10000.0) / width))
+        pe = torch.zeros(n_bins, width, device=device)
+        pe[:, 0::2] = torch.sin(t * freq)
+        pe[:, 1::2] = torch.cos(t * freq[: width // 2])
+        return pe
+
+    def forward(self, spikes: torch.Tensor,
+                bin_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Log-rates and latents of spikes ``[batch, bins, n_neurons]``; ``bin_mask``
+        ``[batch, bins]`` (True = hidden) zeroes those bins of the input."""
+        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
+            raise DynlensValueError(
+                f"spikes: expected shape [batch, bins, {self.n_neurons}], found "
+                f"{tuple(spikes.shape)}")
+        x = spikes.index_select(-1, self.heldin_index)
+        if bin_mask is not None:
+            x = x.masked_fill(bin_mask[..., None], 0.0)
+        h = self.embed(torch.log1p(x))
+        h = self.embedding_dropout(h + self.positions_for(h.shape[1], h.shape[-1], h.device))
+        mask = self.attention_mask(h.shape[1], h.device)
+        outputs = []
+        for layer in self.layers:
+            h = layer(h, src_mask=mask)
+            outputs.append(h)
+        h = self.norm(h)
+        latents = outputs[self.config.latent_layer] if self.bottleneck is None else \
+            self.bottleneck(h)
+        features = h if self.bottleneck is None else latents
+        return {"log_rates": self.readout(self.rates_dropout(features)), "latents": latents}
+
+    # -- the contract ------------------------------------------------------------------
+    def sample_mask(self, n_trials: int, n_bins: int, device: torch.device,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """``[trials, bins]``, True on the hidden bins: ``round(mask_ratio * bins)`` distinct
+        bins of each trial (at least one), or with ``mask_span > 1`` runs of 1 to
+        ``mask_span`` bins starting at distinct bins, about as many bins in all."""
+        span = self.config.mask_span
+        n_hidden = max(1, round(self.config.mask_ratio * n_bins))
+        n_runs = max(1, min(n_bins, round(n_hidden / ((1 + span) / 2))))
+        starts = torch.rand(n_trials, n_bins, generator=generator).argsort(1)[:, :n_runs]
+        lengths = torch.randint(1, span + 1, (n_trials, n_runs), generator=generator)
+        t = torch.arange(n_bins)
+        hidden = ((t[None, None] >= starts[..., None])
+                  & (t[None, None] < (starts + lengths)[..., None])).any(1)
+        return hidden.to(device)
+
+    def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
+             epoch: int = 0) -> LossTerms:
+        """Poisson NLL on the hidden bins' held-in neurons and on every held-out entry.
+
+        In eval mode (validation) the hidden bins are drawn from a fixed seed, so that
+        validation losses compare across epochs.
+        """
+        generator = None if self.training else torch.Generator().manual_seed(0)
+        hidden = self.sample_mask(batch.shape[0], batch.shape[1], batch.device, generator)
+        log_rates = self(batch, hidden)["log_rates"]
+        total = self.reconstruction(log_rates, batch, hidden, n_bins)
+        return LossTerms(total, {"masked_fraction": hidden.float().mean().item()})
+
+    def reconstruction(self, log_rates: torch.Tensor, spikes: torch.Tensor,
+                       hidden: torch.Tensor, n_bins: int | None = None) -> torch.Tensor:
+        """Mean Poisson NLL over the scored entries: held-in neurons in the ``hidden`` bins
+        ``[trials, bins]``, held-out neurons everywhere (only the first ``n_bins`` bins)."""
+        nll = F.poisson_nll_loss(log_rates, spikes, log_input=True, full=True, reduction="none")
+        weight = torch.zeros_like(nll)
+        weight[..., self.heldin_index] = hidden[..., None].to(nll.dtype)
+        weight[..., self.heldout_index] = 1.0
+        if n_bins is not None:
+            weight[:, n_bins:] = 0
+        return (nll * weight).sum() / weight.sum().clamp_min(1.0)
+
+    @torch.no_grad()
+    def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto") -> Inference:
+        """Rates and latents of every trial (nothing hidden, no dropout)."""
+        spikes = spikes_of(data, self.n_neurons)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        was_training = self.training
+        self.eval()
+        chunks: dict[str, list[np.ndarray]] = {"log_rates": [], "latents": []}
+        try:
+            with ThreadPolicy(threads, work=model_work(self, min(batch_size, len(spikes)))):
+                for start in range(0, len(spikes), batch_size):
+                    out = self(torch.as_tensor(spikes[start:start + batch_size],
+                                               device=self.device))
+                    for key, chunk in chunks.items():
+                        chunk.append(out[key].cpu().numpy())
+        finally:
+            self.train(was_training)
+        log_rates = np.concatenate(chunks["log_rates"])
+        return Inference(rates=np.exp(log_rates), log_rates=log_rates,
+                         latents=np.concatenate(chunks["latents"]))
