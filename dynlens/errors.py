@@ -24,6 +24,7 @@ __all__ = [
     "DynlensError",
     "DynlensFileFormatError",
     "DynlensFileNotFoundError",
+    "DynlensMissingDependencyError",
     "DynlensNoDynamicsError",
     "DynlensNotFittedError",
     "DynlensTypeError",
@@ -58,6 +59,11 @@ class DynlensDivergenceError(DynlensError, RuntimeError):
 
 class DynlensUnsafeCheckpointError(DynlensFileFormatError):
     """A checkpoint holds something other than tensors and JSON (e.g. pickled objects)."""
+
+
+class DynlensMissingDependencyError(DynlensError, ImportError):
+    """A function needs an optional package that is not installed; the message names the
+    extra that installs it."""
 
 
 class DynlensNoDynamicsError(DynlensError, AttributeError):

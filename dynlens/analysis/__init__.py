@@ -9,7 +9,9 @@ from .evaluate import evaluate
 from .fixed_points import FixedPoints, find_fixed_points
 from .graph import fixed_point_graph
 from .linearize import Linearization, linearize
+from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectrum
 from .options import SolverOptions, Tolerances
+from .similarity import dynamics_similarity
 
 __all__ = [
     "AffineAlignment",
@@ -17,13 +19,17 @@ __all__ = [
     "FixedPointComparison",
     "FixedPoints",
     "Linearization",
+    "LyapunovSpectrum",
     "SolverOptions",
     "Tolerances",
     "compare_fixed_points",
     "deduplicate",
+    "dynamics_similarity",
     "evaluate",
     "find_fixed_points",
     "fixed_point_graph",
+    "kaplan_yorke_dimension",
     "linearize",
+    "lyapunov_spectrum",
     "metrics",
 ]

@@ -1,0 +1,98 @@
+"""Lyapunov spectra against exact answers and textbook values (Sprott, Chaos and Time-Series
+Analysis, in the equations' own time units), with tolerances for short runs; the long-run
+accuracy is in benchmarks/bench_lyapunov.md."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import dynlens as dl
+from dynlens.errors import DynlensError
+
+
+class Henon(torch.nn.Module):
+    """The Henon map as a plain user module (a 1.4, b 0.3)."""
+
+    dim, kind = 2, "discrete"
+
+    def forward(self, x, u=None):
+        return torch.stack([1 - 1.4 * x[..., 0] ** 2 + x[..., 1], 0.3 * x[..., 0]], -1)
+
+
+class Linear(torch.nn.Module):
+    def __init__(self, matrix, kind, dt=None):
+        super().__init__()
+        self.register_buffer("a", torch.as_tensor(matrix, dtype=torch.float64))
+        self.dim, self.kind, self.dt = self.a.shape[0], kind, dt
+
+    def forward(self, x, u=None):
+        return x @ self.a.T
+
+
+def rotated(eigenvalues):
+    q = np.linalg.qr(np.random.default_rng(0).standard_normal((len(eigenvalues),) * 2))[0]
+    return q @ np.diag(eigenvalues) @ q.T
+
+
+def test_kaplan_yorke_dimension_by_hand():
+    assert dl.kaplan_yorke_dimension([0.9056, 0, -14.5723]) == pytest.approx(2.0621, abs=1e-4)
+    assert dl.kaplan_yorke_dimension([0.0714, 0, -5.3943]) == pytest.approx(2.0132, abs=1e-4)
+    assert dl.kaplan_yorke_dimension([1.0, 0.5]) == 2.0
+    assert dl.kaplan_yorke_dimension([-0.1, -2.0]) == 0.0
+    with pytest.raises(DynlensError, match="exponents"):
+        dl.kaplan_yorke_dimension([np.nan, 1.0])
+
+
+def test_a_linear_map_and_a_linear_field_give_their_eigenvalues_exactly():
+    spec = dl.lyapunov_spectrum(Linear(rotated([2.0, 0.5, -0.25]), "discrete"),
+                                np.ones(3), n_steps=200, n_starts=4)
+    np.testing.assert_allclose(spec.exponents, np.log([2.0, 0.5, 0.25]), atol=1e-9)
+    # the tangent vectors need a long warm-up to align where eigenvalues lie close
+    field = dl.lyapunov_spectrum(Linear(rotated([-0.5, -1.0, -3.0]), "continuous", dt=0.5),
+                                 np.ones(3), n_steps=60, n_starts=4, transient=60, substeps=10)
+    np.testing.assert_allclose(field.exponents, [-0.5, -1.0, -3.0], atol=2e-5)
+    assert field.kind == "continuous" and spec.kind == "discrete"
+
+
+def test_lorenz_against_the_textbook_and_its_constant_divergence():
+    lorenz = dl.systems.get("lorenz")
+    spec = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=800, n_starts=64)
+    np.testing.assert_allclose(spec.exponents, [0.9056, 0.0, -14.5723], atol=0.08)
+    assert spec.sum == pytest.approx(-(10 + 1 + 8 / 3), abs=1e-3)  # RK4's error only
+    assert spec.kaplan_yorke == pytest.approx(2.062, abs=0.01)
+    assert spec.trace.shape[1] == 3 and spec.trace_time[-1] == pytest.approx(800 * lorenz.dt)
+    assert np.all(spec.spread > 0) and spec.per_start.shape == (64, 3)
+
+
+def test_henon_as_a_plain_user_module():
+    spec = dl.lyapunov_spectrum(Henon(), np.array([0.1, 0.1]), n_steps=3000, n_starts=32)
+    np.testing.assert_allclose(spec.exponents, [0.4192, -1.6232], atol=0.02)
+    assert spec.sum == pytest.approx(math.log(0.3), abs=1e-9)  # log |det J| per step
+    assert spec.per_time(0.5) == pytest.approx(spec.exponents / 0.5)
+    assert spec.per_bin == pytest.approx(spec.exponents)
+
+
+def test_the_first_k_exponents_and_the_model_dtype():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+    net.dim, net.kind, net.dt = 3, "continuous", 0.1
+    spec = dl.lyapunov_spectrum(net, np.zeros(3), n_steps=100, n_starts=4, k=2)
+    assert spec.exponents.shape == (2,) and spec.trace.dtype == np.float64
+    assert spec.exponents[0] >= spec.exponents[1]
+
+
+def test_bad_arguments_are_refused():
+    lorenz = dl.systems.get("lorenz")
+    with pytest.raises(DynlensError, match="k: expected at most dim=3"):
+        dl.lyapunov_spectrum(lorenz, np.ones(3), k=4)
+    with pytest.raises(DynlensError, match="x0"):
+        dl.lyapunov_spectrum(lorenz, np.ones(4))
+    with pytest.raises(DynlensError, match="n_steps"):
+        dl.lyapunov_spectrum(lorenz, np.ones(3), n_steps=0)
+    short = dl.lyapunov_spectrum(lorenz, np.ones(3), n_steps=20, n_starts=2, dt=0.02)
+    assert short.per_time(0.04) == pytest.approx(short.exponents / 2)  # a bin of 0.02 in
+    with pytest.raises(DynlensError, match="bin_width"):                 # a clock of 0.04
+        short.per_time(0.0)
