@@ -48,9 +48,11 @@ def test_simulate_train_evaluate_round_trip(tmp_path, capsys):
 
     out = tmp_path / "analysis"
     assert main(["analyze", str(model_path), str(data_path), "--out", str(out), "--n-inits",
-                 "64", "--quiet"]) == 0
+                 "64", "--quiet", "--lyapunov-steps", "50"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "GRU-3" and summary["system"] == "arneodo"
+    assert summary["lambda1_true"] > 0.1 and 2 < summary["ky_true"] < 2.4  # Arneodo's chaos
+    assert {"lambda1_model", "ky_model"} <= set(summary)  # (too few trials here for DSA)
     assert summary["n_fixed_points"] == len(
         (out / "fixed_points.csv").read_text().splitlines()) - 1
     assert summary["matched"] + summary["missing"] == 3  # Arneodo has 3 fixed points
@@ -99,7 +101,7 @@ def test_train_and_analyze_an_lfads_model_from_the_command_line(tmp_path, capsys
         capsys.readouterr().out
     out = tmp_path / "analysis"
     assert main(["analyze", str(model_path), str(data_path), "--out", str(out), "--n-inits",
-                 "32", "--quiet"]) == 0
+                 "32", "--quiet", "--lyapunov-steps", "50"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "LFADS-8 (no controller)" and summary["system"] == "arneodo"
 

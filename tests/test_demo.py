@@ -18,7 +18,8 @@ def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     report = Report(tmp_path)
     summary = analysis_section(report, model, data, label="GRU-3",
                                heading="## 3. Opening the GRU",
-                               system=dl.systems.get("arneodo"), seed=0, progress=False)
+                               system=dl.systems.get("arneodo"), seed=0, progress=False,
+                               lyapunov_steps=50)
     text = report.write().read_text()
     assert summary["n_fixed_points"] >= 1  # a stable point near the origin
     assert "## 3. Opening the GRU" in text and "| status |" in text
@@ -40,7 +41,7 @@ def test_analysis_section_without_fixed_points_or_truth(tmp_path):
     dl.fit(model, data, max_epochs=4, bins_per_group=0, progress=False)
     report = Report(tmp_path)
     summary = analysis_section(report, model, data, label="NODE-3", heading="## NODE",
-                               seed=0, progress=False)
+                               seed=0, progress=False, lyapunov_steps=50)
     text = report.write().read_text()
     assert summary["n_fixed_points"] == 0  # this barely trained field has none near the data
     assert "No fixed point lies within" in text and "No true system" in text
@@ -55,7 +56,7 @@ def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
     dl.utils.seed_everything(0)
     model = dl.models.SAE(n_neurons=10, latent_dim=3, generator="gru", encoder_size=8)
     dl.fit(model, data, max_epochs=3, bins_per_group=0, progress=False)
-    path = run_analysis(model, data, tmp_path, n_inits=128, progress=False)
+    path = run_analysis(model, data, tmp_path, n_inits=128, progress=False, lyapunov_steps=50)
     text = path.read_text()
     # a system is named in the metadata, but without true latents there is nothing to align
     assert "The data carry no true latents" in text and "| status |" not in text

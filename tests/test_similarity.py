@@ -45,6 +45,8 @@ def test_the_default_score_ignores_a_linear_change_of_coordinates():
 def test_bad_input_is_refused_before_the_package_is_asked():
     with pytest.raises(DynlensError, match="a: expected more bins than n_delays=10"):
         dl.dynamics_similarity(np.zeros((2, 5, 3)), np.zeros((2, 30, 3)))
+    with pytest.raises(DynlensError, match="b: expected at least n_delays x dim = 30"):
+        dl.dynamics_similarity(np.zeros((2, 30, 3)), np.zeros((1, 12, 3)))
     with pytest.raises(DynlensError, match="score"):
         dl.dynamics_similarity(np.zeros((2, 30, 3)), np.zeros((2, 30, 3)), score="cosine")
 

@@ -8,6 +8,7 @@ from .compare import FixedPointComparison, compare_fixed_points
 from .evaluate import evaluate
 from .fixed_points import FixedPoints, find_fixed_points
 from .graph import fixed_point_graph
+from .invariants import compare_dynamics
 from .linearize import Linearization, linearize
 from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectrum
 from .options import SolverOptions, Tolerances
@@ -22,6 +23,7 @@ __all__ = [
     "LyapunovSpectrum",
     "SolverOptions",
     "Tolerances",
+    "compare_dynamics",
     "compare_fixed_points",
     "deduplicate",
     "dynamics_similarity",

@@ -11,7 +11,7 @@ otherwise). Several starting states run as one batch; their spread is the uncert
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -108,7 +108,18 @@ class LyapunovSpectrum:
         e.g. a model of data binned at ``data.bin_width`` of the true system's time, in the
         true system's units, whatever the model's own time (a map's steps, a NODE's
         ``bin_dt``)."""
-        return self.per_bin / check_positive_float(bin_width, "bin_width")
+        return self.rescaled(bin_width).exponents
+
+    def rescaled(self, bin_width: float) -> LyapunovSpectrum:
+        """This spectrum (exponents, spreads, trace) per unit of a clock in which one bin
+        lasts ``bin_width`` (see :meth:`per_time`)."""
+        factor = (self.dt if self.kind == "continuous" else 1.0) / check_positive_float(
+            bin_width, "bin_width")
+        return replace(self, exponents=self.exponents * factor, spread=self.spread * factor,
+                       per_start=self.per_start * factor, trace=self.trace * factor,
+                       trace_time=self.trace_time / (self.dt if self.kind == "continuous"
+                                                     else 1.0) * bin_width,
+                       kind="continuous", dt=bin_width)
 
     def __repr__(self) -> str:
         unit = "per time unit" if self.kind == "continuous" else "per step"

@@ -34,7 +34,7 @@ def dynamics_similarity(a: Any, b: Any, *, n_delays: int = 10, rank: int = 20,
     n_delays, rank : int
         Delay embedding and DMD rank. The defaults suit dynlens's trials (tens of bins,
         a few to tens of dimensions); ``rank`` is capped at ``n_delays`` times the smaller
-        dimension.
+        dimension and below the number of delay-embedded samples.
     score : {"wasserstein", "angular", "euclidean"}
         ``"wasserstein"`` (default) compares the two models' eigenvalue spectra, so the
         distance does not change under any invertible linear change of coordinates (a
@@ -75,7 +75,14 @@ def dynamics_similarity(a: Any, b: Any, *, n_delays: int = 10, rank: int = 20,
         raise DynlensMissingDependencyError(
             "dynamics_similarity: needs the optional dsa-metric package; install it with "
             "pip install \"dynlens[dsa]\"") from err
-    rank = min(rank, n_delays * min(s.shape[-1] for s in sets))
+    for x, name in zip(sets, ("a", "b")):
+        samples, width = x.shape[0] * (x.shape[1] - n_delays), n_delays * x.shape[-1]
+        if samples < width:  # dsa-metric needs a full-rank delay embedding
+            raise DynlensValueError(
+                f"{name}: expected at least n_delays x dim = {width} delay-embedded samples "
+                f"(trials x (bins - n_delays)), found {samples}; give more trials or fewer "
+                f"delays")
+    rank = min(rank, n_delays * min(x.shape[-1] for x in sets))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the package's own deprecation chatter
         result = DSA(sets[0], sets[1], n_delays=n_delays, rank=rank, score_method=score,

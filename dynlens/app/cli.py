@@ -95,7 +95,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     report = run_analysis(load_model(args.model, device=args.device), load_dataset(args.data),
                           args.out, system=args.system, split=args.split,
-                          n_inits=args.n_inits, seed=args.seed, progress=not args.quiet)
+                          n_inits=args.n_inits, seed=args.seed, progress=not args.quiet,
+                          lyapunov_steps=args.lyapunov_steps)
     print(f"report written to {report}")
     return 0
 
@@ -198,6 +199,9 @@ def _add_analyze(commands, common: argparse.ArgumentParser) -> None:
     an.add_argument("--split", default="train",
                     help="split whose latents start the search and fit the alignment")
     an.add_argument("--n-inits", type=int, default=1024, help="fixed-point search starts")
+    an.add_argument("--lyapunov-steps", type=int, default=None,
+                    help="bins per start of the Lyapunov spectra (default 2000 for fields, "
+                         "5000 for maps)")
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--device", default="cpu")
     an.add_argument("--quiet", action="store_true")

@@ -7,6 +7,7 @@ from .analysis import (
     fixed_point_graph,
     fixed_points,
     latents_vs_truth,
+    lyapunov_spectra,
 )
 from .data import latent_trajectory_3d, rates, spike_raster
 from .models import rates_vs_truth, training_history
@@ -18,6 +19,7 @@ __all__ = [
     "fixed_points",
     "latent_trajectory_3d",
     "latents_vs_truth",
+    "lyapunov_spectra",
     "new_figure",
     "rates",
     "rates_vs_truth",

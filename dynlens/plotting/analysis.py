@@ -362,3 +362,43 @@ def _comparison_spectra(fig: Figure, report: FixedPointComparison) -> None:
     if report.matched:
         ax2.legend(fontsize=7, loc="best")
     ax2.set_title("Per-bin eigenvalues of matched pairs (o true, x model)", fontsize=9)
+
+
+def lyapunov_spectra(spectra: dict, *, unit: str = "per time unit",
+                     title: str | None = None) -> Figure:
+    """Lyapunov spectra side by side: each exponent with its spread over starting states.
+
+    Parameters
+    ----------
+    spectra : dict of label to LyapunovSpectrum (or to ``(exponents, spread)``)
+        On one clock (see :meth:`~dynlens.analysis.LyapunovSpectrum.rescaled`).
+    unit : str
+        The y-axis unit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = lyapunov_spectra({"true": (np.array([0.2, 0.0, -1.2]), np.zeros(3)),
+    ...                         "model": (np.array([0.15, 0.0, -0.5]), np.full(3, 0.02))})
+    >>> fig.axes[0].get_xlabel()
+    'exponent (largest first)'
+    """
+    if not spectra:
+        raise DynlensValueError("spectra: expected at least one spectrum, found none")
+    fig, ax = new_figure(figsize=(6, 3.6))
+    offsets = np.linspace(-0.15, 0.15, len(spectra)) if len(spectra) > 1 else [0.0]
+    for i, ((label, spec), offset) in enumerate(zip(spectra.items(), offsets)):
+        exponents, spread = ((spec.exponents, spec.spread) if hasattr(spec, "exponents")
+                             else spec)
+        index = np.arange(1, len(exponents) + 1) + offset
+        ax.errorbar(index, exponents, yerr=spread, fmt="o", ms=4, capsize=3, color=f"C{i}",
+                    label=label)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    n = max(len(s.exponents if hasattr(s, "exponents") else s[0]) for s in spectra.values())
+    ax.set_xticks(range(1, n + 1))
+    ax.set_xlabel("exponent (largest first)")
+    ax.set_ylabel(f"Lyapunov exponent\n({unit})")
+    ax.set_title(title or "Lyapunov spectra (bars: spread over starting states)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig

@@ -1,0 +1,76 @@
+"""A trained model's attractor next to the true system's: Lyapunov spectra, Kaplan-Yorke
+dimensions and the DSA distance, as one flat row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import DynlensMissingDependencyError, DynlensValueError
+from ..utils import check_nonnegative_int, check_positive_int
+from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectrum
+from .similarity import dynamics_similarity
+
+__all__ = ["compare_dynamics"]
+
+
+def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = "test",
+                     n_steps: int | None = None, n_starts: int = 64, seed: int = 0
+                     ) -> dict[str, Any]:
+    """The model's chaos next to the truth's: a flat dict, ready to be a table row.
+
+    The spectrum of ``model.dynamics`` starts from ``n_starts`` of its latents on ``split``
+    and is expressed per unit of the true system's time (one bin is ``data.bin_width``;
+    :meth:`LyapunovSpectrum.rescaled`), so it reads on the scale of ``system``'s own
+    spectrum. The DSA distance compares the model's
+    latents with the true latents of ``split`` (when the data have them, ``dsa-metric`` is
+    installed and the split is long enough for its delay embedding).
+
+    Keys: ``lambda1_model``, ``ky_model``, ``sum_model`` and, with a ``system``,
+    ``lambda1_true``, ``ky_true``, ``sum_true``; ``dsa_to_truth``; ``spectra`` (the
+    :class:`LyapunovSpectrum` objects, by ``"model"`` and ``"true"``, for figures).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=5, n_trials=20, n_bins=20, seed=0)
+    >>> model = dl.models.SAE(n_neurons=5, latent_dim=3, generator="gru", encoder_size=8)
+    >>> row = dl.compare_dynamics(model, data, dl.systems.get("arneodo"), n_steps=50,
+    ...                           n_starts=4)
+    >>> sorted(k for k in row if k != "spectra")  # doctest: +ELLIPSIS
+    ['dsa_to_truth', 'ky_model', 'ky_true', 'lambda1_model', 'lambda1_true', 'sum_model', ...]
+    """
+    n_starts = check_positive_int(n_starts, "n_starts")
+    seed = check_nonnegative_int(seed, "seed")
+    part = data.split(split)
+    latents = model.infer(part).latents
+    flat = latents.reshape(-1, latents.shape[-1])
+    pick = np.random.default_rng(seed).choice(len(flat), min(n_starts, len(flat)),
+                                              replace=False)
+    spec = lyapunov_spectrum(model.dynamics, flat[pick], n_steps=n_steps, seed=seed)
+    if data.bin_width is None:
+        raise DynlensValueError(
+            "data.bin_width: expected the bin width in the true system's time units, to put "
+            "the two spectra on one clock; found None")
+    spec = spec.rescaled(data.bin_width)  # on the true system's clock
+    model_lam = spec.exponents
+    row: dict[str, Any] = {"lambda1_model": float(model_lam[0]),
+                           "ky_model": kaplan_yorke_dimension(model_lam),
+                           "sum_model": float(model_lam.sum())}
+    spectra: dict[str, LyapunovSpectrum] = {"model": spec}
+    if system is not None:
+        starts = (part.latents.reshape(-1, part.latents.shape[-1])[pick]
+                  if part.latents is not None and part.latents.shape[-1] == system.dim
+                  else system.default_x0)  # true states on the attractor, when known
+        truth = lyapunov_spectrum(system, starts, n_steps=n_steps, seed=seed)
+        spectra["true"] = truth
+        row.update(lambda1_true=float(truth.exponents[0]), ky_true=truth.kaplan_yorke,
+                   sum_true=truth.sum)
+    if part.latents is not None:
+        try:
+            row["dsa_to_truth"] = dynamics_similarity(latents, part.latents)
+        except (DynlensMissingDependencyError, DynlensValueError):
+            pass  # an optional extra, or too few samples for the delay embedding
+    row["spectra"] = spectra
+    return row
