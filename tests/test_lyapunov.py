@@ -68,6 +68,14 @@ def test_lorenz_against_the_textbook_and_its_constant_divergence():
     assert np.all(spec.spread > 0) and spec.per_start.shape == (64, 3)
 
 
+def test_rossler_against_the_textbook():
+    rossler = dl.systems.get("rossler")
+    spec = dl.lyapunov_spectrum(rossler, rossler.default_x0, n_steps=400, n_starts=64)
+    np.testing.assert_allclose(spec.exponents[:2], [0.0714, 0.0], atol=0.03)
+    assert spec.exponents[2] == pytest.approx(-5.3943, abs=0.15)
+    assert spec.kaplan_yorke == pytest.approx(2.013, abs=0.01)
+
+
 def test_henon_as_a_plain_user_module():
     spec = dl.lyapunov_spectrum(Henon(), np.array([0.1, 0.1]), n_steps=3000, n_starts=32)
     np.testing.assert_allclose(spec.exponents, [0.4192, -1.6232], atol=0.02)
