@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.special import gammaln
 from scipy.stats import poisson
 
 from dynlens.analysis.metrics import (
@@ -336,3 +337,39 @@ _ONES = np.ones((5, 6, 3))
 def test_bad_inputs_raise_errors_naming_the_argument(call, argument):
     with pytest.raises(DynlensError, match=rf"^({argument})[:,]"):
         call()
+
+
+def test_bits_per_spike_follows_nlb_on_padding_and_zero_rates():
+    rng = np.random.default_rng(3)
+    spikes = rng.poisson(1.0, size=(6, 8, 4)).astype(float)
+    rates = rng.uniform(0.2, 2.0, size=spikes.shape)
+    rates[0, 0, 0] = 0.0  # counted as 1e-9, as NLB does
+    spikes[1, 2:, :] = np.nan  # padding: left out everywhere
+    keep = ~np.isnan(spikes)
+    null = np.nanmean(spikes.reshape(-1, 4), axis=0)
+
+    def nll(r):
+        r = np.where(r == 0, 1e-9, r)
+        s = spikes[keep]
+        return np.sum(r[keep] - s * np.log(r[keep]) + gammaln(s + 1))
+
+    expected = (nll(np.broadcast_to(null, spikes.shape)) - nll(rates)) / (
+        np.log(2) * np.nansum(spikes))
+    assert bits_per_spike(spikes, rates) == pytest.approx(expected, rel=1e-12)
+    nlb = pytest.importorskip("nlb_tools.evaluation")
+    assert bits_per_spike(spikes, rates) == pytest.approx(
+        nlb.bits_per_spike(rates.copy(), spikes), rel=1e-12)
+
+
+def test_bits_per_spike_refuses_negative_rates():
+    with pytest.raises(DynlensError, match="rates: expected non-negative"):
+        bits_per_spike(np.ones((2, 3, 2)), -np.ones((2, 3, 2)))
+
+
+def test_cycle_consistency_of_an_injective_but_weak_readout_is_below_one():
+    rng = np.random.default_rng(0)
+    latents = rng.standard_normal((20, 50, 3))
+    q = np.linalg.qr(rng.standard_normal((10, 3)))[0]
+    assert cycle_consistency(latents, latents @ q.T) == pytest.approx(1.0)
+    weak = q * np.array([1.0, 1.0, 0.05])  # still injective
+    assert cycle_consistency(latents, latents @ weak.T) == pytest.approx(0.65, abs=0.02)
