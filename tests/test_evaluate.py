@@ -15,8 +15,8 @@ from dynlens.errors import DynlensTypeError, DynlensValueError
 from dynlens.models import SAE, Inference
 from dynlens.training import fit
 
-TRUTH_KEYS = {"split", "n_trials", "rate_r2", "rate_r2_vw", "state_r2", "decode_r2", "bps",
-              "cycle_consistency"}
+TRUTH_KEYS = {"split", "n_trials", "rate_r2", "rate_r2_vw", "state_r2", "decode_r2",
+              "state_r2_vw", "decode_r2_vw", "bps", "cycle_consistency"}
 
 
 class _Oracle:

@@ -373,3 +373,16 @@ def test_cycle_consistency_of_an_injective_but_weak_readout_is_below_one():
     assert cycle_consistency(latents, latents @ q.T) == pytest.approx(1.0)
     weak = q * np.array([1.0, 1.0, 0.05])  # still injective
     assert cycle_consistency(latents, latents @ weak.T) == pytest.approx(0.65, abs=0.02)
+
+
+def test_state_r2_weighting_uniform_versus_variance():
+    rng = np.random.default_rng(1)
+    true = rng.standard_normal((500, 2))
+    # one inferred dimension follows the truth, a low-variance one is pure noise
+    inferred = np.column_stack([true @ [1.0, 0.5], 0.1 * rng.standard_normal(500)])
+    uniform = state_r2(true, inferred)
+    weighted = state_r2(true, inferred, weighting="variance")
+    assert uniform == pytest.approx(0.5, abs=0.02)  # (1 + 0) / 2
+    assert weighted > 0.98  # the noise dimension carries 1 % of the variance
+    with pytest.raises(DynlensError, match="weighting"):
+        state_r2(true, inferred, weighting="median")

@@ -25,7 +25,9 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
     - ``rate_r2``, ``rate_r2_vw``: R2 of inferred vs true rates, uniform and variance-weighted
       over neurons (needs true rates);
     - ``state_r2``: affine true -> inferred latents (the published direction; penalises
-      invented dimensions), ``decode_r2``: inferred -> true (needs true latents);
+      invented dimensions), ``decode_r2``: inferred -> true (needs true latents); both
+      averaged uniformly over dimensions (the paper), and ``state_r2_vw``, ``decode_r2_vw``
+      weighted by each dimension's variance (as CtDB reports them);
     - ``bps``: population bits per spike on held-in neurons; ``co_bps`` on held-out neurons
       (needs held-out neurons);
     - ``cycle_consistency`` of the inferred latents and log-rates;
@@ -39,9 +41,10 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
     >>> data = dl.simulate("arneodo", n_neurons=5, n_trials=30, n_bins=10, seed=0)
     >>> model = dl.models.SAE(n_neurons=5, latent_dim=3, hidden_size=16, encoder_size=8)
     >>> row = dl.evaluate(model, data)
-    >>> sorted(row)
-    ['bps', 'cycle_consistency', 'decode_r2', 'n_trials', 'rate_r2', 'rate_r2_vw', 'split', 'state_r2']
-    """  # noqa: E501
+    >>> sorted(row)  # doctest: +NORMALIZE_WHITESPACE
+    ['bps', 'cycle_consistency', 'decode_r2', 'decode_r2_vw', 'n_trials', 'rate_r2',
+     'rate_r2_vw', 'split', 'state_r2', 'state_r2_vw']
+    """
     if not hasattr(model, "infer"):
         raise DynlensTypeError(
             f"model: expected a dynlens model with .infer(), found {type(model).__name__}"
@@ -64,8 +67,11 @@ def _score(model, data, part, split: str, batch_size: int) -> dict[str, Any]:
     if part.latents is not None and inferred.latents is not None:
         train = data.split("train")
         fitted = model.infer(train, batch_size=batch_size).latents
-        row["state_r2"] = metrics.state_r2(part.latents, inferred.latents, train.latents, fitted)
-        row["decode_r2"] = metrics.decode_r2(part.latents, inferred.latents, train.latents, fitted)
+        for name in ("state_r2", "decode_r2"):
+            score = getattr(metrics, name)
+            row[name] = score(part.latents, inferred.latents, train.latents, fitted)
+            row[f"{name}_vw"] = score(part.latents, inferred.latents, train.latents, fitted,
+                                      weighting="variance")
     held = np.asarray(part.heldout_neurons, dtype=int)
     heldin = np.setdiff1d(np.arange(part.n_neurons), held)
     row["bps"] = metrics.bits_per_spike(part.spikes[..., heldin], inferred.rates[..., heldin])

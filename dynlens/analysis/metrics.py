@@ -74,14 +74,19 @@ def rate_r2(true_rates, pred_rates, weighting: str = "uniform") -> float:
     true = _flat(true_rates, "true_rates")
     pred = _flat(pred_rates, "pred_rates")
     _same_shape(true, pred, "true_rates", "pred_rates")
+    return float(r2_score(true, pred, multioutput=_multioutput(weighting)))
+
+
+def _multioutput(weighting: str) -> str:
+    """scikit-learn's ``multioutput`` for a dynlens ``weighting``."""
     modes = {"uniform": "uniform_average", "variance": "variance_weighted"}
     if weighting not in modes:
         raise DynlensValueError(f"weighting: expected 'uniform' or 'variance', found {weighting!r}")
-    return float(r2_score(true, pred, multioutput=modes[weighting]))
+    return modes[weighting]
 
 
 def _affine_r2(source, target, source_fit, target_fit, names: tuple[str, str],
-               fit_names: tuple[str, str]) -> float:
+               fit_names: tuple[str, str], weighting: str = "uniform") -> float:
     src, tgt = _flat(source, names[0]), _flat(target, names[1])
     if src.shape[0] != tgt.shape[0]:
         raise DynlensValueError(
@@ -94,31 +99,38 @@ def _affine_r2(source, target, source_fit, target_fit, names: tuple[str, str],
         )
     if source_fit is None:
         source_fit, target_fit = src, tgt
+    multioutput = _multioutput(weighting)
     alignment = AffineAlignment().fit(
         _flat(source_fit, fit_names[0]), _flat(target_fit, fit_names[1])
     )
-    return float(alignment.score(src, tgt))
+    return float(r2_score(tgt, alignment.transform(src), multioutput=multioutput))
 
 
-def state_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None) -> float:
+def state_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None, *,
+             weighting: str = "uniform") -> float:
     """R2 of an affine map from TRUE latents to INFERRED latents (the paper's direction).
 
     It penalises inferred dimensions that the truth cannot explain (invented dynamics). The
     map is fitted on ``(true_fit, inferred_fit)`` (e.g. the train split) and scored on the
     given arrays; without fit arrays it is fitted and scored on the same data, as the paper
-    did. R2 is averaged uniformly over inferred dimensions.
+    did. R2 is averaged over inferred dimensions uniformly (``weighting="uniform"``, the
+    paper) or weighted by each dimension's variance (``"variance"``, as CtDB does); the two
+    can differ a lot when some inferred dimensions carry little variance.
     """
     return _affine_r2(true_latents, inferred_latents, true_fit, inferred_fit,
-                      ("true_latents", "inferred_latents"), ("true_fit", "inferred_fit"))
+                      ("true_latents", "inferred_latents"), ("true_fit", "inferred_fit"),
+                      weighting)
 
 
-def decode_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None) -> float:
+def decode_r2(true_latents, inferred_latents, true_fit=None, inferred_fit=None, *,
+              weighting: str = "uniform") -> float:
     """R2 of an affine map from INFERRED latents to TRUE latents: is the truth decodable?
 
-    Fitting and scoring follow :func:`state_r2`; R2 is averaged over true dimensions.
+    Fitting, scoring and ``weighting`` follow :func:`state_r2`, over the true dimensions.
     """
     return _affine_r2(inferred_latents, true_latents, inferred_fit, true_fit,
-                      ("inferred_latents", "true_latents"), ("inferred_fit", "true_fit"))
+                      ("inferred_latents", "true_latents"), ("inferred_fit", "true_fit"),
+                      weighting)
 
 
 def _poisson_nll_sum(spikes: np.ndarray, rates: np.ndarray) -> float:
