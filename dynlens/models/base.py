@@ -42,10 +42,12 @@ import torch
 from torch import nn
 
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
-from ..utils import check_choice
+from ..threads import ThreadPolicy, model_work
+from ..utils import check_choice, check_positive_int
 from .inference import Inference
 
-__all__ = ["LossTerms", "Model", "available", "build", "get", "register", "spikes_of"]
+__all__ = ["LossTerms", "Model", "available", "build", "check_heldout", "get", "register",
+           "spikes_of"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,24 @@ class Model(nn.Module):
         """Training settings this model uses unless ``fit`` is told otherwise."""
         return {}
 
+    @torch.no_grad()
+    def run_batches(self, n_trials: int, batch_size: int, threads: int | str,
+                    step: Any) -> dict[str, np.ndarray]:
+        """``step(slice)`` -> dict of arrays, for every batch of trials, concatenated.
+
+        The shared frame of ``infer``: eval mode (restored afterwards), no gradients, the
+        thread policy, batches of ``batch_size`` trials.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        was_training = self.training
+        self.eval()
+        try:
+            with ThreadPolicy(threads, work=model_work(self, min(batch_size, n_trials))):
+                parts = [step(slice(s, s + batch_size)) for s in range(0, n_trials, batch_size)]
+        finally:
+            self.train(was_training)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
     def no_dynamics_reason(self) -> str:
         """Why this model has no ``dynamics``, and what to use instead (for the error)."""
         return (f"a {type(self).__name__} model has no generator to open; use its latents "
@@ -154,6 +174,20 @@ def spikes_of(data: Any, n_neurons: int) -> np.ndarray:
             f"found {spikes.shape}"
         )
     return spikes
+
+
+def check_heldout(heldout: Any, n_neurons: int) -> list[int]:
+    """``heldout`` as sorted ints: distinct neuron indices in ``[0, n_neurons)``, fewer than
+    ``n_neurons`` (some neurons must stay held in), else a DynlensValueError naming it."""
+    held = np.asarray(heldout, dtype=int).ravel()
+    if held.size and (held.min() < 0 or held.max() >= n_neurons or len(set(held)) != held.size):
+        raise DynlensValueError(
+            f"heldout_neurons: expected distinct indices in [0, {n_neurons}), "
+            f"found {held.tolist()}")
+    if held.size >= n_neurons:
+        raise DynlensValueError(
+            f"heldout_neurons: expected fewer than n_neurons={n_neurons}, found {held.size}")
+    return sorted(int(i) for i in held)
 
 
 _REGISTRY: dict[str, type[Model]] = {}

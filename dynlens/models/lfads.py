@@ -30,9 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import DynlensTypeError, DynlensValueError
-from ..threads import ThreadPolicy, model_work
 from ..utils import check_fraction, check_nonnegative_int, check_positive_float, check_positive_int
-from .base import LossTerms, Model, register, spikes_of
+from .base import LossTerms, Model, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
 from .inference import Inference
 from .lfads_parts import AR1Prior, LFADSGenerator, gaussian_kl
@@ -83,13 +82,7 @@ class LFADSConfig:
         for name in ("l2_gen_scale", "l2_con_scale"):
             value = getattr(self, name)
             setattr(self, name, 0.0 if value == 0 else check_positive_float(value, name))
-        held = sorted(int(i) for i in np.asarray(self.heldout_neurons, dtype=int).ravel())
-        if len(set(held)) != len(held) or any(i < 0 or i >= self.n_neurons for i in held) \
-                or len(held) >= self.n_neurons:
-            raise DynlensValueError(
-                f"heldout_neurons: expected fewer than {self.n_neurons} distinct indices in "
-                f"[0, {self.n_neurons}), found {held}")
-        self.heldout_neurons = held
+        self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -323,7 +316,6 @@ class LFADS(Model):
             penalty = penalty + 0.5 * cfg.l2_con_scale * self.controller.weight_hh.pow(2).mean()
         return penalty
 
-    @torch.no_grad()
     def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto",
               n_samples: int | None = None) -> Inference:
         """Rates, factors, generator states (latents), initial conditions and inferred inputs.
@@ -332,21 +324,11 @@ class LFADS(Model):
         samples (rates averaged as rates). External inputs come from ``data.inputs``.
         """
         spikes = spikes_of(data, self.n_neurons)
-        batch_size = check_positive_int(batch_size, "batch_size")
         if n_samples is not None:
             n_samples = check_positive_int(n_samples, "n_samples")
         inputs = self._data_inputs(data, spikes)
-        was_training = self.training
-        self.eval()
-        try:
-            with ThreadPolicy(threads, work=model_work(self, min(batch_size, len(spikes)))):
-                parts = [self._infer_batch(spikes[s:s + batch_size],
-                                           None if inputs is None else inputs[s:s + batch_size],
-                                           n_samples)
-                         for s in range(0, len(spikes), batch_size)]
-        finally:
-            self.train(was_training)
-        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        cat = self.run_batches(len(spikes), batch_size, threads, lambda rows: self._infer_batch(
+            spikes[rows], None if inputs is None else inputs[rows], n_samples))
         return Inference(rates=cat["rates"], log_rates=np.log(cat["rates"]),
                          latents=cat["states"], initial_conditions=cat["ic_mean"],
                          factors=cat["factors"], inputs=cat.get("inputs"),

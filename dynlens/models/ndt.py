@@ -26,9 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import DynlensTypeError, DynlensValueError
-from ..threads import ThreadPolicy, model_work
 from ..utils import check_choice, check_fraction, check_nonnegative_int, check_positive_int
-from .base import LossTerms, Model, register, spikes_of
+from .base import LossTerms, Model, check_heldout, register, spikes_of
 from .inference import Inference
 
 __all__ = ["NDT", "NDTConfig"]
@@ -60,13 +59,7 @@ class NDTConfig:
 
     def __post_init__(self) -> None:
         self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
-        held = sorted(int(i) for i in np.asarray(self.heldout_neurons, dtype=int).ravel())
-        if len(set(held)) != len(held) or any(i < 0 or i >= self.n_neurons for i in held) \
-                or len(held) >= self.n_neurons:
-            raise DynlensValueError(
-                f"heldout_neurons: expected fewer than {self.n_neurons} distinct indices in "
-                f"[0, {self.n_neurons}), found {held}")
-        self.heldout_neurons = held
+        self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
         for name in ("n_layers", "n_heads", "ff_dim", "mask_span", "max_bins"):
             setattr(self, name, check_positive_int(getattr(self, name), name))
         for name in ("latent_dim", "d_model"):
@@ -83,7 +76,7 @@ class NDTConfig:
         check_choice(self.positions, POSITIONS, "positions")
         for name in ("dropout_embedding", "dropout_attention", "dropout_rates"):
             setattr(self, name, check_fraction(getattr(self, name), name))
-        width = self.d_model or self.n_neurons - len(held)
+        width = self.d_model or self.n_neurons - len(self.heldout_neurons)
         if width % self.n_heads:
             raise DynlensValueError(
                 f"n_heads: expected a divisor of d_model={width} (the number of held-in "
@@ -289,23 +282,14 @@ class NDT(Model):
             weight[:, n_bins:] = 0
         return (nll * weight).sum() / weight.sum().clamp_min(1.0)
 
-    @torch.no_grad()
     def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto") -> Inference:
         """Rates and latents of every trial (nothing hidden, no dropout)."""
         spikes = spikes_of(data, self.n_neurons)
-        batch_size = check_positive_int(batch_size, "batch_size")
-        was_training = self.training
-        self.eval()
-        chunks: dict[str, list[np.ndarray]] = {"log_rates": [], "latents": []}
-        try:
-            with ThreadPolicy(threads, work=model_work(self, min(batch_size, len(spikes)))):
-                for start in range(0, len(spikes), batch_size):
-                    out = self(torch.as_tensor(spikes[start:start + batch_size],
-                                               device=self.device))
-                    for key, chunk in chunks.items():
-                        chunk.append(out[key].cpu().numpy())
-        finally:
-            self.train(was_training)
-        log_rates = np.concatenate(chunks["log_rates"])
-        return Inference(rates=np.exp(log_rates), log_rates=log_rates,
-                         latents=np.concatenate(chunks["latents"]))
+
+        def step(rows: slice) -> dict[str, np.ndarray]:
+            out = self(torch.as_tensor(spikes[rows], device=self.device))
+            return {key: out[key].cpu().numpy() for key in ("log_rates", "latents")}
+
+        chunks = self.run_batches(len(spikes), batch_size, threads, step)
+        return Inference(rates=np.exp(chunks["log_rates"]), log_rates=chunks["log_rates"],
+                         latents=chunks["latents"])

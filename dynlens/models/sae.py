@@ -14,9 +14,8 @@ from torch import nn
 
 from ..dynamics import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS, rollout
 from ..errors import DynlensValueError
-from ..threads import ThreadPolicy, model_work
 from ..utils import check_choice, check_fraction, check_positive_float, check_positive_int
-from .base import LossTerms, Model, register, spikes_of
+from .base import LossTerms, Model, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
     DiscreteNODEDynamics,
@@ -83,20 +82,7 @@ class SAEConfig:
         self.rtol = check_positive_float(self.rtol, "rtol")
         self.atol = check_positive_float(self.atol, "atol")
         self.bin_dt = check_positive_float(self.bin_dt, "bin_dt")
-        held = np.asarray(self.heldout_neurons, dtype=int).ravel()
-        if held.size and (
-            held.min() < 0 or held.max() >= self.n_neurons or len(set(held)) != held.size
-        ):
-            raise DynlensValueError(
-                f"heldout_neurons: expected distinct indices in [0, {self.n_neurons}), "
-                f"found {held.tolist()}"
-            )
-        if held.size >= self.n_neurons:
-            raise DynlensValueError(
-                f"heldout_neurons: expected fewer than n_neurons={self.n_neurons}, "
-                f"found {held.size}"
-            )
-        self.heldout_neurons = sorted(int(i) for i in held)
+        self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -263,24 +249,15 @@ class SAE(Model):
         ``threads`` sets torch's CPU threads meanwhile (see :mod:`dynlens.threads`).
         """
         spikes = spikes_of(data, self.n_neurons)
-        batch_size = check_positive_int(batch_size, "batch_size")
-        was_training = self.training
-        self.eval()
-        chunks: dict[str, list[np.ndarray]] = {"log_rates": [], "latents": [], "ic": []}
-        try:
-            with ThreadPolicy(threads, work=model_work(self, min(batch_size, len(spikes)))):
-                for start in range(0, spikes.shape[0], batch_size):
-                    batch = torch.as_tensor(spikes[start:start + batch_size],
-                                            dtype=torch.float32, device=self.device)
-                    out = self(batch)
-                    for key, chunk in chunks.items():
-                        chunk.append(out[key].cpu().numpy())
-        finally:
-            self.train(was_training)
-        log_rates = np.concatenate(chunks["log_rates"])
+
+        def step(rows: slice) -> dict[str, np.ndarray]:
+            out = self(torch.as_tensor(spikes[rows], dtype=torch.float32, device=self.device))
+            return {key: out[key].cpu().numpy() for key in ("log_rates", "latents", "ic")}
+
+        chunks = self.run_batches(len(spikes), batch_size, threads, step)
+        log_rates = chunks["log_rates"]
         return Inference(rates=np.exp(log_rates), log_rates=log_rates,
-                         latents=np.concatenate(chunks["latents"]),
-                         initial_conditions=np.concatenate(chunks["ic"]))
+                         latents=chunks["latents"], initial_conditions=chunks["ic"])
 
 
 def _renamed_generator(generator: str, dynamics: str | None) -> str:
