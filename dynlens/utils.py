@@ -29,6 +29,7 @@ __all__ = [
     "atomic_path",
     "check_choice",
     "check_fraction",
+    "check_keywords",
     "check_nonnegative_int",
     "check_positive_float",
     "check_positive_int",
@@ -102,6 +103,21 @@ def check_choice(value, choices, name: str):
     raise DynlensValueError(
         f"{name}: expected one of {', '.join(repr(c) for c in choices)}, found {value!r}{hint}"
     )
+
+
+def check_keywords(given, allowed, owner: str) -> None:
+    """Raise naming ``owner`` when ``given`` holds names outside ``allowed``.
+
+    >>> check_keywords({"lr"}, {"lr", "seed"}, "fit")
+    >>> check_keywords({"lr", "colour"}, {"lr"}, "fit")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: fit: unexpected keyword(s) ['colour']; expected any of ['lr']
+    """
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise DynlensTypeError(
+            f"{owner}: unexpected keyword(s) {unknown}; expected any of {sorted(allowed)}")
 
 
 def json_default(obj: Any) -> Any:

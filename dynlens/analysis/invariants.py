@@ -16,8 +16,8 @@ __all__ = ["compare_dynamics"]
 
 
 def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = "test",
-                     n_steps: int | None = None, n_starts: int = 64, seed: int = 0
-                     ) -> dict[str, Any]:
+                     n_steps: int | None = None, n_starts: int = 64, seed: int = 0,
+                     latents: Any = None) -> dict[str, Any]:
     """The model's chaos next to the truth's: a flat dict, ready to be a table row.
 
     The spectrum of ``model.dynamics`` starts from ``n_starts`` of its latents on ``split``
@@ -26,6 +26,9 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     spectrum. The DSA distance compares the model's
     latents with the true latents of ``split`` (when the data have them, ``dsa-metric`` is
     installed and the split is long enough for its delay embedding).
+
+    ``latents``: the model's latents on ``split`` when the caller has them already (they
+    are inferred otherwise).
 
     Keys: ``lambda1_model``, ``ky_model``, ``sum_model`` and, with a ``system``,
     ``lambda1_true``, ``ky_true``, ``sum_true``; ``dsa_to_truth``; ``spectra`` (the
@@ -44,7 +47,7 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     n_starts = check_positive_int(n_starts, "n_starts")
     seed = check_nonnegative_int(seed, "seed")
     part = data.split(split)
-    latents = model.infer(part).latents
+    latents = model.infer(part).latents if latents is None else np.asarray(latents)
     flat = latents.reshape(-1, latents.shape[-1])
     pick = np.random.default_rng(seed).choice(len(flat), min(n_starts, len(flat)),
                                               replace=False)

@@ -143,7 +143,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
                       "Model fixed points mapped into true coordinates vs the true fixed points")
     if invariants and data.bin_width is not None:
         summary.update(_chaos_section(report, model, data, system, label, split, seed, prefix,
-                                      lyapunov_steps))
+                                      lyapunov_steps, latents))
     elif invariants:
         report.text("The data have no bin width, so the model's Lyapunov spectrum cannot be "
                     "put on a clock; no chaos section.")
@@ -151,13 +151,14 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
 
 
 def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: str,
-                   split: str, seed: int, prefix: str, n_steps: int | None) -> dict:
+                   split: str, seed: int, prefix: str, n_steps: int | None,
+                   latents: Any) -> dict:
     """Lyapunov spectra and Kaplan-Yorke dimensions of the model and the system, and the
     DSA distance of the latents, as text, a figure and summary numbers."""
     from .. import analysis
 
     row = analysis.compare_dynamics(model, data, system, split=split, seed=seed,
-                                    n_steps=n_steps)
+                                    n_steps=n_steps, latents=latents)
     spectra = row.pop("spectra")
     lines = [(f"**Chaos.** {label}: largest Lyapunov exponent {row['lambda1_model']:.3f} per "
              f"time unit of the true system, Kaplan-Yorke dimension {row['ky_model']:.2f}")]

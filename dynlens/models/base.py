@@ -88,6 +88,16 @@ class Model(nn.Module):
         """Neurons predicted but never given as input."""
         return [int(i) for i in getattr(self.config, "heldout_neurons", [])]
 
+    def register_neuron_indices(self) -> None:
+        """Buffers ``heldin_index`` (the neurons given as input) and ``heldout_index``, from
+        ``config``; not saved in checkpoints (the config rebuilds them)."""
+        held = set(self.heldout_neurons)
+        self.register_buffer("heldin_index", torch.tensor(
+            [i for i in range(self.n_neurons) if i not in held], dtype=torch.long),
+            persistent=False)
+        self.register_buffer("heldout_index", torch.tensor(sorted(held), dtype=torch.long),
+                             persistent=False)
+
     @property
     def device(self) -> torch.device:
         for tensor in self.parameters():

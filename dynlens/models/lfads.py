@@ -29,8 +29,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import DynlensTypeError, DynlensValueError
-from ..utils import check_fraction, check_nonnegative_int, check_positive_float, check_positive_int
+from ..errors import DynlensValueError
+from ..utils import (
+    check_fraction,
+    check_keywords,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+)
 from .base import LossTerms, Model, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
 from .inference import Inference
@@ -146,20 +152,14 @@ class LFADS(Model):
                  con_dim: int = 128, co_dim: int = 1, ext_input_dim: int = 0,
                  heldout_neurons: Sequence[int] | None = None, **options: Any) -> None:
         super().__init__()
-        unknown = sorted(set(options) - set(LFADSConfig.__dataclass_fields__))
-        if unknown:
-            raise DynlensTypeError(
-                f"LFADS: unexpected keyword(s) {unknown}; expected any of "
-                f"{sorted(LFADSConfig.__dataclass_fields__)}")
+        check_keywords(options, LFADSConfig.__dataclass_fields__, "LFADS")
         self.config = LFADSConfig(
             n_neurons=n_neurons, ic_dim=ic_dim, n_factors=n_factors, ic_enc_dim=ic_enc_dim,
             gen_dim=gen_dim, ci_enc_dim=ci_enc_dim, con_dim=con_dim, co_dim=co_dim,
             ext_input_dim=ext_input_dim,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
         cfg = self.config
-        held = set(cfg.heldout_neurons)
-        self.register_buffer("heldin_index", torch.tensor(
-            [i for i in range(cfg.n_neurons) if i not in held]), persistent=False)
+        self.register_neuron_indices()
         n_in = len(self.heldin_index)
         self.input_dropout = nn.Dropout(cfg.dropout)
         self.ic_encoder = BidirectionalGRUEncoder(n_in, 2 * cfg.ic_dim, cfg.ic_enc_dim,

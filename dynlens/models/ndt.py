@@ -25,8 +25,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import DynlensTypeError, DynlensValueError
-from ..utils import check_choice, check_fraction, check_nonnegative_int, check_positive_int
+from ..errors import DynlensValueError
+from ..utils import (
+    check_choice,
+    check_fraction,
+    check_keywords,
+    check_nonnegative_int,
+    check_positive_int,
+)
 from .base import LossTerms, Model, check_heldout, register, spikes_of
 from .inference import Inference
 
@@ -136,20 +142,12 @@ class NDT(Model):
     def __init__(self, n_neurons: int, latent_dim: int | None = None,
                  heldout_neurons: Sequence[int] | None = None, **options: Any) -> None:
         super().__init__()
-        unknown = sorted(set(options) - set(NDTConfig.__dataclass_fields__))
-        if unknown:
-            raise DynlensTypeError(
-                f"NDT: unexpected keyword(s) {unknown}; expected any of "
-                f"{sorted(NDTConfig.__dataclass_fields__)}")
+        check_keywords(options, NDTConfig.__dataclass_fields__, "NDT")
         self.config = NDTConfig(
             n_neurons=n_neurons, latent_dim=latent_dim,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
         cfg = self.config
-        held = set(cfg.heldout_neurons)
-        self.register_buffer("heldin_index", torch.tensor(
-            [i for i in range(cfg.n_neurons) if i not in held]), persistent=False)
-        self.register_buffer("heldout_index", torch.tensor(sorted(held), dtype=torch.long),
-                             persistent=False)
+        self.register_neuron_indices()
         n_in = len(self.heldin_index)
         width = cfg.d_model or n_in
         self.embed = nn.Identity() if cfg.d_model is None else nn.Linear(n_in, width)

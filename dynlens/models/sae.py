@@ -175,11 +175,7 @@ class SAE(Model):
             rtol=rtol, atol=atol, bin_dt=bin_dt,
         )
         cfg = self.config
-        held = set(cfg.heldout_neurons)
-        self.register_buffer(
-            "heldin_index", torch.tensor([i for i in range(cfg.n_neurons) if i not in held]),
-            persistent=False,
-        )
+        self.register_neuron_indices()
         self.encoder = BidirectionalGRUEncoder(
             len(self.heldin_index), cfg.latent_dim, cfg.encoder_size, cfg.dropout
         )

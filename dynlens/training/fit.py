@@ -26,6 +26,7 @@ from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from ..threads import ThreadPolicy, check_threads, model_work
 from ..utils import (
     check_fraction,
+    check_keywords,
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
@@ -106,11 +107,7 @@ def default_fit_config(model: torch.nn.Module, **overrides: Any) -> FitConfig:
     1e-5 when the model names none).
     """
     fields = set(FitConfig.__dataclass_fields__)
-    unknown = set(overrides) - fields
-    if unknown:
-        raise DynlensTypeError(
-            f"fit: unexpected keyword(s) {sorted(unknown)}; expected any of {sorted(fields)}"
-        )
+    check_keywords(overrides, fields, "fit")
     defaults_of = getattr(model, "fit_defaults", None)
     model_defaults = dict(defaults_of()) if callable(defaults_of) else {}
     foreign = set(model_defaults) - fields
