@@ -7,12 +7,15 @@
 - :func:`read_lfads_h5` / :func:`write_lfads_h5`: the LFADS and lfads-torch HDF5 layouts;
   ``write_lfads_h5(..., inference=...)`` adds LFADS output keys, :func:`read_lfads_output`
   reads them.
+- :func:`read_nwb`: an NWB file's units (spike times) and trials table, binned around one event
+  of each trial (needs the optional ``pynwb``: ``pip install "dynlens[nwb]"``).
 """
 
 from .dataset import NeuralDataset
 from .io import load_dataset
 from .lfads_h5 import read_lfads_h5, read_lfads_output, write_lfads_h5
+from .nwb import read_nwb
 from .simulate import simulate
 
-__all__ = ["NeuralDataset", "load_dataset", "read_lfads_h5", "read_lfads_output", "simulate",
-           "write_lfads_h5"]
+__all__ = ["NeuralDataset", "load_dataset", "read_lfads_h5", "read_lfads_output", "read_nwb",
+           "simulate", "write_lfads_h5"]
