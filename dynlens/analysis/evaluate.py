@@ -29,7 +29,10 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
       averaged uniformly over dimensions (the paper), and ``state_r2_vw``, ``decode_r2_vw``
       weighted by each dimension's variance (as CtDB reports them);
     - ``bps``: population bits per spike on held-in neurons; ``co_bps`` on held-out neurons
-      (needs held-out neurons);
+      (needs held-out neurons); both over the bins the model read, as the Neural Latents
+      Benchmark computes them;
+    - ``fp_bps``: bits per spike on the forward-prediction bins, all neurons (needs data with
+      ``n_forward > 0``; NLB's fp-bps);
     - ``cycle_consistency`` of the inferred latents and log-rates;
     - ``split``, ``n_trials``.
 
@@ -72,11 +75,22 @@ def _score(model, data, part, split: str, batch_size: int) -> dict[str, Any]:
             row[name] = score(part.latents, inferred.latents, train.latents, fitted)
             row[f"{name}_vw"] = score(part.latents, inferred.latents, train.latents, fitted,
                                       weighting="variance")
-    held = np.asarray(part.heldout_neurons, dtype=int)
-    heldin = np.setdiff1d(np.arange(part.n_neurons), held)
-    row["bps"] = metrics.bits_per_spike(part.spikes[..., heldin], inferred.rates[..., heldin])
-    if held.size:
-        row["co_bps"] = metrics.co_bps(part.spikes, inferred.rates, held)
+    row.update(_bits_per_spike(part, inferred.rates))
     if inferred.latents is not None:
         row["cycle_consistency"] = metrics.cycle_consistency(inferred.latents, inferred.log_rates)
     return row
+
+
+def _bits_per_spike(part, rates: np.ndarray) -> dict[str, float]:
+    """``bps`` and ``co_bps`` over the bins the model read, ``fp_bps`` over the others."""
+    held = np.asarray(part.heldout_neurons, dtype=int)
+    heldin = np.setdiff1d(np.arange(part.n_neurons), held)
+    n_forward = int(getattr(part, "n_forward", 0))
+    seen = slice(0, part.n_bins - n_forward)
+    spikes, seen_rates = part.spikes[:, seen], rates[:, seen]
+    out = {"bps": metrics.bits_per_spike(spikes[..., heldin], seen_rates[..., heldin])}
+    if held.size:
+        out["co_bps"] = metrics.co_bps(spikes, seen_rates, held)
+    if n_forward:
+        out["fp_bps"] = metrics.fp_bps(part.spikes, rates, n_forward)
+    return out

@@ -32,6 +32,7 @@ __all__ = [
     "co_bps",
     "cycle_consistency",
     "decode_r2",
+    "fp_bps",
     "input_recovery",
     "rate_r2",
     "state_r2",
@@ -200,6 +201,35 @@ def co_bps(spikes, rates, heldout_neurons) -> float:
             f"heldout_neurons: expected indices in [0, {counts.shape[-1]}), found {held.tolist()}"
         )
     return bits_per_spike(counts[..., held], pred[..., held])
+
+
+def fp_bps(spikes, rates, n_forward: int) -> float:
+    """Bits per spike on the forward-prediction bins (NLB's fp-bps): the last ``n_forward``
+    bins of every trial, all neurons (held in and held out), which the model never read.
+
+    As the Neural Latents Benchmark computes it: :func:`bits_per_spike` of those bins, the
+    null model being each neuron's mean count over them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spikes = np.random.default_rng(0).poisson(1.0, size=(10, 20, 3))
+    >>> rates = np.full(spikes.shape, 1.0)
+    >>> fp_bps(spikes, rates, 5) == bits_per_spike(spikes[:, 15:], rates[:, 15:])
+    True
+    """
+    counts = as_numpy(spikes, "spikes", dtype=float)
+    pred = as_numpy(rates, "rates", dtype=float)
+    if counts.ndim != 3 or counts.shape != pred.shape:
+        raise DynlensValueError(
+            f"rates: expected arrays [trials, bins, neurons] of the shape of spikes "
+            f"{counts.shape}, found {pred.shape}")
+    n_forward = check_nonnegative_int(n_forward, "n_forward")
+    if not 0 < n_forward < counts.shape[1]:
+        raise DynlensValueError(
+            f"n_forward: expected at least one forward-prediction bin and fewer than the "
+            f"{counts.shape[1]} bins, found {n_forward}")
+    return bits_per_spike(counts[:, -n_forward:], pred[:, -n_forward:])
 
 
 def cycle_consistency(latents, log_rates, variance: float = 0.99) -> float:

@@ -144,6 +144,16 @@ def _check_indices(values, name: str, n: int) -> np.ndarray:
     return unique
 
 
+def _check_forward(n_forward, n_bins: int) -> int:
+    """``n_forward`` as an int in ``[0, n_bins)``, else an error naming it."""
+    n_forward = check_nonnegative_int(n_forward, "n_forward")
+    if n_forward >= n_bins:
+        raise DynlensValueError(
+            f"n_forward: expected fewer forward-prediction bins than the {n_bins} bins of a "
+            f"trial, so that a model has input, found {n_forward}")
+    return n_forward
+
+
 def make_splits(n_trials: int, split_fractions: Sequence[float] = (0.2, 0.2),
                 seed: int = 0) -> dict[str, np.ndarray]:
     """Draw the published train/valid/test split of ``n_trials`` trials.
@@ -209,12 +219,16 @@ class NeuralDataset:
         Neurons held out of the encoder's input for co-smoothing (possibly empty).
     metadata : dict
         JSON-serialisable facts about the data (system, parameters, readout, seed, recipe...).
+    n_forward : int
+        Forward-prediction bins: the last ``n_forward`` bins of every trial are predicted by a
+        model but never given to it (the Neural Latents Benchmark's fp-bps); 0 when none.
     """
 
     def __init__(self, spikes, latents=None, rates=None, log_rates=None, inputs=None,
                  bin_width: float | None = None, splits: Mapping | None = None,
                  heldout_neurons=None, metadata: Mapping | None = None,
-                 split_fractions: Sequence[float] = (0.2, 0.2), seed: int = 0) -> None:
+                 split_fractions: Sequence[float] = (0.2, 0.2), seed: int = 0,
+                 n_forward: int = 0) -> None:
         self.spikes = _check_spikes(spikes)
         shape = self.spikes.shape
         self.latents = (None if latents is None
@@ -240,6 +254,7 @@ class NeuralDataset:
                 f"held in, found {self.heldout_neurons.size}"
             )
         self.metadata = _normalise_metadata(metadata)
+        self.n_forward = _check_forward(n_forward, shape[1])
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -247,7 +262,7 @@ class NeuralDataset:
                     bin_width: float | None = None, splits: Mapping | None = None,
                     heldout_neurons=None, metadata: Mapping | None = None,
                     split_fractions: Sequence[float] = (0.2, 0.2),
-                    seed: int = 0) -> NeuralDataset:
+                    seed: int = 0, n_forward: int = 0) -> NeuralDataset:
         """Build a dataset from arrays, validating every one of them.
 
         Parameters
@@ -276,6 +291,9 @@ class NeuralDataset:
             contiguous segments of one cut trajectory land in all three sets.
         seed : int
             Seed of the split shuffle.
+        n_forward : int
+            The last ``n_forward`` bins of every trial are forward-prediction bins (predicted,
+            never given to a model); at least one bin must stay before them.
 
         Raises
         ------
@@ -292,10 +310,13 @@ class NeuralDataset:
         ...                                  splits={"train": [0, 1, 2, 3, 4, 5], "test": [6, 7]})
         >>> float(data.log_rates[0, 0, 0]), sorted(data.splits), data.has_truth
         (0.693..., ['test', 'train'], True)
+        >>> NeuralDataset.from_arrays(np.ones((10, 5, 3), int), n_forward=2).n_input_bins
+        3
         """
         return cls(spikes, latents=latents, rates=rates, log_rates=log_rates, inputs=inputs,
                    bin_width=bin_width, splits=splits, heldout_neurons=heldout_neurons,
-                   metadata=metadata, split_fractions=split_fractions, seed=seed)
+                   metadata=metadata, split_fractions=split_fractions, seed=seed,
+                   n_forward=n_forward)
 
     @staticmethod
     def _check_rates(rates, log_rates, shape):
@@ -371,6 +392,11 @@ class NeuralDataset:
         return int(self.spikes.shape[2])
 
     @property
+    def n_input_bins(self) -> int:
+        """Bins a model may read in every trial: all but the ``n_forward`` last ones."""
+        return self.n_bins - self.n_forward
+
+    @property
     def latent_dim(self) -> int | None:
         """Dimension of the true latents, or None when there are none."""
         return None if self.latents is None else int(self.latents.shape[2])
@@ -434,6 +460,7 @@ class NeuralDataset:
         out.splits = position_of
         out.heldout_neurons = self.heldout_neurons.copy()
         out.metadata = copy.deepcopy(self.metadata)
+        out.n_forward = self.n_forward
         return out
 
     def _trial_index(self, key) -> np.ndarray:
@@ -492,6 +519,8 @@ class NeuralDataset:
         ]
         if self.heldout_neurons.size:
             parts.append(f"heldout {self.heldout_neurons.size}")
+        if self.n_forward:
+            parts.append(f"forward {self.n_forward}")
         if "system" in self.metadata:
             parts.append(f"system {self.metadata['system']!r}")
         return f"NeuralDataset({'; '.join(parts)})"

@@ -3,8 +3,8 @@
 HDF5 layout (``.h5`` / ``.hdf5``)
 ---------------------------------
 - root attributes: ``format = "dynlens.NeuralDataset"`` (the marker that tells dynlens files
-  from foreign ones), ``format_version = 1``, ``metadata`` (a JSON string) and ``bin_width``
-  (a float; absent when unknown);
+  from foreign ones), ``format_version``, ``metadata`` (a JSON string), ``bin_width``
+  (a float; absent when unknown) and ``n_forward`` (an int; absent when 0);
 - datasets ``spikes`` [trials, bins, neurons] (integer counts) and, where known, ``latents``,
   ``rates``, ``log_rates``, ``inputs``; ``heldout_neurons`` (1-D int, possibly empty);
 - group ``splits`` with one 1-D int dataset per split name (``train``, ``valid``, ``test``).
@@ -13,7 +13,11 @@ NPZ layout (``.npz``, read with ``allow_pickle=False``)
 -------------------------------------------------------
 Arrays ``format`` (the same marker string), ``format_version``, ``metadata`` (JSON string),
 ``spikes``, the truth arrays where known, ``bin_width`` (0-d float, absent when unknown),
-``heldout_neurons`` and ``split_<name>`` for every split.
+``n_forward`` (0-d int, absent when 0), ``heldout_neurons`` and ``split_<name>`` for every
+split.
+
+``format_version`` is 1, or 2 for data with forward-prediction bins: a reader that predates
+them (version 1) refuses such a file rather than hand a model the bins it must not see.
 
 Files are written to a temporary file beside the target and renamed onto it only when complete,
 so an interrupted save leaves any previous file intact.
@@ -53,7 +57,7 @@ from .dataset import NeuralDataset
 __all__ = ["FORMAT_MARKER", "FORMAT_VERSION", "load_dataset", "save_dataset"]
 
 FORMAT_MARKER = "dynlens.NeuralDataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _H5_SUFFIXES = (".h5", ".hdf5")
 _NPZ_SUFFIXES = (".npz",)
 _ARRAYS = ("spikes", "latents", "rates", "log_rates", "inputs")
@@ -91,13 +95,20 @@ def save_dataset(data: NeuralDataset, path: str | os.PathLike) -> None:
         writer(data, tmp)
 
 
+def _version(data: NeuralDataset) -> int:
+    """The oldest format version that holds ``data`` (2 only for forward-prediction bins)."""
+    return 2 if data.n_forward else 1
+
+
 def _write_h5(data: NeuralDataset, tmp: Path) -> None:
     with h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT_MARKER
-        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["format_version"] = _version(data)
         f.attrs["metadata"] = json.dumps(data.metadata)
         if data.bin_width is not None:
             f.attrs["bin_width"] = float(data.bin_width)
+        if data.n_forward:
+            f.attrs["n_forward"] = int(data.n_forward)
         for name in _ARRAYS:
             arr = getattr(data, name)
             if arr is not None:
@@ -112,12 +123,14 @@ def _write_h5(data: NeuralDataset, tmp: Path) -> None:
 def _write_npz(data: NeuralDataset, tmp: Path) -> None:
     arrays = {
         "format": np.array(FORMAT_MARKER),
-        "format_version": np.array(FORMAT_VERSION),
+        "format_version": np.array(_version(data)),
         "metadata": np.array(json.dumps(data.metadata)),
         "heldout_neurons": data.heldout_neurons,
     }
     if data.bin_width is not None:
         arrays["bin_width"] = np.array(float(data.bin_width))
+    if data.n_forward:
+        arrays["n_forward"] = np.array(int(data.n_forward))
     for name in _ARRAYS:
         arr = getattr(data, name)
         if arr is not None:
@@ -193,6 +206,7 @@ def _read_h5(path: Path) -> dict:
         fields["heldout_neurons"] = f["heldout_neurons"][()] if "heldout_neurons" in f else None
         fields["splits"] = ({k: v[()] for k, v in f["splits"].items()} if "splits" in f else {})
         fields["bin_width"] = float(f.attrs["bin_width"]) if "bin_width" in f.attrs else None
+        fields["n_forward"] = int(f.attrs.get("n_forward", 0))
         fields["metadata"] = json.loads(f.attrs.get("metadata", "{}"))
     return fields
 
@@ -208,5 +222,6 @@ def _read_npz(path: Path) -> dict:
         fields["heldout_neurons"] = z["heldout_neurons"] if "heldout_neurons" in z.files else None
         fields["splits"] = {k[len("split_"):]: z[k] for k in z.files if k.startswith("split_")}
         fields["bin_width"] = float(z["bin_width"]) if "bin_width" in z.files else None
+        fields["n_forward"] = int(z["n_forward"]) if "n_forward" in z.files else 0
         fields["metadata"] = json.loads(str(z["metadata"])) if "metadata" in z.files else {}
     return fields

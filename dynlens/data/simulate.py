@@ -57,7 +57,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
              embedding: str = "linear", n_heldout: int = 0,
              split_fractions: Sequence[float] = (0.2, 0.2), bin_width: float | None = None,
              system_params: Mapping[str, Any] | None = None,
-             input_pulse: float | None = None) -> NeuralDataset:
+             input_pulse: float | None = None, n_forward: int = 0) -> NeuralDataset:
     """Simulate Poisson spike counts driven by a ground-truth system.
 
     The defaults reproduce the published recipe (module docstring): for ``"arneodo"``, 2000
@@ -71,7 +71,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         Number of neurons. For ``"chaotic_rnn"`` at most the number of units (50 by default;
         pass ``system_params={"n": ...}`` for more).
     n_trials, n_bins : int
-        Trials and bins per trial.
+        Trials and bins per trial (bins before the forward-prediction bins, if any).
     pts_per_period : int, optional
         Bins per period of the system (default: the system's own, e.g. 35 for Arneodo); the bin
         width is ``period / pts_per_period``.
@@ -129,6 +129,12 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         (the magnitude at each trial's pulse bin, 0 elsewhere) and ``metadata`` adds
         ``"input_pulse"``, ``"input_vector"`` (``b``) and ``"pulse_bins"`` (one per trial).
 
+    n_forward : int
+        Forward-prediction bins, as the Neural Latents Benchmark defines them: every trial is
+        simulated for ``n_bins + n_forward`` bins, and the last ``n_forward`` are marked
+        (``data.n_forward``) as bins that models predict but never read (scored by fp-bps in
+        :func:`dynlens.evaluate`). Input pulses fall in the first ``n_bins`` bins.
+
     Raises
     ------
     DynlensValueError, DynlensTypeError
@@ -146,12 +152,15 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     ((3, 20, 1), [9, 12, 5])
     >>> [float(pulsed.inputs[k, p, 0]) for k, p in enumerate(pulsed.metadata["pulse_bins"])]
     [20.0, 20.0, 20.0]
+    >>> simulate("lorenz", n_neurons=4, n_trials=10, n_bins=20, n_forward=5).spikes.shape
+    (10, 25, 4)
     """
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     n_trials = check_positive_int(n_trials, "n_trials")
     n_bins = check_positive_int(n_bins, "n_bins")
     seed = check_nonnegative_int(seed, "seed")
     n_heldout = check_nonnegative_int(n_heldout, "n_heldout")
+    n_forward = check_nonnegative_int(n_forward, "n_forward")
     if n_heldout >= n_neurons:
         raise DynlensValueError(
             f"n_heldout: expected fewer than n_neurons={n_neurons} so that some neurons stay "
@@ -180,7 +189,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     # three children of a SeedSequence do not depend on how many are spawned.)
     rng_state, rng_readout, rng_spikes, rng_pulse = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
-    common = {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins, "seed": seed,
+    common = {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins + n_forward,
+              "seed": seed,
               "rng_state": rng_state, "rng_readout": rng_readout, "mean_rate": mean_rate}
     if isinstance(sys, ChaoticRNN):
         if embedding != "linear":
@@ -191,7 +201,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         latents, rates, log_rates, meta, inputs = _chaotic_rnn(
             sys, independent=True if independent_trials is None else bool(independent_trials),
             pts_per_period=pts_per_period, bin_width=bin_width, input_pulse=input_pulse,
-            rng_pulse=rng_pulse, **common)
+            rng_pulse=rng_pulse, pulse_window=n_bins, **common)
         width = sys.dt
     else:
         inputs = None
@@ -208,6 +218,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         "seed": seed,
         "n_trials": n_trials,
         "n_bins": n_bins,
+        "n_forward": n_forward,
         "n_neurons": n_neurons,
         "bin_width": width,
         "time_unit": "s" if isinstance(sys, ChaoticRNN) else "system time units",
@@ -217,7 +228,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     }
     return NeuralDataset(spikes, latents=latents, rates=rates, log_rates=log_rates,
                          inputs=inputs, bin_width=width, heldout_neurons=heldout, metadata=metadata,
-                         split_fractions=split_fractions, seed=seed)
+                         split_fractions=split_fractions, seed=seed, n_forward=n_forward)
 
 
 def _resolve_system(system, system_params) -> GroundTruthSystem:
@@ -346,7 +357,8 @@ def _flow(sys, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout, mea
 
 
 def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout,
-                 mean_rate, independent, pts_per_period, bin_width, input_pulse, rng_pulse):
+                 mean_rate, independent, pts_per_period, bin_width, input_pulse, rng_pulse,
+                 pulse_window):
     del seed, rng_readout  # the recipe has no random readout
     if pts_per_period is not None:
         raise DynlensValueError(
@@ -369,7 +381,8 @@ def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_stat
     if input_pulse is None:
         latents = _undriven(sys, x0, n_trials, n_bins, independent)
     else:
-        vector, bins, signal = _draw_pulses(rng_pulse, sys.dim, n_trials, n_bins, input_pulse)
+        vector, bins, signal = _draw_pulses(rng_pulse, sys.dim, n_trials, n_bins, input_pulse,
+                                            pulse_window)
         if independent:
             latents = _driven(sys, x0, signal, vector)
         else:
@@ -405,13 +418,14 @@ def _undriven(sys: ChaoticRNN, x0: np.ndarray, n_trials: int, n_bins: int,
 
 
 def _draw_pulses(rng: np.random.Generator, n: int, n_trials: int, n_bins: int,
-                 magnitude: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 magnitude: float, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The input vector ``b [n]``, each trial's pulse bin and the pulse signal ``[trials, bins]``.
 
-    Pulse bins are uniform over the whole bins ``t`` with ``n_bins/4 <= t < 3*n_bins/4``.
+    Pulse bins are uniform over the whole bins ``t`` with ``window/4 <= t < 3*window/4``
+    (``window``: the bins before any forward-prediction bins).
     """
     vector = rng.standard_normal(n)
-    low, high = -(-n_bins // 4), -(-3 * n_bins // 4)  # ceil(T/4), ceil(3T/4)
+    low, high = -(-window // 4), -(-3 * window // 4)  # ceil(T/4), ceil(3T/4)
     bins = rng.integers(low, high, size=n_trials)
     signal = np.zeros((n_trials, n_bins))
     signal[np.arange(n_trials), bins] = magnitude

@@ -11,6 +11,9 @@ A model is a :class:`Model`: a ``torch.nn.Module`` with
   rebuilds the model (checkpoints store it as JSON);
 - ``n_neurons`` and ``heldout_neurons``: neurons it predicts, and those it predicts but is
   never given as input (co-smoothing);
+- ``n_forward``: forward-prediction bins at the end of every trial, predicted but never given
+  as input (the Neural Latents Benchmark's fp-bps); ``config.n_forward`` None means unset:
+  ``fit`` takes the data's (``adopt_forward``) and ``infer`` follows the data;
 - ``loss(batch, *, n_bins=None, epoch=0) -> LossTerms``: the training loss of a batch of spike
   counts ``[trials, bins, n_neurons]`` (``n_bins``: score only the first bins, for gradual
   trial lengthening; ``epoch``: for ramped regularisers), with its named terms;
@@ -43,11 +46,11 @@ from torch import nn
 
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
 from ..threads import ThreadPolicy, model_work
-from ..utils import check_choice, check_positive_int
+from ..utils import check_choice, check_nonnegative_int, check_positive_int
 from .inference import Inference
 
-__all__ = ["LossTerms", "Model", "available", "build", "check_heldout", "get", "register",
-           "spikes_of"]
+__all__ = ["LossTerms", "Model", "available", "build", "check_forward", "check_heldout", "get",
+           "register", "spikes_of"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,69 @@ class Model(nn.Module):
             persistent=False)
         self.register_buffer("heldout_index", torch.tensor(sorted(held), dtype=torch.long),
                              persistent=False)
+
+    @property
+    def n_forward(self) -> int:
+        """Forward-prediction bins at the end of every trial (0 while unset)."""
+        return int(getattr(self.config, "n_forward", None) or 0)
+
+    def adopt_forward(self, n_forward: int) -> None:
+        """Take the data's forward-prediction bins (``fit`` calls this before training).
+
+        An unset ``config.n_forward`` (None) becomes ``n_forward``; a set one must equal it.
+        """
+        current = getattr(self.config, "n_forward", None)
+        if n_forward and not hasattr(self.config, "n_forward"):
+            raise DynlensValueError(
+                f"data: a {type(self).__name__} cannot predict forward bins; expected data "
+                f"with n_forward=0, found {n_forward}")
+        if current is None and n_forward:
+            self.config.n_forward = int(n_forward)
+        elif current is not None and current != n_forward:
+            raise _forward_mismatch(current, n_forward)
+
+    def forward_bins_of(self, data: Any) -> int:
+        """The forward bins ``infer`` leaves out of the input: the data's when ``data`` is a
+        NeuralDataset (checked against a set ``config.n_forward``), else the model's."""
+        found = getattr(data, "n_forward", None)
+        current = getattr(self.config, "n_forward", None)
+        if found is None:
+            return self.n_forward
+        if current is not None and current != found:
+            raise _forward_mismatch(current, found)
+        return int(found)
+
+    def input_spikes(self, spikes: torch.Tensor, n_forward: int | None = None) -> torch.Tensor:
+        """What the model may see of ``spikes`` ``[batch, bins, n_neurons]``: the held-in
+        neurons of all but the last ``n_forward`` bins (default: the model's)."""
+        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
+            raise DynlensValueError(
+                f"spikes: expected shape [batch, bins, {self.n_neurons}], found "
+                f"{tuple(spikes.shape)}")
+        n_forward = self.n_forward if n_forward is None else n_forward
+        if spikes.shape[1] <= n_forward:
+            raise DynlensValueError(
+                f"spikes: expected more bins than the {n_forward} forward-prediction bin(s), "
+                f"found {spikes.shape[1]}")
+        return spikes[:, :spikes.shape[1] - n_forward].index_select(-1, self.heldin_index)
+
+    def loss_weights(self, nll: torch.Tensor, heldin_scored: torch.Tensor | None,
+                     n_bins: int | None = None) -> torch.Tensor:
+        """1 where a reconstruction loss scores an entry of ``nll`` ``[trials, bins,
+        neurons]``, else 0.
+
+        Held-out neurons and forward-prediction bins are always scored; held-in neurons of
+        the input bins where ``heldin_scored`` (``[trials, input bins, held-in or 1]``) is
+        True (all when None); nothing after the first ``n_bins`` bins.
+        """
+        weight = torch.ones_like(nll)
+        if heldin_scored is not None:
+            shown = weight[:, :heldin_scored.shape[1]]
+            shown[..., self.heldin_index] = heldin_scored.to(nll.dtype).expand(
+                *heldin_scored.shape[:2], len(self.heldin_index))
+        if n_bins is not None:
+            weight[:, n_bins:] = 0
+        return weight
 
     @property
     def device(self) -> torch.device:
@@ -184,6 +250,18 @@ def spikes_of(data: Any, n_neurons: int) -> np.ndarray:
             f"found {spikes.shape}"
         )
     return spikes
+
+
+def check_forward(n_forward: Any) -> int | None:
+    """``n_forward`` as an int >= 0, or None (unset: ``fit`` takes the data's)."""
+    return None if n_forward is None else check_nonnegative_int(n_forward, "n_forward")
+
+
+def _forward_mismatch(current: int, found: int) -> DynlensValueError:
+    return DynlensValueError(
+        f"data: the model predicts {current} forward-prediction bin(s) but the data has "
+        f"{found}; build the model with n_forward=data.n_forward (or leave it unset for "
+        f"dl.fit to take the data's)")
 
 
 def check_heldout(heldout: Any, n_neurons: int) -> list[int]:

@@ -37,7 +37,7 @@ from ..utils import (
     check_positive_float,
     check_positive_int,
 )
-from .base import LossTerms, Model, check_heldout, register, spikes_of
+from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
 from .inference import Inference
 from .lfads_parts import AR1Prior, LFADSGenerator, gaussian_kl
@@ -73,6 +73,7 @@ class LFADSConfig:
     l2_ramp_epochs: int = 50
     l2_gen_scale: float = 2000.0
     l2_con_scale: float = 0.0
+    n_forward: int | None = None
 
     def __post_init__(self) -> None:
         self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
@@ -89,6 +90,7 @@ class LFADSConfig:
             value = getattr(self, name)
             setattr(self, name, 0.0 if value == 0 else check_positive_float(value, name))
         self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
+        self.n_forward = check_forward(self.n_forward)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -134,6 +136,11 @@ class LFADS(Model):
     l2_gen_scale, l2_con_scale : float
         L2 penalty ``scale * 0.5 * mean(W_hh ** 2)`` on the generator's and controller's
         recurrent weights.
+    n_forward : int, optional
+        Forward-prediction bins at the end of every trial: never given to the encoders; the
+        generator runs on through them without inferred inputs (zero controller output), and
+        they are always in the reconstruction. None (default): taken from the data by
+        :func:`dynlens.fit`.
 
     Examples
     --------
@@ -204,20 +211,18 @@ class LFADS(Model):
         return self.state_dropout(states) @ weight.T
 
     def forward(self, spikes: torch.Tensor, inputs: torch.Tensor | None = None, *,
-                sample: bool | None = None, cd_mask: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
+                sample: bool | None = None, cd_mask: torch.Tensor | None = None,
+                n_forward: int | None = None) -> dict[str, torch.Tensor]:
         """Encode held-in spikes ``[batch, bins, n_neurons]`` and generate every bin.
 
         ``sample`` draws from the posteriors (default: in training mode only; otherwise
-        their means are used). ``cd_mask`` (``[batch, bins, held-in]``, True = hidden) zeroes
-        those entries of the encoders' input and rescales the rest.
+        their means are used). ``cd_mask`` (``[batch, input bins, held-in]``, True = hidden)
+        zeroes those entries of the encoders' input and rescales the rest. The last
+        ``n_forward`` bins (default: the model's) are never read: the generator runs on
+        through them with zero inferred input.
         """
-        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
-            raise DynlensValueError(
-                f"spikes: expected shape [batch, bins, {self.n_neurons}], found "
-                f"{tuple(spikes.shape)}")
         sample = self.training if sample is None else sample
-        x = spikes.index_select(-1, self.heldin_index)
+        x = self.input_spikes(spikes, n_forward)
         if cd_mask is not None:
             x = x.masked_fill(cd_mask, 0.0) / (1 - self.config.cd_rate)
         x = self.input_dropout(x)
@@ -225,6 +230,7 @@ class LFADS(Model):
         out = self._initial_condition(x, sample)
         if self.config.co_dim:
             out.update(self._controlled_run(x, out["g0"], ext, sample))
+            out.update(self._free_run(out, spikes.shape[1], ext))
         else:
             states = self.dynamics.run(out["g0"], ext if ext is not None else
                                        spikes.new_zeros(*spikes.shape[:2], 1))
@@ -271,6 +277,20 @@ class LFADS(Model):
                 steps[key].append(value)
         return {k: torch.stack(v, 1) for k, v in steps.items()}
 
+    def _free_run(self, out: dict[str, torch.Tensor], n_bins: int,
+                  ext: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """States and factors of the bins after the controlled run (the forward-prediction
+        bins), with zero inferred input; ``inputs`` padded with those zeros."""
+        states, n_seen = out["states"], out["states"].shape[1]
+        if n_seen == n_bins:
+            return {}
+        zeros = states.new_zeros(states.shape[0], n_bins - n_seen, self.config.co_dim)
+        u = zeros if ext is None else torch.cat([zeros, ext[:, n_seen:]], -1)
+        more = self.dynamics.run(states[:, -1], u)
+        return {"states": torch.cat([states, more], 1),
+                "factors": torch.cat([out["factors"], self.factors_of(more)], 1),
+                "inputs": torch.cat([out["inputs"], zeros], 1)}
+
     # -- the contract ------------------------------------------------------------------
     def loss(self, batch: torch.Tensor, *, n_bins: int | None = None, epoch: int = 0,
              inputs: torch.Tensor | None = None) -> LossTerms:
@@ -278,12 +298,14 @@ class LFADS(Model):
         cfg = self.config
         cd_mask = None
         if self.training and cfg.cd_rate > 0:
-            shape = (*batch.shape[:2], len(self.heldin_index))
+            shape = (batch.shape[0], batch.shape[1] - self.n_forward, len(self.heldin_index))
             cd_mask = torch.rand(shape, device=batch.device) < cfg.cd_rate
         out = self(batch, inputs, cd_mask=cd_mask)
         recon = self.reconstruction(out["log_rates"], batch, cd_mask, n_bins)
         kl_ic = gaussian_kl(out["ic_mean"], out["ic_var"], 0.0, cfg.ic_prior_var).sum(-1).mean()
-        kl_co = (self.co_prior.kl(out["co_mean"], out["co_var"], out["inputs"]).mean()
+        n_seen = out["co_mean"].shape[1] if cfg.co_dim else 0
+        kl_co = (self.co_prior.kl(out["co_mean"], out["co_var"],
+                                  out["inputs"][:, :n_seen]).mean()
                  if cfg.co_dim else recon.new_zeros(()))
         l2 = self.l2_penalty()
         kl_w = _ramp(epoch, cfg.kl_ramp_epochs) if self.training else 1.0
@@ -298,15 +320,11 @@ class LFADS(Model):
                        n_bins: int | None = None) -> torch.Tensor:
         """Poisson NLL summed over the scored entries, averaged over trials.
 
-        Scored: held-out neurons always; held-in entries that ``cd_mask`` hid (all when
-        None); only the first ``n_bins`` bins.
+        Scored: held-out neurons and forward-prediction bins always; held-in entries of the
+        input bins that ``cd_mask`` hid (all when None); only the first ``n_bins`` bins.
         """
         nll = F.poisson_nll_loss(log_rates, spikes, log_input=True, full=True, reduction="none")
-        weight = torch.ones_like(nll)
-        if cd_mask is not None:
-            weight[..., self.heldin_index] = cd_mask.to(nll.dtype)
-        if n_bins is not None:
-            weight[:, n_bins:] = 0
+        weight = self.loss_weights(nll, cd_mask, n_bins)
         return (nll * weight).sum((1, 2)).mean()
 
     def l2_penalty(self) -> torch.Tensor:
@@ -327,8 +345,9 @@ class LFADS(Model):
         if n_samples is not None:
             n_samples = check_positive_int(n_samples, "n_samples")
         inputs = self._data_inputs(data, spikes)
+        n_forward = self.forward_bins_of(data)
         cat = self.run_batches(len(spikes), batch_size, threads, lambda rows: self._infer_batch(
-            spikes[rows], None if inputs is None else inputs[rows], n_samples))
+            spikes[rows], None if inputs is None else inputs[rows], n_samples, n_forward))
         return Inference(rates=cat["rates"], log_rates=np.log(cat["rates"]),
                          latents=cat["states"], initial_conditions=cat["ic_mean"],
                          factors=cat["factors"], inputs=cat.get("inputs"),
@@ -345,10 +364,11 @@ class LFADS(Model):
         return np.asarray(inputs, dtype=np.float32)
 
     def _infer_batch(self, spikes: np.ndarray, inputs: np.ndarray | None,
-                     n_samples: int | None) -> dict[str, np.ndarray]:
+                     n_samples: int | None, n_forward: int) -> dict[str, np.ndarray]:
         x = torch.as_tensor(spikes, device=self.device)
         u = None if inputs is None else torch.as_tensor(inputs, device=self.device)
-        draws = [self(x, u, sample=n_samples is not None) for _ in range(n_samples or 1)]
+        draws = [self(x, u, sample=n_samples is not None, n_forward=n_forward)
+                 for _ in range(n_samples or 1)]
         keys = ["states", "factors", "ic_mean", "ic_var"] + (["inputs"] if self.config.co_dim
                                                           else [])
         out = {k: torch.stack([d[k] for d in draws]).mean(0).cpu().numpy() for k in keys}

@@ -33,7 +33,7 @@ from ..utils import (
     check_nonnegative_int,
     check_positive_int,
 )
-from .base import LossTerms, Model, check_heldout, register, spikes_of
+from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
 from .inference import Inference
 
 __all__ = ["NDT", "NDTConfig"]
@@ -62,10 +62,12 @@ class NDTConfig:
     dropout_rates: float = 0.2
     latent_layer: int = -1
     heldout_neurons: list[int] = field(default_factory=list)
+    n_forward: int | None = None
 
     def __post_init__(self) -> None:
         self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
         self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
+        self.n_forward = check_forward(self.n_forward)
         for name in ("n_layers", "n_heads", "ff_dim", "mask_span", "max_bins"):
             setattr(self, name, check_positive_int(getattr(self, name), name))
         for name in ("latent_dim", "d_model"):
@@ -127,6 +129,10 @@ class NDT(Model):
         Which layer's outputs are the latents when there is no bottleneck (default: last).
     heldout_neurons : sequence of int, optional
         Predicted but never input; always in the loss (co-smoothing).
+    n_forward : int, optional
+        Forward-prediction bins at the end of every trial: their tokens are always zero
+        (hidden, as masked bins), and they are always in the loss. None (default): taken
+        from the data by :func:`dynlens.fit`.
 
     Examples
     --------
@@ -215,17 +221,15 @@ class NDT(Model):
         pe[:, 1::2] = torch.cos(t * freq[: width // 2])
         return pe
 
-    def forward(self, spikes: torch.Tensor,
-                bin_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, spikes: torch.Tensor, bin_mask: torch.Tensor | None = None, *,
+                n_forward: int | None = None) -> dict[str, torch.Tensor]:
         """Log-rates and latents of spikes ``[batch, bins, n_neurons]``; ``bin_mask``
-        ``[batch, bins]`` (True = hidden) zeroes those bins of the input."""
-        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
-            raise DynlensValueError(
-                f"spikes: expected shape [batch, bins, {self.n_neurons}], found "
-                f"{tuple(spikes.shape)}")
-        x = spikes.index_select(-1, self.heldin_index)
+        ``[batch, input bins]`` (True = hidden) zeroes those bins of the input. The last
+        ``n_forward`` bins (default: the model's) are never read: their tokens are zeros."""
+        x = self.input_spikes(spikes, n_forward)
         if bin_mask is not None:
             x = x.masked_fill(bin_mask[..., None], 0.0)
+        x = F.pad(x, (0, 0, 0, spikes.shape[1] - x.shape[1]))  # forward bins: zero tokens
         h = self.embed(torch.log1p(x))
         h = self.embedding_dropout(h + self.positions_for(h.shape[1], h.shape[-1], h.device))
         mask = self.attention_mask(h.shape[1], h.device)
@@ -257,13 +261,16 @@ class NDT(Model):
 
     def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
              epoch: int = 0) -> LossTerms:
-        """Poisson NLL on the hidden bins' held-in neurons and on every held-out entry.
+        """Poisson NLL on the hidden bins' held-in neurons, on every held-out entry and on
+        every forward-prediction bin.
 
-        In eval mode (validation) the hidden bins are drawn from a fixed seed, so that
-        validation losses compare across epochs.
+        The hidden bins are drawn among the input bins (all but the forward bins). In eval
+        mode (validation) they are drawn from a fixed seed, so that validation losses
+        compare across epochs.
         """
         generator = None if self.training else torch.Generator().manual_seed(0)
-        hidden = self.sample_mask(batch.shape[0], batch.shape[1], batch.device, generator)
+        n_seen = batch.shape[1] - self.n_forward
+        hidden = self.sample_mask(batch.shape[0], max(n_seen, 1), batch.device, generator)
         log_rates = self(batch, hidden)["log_rates"]
         total = self.reconstruction(log_rates, batch, hidden, n_bins)
         return LossTerms(total, {"masked_fraction": hidden.float().mean().item()})
@@ -271,21 +278,20 @@ class NDT(Model):
     def reconstruction(self, log_rates: torch.Tensor, spikes: torch.Tensor,
                        hidden: torch.Tensor, n_bins: int | None = None) -> torch.Tensor:
         """Mean Poisson NLL over the scored entries: held-in neurons in the ``hidden`` bins
-        ``[trials, bins]``, held-out neurons everywhere (only the first ``n_bins`` bins)."""
+        ``[trials, input bins]``, held-out neurons and forward-prediction bins (the bins
+        after ``hidden``'s) everywhere; only the first ``n_bins`` bins."""
         nll = F.poisson_nll_loss(log_rates, spikes, log_input=True, full=True, reduction="none")
-        weight = torch.zeros_like(nll)
-        weight[..., self.heldin_index] = hidden[..., None].to(nll.dtype)
-        weight[..., self.heldout_index] = 1.0
-        if n_bins is not None:
-            weight[:, n_bins:] = 0
+        weight = self.loss_weights(nll, hidden[..., None], n_bins)
         return (nll * weight).sum() / weight.sum().clamp_min(1.0)
 
     def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto") -> Inference:
-        """Rates and latents of every trial (nothing hidden, no dropout)."""
+        """Rates and latents of every trial (nothing hidden but the forward-prediction bins,
+        no dropout)."""
         spikes = spikes_of(data, self.n_neurons)
+        n_forward = self.forward_bins_of(data)
 
         def step(rows: slice) -> dict[str, np.ndarray]:
-            out = self(torch.as_tensor(spikes[rows], device=self.device))
+            out = self(torch.as_tensor(spikes[rows], device=self.device), n_forward=n_forward)
             return {key: out[key].cpu().numpy() for key in ("log_rates", "latents")}
 
         chunks = self.run_batches(len(spikes), batch_size, threads, step)

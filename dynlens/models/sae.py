@@ -15,7 +15,7 @@ from torch import nn
 from ..dynamics import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS, rollout
 from ..errors import DynlensValueError
 from ..utils import check_choice, check_fraction, check_positive_float, check_positive_int
-from .base import LossTerms, Model, check_heldout, register, spikes_of
+from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
 from .generators import (
     DiscreteNODEDynamics,
@@ -62,6 +62,7 @@ class SAEConfig:
     rtol: float = 1e-3
     atol: float = 1e-3
     bin_dt: float = 0.1
+    n_forward: int | None = None
 
     def __post_init__(self) -> None:
         self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
@@ -83,6 +84,7 @@ class SAEConfig:
         self.atol = check_positive_float(self.atol, "atol")
         self.bin_dt = check_positive_float(self.bin_dt, "bin_dt")
         self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
+        self.n_forward = check_forward(self.n_forward)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,6 +133,10 @@ class SAE(Model):
         Tolerances of adaptive solvers.
     bin_dt : float
         One bin in model time units (NODE).
+    n_forward : int, optional
+        Forward-prediction bins at the end of every trial: the encoder never sees them, the
+        generator rolls on through them and they are in the loss. None (default): taken from
+        the data by :func:`dynlens.fit`.
     dynamics : str, optional
         Deprecated name of ``generator`` (a ``DeprecationWarning``; ``model.dynamics`` is the
         generator module itself).
@@ -143,6 +149,14 @@ class SAE(Model):
     ((2, 15, 10), (2, 15, 3))
     >>> model.dynamics.kind
     'continuous'
+
+    With 5 forward-prediction bins the encoder reads the first 10 bins only:
+
+    >>> model = SAE(n_neurons=10, latent_dim=3, hidden_size=32, n_forward=5).eval()
+    >>> spikes = torch.zeros(2, 15, 10)
+    >>> later = spikes.clone(); later[:, 10:] = 7.0
+    >>> bool(torch.equal(model(spikes)["log_rates"], model(later)["log_rates"]))
+    True
     """
 
     model_type = "sae"
@@ -162,6 +176,7 @@ class SAE(Model):
         rtol: float = 1e-3,
         atol: float = 1e-3,
         bin_dt: float = 0.1,
+        n_forward: int | None = None,
         dynamics: str | None = None,
     ) -> None:
         super().__init__()
@@ -172,7 +187,7 @@ class SAE(Model):
             n_layers=n_layers, encoder_size=encoder_size, dropout=dropout,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons),
             solver=solver, substeps=substeps,
-            rtol=rtol, atol=atol, bin_dt=bin_dt,
+            rtol=rtol, atol=atol, bin_dt=bin_dt, n_forward=n_forward,
         )
         cfg = self.config
         self.register_neuron_indices()
@@ -213,23 +228,22 @@ class SAE(Model):
 
     def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
              epoch: int = 0) -> LossTerms:
-        """Poisson NLL of the first ``n_bins`` bins (all by default); the encoder sees all."""
+        """Poisson NLL of the first ``n_bins`` bins (all by default, forward-prediction bins
+        included); the encoder sees every bin before the forward bins."""
         log_rates = self(batch, n_bins=n_bins)["log_rates"]
         return LossTerms(poisson_nll(log_rates, batch[:, :log_rates.shape[1]]))
 
-    def forward(self, spikes: torch.Tensor, n_bins: int | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, spikes: torch.Tensor, n_bins: int | None = None, *,
+                n_forward: int | None = None) -> dict[str, torch.Tensor]:
         """Encode held-in spikes ``[batch, bins, n_neurons]`` and generate ``n_bins`` bins.
 
-        ``spikes`` holds all neurons; held-out columns are dropped before the encoder.
-        ``n_bins`` (default: all) lets training generate only the bins it scores.
+        ``spikes`` holds all neurons and bins; held-out columns and the last ``n_forward``
+        bins (default: the model's) are dropped before the encoder. ``n_bins`` (default: all)
+        lets training generate only the bins it scores.
         """
-        if spikes.ndim != 3 or spikes.shape[-1] != self.n_neurons:
-            raise DynlensValueError(
-                f"spikes: expected shape [batch, bins, {self.n_neurons}], "
-                f"found {tuple(spikes.shape)}"
-            )
+        seen = self.input_spikes(spikes, n_forward)
         n_bins = spikes.shape[1] if n_bins is None else n_bins
-        ic = self.encoder(spikes.index_select(-1, self.heldin_index))
+        ic = self.encoder(seen)
         cfg = self.config
         latents = rollout(self.dynamics, ic, n_bins, solver=cfg.solver, rtol=cfg.rtol,
                           atol=cfg.atol, substeps=cfg.substeps)
@@ -243,11 +257,14 @@ class SAE(Model):
         ``[trials, bins, n_neurons]``. Runs in eval mode (no dropout), in batches, without
         gradients, on the model's device; the training mode is restored afterwards.
         ``threads`` sets torch's CPU threads meanwhile (see :mod:`dynlens.threads`).
+        Forward-prediction bins (``data.n_forward``) are predicted, never read.
         """
         spikes = spikes_of(data, self.n_neurons)
+        n_forward = self.forward_bins_of(data)
 
         def step(rows: slice) -> dict[str, np.ndarray]:
-            out = self(torch.as_tensor(spikes[rows], dtype=torch.float32, device=self.device))
+            out = self(torch.as_tensor(spikes[rows], dtype=torch.float32, device=self.device),
+                       n_forward=n_forward)
             return {key: out[key].cpu().numpy() for key in ("log_rates", "latents", "ic")}
 
         chunks = self.run_batches(len(spikes), batch_size, threads, step)

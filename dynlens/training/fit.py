@@ -194,6 +194,18 @@ def _check_model_data(model, data) -> None:
             f"data: the model holds out neurons {held_model} but the data holds out {held_data}; "
             f"build the model with heldout_neurons=data.heldout_neurons"
         )
+    _adopt_forward(model, int(getattr(data, "n_forward", 0)))
+
+
+def _adopt_forward(model, n_forward: int) -> None:
+    """The model takes the data's forward-prediction bins (or refuses a different count)."""
+    adopt = getattr(model, "adopt_forward", None)
+    if adopt is not None:
+        adopt(n_forward)
+    elif n_forward:
+        raise DynlensValueError(
+            f"data: {type(model).__name__} has no adopt_forward, so it cannot predict "
+            f"forward bins; expected data with n_forward=0, found {n_forward}")
 
 
 def fit(
@@ -213,7 +225,9 @@ def fit(
 
     AdamW with a warm-up + cosine learning-rate schedule, gradient clipping and gradual trial
     lengthening (the loss first covers the first bins only and grows to the whole trial,
-    which keeps the generator from being pulled into divergent dynamics early on). After the
+    which keeps the generator from being pulled into divergent dynamics early on; the
+    forward-prediction bins, ``data.n_forward``, come last, so they are scored once the
+    trials reach full length, from then on always). After the
     trial reaches full length, training stops when the validation loss has not improved
     for ``patience`` epochs; the best full-length weights are restored either way (a run
     too short to reach full-length trials keeps its last weights).
@@ -224,7 +238,8 @@ def fit(
         The model to train, in place (any registered family: it supplies its loss and its
         default settings).
     data : NeuralDataset
-        Spike counts with ``train`` and ``valid`` splits.
+        Spike counts with ``train`` and ``valid`` splits. A model whose ``n_forward`` is
+        unset takes ``data.n_forward``; one set to another count is refused.
     seed : int
         Seeds batch order and dropout; the same seed (and model initialisation) gives
         bit-identical results on the same machine with the same thread count (the history's
@@ -381,7 +396,8 @@ class _Run:
         terms: dict[str, list[float]] = {}
         for start in range(0, n_trials, self.config.batch_size):
             batch, extra = _batch(train, order[start:start + self.config.batch_size])
-            # the encoder sees the whole trial; the loss covers the scored bins only
+            # the encoder sees the whole trial but its forward-prediction bins; the loss covers
+            # the scored bins only
             out = self.model.loss(batch, n_bins=scored, epoch=epoch, **extra)
             if not torch.isfinite(out.total):
                 _diverged(self.model, self.best, self.ckpt_dir, epoch, "training loss")
