@@ -181,6 +181,34 @@ def test_cycle_consistency_drops_when_a_latent_direction_never_reaches_the_rates
     assert cycle_consistency(latents, log_rates) == pytest.approx(1 - lost, abs=0.01)
 
 
+def _orthogonal_latents(gen, n_samples, scales):
+    """Latents with zero mean and exactly orthogonal columns of variances ``scales``."""
+    m = gen.normal(size=(n_samples, len(scales)))
+    q = np.linalg.qr(m - m.mean(axis=0))[0] * np.sqrt(n_samples)
+    return q * np.sqrt(scales)
+
+
+def test_cycle_consistency_ctdb_protocol_fits_on_train_and_inverts_predicted_rates():
+    gen = np.random.default_rng(5)
+    readout = _readout([1.0, 1.0, 0.05], seed=2)  # injective; the 99 % cut drops the third
+    weak = np.linalg.svd(readout)[0][:, -1]  # its latent direction
+    basis = np.linalg.qr(np.column_stack([weak, gen.normal(size=(3, 2))]))[0]
+    train = _orthogonal_latents(gen, 400, [1.0, 1.0, 1.0]) @ basis.T
+    valid = _orthogonal_latents(gen, 300, [4.0, 1.0, 1.0]) @ basis.T  # 4 of 6 along `weak`
+    fit = {"latents_fit": train, "log_rates_fit": train @ readout + 0.3}
+    exact = valid @ readout + 0.3
+    known = 1 - 4.0 / 6.0  # the scored latents' variance along the dropped direction is lost
+    assert cycle_consistency(valid, exact, **fit, protocol="ctdb") == pytest.approx(known)
+    # CtDB never reads the model's own log-rates: noise there changes nothing ...
+    noisy = exact + gen.normal(size=exact.shape)
+    assert cycle_consistency(valid, noisy, **fit, protocol="ctdb") == pytest.approx(known)
+    # ... while the default protocol inverts them (and agrees when they are exact)
+    assert cycle_consistency(valid, exact, **fit) == pytest.approx(known)
+    assert cycle_consistency(valid, noisy, **fit) < known - 0.05
+    # fitted on the scored data itself (train has equal variances): a third is lost
+    assert cycle_consistency(train, train @ readout, protocol="ctdb") == pytest.approx(2 / 3)
+
+
 # ---------------------------------------------------------------- input recovery
 
 
@@ -373,6 +401,17 @@ def test_cycle_consistency_of_an_injective_but_weak_readout_is_below_one():
     assert cycle_consistency(latents, latents @ q.T) == pytest.approx(1.0)
     weak = q * np.array([1.0, 1.0, 0.05])  # still injective
     assert cycle_consistency(latents, latents @ weak.T) == pytest.approx(0.65, abs=0.02)
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"protocol": "nlb"}, "protocol"),
+    ({"latents_fit": _LAT}, "latents_fit, log_rates_fit"),
+    ({"latents_fit": _LAT[..., :2], "log_rates_fit": np.log(_R)}, "latents_fit"),
+    ({"latents_fit": _LAT, "log_rates_fit": np.log(_R)[..., :2]}, "log_rates_fit"),
+])
+def test_cycle_consistency_refuses_bad_protocol_arguments(kwargs, argument):
+    with pytest.raises(DynlensError, match=rf"^{argument}:"):
+        cycle_consistency(_LAT, np.log(_R), **kwargs)
 
 
 def test_state_r2_weighting_uniform_versus_variance():

@@ -24,10 +24,11 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 
 from ..errors import DynlensValueError
-from ..utils import as_numpy, check_fraction, check_nonnegative_int
+from ..utils import as_numpy, check_choice, check_fraction, check_nonnegative_int
 from .alignment import AffineAlignment
 
 __all__ = [
+    "CYCLE_PROTOCOLS",
     "bits_per_spike",
     "co_bps",
     "cycle_consistency",
@@ -232,31 +233,92 @@ def fp_bps(spikes, rates, n_forward: int) -> float:
     return bits_per_spike(counts[:, -n_forward:], pred[:, -n_forward:])
 
 
-def cycle_consistency(latents, log_rates, variance: float = 0.99) -> float:
+CYCLE_PROTOCOLS = ("dynlens", "ctdb")
+
+
+def cycle_consistency(latents, log_rates, variance: float = 0.99, *, latents_fit=None,
+                      log_rates_fit=None, protocol: str = "dynlens") -> float:
     """CtDB's cycle consistency: can the latents be recovered from the log-rates?
 
     PCA of latents and of log-rates; a linear map latents -> log-rates; its inverse via a
     pseudoinverse truncated to the singular values holding ``variance`` of the squared
-    singular values; R2 of the latents reconstructed from the log-rates. It is below 1 when
-    latent directions do not reach the rates, and also when the readout is injective but
-    weak in some direction: the truncation drops directions under the ``variance`` cut (an
-    injective rank-3 readout with gains 1, 1 and 0.05 scores about 0.65).
+    singular values; R2 (variance-weighted) of the latents' principal components
+    reconstructed from log-rates. It is below 1 when latent directions do not reach the
+    rates, and also when the readout is injective but weak in some direction: the
+    truncation drops directions under the ``variance`` cut (an injective rank-3 readout with
+    gains 1, 1 and 0.05 scores about 0.65, as CtDB's code also gives).
+
+    Parameters
+    ----------
+    latents, log_rates : array [trials, bins, features] or [samples, features]
+        The model's latents and log-rates on the data scored.
+    variance : float
+        Share of the squared singular values the truncated inverse keeps (CtDB: 0.99).
+    latents_fit, log_rates_fit : array, optional
+        Where the PCAs and the map are fitted (e.g. the train split), both or neither;
+        without them they are fitted on ``latents`` and ``log_rates``.
+    protocol : {"dynlens", "ctdb"}
+        ``"dynlens"`` (default) inverts the model's own ``log_rates``; ``"ctdb"``, as the
+        Computation-through-Dynamics Benchmark does, inverts the log-rates that the fitted
+        map predicts from ``latents`` (``log_rates`` then only sets the shapes), so the score
+        measures the readout alone. CtDB fits on the train split and scores the validation
+        split: pass the train arrays as ``latents_fit``, ``log_rates_fit``.
+
+    Examples
+    --------
+    A readout whose third direction is weak: the 99 % cut drops it, and the latents' share
+    of variance along it is lost (here half of it, in the scored data):
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> readout = np.linalg.qr(rng.standard_normal((8, 3)))[0] * [1.0, 1.0, 0.05]
+    >>> train, valid = rng.standard_normal((2000, 3)), rng.standard_normal((2000, 3))
+    >>> valid[:, 2] *= np.sqrt(2.0)
+    >>> score = cycle_consistency(valid, valid @ readout.T, latents_fit=train,
+    ...                           log_rates_fit=train @ readout.T, protocol="ctdb")
+    >>> round(score, 1)
+    0.5
     """
-    lat = _flat(latents, "latents")
-    logr = _flat(log_rates, "log_rates")
+    lat, logr = _cycle_pair(latents, log_rates, "latents", "log_rates")
+    if (latents_fit is None) != (log_rates_fit is None):
+        raise DynlensValueError(
+            "latents_fit, log_rates_fit: expected both arrays of the fitting split or "
+            "neither, found one")
+    lat_fit, logr_fit = (lat, logr) if latents_fit is None else _cycle_pair(
+        latents_fit, log_rates_fit, "latents_fit", "log_rates_fit")
+    for fitted, scored, name in ((lat_fit, lat, "latents_fit"), (logr_fit, logr,
+                                                                  "log_rates_fit")):
+        if fitted.shape[1] != scored.shape[1]:
+            raise DynlensValueError(
+                f"{name}: expected {scored.shape[1]} features like the scored array, found "
+                f"{fitted.shape[1]}")
+    variance = check_fraction(variance, "variance", inclusive_high=True)
+    check_choice(protocol, CYCLE_PROTOCOLS, "protocol")
+    lat_pca, rate_pca = PCA().fit(lat_fit), PCA().fit(logr_fit)
+    forward = LinearRegression().fit(lat_pca.transform(lat_fit), rate_pca.transform(logr_fit))
+    lat_pc = lat_pca.transform(lat)
+    rate_pc = forward.predict(lat_pc) if protocol == "ctdb" else rate_pca.transform(logr)
+    reconstructed = (rate_pc - forward.intercept_) @ _truncated_inverse(forward.coef_, variance)
+    return float(r2_score(lat_pc, reconstructed, multioutput="variance_weighted"))
+
+
+def _cycle_pair(latents, log_rates, lat_name: str, rate_name: str):
+    """Flattened latents and log-rates with as many samples each."""
+    lat, logr = _flat(latents, lat_name), _flat(log_rates, rate_name)
     if lat.shape[0] != logr.shape[0]:
         raise DynlensValueError(
-            f"log_rates: expected {lat.shape[0]} samples like latents, found {logr.shape[0]}"
-        )
-    variance = check_fraction(variance, "variance", inclusive_high=True)
-    lat_pc = PCA().fit_transform(lat)
-    rate_pc = PCA().fit_transform(logr)
-    forward = LinearRegression().fit(lat_pc, rate_pc)
-    u, s, vt = np.linalg.svd(forward.coef_.T, full_matrices=False)  # coef_.T: [latent, rate]
+            f"{rate_name}: expected {lat.shape[0]} samples like {lat_name}, found "
+            f"{logr.shape[0]}")
+    return lat, logr
+
+
+def _truncated_inverse(coef: np.ndarray, variance: float) -> np.ndarray:
+    """``[rates, latents]`` pseudoinverse of the map ``coef`` ``[rates, latents]`` (as
+    scikit-learn stores it), keeping the singular values that hold ``variance`` of the
+    squared ones."""
+    u, s, vt = np.linalg.svd(coef.T, full_matrices=False)  # coef.T: [latent, rate]
     keep = int(np.searchsorted(np.cumsum(s**2) / np.sum(s**2), variance) + 1)
-    inverse = (vt[:keep].T / s[:keep]) @ u[:, :keep].T
-    reconstructed = (rate_pc - forward.intercept_) @ inverse
-    return float(r2_score(lat_pc, reconstructed, multioutput="variance_weighted"))
+    return (vt[:keep].T / s[:keep]) @ u[:, :keep].T
 
 
 def _input_array(array, name: str) -> np.ndarray:
