@@ -126,3 +126,39 @@ def test_bad_data_is_refused(tiny_data):
         small_ndt().infer(np.zeros((2, 5, 4)))
     with pytest.raises(DynlensError, match="max_bins"):
         small_ndt(max_bins=4)(torch.zeros(1, 5, 6))
+
+
+# ---------------------------------------------------------------- the inference path
+def test_the_band_mask_is_built_once_and_training_can_use_what_inference_built():
+    model = small_ndt(n_heads=2, context_backward=2, context_forward=1)
+    spikes = torch.poisson(torch.ones(3, 10, 6))
+    model.infer(spikes.numpy(), threads=1)  # builds the mask inside torch.inference_mode
+    mask = model.attention_mask(10, torch.device("cpu"))
+    assert mask is model.attention_mask(10, torch.device("cpu"))  # cached, not rebuilt
+    assert mask[5, 3] == 0 and mask[5, 6] == 0  # 2 back, 1 ahead: inside the band
+    assert mask[5, 2] == float("-inf") and mask[5, 7] == float("-inf")
+    model.train()
+    model.loss(spikes).total.backward()  # an inference tensor here would raise
+    assert model.readout.weight.grad is not None
+
+
+def test_the_layers_give_the_same_outputs_with_and_without_the_fused_kernel():
+    model = small_ndt(n_heads=2, context_backward=3, context_forward=3).eval()
+    spikes = torch.poisson(torch.ones(4, 12, 6))
+    with torch.inference_mode():
+        ours = model(spikes)["log_rates"]
+        model.cpu_fast_path = True
+        fused = model(spikes)["log_rates"]
+    torch.testing.assert_close(ours, fused, rtol=1e-5, atol=1e-5)
+    assert torch.backends.mha.get_fastpath_enabled()  # the global switch is left as it was
+
+
+def test_infer_restores_every_modules_own_mode():
+    model = small_ndt()
+    model.train()
+    model.readout.eval()  # a mixed state: kept exactly
+    model.infer(np.ones((2, 5, 6)), threads=1)
+    assert model.training and model.layers[0].training and not model.readout.training
+    model.eval()
+    model.infer(np.ones((2, 5, 6)), threads=1)
+    assert not any(m.training for m in model.modules())

@@ -14,11 +14,12 @@ a low-dimensional linear bottleneck when ``latent_dim`` is given) go to the alig
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -144,6 +145,12 @@ class NDT(Model):
     """
 
     model_type = "ndt"
+    #: Whether the encoder layers may take PyTorch's fused eval-mode kernel
+    #: (``nn.TransformerEncoderLayer``'s fast path) on the CPU. Off: on the CPU that kernel
+    #: was slower than the layers' ordinary path, whose attention is
+    #: ``F.scaled_dot_product_attention`` (1.15x at one trial, 1.4x at 256 trials with a band
+    #: mask; ``benchmarks/bench_inference.md``). Other devices keep PyTorch's choice.
+    cpu_fast_path: ClassVar[bool] = False
 
     def __init__(self, n_neurons: int, latent_dim: int | None = None,
                  heldout_neurons: Sequence[int] | None = None, **options: Any) -> None:
@@ -169,6 +176,7 @@ class NDT(Model):
         self.rates_dropout = nn.Dropout(cfg.dropout_rates)
         self.bottleneck = None if cfg.latent_dim is None else nn.Linear(width, cfg.latent_dim)
         self.readout = nn.Linear(cfg.latent_dim or width, cfg.n_neurons)
+        self._constants: dict[tuple, torch.Tensor] = {}  # band masks, sinusoidal positions
 
     @property
     def label(self) -> str:
@@ -192,11 +200,26 @@ class NDT(Model):
                 "bins_per_group": 0}
 
     # -- the forward pass -------------------------------------------------------------
-    def attention_mask(self, n_bins: int, device: torch.device) -> torch.Tensor | None:
-        """``[bins, bins]``, True where bin i may not attend to bin j (outside the band)."""
-        back, fwd = self.config.context_backward, self.config.context_forward
-        if back is None and fwd is None:
+    def constant(self, name: str, n_bins: int, device: torch.device, dtype: torch.dtype,
+                 build: Any) -> torch.Tensor:
+        """``build(n_bins, device, dtype)``, built once per length, device and dtype and then
+        reused (outside inference mode, so that training may use what inference built)."""
+        key = (name, n_bins, str(device), dtype)
+        if key not in self._constants:
+            with torch.inference_mode(False), torch.no_grad():
+                self._constants[key] = build(n_bins, device, dtype)
+        return self._constants[key]
+
+    def attention_mask(self, n_bins: int, device: torch.device,
+                       dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
+        """``[bins, bins]`` additive mask: ``-inf`` where bin i may not attend to bin j
+        (outside the band), 0 elsewhere; None without a band. Cached per length."""
+        if self.config.context_backward is None and self.config.context_forward is None:
             return None
+        return self.constant("band", n_bins, device, dtype, self._band)
+
+    def _band(self, n_bins: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        back, fwd = self.config.context_backward, self.config.context_forward
         offset = (torch.arange(n_bins, device=device)[None, :]
                   - torch.arange(n_bins, device=device)[:, None])  # j - i
         blocked = torch.zeros(n_bins, n_bins, dtype=torch.bool, device=device)
@@ -204,22 +227,19 @@ class NDT(Model):
             blocked |= offset < -back
         if fwd is not None:
             blocked |= offset > fwd
-        return blocked
+        return torch.zeros(n_bins, n_bins, device=device, dtype=dtype).masked_fill(
+            blocked, float("-inf"))
 
     def positions_for(self, n_bins: int, width: int, device: torch.device) -> torch.Tensor:
+        """``[bins, width]`` position embeddings (sinusoidal ones cached per length)."""
         if self.config.positions == "learned":
             if n_bins > self.config.max_bins:
                 raise DynlensValueError(
                     f"spikes: expected at most max_bins={self.config.max_bins} bins for "
                     f"learned positions, found {n_bins}")
             return self.position[:n_bins]
-        t = torch.arange(n_bins, device=device, dtype=torch.float32)[:, None]
-        freq = torch.exp(torch.arange(0, width, 2, device=device, dtype=torch.float32)
-                         * (-math.log(10000.0) / width))
-        pe = torch.zeros(n_bins, width, device=device)
-        pe[:, 0::2] = torch.sin(t * freq)
-        pe[:, 1::2] = torch.cos(t * freq[: width // 2])
-        return pe
+        return self.constant("sinusoid", n_bins, device, torch.float32,
+                             lambda n, dev, dtype: _sinusoid(n, width, dev, dtype))
 
     def forward(self, spikes: torch.Tensor, bin_mask: torch.Tensor | None = None, *,
                 n_forward: int | None = None) -> dict[str, torch.Tensor]:
@@ -232,16 +252,23 @@ class NDT(Model):
         x = F.pad(x, (0, 0, 0, spikes.shape[1] - x.shape[1]))  # forward bins: zero tokens
         h = self.embed(torch.log1p(x))
         h = self.embedding_dropout(h + self.positions_for(h.shape[1], h.shape[-1], h.device))
-        mask = self.attention_mask(h.shape[1], h.device)
+        mask = self.attention_mask(h.shape[1], h.device, h.dtype)
         outputs = []
-        for layer in self.layers:
-            h = layer(h, src_mask=mask)
-            outputs.append(h)
+        with self._layer_path(h.device):
+            for layer in self.layers:
+                h = layer(h, src_mask=mask)
+                outputs.append(h)
         h = self.norm(h)
         latents = outputs[self.config.latent_layer] if self.bottleneck is None else \
             self.bottleneck(h)
         features = h if self.bottleneck is None else latents
         return {"log_rates": self.readout(self.rates_dropout(features)), "latents": latents}
+
+    def _layer_path(self, device: torch.device) -> contextlib.AbstractContextManager:
+        """The fused-kernel switch for the encoder layers (see ``cpu_fast_path``)."""
+        if device.type == "cpu" and not self.cpu_fast_path:
+            return _without_fast_path()
+        return contextlib.nullcontext()
 
     # -- the contract ------------------------------------------------------------------
     def sample_mask(self, n_trials: int, n_bins: int, device: torch.device,
@@ -297,3 +324,25 @@ class NDT(Model):
         chunks = self.run_batches(len(spikes), batch_size, threads, step)
         return Inference(rates=np.exp(chunks["log_rates"]), log_rates=chunks["log_rates"],
                          latents=chunks["latents"])
+
+
+def _sinusoid(n_bins: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The sinusoidal position embeddings of Vaswani et al. ``[bins, width]``."""
+    t = torch.arange(n_bins, device=device, dtype=dtype)[:, None]
+    freq = torch.exp(torch.arange(0, width, 2, device=device, dtype=dtype)
+                     * (-math.log(10000.0) / width))
+    pe = torch.zeros(n_bins, width, device=device, dtype=dtype)
+    pe[:, 0::2] = torch.sin(t * freq)
+    pe[:, 1::2] = torch.cos(t * freq[: width // 2])
+    return pe
+
+
+@contextlib.contextmanager
+def _without_fast_path() -> Iterator[None]:
+    """PyTorch's multi-head-attention fast path off for the block, then as it was."""
+    previous = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
