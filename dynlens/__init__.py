@@ -7,7 +7,19 @@ foundation modules ``dynlens.dynamics``, ``dynlens.threads``, ``dynlens.utils`` 
 ``dynlens.errors``.
 """
 
-from . import analysis, data, dynamics, errors, models, plotting, systems, threads, training, utils
+from . import (
+    analysis,
+    data,
+    dynamics,
+    errors,
+    models,
+    plotting,
+    sweeps,
+    systems,
+    threads,
+    training,
+    utils,
+)
 from .analysis import (
     AffineAlignment,
     FixedPointComparison,
@@ -31,6 +43,7 @@ from .data import NeuralDataset, load_dataset, simulate
 from .dynamics import Dynamics, check_dynamics, rollout
 from .errors import DynlensError
 from .models import Inference, load_model
+from .sweeps import Sweep
 from .training import fit
 
 __version__ = "0.1.0"
@@ -46,6 +59,7 @@ __all__ = [
     "LyapunovSpectrum",
     "NeuralDataset",
     "SolverOptions",
+    "Sweep",
     "Tolerances",
     "__version__",
     "analysis",
@@ -70,6 +84,7 @@ __all__ = [
     "plotting",
     "rollout",
     "simulate",
+    "sweeps",
     "systems",
     "threads",
     "training",

@@ -12,6 +12,7 @@ from .invariants import compare_dynamics
 from .linearize import Linearization, linearize
 from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectrum
 from .options import SolverOptions, Tolerances
+from .recovery import fixed_point_recovery, true_system
 from .similarity import dynamics_similarity
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "evaluate",
     "find_fixed_points",
     "fixed_point_graph",
+    "fixed_point_recovery",
     "kaplan_yorke_dimension",
     "linearize",
     "lyapunov_spectrum",
     "metrics",
+    "true_system",
 ]

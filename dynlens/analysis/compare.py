@@ -119,6 +119,22 @@ class FixedPointComparison:
                     model_n_unstable=int(self.model_fps.n_unstable[m]))
         return cols
 
+    def numbers(self) -> dict:
+        """The comparison as flat numbers (one row of a results table): ``fp_true``,
+        ``fp_model``, ``fp_matched``, ``fp_missing``, ``fp_spurious``,
+        ``fp_stability_agree``, mean ``fp_location_error`` and ``fp_eigenvalue_error``
+        over the matched points (NaN when none matched), ``fp_score``, ``fp_recovered``."""
+        matched = len(self.matched)
+        return {"fp_true": len(self.true_fps), "fp_model": len(self.model_fps),
+                "fp_matched": matched, "fp_missing": len(self.missing),
+                "fp_spurious": len(self.spurious),
+                "fp_stability_agree": int(np.sum(self.stability_agrees)),
+                "fp_location_error": float(np.mean(self.location_error)) if matched
+                else float("nan"),
+                "fp_eigenvalue_error": float(np.mean(self.eigenvalue_error)) if matched
+                else float("nan"),
+                "fp_score": float(self.score), "fp_recovered": bool(self.recovered)}
+
     def summary(self) -> str:
         """One sentence saying whether the model recovered the true fixed points."""
         n_true, n_match = len(self.true_fps), len(self.matched)

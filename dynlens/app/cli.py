@@ -16,8 +16,8 @@ __all__ = ["build_parser", "main"]
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    report = run_demo(args.out, fast=args.fast, seed=args.seed, device=args.device,
-                      progress=not args.quiet, threads=args.threads)
+    report = run_demo(args.out, model=args.model, fast=args.fast, seed=args.seed,
+                      device=args.device, progress=not args.quiet, threads=args.threads)
     print(f"report written to {report}")
     return 0
 
@@ -101,6 +101,26 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from ..errors import DynlensValueError
+    from ..sweeps import Sweep, sweep_status
+
+    if args.status:
+        counts = sweep_status(args.status)
+        print(", ".join(f"{n} {state}" for state, n in counts.items()) + f" ({args.status})")
+        return 0
+    if args.spec is None or args.out is None:
+        raise DynlensValueError("sweep: expected SPEC.toml and --out DIR (or --status DIR)")
+    table = Sweep.from_toml(args.spec).run(
+        args.out, executor=args.executor, workers=args.workers, address=args.address,
+        threads=args.threads, device=args.device, gpus_per_run=args.gpus_per_run,
+        progress=not args.quiet)
+    done = int((table.status == "done").sum())
+    print(f"{done} of {len(table)} runs done, {int((table.status == 'failed').sum())} failed; "
+          f"table written to {Path(args.out) / 'results.csv'}")
+    return 0
+
+
 def _threads_arg(text: str) -> int | str:
     from ..errors import DynlensError
     from ..threads import check_threads
@@ -115,13 +135,18 @@ def _add_demo(commands, common: argparse.ArgumentParser) -> None:
     demo = commands.add_parser("demo", parents=[common],
                           help="simulate data, train models, analyse them, write a report",
                           description="Simulate Arneodo spiking data, train NODE and GRU "
-                                      "autoencoders, open them and write a Markdown report with "
-                                      "figures.")
+                                      "autoencoders (or LFADS, or an NDT), open them and write "
+                                      "a report (report.md and a self-contained report.html) "
+                                      "with figures.")
     demo.add_argument("--out", type=Path, default=Path("dynlens-demo"),
                       help="report folder (default: ./dynlens-demo)")
     demo.add_argument("--fast", action="store_true",
                       help="smaller data and shorter training (under 2 minutes); the report "
                            "says so")
+    demo.add_argument("--model", default="sae", metavar="{sae,lfads,ndt}",
+                      help="sae: NODE-3 and GRU-3 autoencoders (default); lfads: LFADS without "
+                           "a controller; ndt: a Neural Data Transformer (no dynamics, so no "
+                           "fixed points)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -208,6 +233,30 @@ def _add_analyze(commands, common: argparse.ArgumentParser) -> None:
     an.set_defaults(func=_cmd_analyze)
 
 
+def _add_sweep(commands, common: argparse.ArgumentParser) -> None:
+    sweep = commands.add_parser(
+        "sweep", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="run an ablation sweep from a TOML specification (resumable)",
+        description="Train every run of a sweep specification into a folder and write its "
+                    "results table (results.csv). Rerunning into the same folder skips "
+                    "finished runs.",
+        epilog="example:\n  dynlens sweep spec.toml --out runs/ --workers 2\n"
+               "  dynlens sweep --status runs/")
+    sweep.add_argument("spec", nargs="?", help="the sweep specification (TOML)")
+    sweep.add_argument("--out", help="the sweep folder")
+    sweep.add_argument("--executor", choices=("local", "ray"), default="local")
+    sweep.add_argument("--workers", type=int, default=1, help="runs at a time (default 1)")
+    sweep.add_argument("--address", default=None,
+                       help="Ray: an existing cluster ('auto' or host:port); default: a local "
+                            "Ray instance started for the sweep")
+    sweep.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs per run")
+    sweep.add_argument("--status", metavar="DIR", default=None,
+                       help="only count the done / failed / running / pending runs in DIR")
+    sweep.add_argument("--device", default="cpu")
+    sweep.add_argument("--quiet", action="store_true")
+    sweep.set_defaults(func=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``dynlens`` argument parser: one sub-command per job, each with ``--threads``."""
     parser = argparse.ArgumentParser(
@@ -221,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch CPU threads: 'auto' (default: the cores other processes "
                              "leave free, re-checked every epoch) or a number")
 
-    for add in (_add_demo, _add_simulate, _add_train, _add_evaluate, _add_analyze):
+    for add in (_add_demo, _add_simulate, _add_train, _add_evaluate, _add_analyze, _add_sweep):
         add(sub, common)
     return parser
 

@@ -22,6 +22,8 @@ A model is a :class:`Model`: a ``torch.nn.Module`` with
   reading it raises :class:`~dynlens.errors.DynlensNoDynamicsError` saying why;
 - ``fit_defaults()``: its own default training settings (any :class:`~dynlens.fit` setting);
 - ``label``: a short name for reports;
+- ``latent_option`` (class attribute, default ``"latent_dim"``): the configuration keyword
+  that sets its latent size (what a sweep's ``latent_dims`` axis varies);
 - ``n_ext_inputs`` (optional, default 0): external inputs it takes; ``fit`` then passes
   ``inputs=`` (from ``data.inputs``) to ``loss`` and ``infer`` reads them from the data.
 
@@ -79,6 +81,7 @@ class Model(nn.Module):
     """
 
     model_type: ClassVar[str] = ""
+    latent_option: ClassVar[str] = "latent_dim"
     config: Any
 
     @property

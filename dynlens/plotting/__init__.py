@@ -11,6 +11,7 @@ from .analysis import (
 )
 from .data import latent_trajectory_3d, rates, spike_raster
 from .models import rates_vs_truth, training_history
+from .sweeps import sweep
 
 __all__ = [
     "eigenvalues",
@@ -25,5 +26,6 @@ __all__ = [
     "rates_vs_truth",
     "save_figure",
     "spike_raster",
+    "sweep",
     "training_history",
 ]

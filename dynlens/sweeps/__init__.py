@@ -4,4 +4,22 @@ locally or on a Ray cluster into one results table.
 This package is where the sweep runner lives (``dl.Sweep``, executors, result tables); it may
 import every layer above it. The committed results of studies run with it live in the
 repository's top-level ``studies/`` folder, not here.
+
+Examples
+--------
+>>> import dynlens as dl
+>>> sweep = dl.Sweep(systems=["arneodo", "lorenz"], models=["node", "gru"],
+...                  latent_dims=[3, 10], seeds=[0, 1, 2])
+>>> len(sweep.runs())
+24
+
+``sweep.run("out", workers=2)`` trains them (two processes with one torch thread each on a
+2-core machine) and returns the table :func:`load_results` reads back.
 """
+
+from .results import load_results, sweep_status
+from .runner import run_sweep
+from .spec import DatasetSpec, ModelSpec, RunSpec, Sweep
+
+__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep", "load_results", "run_sweep",
+           "sweep_status"]

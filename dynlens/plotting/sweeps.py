@@ -1,0 +1,99 @@
+"""The figure of an ablation sweep: metrics against latent size, per system and model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..errors import DynlensValueError
+from ._style import new_figure
+
+__all__ = ["sweep"]
+
+_LABELS = {"rate_r2": "rate R2", "state_r2": "state R2 (true -> inferred)",
+           "decode_r2": "decode R2 (inferred -> true)", "co_bps": "co-bps",
+           "bps": "bits per spike", "fp_matched_fraction": "fixed points matched\n(fraction)",
+           "fp_spurious": "spurious fixed points", "fp_eigenvalue_error":
+           "eigenvalue error\n(matched points)", "fp_score": "fixed-point score"}
+
+
+def _prepare(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(table, pd.DataFrame):
+        raise DynlensValueError(
+            f"table: expected the DataFrame of a sweep's results, found {type(table).__name__}")
+    done = table[table["status"] == "done"].copy() if "status" in table else table.copy()
+    if "fp_true" in done and "fp_matched" in done:
+        done["fp_matched_fraction"] = done["fp_matched"] / done["fp_true"]
+    absent = [m for m in metrics if m not in done.columns]
+    if absent or done.empty:
+        raise DynlensValueError(
+            f"metrics: expected columns of finished runs, found no {absent or 'finished runs'}")
+    return done
+
+
+def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
+                                                         "fp_matched_fraction"),
+          *, x: str = "latent_dim", by: str = "dataset", hue: str = "model",
+          title: str | None = None) -> Figure:
+    """Metrics against latent size: one column per dataset, one row per metric.
+
+    Each model is a line through the mean over seeds with its runs as dots (the spread);
+    the latent-size axis is logarithmic and ticks at the sizes swept.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A sweep's results (:func:`dynlens.sweeps.load_results`); only finished runs count.
+    metrics : sequence of str
+        Columns to plot; ``"fp_matched_fraction"`` is ``fp_matched / fp_true``.
+    x, by, hue : str
+        Columns for the horizontal axis, the panel columns and the lines.
+    title : str, optional
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"dataset": "arneodo", "model": ["node", "node", "gru", "gru"],
+    ...                       "latent_dim": [3, 10, 3, 10], "seed": 0, "status": "done",
+    ...                       "rate_r2": [.95, .94, .6, .95], "state_r2": [.95, .5, .3, .4]})
+    >>> fig = sweep(table, metrics=("rate_r2", "state_r2"))
+    >>> len(fig.axes)
+    2
+    """
+    done = _prepare(table, metrics)
+    columns = list(dict.fromkeys(done[by]))
+    fig, axes = new_figure(len(metrics), len(columns), squeeze=False, sharex=True,
+                           figsize=(3.6 * len(columns) + 0.6, 2.4 * len(metrics) + 0.6))
+    models = list(dict.fromkeys(done[hue]))
+    sizes = sorted(done[x].unique())
+    for j, column in enumerate(columns):
+        for i, metric in enumerate(metrics):
+            ax = axes[i][j]
+            for k, model in enumerate(models):
+                runs = done[(done[by] == column) & (done[hue] == model)]
+                if runs.empty:
+                    continue
+                mean = runs.groupby(x)[metric].mean()
+                ax.plot(mean.index, mean.values, "-o", color=f"C{k}", ms=4, label=str(model))
+                ax.scatter(runs[x], runs[metric], color=f"C{k}", s=10, alpha=0.45, lw=0)
+            ax.set_xscale("log")
+            ax.set_xticks(sizes, [str(s) for s in sizes])
+            ax.minorticks_off()
+            ax.grid(alpha=0.3)
+            if metric.endswith("r2") or metric == "fp_matched_fraction":
+                low = min(0.0, float(np.nanmin(done[metric])))
+                ax.set_ylim(max(low, -0.5) - 0.03, 1.03)
+            if j == 0:
+                ax.set_ylabel(_LABELS.get(metric, metric))
+            if i == 0:
+                ax.set_title(str(column))
+            if i == len(metrics) - 1:
+                ax.set_xlabel("latent size")
+    axes[0][-1].legend(title=hue, fontsize=8, loc="best")
+    n_seeds = done.groupby([by, hue, x]).size()
+    fig.suptitle(title or f"lines: mean over {n_seeds.min()}-{n_seeds.max()} seed(s); "
+                          f"dots: each run", fontsize=9)
+    return fig

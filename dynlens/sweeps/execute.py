@@ -1,0 +1,112 @@
+"""One run of a sweep: train, evaluate, compare fixed points, and the files that record it.
+
+A run's files are produced in memory (:func:`execute_run`) and written by
+:func:`write_run`, ``result.json`` last: a run folder without ``result.json`` is unfinished,
+whatever else it holds, so a process killed at any moment leaves a run to redo, never a
+half-written one that looks done. The local executor calls both in its worker process; the
+Ray executor runs :func:`execute_run` on the cluster and writes the files on the driver.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..utils import atomic_path, json_default, seed_everything
+from .spec import RunSpec
+
+__all__ = ["RESULT", "execute_run", "failure_files", "write_run"]
+
+RESULT = "result.json"  # written last: its presence marks a finished (done or failed) run
+RUNNING = "running.json"  # pid of the process working on the run, while it works
+
+
+def _train(run: RunSpec, data: Any, fit_options: dict, threads: int, device: str):
+    from ..training import fit
+
+    seed_everything(run.seed)
+    model = run.model.build(data.n_neurons, run.latent_dim, data.heldout_neurons)
+    started = time.perf_counter()
+    history = fit(model, data, seed=run.seed, threads=threads, device=device, progress=False,
+                  **fit_options)
+    return model, history, time.perf_counter() - started
+
+
+def _measure(model: Any, data: Any, analysis: dict, threads: int) -> dict:
+    """Every metric :func:`dynlens.evaluate` gives, then the fixed-point comparison when
+    the model has a generator and the data a known true system."""
+    from ..analysis import evaluate, fixed_point_recovery, true_system
+
+    row = {k: v for k, v in evaluate(model, data, split=analysis["split"],
+                                     threads=threads).items() if k not in ("split", "n_trials")}
+    if analysis["fixed_points"] and hasattr(model, "dynamics") and data.latents is not None and (
+            true_system(data) is not None):
+        comparison = fixed_point_recovery(model, data, split="train",
+                                          n_inits=analysis["n_inits"], seed=0)
+        row.update(comparison.numbers())
+    return row  # (hasattr is False for NDT: its DynlensNoDynamicsError is an AttributeError)
+
+
+def execute_run(run: RunSpec, data: Any, fit_options: dict, analysis: dict, threads: int,
+                device: str = "cpu") -> dict[str, bytes]:
+    """Train and measure one run; returns its files (name -> bytes), ``result.json`` among
+    them. Exceptions propagate (callers record them with :func:`failure_files`)."""
+    model, history, wall = _train(run, data, fit_options, threads, device)
+    row = {**run.columns(), "status": "done", "epochs": len(history),
+           "wall_s": round(wall, 1), "threads": threads, "device": device,
+           "best_valid_loss": float(history["valid_loss"].min())}
+    row.update(_measure(model, data, analysis, threads))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.pt"
+        model.save(path)
+        checkpoint = path.read_bytes()
+    buffer = io.StringIO()
+    history.to_csv(buffer, index=False)
+    return {"model.pt": checkpoint, "history.csv": buffer.getvalue().encode(),
+            RESULT: _json(row)}
+
+
+def failure_files(run: RunSpec, error: str) -> dict[str, bytes]:
+    """The files of a run that failed: ``result.json`` with status "failed" and the error."""
+    return {RESULT: _json({**run.columns(), "status": "failed", "error": error})}
+
+
+def _json(row: dict) -> bytes:
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    return json.dumps(clean, indent=1, default=json_default).encode()
+
+
+def write_run(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run's files atomically, ``result.json`` last, and drop its running marker."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in sorted(files, key=lambda n: n == RESULT):
+        with atomic_path(run_dir / name) as tmp:
+            tmp.write_bytes(files[name])
+    (run_dir / RUNNING).unlink(missing_ok=True)
+
+
+def run_in_worker(run: RunSpec, dataset_path: str, run_dir: str, fit_options: dict,
+                  analysis: dict, threads: int, device: str) -> None:
+    """The local executor's worker process: one run, its folder written, errors recorded."""
+    from ..data import load_dataset
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / RUNNING) as tmp:
+        tmp.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+    torch.set_num_threads(threads)
+    try:
+        files = execute_run(run, load_dataset(dataset_path), fit_options, analysis, threads,
+                            device)
+    except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
+        files = failure_files(run, traceback.format_exc(limit=8))
+    write_run(run_dir, files)

@@ -1,0 +1,98 @@
+"""A sweep folder's results: one row per run, read back from the run folders.
+
+Layout of a sweep folder::
+
+    sweep.toml              the specification (a different one is refused)
+    datasets/<name>.h5      each simulated dataset, made once and shared by its runs
+    runs/<run_id>/          model.pt, history.csv, result.json (written last)
+    results.csv             the table below, rewritten as runs finish
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DynlensFileNotFoundError
+from .execute import RESULT, RUNNING
+from .spec import Sweep
+
+__all__ = ["SPEC_FILE", "load_results", "run_status", "sweep_status"]
+
+SPEC_FILE = "sweep.toml"
+_FIRST = ["run_id", "dataset", "system", "model", "family", "latent_dim", "seed", "status",
+          "epochs", "wall_s", "threads", "device"]
+_TEXT = ["run_id", "dataset", "system", "model", "family", "status", "device", "error"]
+
+
+def _spec(out_dir: Path) -> Sweep:
+    path = out_dir / SPEC_FILE
+    if not path.is_file():
+        raise DynlensFileNotFoundError(
+            f"out_dir: expected a sweep folder holding {SPEC_FILE}, found none in {out_dir}")
+    return Sweep.from_toml(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def run_status(run_dir: Path) -> str:
+    """``"done"``, ``"failed"``, ``"running"`` (a live process works on it) or ``"pending"``."""
+    result = run_dir / RESULT
+    if result.is_file():
+        return json.loads(result.read_text()).get("status", "failed")
+    marker = run_dir / RUNNING
+    if marker.is_file():
+        try:
+            if _alive(int(json.loads(marker.read_text())["pid"])):
+                return "running"
+        except (ValueError, KeyError, json.JSONDecodeError):
+            pass
+    return "pending"
+
+
+def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """The results table of a sweep folder: one row per run of its specification.
+
+    Finished runs carry every metric; unfinished ones their configuration and a status of
+    ``"pending"`` or ``"running"``. Columns: the run's configuration (``run_id``,
+    ``dataset``, ``system``, ``model``, ``family``, ``latent_dim``, ``seed``), ``status``,
+    ``epochs``, ``wall_s``, ``threads``, ``device``, the metrics of :func:`dynlens.evaluate`,
+    the fixed-point comparison (``fp_*``, see
+    :meth:`dynlens.FixedPointComparison.numbers`) and ``error`` for failed runs.
+    """
+    out_dir = Path(out_dir)
+    rows = []
+    for run in _spec(out_dir).runs():
+        run_dir = out_dir / "runs" / run.run_id
+        status = run_status(run_dir)
+        if status in ("done", "failed"):
+            rows.append(json.loads((run_dir / RESULT).read_text()))
+        else:
+            rows.append({**run.columns(), "status": status})
+    table = pd.DataFrame(rows)
+    for column in table.columns.difference(_TEXT):  # JSON nulls (NaN metrics) back to NaN
+        if table[column].map(lambda v: v is None or isinstance(v, (int, float))).all():
+            table[column] = pd.to_numeric(table[column])
+    first = [c for c in _FIRST if c in table.columns]
+    last = ["error"] if "error" in table.columns else []
+    return table[first + [c for c in table.columns if c not in first + last] + last]
+
+
+def sweep_status(out_dir: str | os.PathLike) -> dict[str, int]:
+    """How many runs of a sweep folder are done, failed, running and pending."""
+    out_dir = Path(out_dir)
+    counts = dict.fromkeys(("done", "failed", "running", "pending"), 0)
+    for run in _spec(out_dir).runs():
+        counts[run_status(out_dir / "runs" / run.run_id)] += 1
+    return counts

@@ -1,0 +1,268 @@
+"""Running a sweep: check, prepare the folder and datasets, run what is unfinished, tabulate.
+
+Two executors run the same :func:`~dynlens.sweeps.execute.execute_run`:
+
+- ``"local"``: one fresh process per run (``spawn``), at most ``workers`` at a time, each
+  with its share of the torch threads, so ``workers`` processes never oversubscribe the
+  cores (two jobs that each use every core slow down 10-40x on a small machine;
+  :mod:`dynlens.threads`). A process that dies (killed, out of memory) loses only its own
+  run, which is recorded as failed and redone on the next call.
+- ``"ray"``: the runs as Ray tasks with ``num_cpus`` = threads per run (and
+  ``gpus_per_run``), on a Ray instance started for the sweep or an existing cluster
+  (``address="auto"`` or ``"ray://host:port"``). Datasets travel through Ray's object
+  store and results come back to the driver, which writes the folder: the cluster's nodes
+  need no shared file system.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import DynlensMissingDependencyError, DynlensValueError
+from ..threads import auto_threads, check_threads
+from ..utils import atomic_path, check_choice, check_positive_int
+from .execute import failure_files, run_in_worker, write_run
+from .results import SPEC_FILE, load_results, run_status
+from .spec import RunSpec, Sweep
+
+__all__ = ["run_sweep"]
+
+EXECUTORS = ("local", "ray")
+
+
+def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "local",
+              workers: int = 1, address: str | None = None, threads: int | str = "auto",
+              device: str = "cpu", gpus_per_run: float = 0.0, progress: bool = True,
+              retry_failed: bool = True) -> pd.DataFrame:
+    """Run every unfinished run of ``sweep`` into ``out_dir``; returns the results table.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    out_dir : path
+        The sweep folder (layout in :mod:`dynlens.sweeps.results`). Rerunning into it skips
+        finished runs; a folder written with a different specification is refused.
+    executor : {"local", "ray"}
+    workers : int
+        Runs at a time (local), or the CPUs of the Ray instance started for the sweep
+        divided by threads per run.
+    address : str, optional
+        Ray only: an existing cluster (``"auto"`` or an address); default: start a local
+        instance for the sweep and stop it afterwards.
+    threads : "auto" or int
+        torch threads per run; ``"auto"``: the free cores divided among ``workers``.
+    device : str
+        Where each run trains (``"cuda"`` with Ray: also give ``gpus_per_run``).
+    gpus_per_run : float
+        Ray only: GPUs reserved per run.
+    progress : bool
+        A progress bar over runs.
+    retry_failed : bool
+        Rerun runs recorded as failed (default) or keep their failure.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`~dynlens.sweeps.load_results` of the folder, also written as ``results.csv``.
+    """
+    check_choice(executor, EXECUTORS, "executor")
+    workers = check_positive_int(workers, "workers")
+    per_run = _threads_per_run(check_threads(threads), workers)
+    if executor == "ray":
+        _import_ray()
+    out_dir = Path(out_dir)
+    _check_folder(sweep, out_dir)
+    datasets = _datasets(sweep, out_dir)
+    sweep.check_buildable({name: data.n_neurons for name, data in datasets.items()})
+    _write_spec(sweep, out_dir, datasets)
+    todo = [run for run in sweep.runs()
+            if _unfinished(out_dir / "runs" / run.run_id, retry_failed)]
+    # seed-major: a sweep stopped early covers the whole grid with its first seeds
+    todo.sort(key=lambda run: sweep.seeds.index(run.seed))
+    job = _Job(sweep, out_dir, per_run, device, progress, len(todo))
+    if todo and executor == "local":
+        _run_local(job, todo, workers)
+    elif todo:
+        _run_ray(job, todo, datasets, workers, address, gpus_per_run)
+    job.close()
+    return _tabulate(out_dir)
+
+
+def _threads_per_run(threads: int | str, workers: int) -> int:
+    if threads != "auto":
+        return int(threads)
+    return max(1, auto_threads() // workers)
+
+
+def _unfinished(run_dir: Path, retry_failed: bool) -> bool:
+    status = run_status(run_dir)
+    return status == "pending" or (status == "failed" and retry_failed)
+
+
+def _check_folder(sweep: Sweep, out_dir: Path) -> None:
+    """Refuse a folder that holds another sweep or other files; writes nothing."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DynlensValueError(f"out_dir: expected a folder, found a file at {out_dir}")
+    spec = out_dir / SPEC_FILE
+    if spec.is_file():
+        if Sweep.from_toml(spec) != sweep:
+            raise DynlensValueError(
+                f"out_dir: {out_dir} holds a different sweep ({SPEC_FILE} differs from this "
+                f"specification); use a new folder, or the same specification to resume")
+    elif out_dir.is_dir() and any(out_dir.iterdir()):
+        raise DynlensValueError(
+            f"out_dir: expected a new or empty folder, or one written by this sweep; found "
+            f"{out_dir} holding other files")
+
+
+def _datasets(sweep: Sweep, out_dir: Path) -> dict:
+    """Each dataset once: read from the folder's cache, else simulated or read (not yet
+    written: nothing is written before every check has passed)."""
+    from ..data import load_dataset
+
+    loaded = {}
+    for spec in sweep.datasets:
+        cached = out_dir / "datasets" / f"{spec.name}.h5"
+        loaded[spec.name] = load_dataset(cached) if cached.is_file() else spec.load()
+    return loaded
+
+
+def _write_spec(sweep: Sweep, out_dir: Path, datasets: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not (out_dir / SPEC_FILE).is_file():
+        sweep.to_toml(out_dir / SPEC_FILE)
+    for name, data in datasets.items():
+        cached = out_dir / "datasets" / f"{name}.h5"
+        if not cached.is_file():
+            data.save(cached)
+
+
+def _tabulate(out_dir: Path) -> pd.DataFrame:
+    table = load_results(out_dir)
+    with atomic_path(out_dir / "results.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+class _Job:
+    """What every run of one call shares, and the progress bar over them."""
+
+    def __init__(self, sweep: Sweep, out_dir: Path, threads: int, device: str,
+                 progress: bool, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.sweep, self.out_dir, self.threads, self.device = sweep, out_dir, threads, device
+        self.bar = tqdm(total=total, desc=f"sweep {sweep.name}", unit="run",
+                        disable=not progress)
+        self.failed = 0
+
+    def run_dir(self, run: RunSpec) -> Path:
+        return self.out_dir / "runs" / run.run_id
+
+    def finished(self, run: RunSpec) -> None:
+        if run_status(self.run_dir(run)) == "failed":
+            self.failed += 1
+        self.bar.set_postfix_str(f"{run.run_id}; {self.failed} failed", refresh=False)
+        self.bar.update()
+        _tabulate(self.out_dir)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _run_local(job: _Job, todo: list[RunSpec], workers: int) -> None:
+    context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
+    pending, running = list(todo), {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                run = pending.pop(0)
+                process = context.Process(
+                    target=run_in_worker, daemon=True,
+                    args=(run, str(job.out_dir / "datasets" / f"{run.dataset.name}.h5"),
+                          str(job.run_dir(run)), job.sweep.fit, job.sweep.analysis,
+                          job.threads, job.device))
+                process.start()
+                running[process.sentinel] = (process, run)
+            for sentinel in wait(list(running)):
+                process, run = running.pop(sentinel)
+                process.join()
+                if run_status(job.run_dir(run)) not in ("done", "failed"):
+                    write_run(job.run_dir(run), failure_files(
+                        run, f"the worker process exited with code {process.exitcode} before "
+                             f"finishing (killed, or out of memory?)"))
+                job.finished(run)
+    finally:  # interrupted: stop the workers; their runs stay unfinished and are redone
+        for process, _ in running.values():
+            process.terminate()
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise DynlensMissingDependencyError(
+            "executor: 'ray' needs the optional Ray package; install it with "
+            "pip install 'dynlens[ray]'") from err
+    return ray
+
+
+def _run_ray(job: _Job, todo: list[RunSpec], datasets: dict, workers: int,
+             address: str | None, gpus_per_run: float) -> None:
+    ray = _import_ray()
+    started = not ray.is_initialized()
+    if started:
+        options = ({"address": address} if address else
+                   {"num_cpus": workers * job.threads, "include_dashboard": False})
+        ray.init(logging_level="ERROR", log_to_driver=False, **options)
+    try:
+        remote = ray.remote(_ray_task).options(num_cpus=job.threads, num_gpus=gpus_per_run,
+                                               max_retries=0)
+        refs = {name: ray.put(data) for name, data in datasets.items()}
+        futures = {remote.remote(run, refs[run.dataset.name], job.sweep.fit,
+                                 job.sweep.analysis, job.threads, job.device): run
+                   for run in todo}
+        _collect(futures, job, ray.wait, _ray_outcome(ray))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_outcome(ray) -> Callable:
+    def outcome(future, run: RunSpec) -> dict[str, bytes]:
+        try:
+            return ray.get(future)
+        except ray.exceptions.RayError as err:  # the task's worker died, or Ray failed
+            return failure_files(run, f"Ray: {type(err).__name__}: {err}")
+    return outcome
+
+
+def _collect(futures: dict, job: _Job, ray_wait: Callable, outcome: Callable) -> None:
+    while futures:
+        done, _ = ray_wait(list(futures), num_returns=1)
+        run = futures.pop(done[0])
+        write_run(job.run_dir(run), outcome(done[0], run))
+        job.finished(run)
+
+
+def _ray_task(run: RunSpec, data: Any, fit_options: dict, analysis: dict, threads: int,
+              device: str) -> dict[str, bytes]:
+    """A Ray task: one run's files (a failure inside the run is recorded, not raised)."""
+    import traceback
+
+    import torch
+
+    from .execute import execute_run
+
+    torch.set_num_threads(threads)
+    try:
+        return execute_run(run, data, fit_options, analysis, threads, device)
+    except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
+        return failure_files(run, traceback.format_exc(limit=8))

@@ -1,0 +1,389 @@
+"""The sweep specification: a grid of datasets x models x latent sizes x seeds.
+
+A :class:`Sweep` is plain data (lists, dicts, numbers, strings), so it reads from and writes to
+TOML unchanged. :meth:`Sweep.runs` expands it into :class:`RunSpec` objects, one per run, after
+checking everything that can be checked before any training starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from dataclasses import InitVar, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DynlensFileFormatError, DynlensTypeError, DynlensValueError
+from ..utils import check_choice, check_keywords, check_nonnegative_int, check_positive_int
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_.]+$")  # run ids join names with "-": keep "-" out of them
+# Shorthands for the SAE generators: "node" is {"model": "sae", "generator": "node"}.
+_SAE_GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds")
+# dl.fit keywords the sweep sets itself for every run.
+_FIT_RESERVED = ("seed", "threads", "progress", "device", "checkpoint_dir", "resume", "callback")
+_ANALYSIS_DEFAULTS = {"fixed_points": True, "n_inits": 1024, "split": "test"}
+
+
+def _check_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise DynlensValueError(
+            f"{what}: expected a name of letters, digits, '_' or '.', found {name!r}")
+    return name
+
+
+def _check_table(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise DynlensTypeError(f"{what}: expected a table (dict), found {type(value).__name__}")
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of a sweep: a simulated system or a file of the user's.
+
+    ``options`` are :func:`dynlens.simulate` keywords (the sweep's ``data`` table updated by
+    the entry's own keys); ``path`` names a file :func:`dynlens.load_dataset` reads.
+    """
+
+    name: str
+    system: str | None = None
+    path: str | None = None
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, entry: Any, shared: dict, base: Path | None) -> DatasetSpec:
+        from .. import systems
+
+        if isinstance(entry, str):
+            entry = {"system": entry}
+        entry = _check_table(entry, "systems entry")
+        if ("system" in entry) == ("path" in entry):
+            raise DynlensValueError(
+                f"systems entry: expected exactly one of 'system' (a simulated system) or "
+                f"'path' (a data file), found {entry!r}")
+        if "path" in entry:
+            path = Path(entry.pop("path")).expanduser()
+            path = path if path.is_absolute() or base is None else base / path
+            name = _check_name(entry.pop("name", path.stem), "systems entry name")
+            check_keywords(entry, (), f"systems entry {name!r} (a data file)")
+            return cls(name=name, path=str(path))
+        system = check_choice(entry.pop("system"), systems.available(), "systems entry system")
+        name = _check_name(entry.pop("name", system), "systems entry name")
+        options = {**shared, **entry}
+        _check_simulate_keywords(options, name)
+        return cls(name=name, system=system, options=options)
+
+    def to_entry(self, shared: dict) -> str | dict:
+        """The TOML form: the bare system name when nothing differs from ``shared``."""
+        if self.path is not None:
+            return {"name": self.name, "path": self.path}
+        own = {k: v for k, v in self.options.items() if shared.get(k, _MISSING) != v}
+        if not own and self.name == self.system:
+            return self.system
+        return {"name": self.name, "system": self.system, **own}
+
+    def load(self):
+        """Simulate the dataset (seed ``options["seed"]``, default 0) or read the file."""
+        from .. import data
+
+        if self.path is not None:
+            return data.load_dataset(self.path)
+        return data.simulate(self.system, **{"seed": 0, **self.options})
+
+
+_MISSING = object()
+
+
+def _check_simulate_keywords(options: dict, name: str) -> None:
+    from ..data import simulate
+
+    allowed = set(inspect.signature(simulate).parameters) - {"system"}
+    check_keywords(options, allowed, f"data for {name!r} (dl.simulate keywords)")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a sweep: a registered family and its options.
+
+    ``latent_dims`` overrides the sweep's axis for this model (``[]`` to keep the family's
+    own size: then runs are labelled ``d0``).
+    """
+
+    name: str
+    family: str
+    options: dict = field(default_factory=dict)
+    latent_dims: tuple | None = None
+
+    @classmethod
+    def parse(cls, entry: Any) -> ModelSpec:
+        from .. import models
+
+        if isinstance(entry, str):
+            entry = {"name": entry, "model": entry}
+        entry = _check_table(entry, "models entry")
+        family = entry.pop("model", None) or entry.get("name")
+        if family in _SAE_GENERATORS:
+            entry.setdefault("generator", family)
+            family = "sae"
+        family = check_choice(family, models.available(), "models entry model")
+        name = _check_name(entry.pop("name", family), "models entry name")
+        dims = entry.pop("latent_dims", None)
+        if dims is not None:
+            dims = tuple(_check_axis(dims, f"latent_dims of model {name!r}", allow_empty=True))
+        return cls(name=name, family=family, options=entry, latent_dims=dims)
+
+    def to_entry(self) -> str | dict:
+        short = {"generator": self.name} if self.family == "sae" else {}
+        if self.options == short and self.latent_dims is None and (
+                self.name in _SAE_GENERATORS or self.name == self.family):
+            return self.name
+        entry = {"name": self.name, "model": self.family, **self.options}
+        if self.latent_dims is not None:
+            entry["latent_dims"] = list(self.latent_dims)
+        return entry
+
+    def build(self, n_neurons: int, latent_dim: int, heldout_neurons=()) -> Any:
+        """The model of one run (its latent size set through the family's latent option)."""
+        from .. import models
+
+        cls = models.get(self.family)
+        config = {"n_neurons": n_neurons, **self.options}
+        if latent_dim:
+            config[cls.latent_option] = latent_dim
+        if len(heldout_neurons):
+            config.setdefault("heldout_neurons", [int(i) for i in heldout_neurons])
+        return cls.from_config(config)
+
+
+def _check_axis(values: Any, what: str, *, allow_empty: bool = False,
+                check=check_positive_int) -> list:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise DynlensTypeError(f"{what}: expected a list, found {values!r}")
+    values = [check(v, what) for v in values]
+    if not values and not allow_empty:
+        raise DynlensValueError(f"{what}: expected at least one value, found an empty list")
+    if len(set(values)) != len(values):
+        raise DynlensValueError(f"{what}: expected distinct values, found {values}")
+    return values
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a dataset, a model, a latent size and a seed (``run_id`` names its folder)."""
+
+    dataset: DatasetSpec
+    model: ModelSpec
+    latent_dim: int
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.dataset.name}-{self.model.name}-d{self.latent_dim}-s{self.seed}"
+
+    def columns(self) -> dict:
+        """The configuration columns of this run's row in the results table."""
+        return {"run_id": self.run_id, "dataset": self.dataset.name,
+                "system": self.dataset.system or "", "model": self.model.name,
+                "family": self.model.family, "latent_dim": self.latent_dim, "seed": self.seed}
+
+
+_KEYS = ("name", "systems", "models", "latent_dims", "seeds", "data", "fit", "analysis")
+
+
+@dataclass
+class Sweep:
+    """A grid of training runs: every dataset x model x latent size x seed.
+
+    Parameters
+    ----------
+    systems : list of str or dict
+        Datasets. A system name (``"arneodo"``: :func:`dynlens.simulate` with the ``data``
+        keywords), a table ``{"name": "lorenz50", "system": "lorenz", "n_neurons": 50}``
+        (its keys update ``data``), or ``{"name": "mine", "path": "recording.h5"}`` (a file
+        :func:`dynlens.load_dataset` reads; relative to the TOML file when read from one).
+    models : list of str or dict
+        Model families: ``"node"``, ``"gru"`` (or another SAE generator), ``"sae"``,
+        ``"lfads"``, ``"ndt"``, or a table ``{"name": "node_w256", "model": "sae",
+        "generator": "node", "hidden_size": 256}`` whose other keys are the model's options.
+    latent_dims : list of int
+        Latent sizes (each family's ``latent_option``: ``latent_dim`` for the SAE and NDT,
+        ``gen_dim`` for LFADS). A model table may give its own ``latent_dims``.
+    seeds : list of int
+        Seeds of model initialisation and training. The data of a simulated system do not
+        change with them (``data["seed"]``, default 0, seeds the simulation).
+    data : dict
+        :func:`dynlens.simulate` keywords shared by every simulated system.
+    fit : dict
+        :func:`dynlens.fit` keywords (``seed``, ``threads``, ``device`` and ``progress`` are
+        set by the sweep).
+    analysis : dict
+        ``fixed_points`` (bool, default True: fixed points of the trained generator compared
+        with the true system's), ``n_inits`` (default 1024), ``split`` (default ``"test"``:
+        the split the metrics are computed on).
+    name : str
+        A label for the sweep.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], models=["node", "gru"], latent_dims=[3, 10],
+    ...                  seeds=[0], data={"n_trials": 100}, fit={"max_epochs": 5})
+    >>> [run.run_id for run in sweep.runs()]
+    ['arneodo-node-d3-s0', 'arneodo-node-d10-s0', 'arneodo-gru-d3-s0', 'arneodo-gru-d10-s0']
+    >>> dl.Sweep.from_toml_string(sweep.to_toml_string()) == sweep
+    True
+    """
+
+    systems: list
+    models: list
+    latent_dims: list = field(default_factory=lambda: [3])
+    seeds: list = field(default_factory=lambda: [0])
+    data: dict = field(default_factory=dict)
+    fit: dict = field(default_factory=dict)
+    analysis: dict = field(default_factory=dict)
+    name: str = "sweep"
+    base: InitVar[Path | None] = None
+
+    def __post_init__(self, base: Path | None) -> None:
+        self.name = _check_name(self.name, "name")
+        self.data = _check_table(self.data, "data")
+        self.fit = _check_table(self.fit, "fit")
+        self.analysis = {**_ANALYSIS_DEFAULTS, **_check_table(self.analysis, "analysis")}
+        self._check_fit()
+        check_keywords(self.analysis, _ANALYSIS_DEFAULTS, "analysis")
+        self.latent_dims = _check_axis(self.latent_dims, "latent_dims")
+        self.seeds = _check_axis(self.seeds, "seeds", check=check_nonnegative_int)
+        self.systems = list(self._axis(self.systems, "systems"))
+        self.models = list(self._axis(self.models, "models"))
+        self._datasets = [DatasetSpec.parse(e, self.data, base)
+                          for e in self.systems]
+        self._models = [ModelSpec.parse(e) for e in self.models]
+        for what, specs in (("systems", self._datasets), ("models", self._models)):
+            names = [s.name for s in specs]
+            if len(set(names)) != len(names):
+                raise DynlensValueError(
+                    f"{what}: expected distinct names (give tables a 'name'), found {names}")
+
+    @staticmethod
+    def _axis(values: Any, what: str) -> list:
+        if isinstance(values, (str, dict)) or not isinstance(values, (list, tuple)):
+            raise DynlensTypeError(f"{what}: expected a list, found {values!r}")
+        if not values:
+            raise DynlensValueError(f"{what}: expected at least one entry, found an empty list")
+        return [dict(v) if isinstance(v, dict) else v for v in values]
+
+    def _check_fit(self) -> None:
+        from ..training import fit
+        from ..training.fit import FitConfig
+
+        reserved = sorted(set(self.fit) & set(_FIT_RESERVED))
+        if reserved:
+            raise DynlensValueError(
+                f"fit: the sweep sets {reserved} itself for every run; found them in 'fit'")
+        allowed = set(inspect.signature(fit).parameters) | set(FitConfig.__dataclass_fields__)
+        check_keywords(self.fit, allowed - {"model", "data", "settings"}, "fit (dl.fit keywords)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sweep) and self.to_dict() == other.to_dict()
+
+    # -- expansion --------------------------------------------------------------------------
+    def runs(self) -> list[RunSpec]:
+        """Every run, datasets outermost, then models, latent sizes and seeds."""
+        runs = []
+        for dataset in self._datasets:
+            for model in self._models:
+                dims = self.latent_dims if model.latent_dims is None else model.latent_dims
+                for dim in dims or [0]:
+                    runs.extend(RunSpec(dataset, model, dim, seed) for seed in self.seeds)
+        return runs
+
+    @property
+    def datasets(self) -> list[DatasetSpec]:
+        return list(self._datasets)
+
+    def check_buildable(self, n_neurons: dict[str, int]) -> None:
+        """Build every (dataset, model, latent size) once (cheap) so that a combination that
+        cannot be built fails before any run starts; ``n_neurons`` maps dataset names to
+        their neuron counts."""
+        seen = set()
+        for run in self.runs():
+            key = (run.dataset.name, run.model.name, run.latent_dim)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                run.model.build(n_neurons[run.dataset.name], run.latent_dim)
+            except Exception as err:
+                raise DynlensValueError(
+                    f"models: {run.model.name!r} with latent size {run.latent_dim} cannot be "
+                    f"built for dataset {run.dataset.name!r}: {err}") from err
+
+    # -- TOML --------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The specification as plain data (the TOML's content)."""
+        return {"name": self.name,
+                "systems": [d.to_entry(self.data) for d in self._datasets],
+                "models": [m.to_entry() for m in self._models],
+                "latent_dims": list(self.latent_dims), "seeds": list(self.seeds),
+                "data": dict(self.data), "fit": dict(self.fit),
+                "analysis": dict(self.analysis)}
+
+    def to_toml_string(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    def to_toml(self, path: str | Path) -> None:
+        """Write the specification as TOML (atomically)."""
+        from ..utils import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(self.to_toml_string())
+
+    @classmethod
+    def from_dict(cls, spec: dict, base: Path | None = None) -> Sweep:
+        spec = _check_table(spec, "sweep")
+        check_keywords(spec, _KEYS, "sweep")
+        for key in ("systems", "models"):
+            if key not in spec:
+                raise DynlensValueError(f"sweep: expected a '{key}' list, found none")
+        return cls(**spec, base=base)
+
+    @classmethod
+    def from_toml_string(cls, text: str, base: Path | None = None,
+                         source: str = "<string>") -> Sweep:
+        try:
+            spec = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise DynlensFileFormatError(f"{source}: not valid TOML: {err}") from err
+        return cls.from_dict(spec, base)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Sweep:
+        """Read a specification from a TOML file (relative data paths are relative to it)."""
+        from ..utils import check_readable_file
+
+        path = check_readable_file(Path(path))
+        return cls.from_toml_string(path.read_text(), base=path.resolve().parent,
+                                    source=str(path))
+
+    def run(self, out_dir: str | Path, *, executor: str = "local", workers: int = 1,
+            address: str | None = None, threads: int | str = "auto", device: str = "cpu",
+            gpus_per_run: float = 0.0, progress: bool = True, retry_failed: bool = True):
+        """Run every unfinished run into ``out_dir`` and return the results table.
+
+        See :func:`dynlens.sweeps.run_sweep` for the parameters.
+        """
+        from .runner import run_sweep
+
+        return run_sweep(self, out_dir, executor=executor, workers=workers, address=address,
+                         threads=threads, device=device, gpus_per_run=gpus_per_run,
+                         progress=progress, retry_failed=retry_failed)

@@ -1,0 +1,205 @@
+"""Sweeps: the specification, its checks, local and Ray execution, resuming, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dynlens as dl
+from dynlens.errors import DynlensError
+from dynlens.sweeps.results import run_status
+
+TINY_DATA = {"n_neurons": 6, "n_trials": 40, "n_bins": 15}
+TINY_FIT = {"max_epochs": 2, "batch_size": 16}
+TINY_ANALYSIS = {"n_inits": 32}
+
+
+def tiny_sweep(**overrides) -> dl.Sweep:
+    spec = {"systems": ["arneodo", "lorenz"], "models": ["node", "gru"], "latent_dims": [3],
+            "seeds": [0], "data": TINY_DATA, "fit": TINY_FIT, "analysis": TINY_ANALYSIS}
+    return dl.Sweep(**{**spec, **overrides})
+
+
+# -- the specification ----------------------------------------------------------------------
+
+
+def test_runs_expand_the_grid_in_order():
+    sweep = tiny_sweep(latent_dims=[2, 5], seeds=[0, 1])
+    ids = [run.run_id for run in sweep.runs()]
+    assert len(ids) == 2 * 2 * 2 * 2 == len(set(ids))
+    assert ids[:3] == ["arneodo-node-d2-s0", "arneodo-node-d2-s1", "arneodo-node-d5-s0"]
+
+
+def test_model_tables_and_latent_options():
+    sweep = tiny_sweep(models=[
+        "gru", {"name": "node_w32", "model": "sae", "generator": "node", "hidden_size": 32},
+        {"name": "lfads_small", "model": "lfads", "ic_dim": 4, "n_factors": 3,
+         "ic_enc_dim": 8, "ci_enc_dim": 8, "con_dim": 8, "latent_dims": [12]}])
+    runs = {run.run_id: run for run in sweep.runs()}
+    node = runs["arneodo-node_w32-d3-s0"].model.build(6, 3)
+    assert node.config.hidden_size == 32 and node.config.latent_dim == 3
+    lfads = runs["arneodo-lfads_small-d12-s0"].model.build(6, 12)
+    assert lfads.config.gen_dim == 12  # LFADS's latent size is its generator's
+    assert "arneodo-lfads_small-d3-s0" not in runs
+
+
+def test_toml_round_trip(tmp_path):
+    sweep = tiny_sweep(systems=["arneodo", {"name": "lorenz20", "system": "lorenz",
+                                            "n_neurons": 20}],
+                       models=["node", {"name": "big", "model": "sae", "generator": "node",
+                                        "hidden_size": 16}])
+    sweep.to_toml(tmp_path / "spec.toml")
+    again = dl.Sweep.from_toml(tmp_path / "spec.toml")
+    assert again == sweep
+    assert [r.run_id for r in again.runs()] == [r.run_id for r in sweep.runs()]
+    assert again.datasets[1].options["n_neurons"] == 20
+
+
+def test_data_file_paths_are_relative_to_the_toml(tmp_path):
+    (tmp_path / "spec.toml").write_text(
+        'systems = [{name = "mine", path = "data/rec.h5"}]\nmodels = ["gru"]\n')
+    sweep = dl.Sweep.from_toml(tmp_path / "spec.toml")
+    assert sweep.datasets[0].path == str(tmp_path / "data" / "rec.h5")
+
+
+@pytest.mark.parametrize("text, match", [
+    ('systems = ["arneodo"\nmodels = ["gru"]\n', "line 2"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\ncolour = 1\n', "colour"),
+    ('systems = []\nmodels = ["gru"]\n', "systems: expected at least one"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\nlatent_dims = []\n', "latent_dims"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\nseeds = [0, 0]\n', "distinct"),
+    ('systems = ["arnedo"]\nmodels = ["gru"]\n', "did you mean 'arneodo'"),
+    ('systems = ["arneodo"]\nmodels = ["transformer"]\n', "models entry model"),
+    ('systems = ["arneodo", "arneodo"]\nmodels = ["gru"]\n', "distinct names"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\n[data]\nneurons = 5\n', "neurons"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\n[fit]\nepochs = 5\n', "epochs"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\n[fit]\nseed = 5\n', "sets"),
+    ('systems = ["arneodo"]\nmodels = ["gru"]\n[analysis]\nn_init = 5\n', "n_init"),
+    ('models = ["gru"]\n', "'systems'"),
+])
+def test_bad_specifications_are_refused_naming_the_problem(tmp_path, text, match):
+    (tmp_path / "spec.toml").write_text(text)
+    with pytest.raises(DynlensError, match=match):
+        dl.Sweep.from_toml(tmp_path / "spec.toml")
+
+
+def test_unbuildable_combination_refused_before_anything_is_written(tmp_path):
+    sweep = tiny_sweep(models=[{"name": "lin", "model": "sae", "generator": "gru",
+                                "hidden_size": 7}])  # a GRU's size is its latent size
+    with pytest.raises(DynlensError, match="cannot be built"):
+        sweep.run(tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [({"workers": 0}, "workers"),
+                                           ({"executor": "slurm"}, "executor"),
+                                           ({"threads": 0}, "threads")])
+def test_bad_run_arguments_refused(tmp_path, kwargs, match):
+    with pytest.raises(DynlensError, match=match):
+        tiny_sweep().run(tmp_path / "out", progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_folder_of_another_sweep_or_other_files_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    tiny_sweep(seeds=[5]).to_toml(out / "sweep.toml")
+    before = (out / "sweep.toml").read_bytes()
+    with pytest.raises(DynlensError, match="different sweep"):
+        tiny_sweep().run(out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.toml"]
+    assert (out / "sweep.toml").read_bytes() == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(DynlensError, match="other files"):
+        tiny_sweep().run(other, progress=False)
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    """The 2x2x1 sweep run once with 2 local workers (shared by the tests below)."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    table = tiny_sweep().run(out, workers=2, threads=1, progress=False)
+    return out, table
+
+
+def test_local_sweep_table(local_sweep):
+    out, table = local_sweep
+    assert table.shape[0] == 4 and (table.status == "done").all()
+    for column in ("run_id", "dataset", "model", "latent_dim", "seed", "epochs", "wall_s",
+                   "rate_r2", "state_r2", "fp_matched", "fp_missing", "fp_spurious",
+                   "fp_eigenvalue_error", "fp_stability_agree"):
+        assert column in table.columns
+    assert (table.epochs == 2).all() and (table.fp_true == 3).all()
+    assert pd.read_csv(out / "results.csv").shape == table.shape
+    pd.testing.assert_frame_equal(dl.sweeps.load_results(out), table)
+    model = dl.load_model(out / "runs" / "lorenz-gru-d3-s0" / "model.pt")
+    assert model.config.generator == "gru"
+    assert dl.sweeps.sweep_status(out) == {"done": 4, "failed": 0, "running": 0, "pending": 0}
+
+
+def test_rerun_skips_finished_runs(local_sweep):
+    out, table = local_sweep
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/result.json")}
+    again = tiny_sweep().run(out, workers=2, threads=1, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/result.json")} == stamps
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_ray_gives_the_same_table(local_sweep, tmp_path):
+    pytest.importorskip("ray")
+    _, local = local_sweep
+    table = tiny_sweep().run(tmp_path / "ray", executor="ray", workers=2, threads=1,
+                             progress=False)
+    assert (table.status == "done").all()
+    numbers = ["rate_r2", "state_r2", "decode_r2", "bps", "fp_matched", "fp_spurious"]
+    np.testing.assert_allclose(table[numbers].to_numpy(float), local[numbers].to_numpy(float),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_failing_run_is_recorded_and_the_rest_finish(tmp_path):
+    # an LFADS built for external inputs cannot train on data without them
+    broken = {"name": "needs_inputs", "model": "lfads", "ext_input_dim": 1, "ic_dim": 4,
+              "n_factors": 3, "ic_enc_dim": 8, "ci_enc_dim": 8, "con_dim": 8,
+              "latent_dims": [6]}
+    sweep = tiny_sweep(systems=["arneodo"], models=["gru", broken])
+    table = sweep.run(tmp_path / "out", workers=2, threads=1, progress=False)
+    status = dict(zip(table.run_id, table.status))
+    assert status == {"arneodo-gru-d3-s0": "done", "arneodo-needs_inputs-d6-s0": "failed"}
+    error = table.set_index("run_id").loc["arneodo-needs_inputs-d6-s0", "error"]
+    assert "inputs" in error and "Traceback" in error
+
+
+def test_killed_worker_loses_only_its_run(tmp_path):
+    out = tmp_path / "out"
+    sweep = tiny_sweep(systems=["arneodo"], models=["gru", "node"],
+                       fit={"max_epochs": 30, "batch_size": 16})
+    first, second = (out / "runs" / run.run_id for run in sweep.runs())
+    worker = threading.Thread(target=sweep.run, args=(out,),
+                              kwargs={"workers": 1, "threads": 1, "progress": False})
+    worker.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and not (second / "running.json").is_file():
+        time.sleep(0.02)
+    assert run_status(first) == "done"  # workers=1: the first finished before the second
+    # the marker is written before the run loads its data: the run is surely unfinished
+    os.kill(json.loads((second / "running.json").read_text())["pid"], signal.SIGKILL)
+    worker.join(60)
+    table = dl.sweeps.load_results(out)
+    assert list(table.status) == ["done", "failed"]
+    assert "code -9" in table.error.iloc[1]
+    stamp = (first / "result.json").stat().st_mtime_ns
+    table = sweep.run(out, workers=1, threads=1, progress=False)  # the rerun completes it
+    assert list(table.status) == ["done", "done"]
+    assert (first / "result.json").stat().st_mtime_ns == stamp
