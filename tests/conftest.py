@@ -33,7 +33,7 @@ def make_sae():
         kwargs.setdefault("n_neurons", 6)
         kwargs.setdefault("latent_dim", 3)
         kwargs.setdefault("encoder_size", 8)
-        if generator in ("node", "node_discrete"):
+        if generator in ("node", "node_discrete", "mlp_map"):
             kwargs.setdefault("hidden_size", 16)
         torch.manual_seed(init_seed)
         return SAE(generator=generator, **kwargs)

@@ -17,7 +17,9 @@ from dynlens.models import (
     GRUDynamics,
     Inference,
     LinearDynamics,
+    MLPMapDynamics,
     NODEDynamics,
+    ResidualRNNDynamics,
     RNNDynamics,
     SAEConfig,
 )
@@ -30,6 +32,8 @@ GENERATOR_CASES = {
     "node": (lambda: NODEDynamics(DIM, hidden_size=16, dt=0.05), "continuous", 0.05),
     "node_discrete": (lambda: DiscreteNODEDynamics(DIM, hidden_size=16), "discrete", None),
     "lds": (lambda: LinearDynamics(DIM), "discrete", None),
+    "rnn_residual": (lambda: ResidualRNNDynamics(DIM), "discrete", None),
+    "mlp_map": (lambda: MLPMapDynamics(DIM, hidden_size=16), "discrete", None),
 }
 
 

@@ -54,12 +54,15 @@ def test_toml_round_trip(tmp_path):
     sweep = tiny_sweep(systems=["arneodo", {"name": "lorenz20", "system": "lorenz",
                                             "n_neurons": 20}],
                        models=["node", {"name": "big", "model": "sae", "generator": "node",
-                                        "hidden_size": 16}])
+                                        "hidden_size": 16, "fit": {"bins_per_group": 0}}])
     sweep.to_toml(tmp_path / "spec.toml")
     again = dl.Sweep.from_toml(tmp_path / "spec.toml")
     assert again == sweep
     assert [r.run_id for r in again.runs()] == [r.run_id for r in sweep.runs()]
     assert again.datasets[1].options["n_neurons"] == 20
+    runs = again.runs()  # a model's own fit keywords update the sweep's for its runs only
+    assert runs[0].fit_options(again.fit) == TINY_FIT
+    assert runs[1].fit_options(again.fit) == {**TINY_FIT, "bins_per_group": 0}
 
 
 def test_data_file_paths_are_relative_to_the_toml(tmp_path):

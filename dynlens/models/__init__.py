@@ -14,7 +14,9 @@ from .generators import (
     DiscreteNODEDynamics,
     GRUDynamics,
     LinearDynamics,
+    MLPMapDynamics,
     NODEDynamics,
+    ResidualRNNDynamics,
     RNNDynamics,
 )
 from .inference import Inference
@@ -38,10 +40,12 @@ __all__ = [
     "LFADSGenerator",
     "LinearDynamics",
     "LossTerms",
+    "MLPMapDynamics",
     "Model",
     "NDTConfig",
     "NODEDynamics",
     "RNNDynamics",
+    "ResidualRNNDynamics",
     "SAEConfig",
     "available",
     "build",

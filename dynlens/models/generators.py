@@ -9,6 +9,10 @@ A generator is what the analysis layer opens: ``model.dynamics`` of an SAE is on
   :func:`dynlens.dynamics.rollout` with torchdiffeq. ``dt`` is one bin in model time.
 - :class:`DiscreteNODEDynamics`: ``x <- x + step * MLP(x)`` (the discrete NODE of the paper).
 - :class:`LinearDynamics`: ``x <- A x + b``, the linear baseline.
+- :class:`ResidualRNNDynamics`: ``x <- x + step * tanh(W x + b)``, a tanh RNN cell in place of
+  the discrete NODE's MLP (an ablation of the paper).
+- :class:`MLPMapDynamics`: ``x <- MLP(x)``, an MLP that predicts the next state instead of a
+  step (an ablation of the paper).
 
 Examples
 --------
@@ -33,8 +37,10 @@ __all__ = [
     "DiscreteNODEDynamics",
     "GRUDynamics",
     "LinearDynamics",
+    "MLPMapDynamics",
     "NODEDynamics",
     "RNNDynamics",
+    "ResidualRNNDynamics",
     "mlp",
 ]
 
@@ -221,3 +227,63 @@ class LinearDynamics(Dynamics):
                 "u: LinearDynamics takes no input; expected None, found a tensor"
             )
         return self.linear(x)
+
+
+class ResidualRNNDynamics(Dynamics):
+    """Residual tanh RNN ``x <- x + step * tanh(W x + b)`` (``kind="discrete"``).
+
+    The discrete NODE with its MLP replaced by one tanh layer of width ``dim``: capacity
+    tied to dimensionality again, as in a vanilla RNN, but a step that starts near the
+    identity.
+    """
+
+    def __init__(self, dim: int, step: float = 0.1) -> None:
+        super().__init__(dim=dim, kind="discrete", dt=None)
+        self.step = check_positive_float(step, "step")
+        self.layer = nn.Linear(self.dim, self.dim)
+
+    def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        if u is not None:
+            raise DynlensValueError(
+                "u: ResidualRNNDynamics takes no input; expected None, found a tensor")
+        return x + self.step * torch.tanh(self.layer(x))
+
+    def jacobian(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """Analytic Jacobian ``I + step * diag(1 - tanh(W x + b)^2) W`` ``[..., dim, dim]``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> f = ResidualRNNDynamics(dim=3)
+        >>> x = torch.randn(2, 3)
+        >>> auto = torch.func.vmap(torch.func.jacrev(f))(x)
+        >>> bool(torch.allclose(f.jacobian(x), auto, atol=1e-6))
+        True
+        """
+        slope = 1 - torch.tanh(self.layer(x)) ** 2
+        eye = torch.eye(self.dim, dtype=x.dtype, device=x.device)
+        return eye + self.step * slope[..., :, None] * self.layer.weight
+
+
+class MLPMapDynamics(Dynamics):
+    """Next-state map ``x <- MLP(x)`` (``kind="discrete"``): no residual, no step size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = MLPMapDynamics(dim=3, hidden_size=16)
+    >>> tuple(f(torch.zeros(4, 3)).shape)
+    (4, 3)
+    """
+
+    def __init__(self, dim: int, hidden_size: int = 128, n_layers: int = 1) -> None:
+        super().__init__(dim=dim, kind="discrete", dt=None)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.n_layers = check_positive_int(n_layers, "n_layers")
+        self.field = mlp(self.dim, self.dim, self.hidden_size, self.n_layers)
+
+    def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        if u is not None:
+            raise DynlensValueError(
+                "u: MLPMapDynamics takes no input; expected None, found a tensor")
+        return self.field(x)

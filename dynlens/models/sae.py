@@ -21,7 +21,9 @@ from .generators import (
     DiscreteNODEDynamics,
     GRUDynamics,
     LinearDynamics,
+    MLPMapDynamics,
     NODEDynamics,
+    ResidualRNNDynamics,
     RNNDynamics,
 )
 from .inference import Inference
@@ -29,7 +31,7 @@ from .losses import poisson_nll
 
 __all__ = ["GENERATORS", "SAE", "SAEConfig"]
 
-GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds")
+GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds", "rnn_residual", "mlp_map")
 
 # Learning rate and weight decay per generator: the published NODE and GRU recipes (Sedler et
 # al. 2023); the RNN follows the GRU, the linear baseline its own.
@@ -39,6 +41,8 @@ _FIT_DEFAULTS = {
     "gru": {"lr": 1e-2, "weight_decay": 1e-4},
     "rnn": {"lr": 1e-2, "weight_decay": 1e-4},
     "lds": {"lr": 1e-2, "weight_decay": 1e-5},
+    "rnn_residual": {"lr": 5e-3, "weight_decay": 1e-5},  # ablations of the discrete NODE:
+    "mlp_map": {"lr": 5e-3, "weight_decay": 1e-5},  # its recipe
 }
 
 
@@ -70,7 +74,8 @@ class SAEConfig:
         check_choice(self.generator, GENERATORS, "generator")
         if self.hidden_size is not None:
             self.hidden_size = check_positive_int(self.hidden_size, "hidden_size")
-            if self.generator in ("gru", "rnn", "lds") and self.hidden_size != self.latent_dim:
+            if (self.generator in ("gru", "rnn", "lds", "rnn_residual")
+                    and self.hidden_size != self.latent_dim):
                 raise DynlensValueError(
                     f"hidden_size: a {self.generator!r} generator's capacity is tied to its latent "
                     f"size; expected None or {self.latent_dim}, found {self.hidden_size}"
@@ -201,6 +206,8 @@ class SAE(Model):
             "node": lambda: NODEDynamics(cfg.latent_dim, width, cfg.n_layers, dt=cfg.bin_dt),
             "node_discrete": lambda: DiscreteNODEDynamics(cfg.latent_dim, width, cfg.n_layers),
             "lds": lambda: LinearDynamics(cfg.latent_dim),
+            "rnn_residual": lambda: ResidualRNNDynamics(cfg.latent_dim),
+            "mlp_map": lambda: MLPMapDynamics(cfg.latent_dim, width, cfg.n_layers),
         }
         self.dynamics = builders[cfg.generator]()
         self.readout = nn.Linear(cfg.latent_dim, cfg.n_neurons)

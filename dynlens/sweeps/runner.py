@@ -187,7 +187,8 @@ def _run_local(job: _Job, todo: list[RunSpec], workers: int) -> None:
                 process = context.Process(
                     target=run_in_worker, daemon=True,
                     args=(run, str(job.out_dir / "datasets" / f"{run.dataset.name}.h5"),
-                          str(job.run_dir(run)), job.sweep.fit, job.sweep.analysis,
+                          str(job.run_dir(run)), run.fit_options(job.sweep.fit),
+                          job.sweep.analysis,
                           job.threads, job.device))
                 process.start()
                 running[process.sentinel] = (process, run)
@@ -226,7 +227,7 @@ def _run_ray(job: _Job, todo: list[RunSpec], datasets: dict, workers: int,
         remote = ray.remote(_ray_task).options(num_cpus=job.threads, num_gpus=gpus_per_run,
                                                max_retries=0)
         refs = {name: ray.put(data) for name, data in datasets.items()}
-        futures = {remote.remote(run, refs[run.dataset.name], job.sweep.fit,
+        futures = {remote.remote(run, refs[run.dataset.name], run.fit_options(job.sweep.fit),
                                  job.sweep.analysis, job.threads, job.device): run
                    for run in todo}
         _collect(futures, job, ray.wait, _ray_outcome(ray))

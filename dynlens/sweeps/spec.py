@@ -25,8 +25,6 @@ else:  # pragma: no cover - Python 3.10
 __all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.]+$")  # run ids join names with "-": keep "-" out of them
-# Shorthands for the SAE generators: "node" is {"model": "sae", "generator": "node"}.
-_SAE_GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds")
 # dl.fit keywords the sweep sets itself for every run.
 _FIT_RESERVED = ("seed", "threads", "progress", "device", "checkpoint_dir", "resume", "callback")
 _ANALYSIS_DEFAULTS = {"fixed_points": True, "n_inits": 1024, "split": "test"}
@@ -114,23 +112,26 @@ class ModelSpec:
     """One model of a sweep: a registered family and its options.
 
     ``latent_dims`` overrides the sweep's axis for this model (``[]`` to keep the family's
-    own size: then runs are labelled ``d0``).
+    own size: then runs are labelled ``d0``); ``fit`` updates the sweep's :func:`dynlens.fit`
+    keywords for this model's runs (an ablation without trial lengthening, say).
     """
 
     name: str
     family: str
     options: dict = field(default_factory=dict)
     latent_dims: tuple | None = None
+    fit: dict = field(default_factory=dict)
 
     @classmethod
     def parse(cls, entry: Any) -> ModelSpec:
         from .. import models
+        from ..models.sae import GENERATORS  # shorthands: "node" is an SAE with that generator
 
         if isinstance(entry, str):
             entry = {"name": entry, "model": entry}
         entry = _check_table(entry, "models entry")
         family = entry.pop("model", None) or entry.get("name")
-        if family in _SAE_GENERATORS:
+        if family in GENERATORS:
             entry.setdefault("generator", family)
             family = "sae"
         family = check_choice(family, models.available(), "models entry model")
@@ -138,16 +139,21 @@ class ModelSpec:
         dims = entry.pop("latent_dims", None)
         if dims is not None:
             dims = tuple(_check_axis(dims, f"latent_dims of model {name!r}", allow_empty=True))
-        return cls(name=name, family=family, options=entry, latent_dims=dims)
+        fit = _check_fit(_check_table(entry.pop("fit", {}), f"fit of model {name!r}"))
+        return cls(name=name, family=family, options=entry, latent_dims=dims, fit=fit)
 
     def to_entry(self) -> str | dict:
+        from ..models.sae import GENERATORS
+
         short = {"generator": self.name} if self.family == "sae" else {}
-        if self.options == short and self.latent_dims is None and (
-                self.name in _SAE_GENERATORS or self.name == self.family):
+        if self.options == short and self.latent_dims is None and not self.fit and (
+                self.name in GENERATORS or self.name == self.family):
             return self.name
         entry = {"name": self.name, "model": self.family, **self.options}
         if self.latent_dims is not None:
             entry["latent_dims"] = list(self.latent_dims)
+        if self.fit:
+            entry["fit"] = dict(self.fit)
         return entry
 
     def build(self, n_neurons: int, latent_dim: int, heldout_neurons=()) -> Any:
@@ -175,6 +181,20 @@ def _check_axis(values: Any, what: str, *, allow_empty: bool = False,
     return values
 
 
+def _check_fit(options: dict) -> dict:
+    """``options`` if they are :func:`dynlens.fit` keywords the sweep does not set itself."""
+    from ..training import fit
+    from ..training.fit import FitConfig
+
+    reserved = sorted(set(options) & set(_FIT_RESERVED))
+    if reserved:
+        raise DynlensValueError(
+            f"fit: the sweep sets {reserved} itself for every run; found them in 'fit'")
+    allowed = set(inspect.signature(fit).parameters) | set(FitConfig.__dataclass_fields__)
+    check_keywords(options, allowed - {"model", "data", "settings"}, "fit (dl.fit keywords)")
+    return options
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run: a dataset, a model, a latent size and a seed (``run_id`` names its folder)."""
@@ -187,6 +207,10 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         return f"{self.dataset.name}-{self.model.name}-d{self.latent_dim}-s{self.seed}"
+
+    def fit_options(self, shared: dict) -> dict:
+        """The :func:`dynlens.fit` keywords of this run: ``shared`` updated by the model's."""
+        return {**shared, **self.model.fit}
 
     def columns(self) -> dict:
         """The configuration columns of this run's row in the results table."""
@@ -257,7 +281,7 @@ class Sweep:
         self.data = _check_table(self.data, "data")
         self.fit = _check_table(self.fit, "fit")
         self.analysis = {**_ANALYSIS_DEFAULTS, **_check_table(self.analysis, "analysis")}
-        self._check_fit()
+        _check_fit(self.fit)
         check_keywords(self.analysis, _ANALYSIS_DEFAULTS, "analysis")
         self.latent_dims = _check_axis(self.latent_dims, "latent_dims")
         self.seeds = _check_axis(self.seeds, "seeds", check=check_nonnegative_int)
@@ -279,17 +303,6 @@ class Sweep:
         if not values:
             raise DynlensValueError(f"{what}: expected at least one entry, found an empty list")
         return [dict(v) if isinstance(v, dict) else v for v in values]
-
-    def _check_fit(self) -> None:
-        from ..training import fit
-        from ..training.fit import FitConfig
-
-        reserved = sorted(set(self.fit) & set(_FIT_RESERVED))
-        if reserved:
-            raise DynlensValueError(
-                f"fit: the sweep sets {reserved} itself for every run; found them in 'fit'")
-        allowed = set(inspect.signature(fit).parameters) | set(FitConfig.__dataclass_fields__)
-        check_keywords(self.fit, allowed - {"model", "data", "settings"}, "fit (dl.fit keywords)")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sweep) and self.to_dict() == other.to_dict()
