@@ -171,15 +171,31 @@ def test_ray_gives_the_same_table(local_sweep, tmp_path):
                                rtol=1e-6, atol=1e-9)
 
 
-def test_failing_run_is_recorded_and_the_rest_finish(tmp_path):
+USER_FAMILY = """
+import dynlens as dl
+
+@dl.models.register
+class UserSAE(dl.models.SAE):
+    model_type = "user_sae"
+"""
+
+
+def test_failing_run_is_recorded_and_the_rest_finish(tmp_path, monkeypatch):
+    # a family of the user's own, registered in a module the worker process must import
+    (tmp_path / "user_family.py").write_text(USER_FAMILY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(dl.models.base, "_REGISTRY", dict(dl.models.base._REGISTRY))
+    __import__("user_family")
+    mine = {"name": "mine", "model": "user_sae", "generator": "gru"}
     # an LFADS built for external inputs cannot train on data without them
     broken = {"name": "needs_inputs", "model": "lfads", "ext_input_dim": 1, "ic_dim": 4,
               "n_factors": 3, "ic_enc_dim": 8, "ci_enc_dim": 8, "con_dim": 8,
               "latent_dims": [6]}
-    sweep = tiny_sweep(systems=["arneodo"], models=["gru", broken])
+    sweep = tiny_sweep(systems=["arneodo"], models=[mine, broken])
     table = sweep.run(tmp_path / "out", workers=2, threads=1, progress=False)
     status = dict(zip(table.run_id, table.status))
-    assert status == {"arneodo-gru-d3-s0": "done", "arneodo-needs_inputs-d6-s0": "failed"}
+    assert status == {"arneodo-mine-d3-s0": "done", "arneodo-needs_inputs-d6-s0": "failed"}
+    assert table.family.iloc[0] == "user_sae"
     error = table.set_index("run_id").loc["arneodo-needs_inputs-d6-s0", "error"]
     assert "inputs" in error and "Traceback" in error
 

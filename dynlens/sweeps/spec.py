@@ -7,6 +7,7 @@ checking everything that can be checked before any training starts.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 import sys
@@ -121,6 +122,7 @@ class ModelSpec:
     options: dict = field(default_factory=dict)
     latent_dims: tuple | None = None
     fit: dict = field(default_factory=dict)
+    module: str = field(default="", compare=False)  # where the family is registered
 
     @classmethod
     def parse(cls, entry: Any) -> ModelSpec:
@@ -140,7 +142,8 @@ class ModelSpec:
         if dims is not None:
             dims = tuple(_check_axis(dims, f"latent_dims of model {name!r}", allow_empty=True))
         fit = _check_fit(_check_table(entry.pop("fit", {}), f"fit of model {name!r}"))
-        return cls(name=name, family=family, options=entry, latent_dims=dims, fit=fit)
+        return cls(name=name, family=family, options=entry, latent_dims=dims, fit=fit,
+                   module=models.get(family).__module__)
 
     def to_entry(self) -> str | dict:
         from ..models.sae import GENERATORS
@@ -160,6 +163,9 @@ class ModelSpec:
         """The model of one run (its latent size set through the family's latent option)."""
         from .. import models
 
+        if self.family not in models.available() and self.module not in ("", "__main__"):
+            # a worker process: the user's own family registers when its module is imported
+            importlib.import_module(self.module)
         cls = models.get(self.family)
         config = {"n_neurons": n_neurons, **self.options}
         if latent_dim:
