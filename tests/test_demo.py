@@ -24,7 +24,7 @@ def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     assert summary["n_fixed_points"] >= 1  # a stable point near the origin
     assert "## 3. Opening the GRU" in text and "| status |" in text
     assert summary["matched"] + summary["missing"] == 3
-    short = _in_short({"GRU-3": summary})
+    short = _in_short([summary])
     assert short.startswith(f"GRU-3: {summary['matched_with_stability']} of 3 true fixed points")
     assert f"score {summary['score']:.2f}" in short
     assert (tmp_path / "fixed_points.csv").read_text().count("\n") == summary["n_fixed_points"] + 1
