@@ -1,0 +1,86 @@
+"""The NODE architecture ablation: the sweep in ``spec.toml``, its table and figure.
+
+    python3 studies/node_ablation/run.py --workers 2   # run (resumable)
+    python3 studies/node_ablation/run.py --plot        # figure and summary only
+
+The sweep folder ``sweep/`` holds each run's ``result.json`` and ``history.csv``
+(checkpoints and the simulated data are not committed: they are remade bit for bit).
+``summary.csv`` holds means and standard deviations over seeds, ``results.png`` every run
+next to the published value of each variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import dynlens as dl
+from dynlens.plotting import new_figure, save_figure
+from dynlens.utils import atomic_path
+
+HERE = Path(__file__).resolve().parent
+METRICS = ["rate_r2", "state_r2", "decode_r2", "fp_matched", "fp_spurious",
+           "fp_eigenvalue_error", "epochs", "wall_s"]
+# Sedler et al. 2023, Arneodo, 10 neurons, latent 3 (their ablation): rate R2, state R2
+PUBLISHED = {"node_discrete": (0.904, 0.934), "node_discrete_nolength": (0.798, 0.876),
+             "rnn_residual": (0.598, 0.762), "mlp_map": (0.598, 0.730), "rnn": (0.356, 0.586)}
+LABELS = {"node": "NODE\n(continuous)", "node_discrete": "residual MLP",
+          "node_discrete_nolength": "residual MLP,\nno lengthening",
+          "rnn_residual": "residual\ntanh-RNN", "mlp_map": "next-state\nMLP",
+          "rnn": "vanilla\nRNN"}
+
+
+def summarise(table):
+    done = table[table.status == "done"]
+    summary = done.groupby("model", sort=False)[METRICS].agg(["mean", "std", "count"]).round(3)
+    summary.columns = [f"{m}_{s}" for m, s in summary.columns]
+    with atomic_path(HERE / "summary.csv") as tmp:
+        summary.to_csv(tmp)
+    return summary
+
+
+def plot(table) -> None:
+    done = table[table.status == "done"]
+    models = list(dict.fromkeys(table.model))
+    fig, axes = new_figure(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, metric, k in ((axes[0], "rate_r2", 0), (axes[1], "state_r2", 1)):
+        for i, model in enumerate(models):
+            runs = done[done.model == model][metric]
+            ax.scatter(np.full(len(runs), i), runs, color="C0", s=22, zorder=3,
+                       label="dynlens, each seed" if i == 0 else None)
+            if len(runs):
+                ax.plot([i - 0.3, i + 0.3], [runs.mean()] * 2, color="C0", lw=2.5,
+                        label="dynlens, mean" if i == 0 else None)
+            if model in PUBLISHED:
+                ax.scatter([i], [PUBLISHED[model][k]], marker="x", color="C3", s=50, zorder=4,
+                           label="published mean" if model == "node_discrete" else None)
+        ax.set_xticks(range(len(models)), [LABELS.get(m, m) for m in models], fontsize=8)
+        ax.set_title({"rate_r2": "test rate R2", "state_r2": "test state R2 (true -> inferred)"}
+                     [metric])
+        ax.set_ylim(min(0.0, float(done[metric].min()) - 0.05), 1.02)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("R2")
+    axes[1].legend(fontsize=8, loc="lower left")
+    fig.suptitle("Arneodo, 10 neurons, latent size 3: one learning-rate rule for every variant",
+                 fontsize=10)
+    save_figure(fig, HERE / "results.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--plot", action="store_true", help="only redraw from the table")
+    args = parser.parse_args()
+    if args.plot:
+        table = dl.sweeps.load_results(HERE / "sweep")
+    else:
+        table = dl.Sweep.from_toml(HERE / "spec.toml").run(HERE / "sweep", workers=args.workers)
+    plot(table)
+    print(summarise(table)[["rate_r2_mean", "state_r2_mean", "fp_matched_mean",
+                            "fp_spurious_mean", "rate_r2_count"]].to_string())
+
+
+if __name__ == "__main__":
+    main()
