@@ -60,6 +60,8 @@ def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
     text = path.read_text()
     # a system is named in the metadata, but without true latents there is nothing to align
     assert "The data carry no true latents" in text and "| status |" not in text
+    assert "Cannot say: without true latents" in text  # the verdict in words
+    assert "Cannot say" in (tmp_path / "report.html").read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["model"] == "GRU-3" and "matched" not in summary
             and "alignment_r2" not in summary)

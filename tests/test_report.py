@@ -153,6 +153,15 @@ def test_demo_refuses_an_unknown_model(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_demo_command_refuses_an_unknown_model_in_one_line(tmp_path, capsys):
+    from dynlens.app.cli import main
+
+    assert main(["demo", "--model", "lstm", "--out", str(tmp_path / "d"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("dynlens demo: error: model: expected one of 'sae', 'lfads'")
+    assert not (tmp_path / "d").exists()
+
+
 def test_interpretation_answers_in_words():
     base = {"model": "M", "split": "train", "system": "arneodo", "match_threshold": 0.25,
             "matched": 3, "matched_with_stability": 3, "missing": 0, "spurious": 0,
