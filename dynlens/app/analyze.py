@@ -28,32 +28,17 @@ from typing import Any
 import numpy as np
 
 from .. import plotting
+from ..analysis import true_system
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
-from ..utils import check_choice, check_nonnegative_int, check_positive_int, json_default
+from ..utils import check_nonnegative_int, check_positive_int, json_default
 from .report import Report
 
-__all__ = ["GOOD_R2", "POOR_R2", "analysis_section", "interpretation", "resolve_system",
-           "run_analysis"]
+__all__ = ["GOOD_R2", "POOR_R2", "analysis_section", "interpretation", "run_analysis"]
 
 #: An R2 (rates, or latents aligned onto the truth) at or above this is a good fit.
 GOOD_R2 = 0.8
 #: Below this R2 the fit is too poor for a fixed-point comparison to mean anything.
 POOR_R2 = 0.5
-
-
-def resolve_system(data: Any, system: Any = None) -> Any:
-    """The true system to compare with: ``system`` (a name or an object), else the one
-    :func:`dynlens.simulate` recorded in ``data.metadata`` (with its parameters), else None."""
-    from .. import systems
-
-    if system is None:
-        name = data.metadata.get("system") if isinstance(data.metadata, dict) else None
-        if name is None or name not in systems.available():
-            return None
-        return systems.get(name, **dict(data.metadata.get("params") or {}))
-    if isinstance(system, str):
-        return systems.get(check_choice(system, systems.available(), "system"))
-    return system
 
 
 def _check(model: Any, data: Any, system: Any, split: str) -> tuple[Any, Any]:
@@ -305,7 +290,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     started = time.perf_counter()
     n_inits = check_positive_int(n_inits, "n_inits")
     seed = check_nonnegative_int(seed, "seed")
-    truth = resolve_system(data, system)
+    truth = true_system(data, system)
     label = getattr(model, "label", type(model).__name__)
     report = Report(Path(out))
     report.text("# dynlens analysis report", f"Model: {label}.", f"```\n{data!r}\n```")
