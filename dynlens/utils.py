@@ -9,6 +9,7 @@ import contextlib
 import os
 import random
 import reprlib
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "check_positive_float",
     "check_positive_int",
     "check_readable_file",
+    "current_umask",
     "json_default",
     "resolve_device",
     "seed_everything",
@@ -129,28 +131,58 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is set and restored at once.
+
+    >>> current_umask() == current_umask() and 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
 
-    An interrupted or failed write leaves any previous file at ``path`` untouched.
+    An interrupted or failed write leaves any previous file at ``path`` untouched. The file
+    gets the permissions an ordinary ``open(path, "w")`` would give it: a new file those of
+    the user's umask (``0o644`` under the usual umask ``022``; the temporary file itself is
+    private until the rename), a replaced file keeps its own.
 
     Examples
     --------
-    >>> import tempfile, pathlib
+    >>> import os, stat, tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
     >>> with atomic_path(target) as tmp:
     ...     _ = tmp.write_text("hello")
     >>> target.read_text()
     'hello'
+    >>> stat.S_IMODE(target.stat().st_mode) == 0o666 & ~current_umask()
+    True
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)  # a replaced file keeps its permissions
+    except FileNotFoundError:
+        mode = 0o666 & ~current_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, mode)  # mkstemp made it 0600; writers may have replaced it
         os.replace(tmp, path)
     finally:
         if tmp.exists():
