@@ -7,44 +7,84 @@ foundation modules ``dynlens.dynamics``, ``dynlens.threads``, ``dynlens.utils`` 
 ``dynlens.errors``.
 """
 
-from . import (
-    analysis,
-    data,
-    dynamics,
-    errors,
-    models,
-    plotting,
-    sweeps,
-    systems,
-    threads,
-    training,
-    utils,
-)
-from .analysis import (
-    AffineAlignment,
-    FixedPointComparison,
-    FixedPoints,
-    Linearization,
-    LyapunovSpectrum,
-    SolverOptions,
-    Tolerances,
-    compare_dynamics,
-    compare_fixed_points,
-    dynamics_similarity,
-    evaluate,
-    find_fixed_points,
-    fixed_point_graph,
-    kaplan_yorke_dimension,
-    linearize,
-    lyapunov_spectrum,
-    metrics,
-)
-from .data import NeuralDataset, load_dataset, simulate
-from .dynamics import Dynamics, check_dynamics, rollout
-from .errors import DynlensError
-from .models import Inference, load_model
-from .sweeps import Sweep
-from .training import fit
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy loading below provides, for type checkers and editors
+    from . import (
+        analysis,
+        data,
+        dynamics,
+        errors,
+        models,
+        plotting,
+        sweeps,
+        systems,
+        threads,
+        training,
+        utils,
+    )
+    from .analysis import (
+        AffineAlignment,
+        FixedPointComparison,
+        FixedPoints,
+        Linearization,
+        LyapunovSpectrum,
+        SolverOptions,
+        Tolerances,
+        compare_dynamics,
+        compare_fixed_points,
+        dynamics_similarity,
+        evaluate,
+        find_fixed_points,
+        fixed_point_graph,
+        kaplan_yorke_dimension,
+        linearize,
+        lyapunov_spectrum,
+        metrics,
+    )
+    from .data import NeuralDataset, load_dataset, simulate
+    from .dynamics import Dynamics, check_dynamics, rollout
+    from .errors import DynlensError
+    from .models import Inference, load_model
+    from .sweeps import Sweep
+    from .training import fit
+
+#: Subpackages and foundation modules, imported on first use: ``import dynlens`` alone does
+#: not import torch, so that ``dynlens --help`` answers at once.
+_MODULES = ("analysis", "data", "dynamics", "errors", "models", "plotting", "sweeps",
+            "systems", "threads", "training", "utils")
+#: Re-exported names and the module each comes from, imported on first use.
+_NAMES = {
+    **dict.fromkeys(("AffineAlignment", "FixedPointComparison", "FixedPoints", "Linearization",
+                     "LyapunovSpectrum", "SolverOptions", "Tolerances", "compare_dynamics",
+                     "compare_fixed_points", "dynamics_similarity", "evaluate",
+                     "find_fixed_points", "fixed_point_graph", "kaplan_yorke_dimension",
+                     "linearize", "lyapunov_spectrum", "metrics"), "analysis"),
+    **dict.fromkeys(("NeuralDataset", "load_dataset", "simulate"), "data"),
+    **dict.fromkeys(("Dynamics", "check_dynamics", "rollout"), "dynamics"),
+    "DynlensError": "errors", "Inference": "models", "load_model": "models", "Sweep": "sweeps",
+    "fit": "training",
+}
+
+
+def __getattr__(name: str):
+    """Import a subpackage or a re-exported name the first time it is used (PEP 562)."""
+    if name in _MODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

@@ -32,6 +32,7 @@ __all__ = [
     "check_fraction",
     "check_keywords",
     "check_nonnegative_int",
+    "check_output_path",
     "check_positive_float",
     "check_positive_int",
     "check_readable_file",
@@ -172,6 +173,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     True
     """
     path = Path(path)
+    if path.is_dir():  # os.replace would fail only after the whole write
+        raise DynlensValueError(
+            f"path: expected a file name, found the existing folder {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)  # a replaced file keeps its permissions
@@ -187,6 +191,64 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_output_path(path, name: str, *, folder: bool = False,
+                      suffixes: tuple[str, ...] = (), refuse: tuple[str, ...] = ()) -> Path:
+    """Check, before any work, that ``path`` can be written: as a file, or as a folder.
+
+    Refuses a file path that names an existing folder, a folder path that names an existing
+    file, a file name without one of ``suffixes`` (when given) or with one of ``refuse``,
+    a path below an existing file, and a place the user may not write to.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Where the file (or the folder, created later if needed) will be written.
+    name : str
+        The argument's name, for the message (``"out"``, ``"--out"``).
+    folder : bool
+        ``path`` is a folder to write into (it may exist already).
+    suffixes, refuse : tuple of str
+        Lower-case file endings that are expected, or that are refused.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> where = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_path(where / "data.h5", "out", suffixes=(".h5", ".npz")).name
+    'data.h5'
+    >>> check_output_path(where, "out")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: out: expected a file name, found the existing folder ...
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DynlensTypeError(f"{name}: expected a path, found {type(path).__name__}")
+    path = Path(path)
+    shown = str(path)
+    if folder and path.exists() and not path.is_dir():
+        raise DynlensValueError(
+            f"{name}: expected a folder to write into, found the existing file {shown!r}")
+    if not folder and path.is_dir():
+        raise DynlensValueError(
+            f"{name}: expected a file name, found the existing folder {shown!r}")
+    suffix = path.suffix.lower()
+    if not folder and ((suffixes and suffix not in suffixes) or suffix in refuse):
+        wanted = (f"a file name ending in {', '.join(suffixes)}" if suffixes else
+                  f"a file name not ending in {', '.join(refuse)}")
+        raise DynlensValueError(f"{name}: expected {wanted}, found {shown!r}")
+    start = path if folder else path.parent
+    existing = next(p for p in (start, *start.parents) if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise DynlensValueError(
+            f"{name}: expected a path inside a folder, found {shown!r} below the file "
+            f"{str(existing)!r}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DynlensValueError(
+            f"{name}: expected a folder you may write to, found {str(existing)!r} read-only "
+            f"(for {shown!r})")
+    return path
 
 
 def check_readable_file(path: Path, name: str = "path") -> Path:

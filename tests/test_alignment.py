@@ -85,3 +85,19 @@ def test_bad_inputs():
     with pytest.raises(DynlensTypeError, match="source"):
         AffineAlignment().fit(np.array([["a"] * 3] * 4), z[:4])
     assert issubclass(DynlensNotFittedError, DynlensError)
+
+
+def test_data_without_truth_is_named_as_such():
+    import dynlens as dl
+
+    rng = np.random.default_rng(0)
+    recording = dl.NeuralDataset.from_arrays(rng.poisson(1.0, size=(10, 6, 4)))
+    latents = rng.normal(size=(10, 6, 3))
+    with pytest.raises(DynlensValueError, match=r"^target: .*found None.*no true latents"):
+        AffineAlignment().fit(latents, recording.latents)
+    with pytest.raises(DynlensTypeError, match=r"^target: .*found a NeuralDataset; it has no "
+                                               r"true latents"):
+        AffineAlignment().fit(latents, recording)
+    simulated = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=6, seed=0)
+    with pytest.raises(DynlensTypeError, match=r"pass its true latents, data\.latents"):
+        AffineAlignment().fit(latents, simulated)

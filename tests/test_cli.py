@@ -119,3 +119,75 @@ def test_train_refuses_sae_flags_for_another_family_and_bad_settings(tmp_path, c
                  "--set", "gen_dim=0"])
     assert code == 2 and "gen_dim" in capsys.readouterr().err
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_help_and_version_answer_without_importing_torch():
+    code = ("import sys\nfrom dynlens.app.cli import main\n"
+            "for argv in (['--help'], ['train', '--help'], ['--version']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('torch' in sys.modules, 'numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[-1] == "False False"
+    assert f"dynlens {dl.__version__}" in out
+
+
+def test_the_names_in_help_are_the_registries():
+    from dynlens.app import cli, demo
+
+    assert cli.SYSTEMS == tuple(dl.systems.available())
+    assert cli.MODELS == tuple(dl.models.available())
+    assert cli.GENERATORS == tuple(dl.models.GENERATORS)
+    assert cli.DEMO_MODELS == tuple(demo.MODELS)
+    text = build_parser().commands["simulate"].format_help()
+    assert all(name in text for name in cli.SYSTEMS)  # all five, not four
+
+
+def test_train_help_states_the_models_own_defaults():
+    from dynlens.training.fit import default_fit_config
+
+    text = " ".join(build_parser().commands["train"].format_help().split())
+    for model, lr in ((dl.models.SAE(n_neurons=3, generator="node"), "5e-3 for a NODE SAE"),
+                      (dl.models.SAE(n_neurons=3, generator="gru"), "1e-2 for a GRU SAE"),
+                      (dl.models.LFADS(n_neurons=3), "4e-3 for lfads"),
+                      (dl.models.NDT(n_neurons=4), "1e-3 for ndt")):
+        assert lr in text and default_fit_config(model).lr == float(lr.split()[0])
+    assert default_fit_config(dl.models.SAE(n_neurons=3)).batch_size == 128
+    assert default_fit_config(dl.models.NDT(n_neurons=4)).batch_size == 64
+    assert "128, 64 for ndt" in text and "(default: 300)" in text
+
+
+@pytest.mark.parametrize("command", ["demo", "simulate", "train", "evaluate", "analyze", "sweep"])
+def test_every_option_has_help_a_default_and_the_command_an_example(command):
+    parser = build_parser().commands[command]
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"{command} {action.option_strings or action.dest}: no help"
+        shown = parser._get_formatter()._get_help_string(action)
+        if action.option_strings and action.default not in (None, False, []) \
+                or action.option_strings and action.default is None and not action.required:
+            assert "default" in shown or action.dest in ("status", "out", "spec"), \
+                f"{command} {action.option_strings}: no default said"
+    assert f"examples:\n  dynlens {command}" in parser.format_help()
+
+
+def test_train_on_an_lfads_file_with_batch_size_and_learning_rate(tmp_path, capsys):
+    data = dl.simulate("arneodo", n_neurons=5, n_trials=20, n_bins=10, seed=0)
+    lfads_path, model_path = tmp_path / "lfads.h5", tmp_path / "model.pt"
+    keep = np.concatenate([data.splits["train"], data.splits["valid"]])
+    no_test = dl.NeuralDataset.from_arrays(
+        data.spikes[keep], rates=data.rates[keep], latents=data.latents[keep],
+        bin_width=data.bin_width, metadata=data.metadata,
+        splits={"train": np.arange(len(data.splits["train"])),
+                "valid": np.arange(len(data.splits["train"]), len(keep))})
+    dl.data.write_lfads_h5(no_test, lfads_path)  # as LFADS writes them: train and valid only
+    assert main(["train", str(lfads_path), "--out", str(model_path), "--max-epochs", "2",
+                 "--batch-size", "4", "--lr", "0.02", "--quiet", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 epochs (batch size 4, learning rate 0.02)" in out
+    assert dl.load_model(model_path).n_neurons == 5
+    assert main(["evaluate", str(model_path), str(lfads_path), "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["split"] == "valid"
+    assert "no 'test' split; scored the 'valid' split" in captured.err

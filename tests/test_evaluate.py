@@ -116,3 +116,25 @@ def test_bad_arguments(make_sae, tiny_data):
         evaluate(make_sae("gru"), tiny_data, split="tset")
     with pytest.raises(DynlensValueError, match=r"^data:"):
         evaluate(make_sae("gru", n_neurons=5), tiny_data)
+
+
+def test_default_split_is_test_else_valid_as_in_lfads_files(make_sae, tiny_data, tmp_path):
+    from dynlens.data import read_lfads_h5, write_lfads_h5
+
+    model = make_sae("gru")
+    assert evaluate(model, tiny_data)["split"] == "test"
+    path = tmp_path / "lfads.h5"
+    write_lfads_h5(tiny_data, path)
+    lfads = read_lfads_h5(path)
+    lfads_splits = {name: idx for name, idx in lfads.splits.items() if name != "test"}
+    lfads = NeuralDataset.from_arrays(lfads.spikes, rates=lfads.rates, latents=lfads.latents,
+                                      splits=lfads_splits)  # as LFADS's own files: no test
+    row = evaluate(model, lfads)
+    assert row["split"] == "valid" and row["n_trials"] == len(lfads_splits["valid"])
+    train_only = NeuralDataset.from_arrays(tiny_data.spikes, splits={"train": np.arange(24)})
+    with pytest.raises(DynlensValueError, match=r"^split: the data have no 'test' or 'valid' "
+                                                r"split .* only 'train'; pass split='train'"):
+        evaluate(model, train_only)
+    with pytest.raises(DynlensValueError, match=r"^split: expected one of the data's splits "
+                                                r"'train', 'valid', found 'test'"):
+        evaluate(model, lfads, split="test")

@@ -424,3 +424,27 @@ def test_bad_dynamics_and_index():
         fps[3]
     with pytest.raises(DynlensTypeError, match="alignment"):
         fps.transform(AffineAlignment())
+
+
+class _ShiftedSink(Dynamics):
+    """dx/dt = -(x - 10): one stable point at (10, 10), far from states near the origin."""
+
+    def __init__(self):
+        super().__init__(dim=2, kind="continuous", dt=0.1)
+
+    def forward(self, x, u=None):
+        return -(x - 10.0)
+
+
+def test_no_point_kept_says_why_in_info_and_repr():
+    states = torch.randn(200, 2, generator=torch.Generator().manual_seed(0)) * 0.5
+    fps = find_fixed_points(_ShiftedSink(), states, n_inits=32, outlier_factor=1e3)
+    assert len(fps) == 0 and fps.info["n_outside_region"] > 0
+    assert "converged (q <= " in fps.info["why_none"]
+    assert "outside the visited region" in fps.info["why_none"]
+    assert "region=None keeps them" in fps.info["why_none"] and "none kept" in repr(fps)
+    kept = find_fixed_points(_ShiftedSink(), states, n_inits=32, outlier_factor=1e3,
+                             region=None)
+    assert np.allclose(kept.xstar, [[10.0, 10.0]]) and "why_none" not in kept.info
+    beyond = find_fixed_points(_ShiftedSink(), states, n_inits=32)  # the default outlier rule
+    assert len(beyond) == 0 and "beyond the outlier radius" in beyond.info["why_none"]

@@ -158,7 +158,8 @@ def test_demo_command_refuses_an_unknown_model_in_one_line(tmp_path, capsys):
 
     assert main(["demo", "--model", "lstm", "--out", str(tmp_path / "d"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("dynlens demo: error: model: expected one of 'sae', 'lfads'")
+    assert len(err) == 1  # no thread-count line before the mistake
+    assert err[0].startswith("dynlens demo: error: --model: expected one of 'sae', 'lfads'")
     assert not (tmp_path / "d").exists()
 
 

@@ -311,3 +311,20 @@ def test_progress_bar_only_when_asked(make_sae, tiny_data, capfd):
     assert capfd.readouterr().err == ""
     fit(make_sae("gru"), tiny_data, max_epochs=2, progress=True)
     assert "valid=" in capfd.readouterr().err
+
+
+def test_help_of_fit_shows_every_setting_with_its_default():
+    import dataclasses
+    import inspect
+    import pydoc
+
+    import dynlens as dl
+    from dynlens.training.fit import FitConfig
+
+    params = inspect.signature(dl.fit).parameters
+    text = pydoc.render_doc(dl.fit, renderer=pydoc.plaintext)
+    for f in dataclasses.fields(FitConfig):
+        assert params[f.name].default == f.default and params[f.name].kind.name == "KEYWORD_ONLY"
+        assert f"``{f.name}=" in dl.fit.__doc__ or f"``{f.name}``" in dl.fit.__doc__, f.name
+        assert f"{f.name}: " in text, f.name  # help(dl.fit)'s signature line
+    assert "**settings" not in str(inspect.signature(dl.fit))

@@ -17,6 +17,24 @@ __all__ = ["AffineAlignment"]
 _NDIMS = (2, 3)  # samples: [trials, bins, dim] or [n, dim]
 
 
+def _states(value: Any, name: str, *args: Any, **kwargs: Any) -> tuple[np.ndarray, tuple]:
+    """``as_states``, refusing None and a whole dataset with a message that says what to pass
+    (data without truth have ``latents`` None)."""
+    if value is None:
+        raise DynlensValueError(
+            f"{name}: expected latents [trials, bins, dim] or [samples, dim], found None; data "
+            f"without truth have no true latents (data.latents is None), so there is nothing "
+            f"to align with")
+    if hasattr(value, "spikes") and hasattr(value, "splits"):
+        hint = ("pass its true latents, data.latents" if getattr(value, "latents", None)
+                is not None else "it has no true latents (data.latents is None), so there is "
+                                 "nothing to align with")
+        raise DynlensTypeError(
+            f"{name}: expected latents [trials, bins, dim] or [samples, dim], found a "
+            f"{type(value).__name__}; {hint}")
+    return as_states(value, name, *args, **kwargs)
+
+
 class AffineAlignment(TransformerMixin, BaseEstimator):
     """Affine map ``target ~ source @ coef_.T + intercept_`` fitted by least squares.
 
@@ -74,8 +92,8 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise DynlensTypeError(
                 f"fit_intercept: expected True or False, found {self.fit_intercept!r}")
-        src, src_lead = as_states(source, "source", ndims=_NDIMS)
-        tgt, tgt_lead = as_states(target, "target", ndims=_NDIMS)
+        src, src_lead = _states(source, "source", ndims=_NDIMS)
+        tgt, tgt_lead = _states(target, "target", ndims=_NDIMS)
         if src_lead != tgt_lead:
             raise DynlensValueError(
                 f"target: expected the same leading shape as source {src_lead} "
@@ -99,7 +117,7 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
     def transform(self, source: Any) -> np.ndarray:
         """Map ``source`` [..., source_dim] to target coordinates [..., target_dim]."""
         self._check_fitted()
-        src, lead = as_states(source, "source", self.n_features_in_, ndims=_NDIMS)
+        src, lead = _states(source, "source", self.n_features_in_, ndims=_NDIMS)
         return (src @ self.coef_.T + self.intercept_).reshape(*lead, self.n_targets_)
 
     def predict(self, source: Any) -> np.ndarray:
@@ -114,7 +132,7 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
         loses dimensions, since the preimage is then not unique.
         """
         self._check_fitted()
-        tgt, lead = as_states(target, "target", self.n_targets_, ndims=_NDIMS)
+        tgt, lead = _states(target, "target", self.n_targets_, ndims=_NDIMS)
         rank = np.linalg.matrix_rank(self.coef_)
         if rank < self.n_features_in_:
             raise DynlensValueError(
@@ -126,8 +144,8 @@ class AffineAlignment(TransformerMixin, BaseEstimator):
     def score(self, source: Any, target: Any) -> float:
         """R2 of ``target`` predicted from ``source``, averaged uniformly over target dims."""
         self._check_fitted()
-        src, lead = as_states(source, "source", self.n_features_in_, ndims=_NDIMS)
-        tgt, tgt_lead = as_states(target, "target", self.n_targets_, ndims=_NDIMS)
+        src, lead = _states(source, "source", self.n_features_in_, ndims=_NDIMS)
+        tgt, tgt_lead = _states(target, "target", self.n_targets_, ndims=_NDIMS)
         if lead != tgt_lead:
             raise DynlensValueError(
                 f"target: expected the same leading shape as source {lead}, found {tgt_lead}")

@@ -13,12 +13,17 @@ from . import metrics
 __all__ = ["evaluate"]
 
 
-def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
+def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
              threads: int | str = "auto") -> dict[str, Any]:
     """Evaluate a trained model on one split of a dataset.
 
     Affine maps (state R2 and decode R2) are fitted on the ``train`` split and scored on
     ``split``; every other metric is computed on ``split`` alone.
+
+    ``split`` defaults to ``"test"``, or to ``"valid"`` when the data have no test split
+    (LFADS HDF5 files hold only train and valid trials; the valid split is the one
+    :func:`dynlens.fit` early-stops on, so its scores are slightly optimistic); the row's
+    ``split`` says which split was scored.
 
     Keys (present when the data's truth allows them):
 
@@ -54,11 +59,29 @@ def evaluate(model, data, split: str = "test", *, batch_size: int = 512,
         )
     if not hasattr(data, "split"):
         raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
+    split = _split_to_score(data, split)
     part = data.split(split)
     if len(part) == 0:
         raise DynlensValueError(f"split: expected a non-empty split, found 0 trials in {split!r}")
     with ThreadPolicy(threads, work=model_work(model, min(batch_size, len(part)))):
         return _score(model, data, part, split, batch_size)
+
+
+def _split_to_score(data, split: str | None) -> str:
+    """``split`` if the data have it; by default ``"test"``, else ``"valid"``."""
+    names = list(getattr(data, "splits", {}))
+    if split is None:
+        split = next((name for name in ("test", "valid") if name in names), None)
+        if split is None:
+            raise DynlensValueError(
+                f"split: the data have no 'test' or 'valid' split to score by default, only "
+                f"{', '.join(map(repr, names)) or 'none'}; pass split='train' to score the "
+                f"training trials")
+    elif split not in names:
+        raise DynlensValueError(
+            f"split: expected one of the data's splits {', '.join(map(repr, names))}, found "
+            f"{split!r}")
+    return split
 
 
 def _score(model, data, part, split: str, batch_size: int) -> dict[str, Any]:

@@ -206,8 +206,10 @@ class FixedPoints:
         counts = ", ".join(f"{int((self.stability == s).sum())} {s}"
                            for s in ("stable", "unstable", "marginal"))
         slow = "" if self.slow_points is None else f", {len(self.slow_points)} slow points"
+        why = f"; none kept: {self.info['why_none']}" if "why_none" in self.info and \
+            not len(self) else ""
         return (f"FixedPoints({len(self)} points in {self.dim}-d, kind={self.kind!r}: "
-                f"{counts}; {self.n_manifolds} manifolds{slow})")
+                f"{counts}; {self.n_manifolds} manifolds{slow}{why})")
 
     # -- views -----------------------------------------------------------------------
     def linearization(self) -> Linearization:
@@ -377,6 +379,7 @@ class _Screened:
     data_distance: np.ndarray  # [n] distance to the nearest initial state / RMS radius
     finite: np.ndarray         # [n] finite and not merged into another candidate
     inside: np.ndarray         # finite, within the outlier radius and the region
+    outlier: np.ndarray        # finite, beyond the outlier radius from the centroid
     converged: np.ndarray      # inside and q <= tol_q
     slow: np.ndarray           # inside, not converged and q <= tol_slow
 
@@ -390,6 +393,7 @@ def _screen(result: SolveResult, states: np.ndarray, scale: _StateScale, setting
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=1) & ~result.merged.cpu().numpy()
     inside = finite & (np.linalg.norm(np.where(finite[:, None], x, 0.0) - scale.center, axis=1)
                        <= radius)
+    outlier = finite & ~inside
     tree_states = states if len(states) <= 20000 else states[
         np.random.default_rng(seed).choice(len(states), 20000, replace=False)]
     data_dist = np.full(len(x), np.inf)
@@ -401,6 +405,7 @@ def _screen(result: SolveResult, states: np.ndarray, scale: _StateScale, setting
     converged = inside & (q <= settings.tol_q)
     slow = inside & ~converged & (q <= settings.tol_slow)
     return _Screened(x=x, q=q, data_distance=data_dist, finite=finite, inside=inside,
+                     outlier=outlier,
                      converged=converged, slow=slow)
 
 
@@ -437,7 +442,10 @@ def _info(ev: Evaluator, n_inits: int, settings: _Settings, result: SolveResult,
         "marginal_tol": settings.marginal_tol, "adam_steps": opts.adam_steps,
         "adam_lr": opts.adam_lr, "max_iter": opts.max_iter,
         "n_converged": int(found.converged.sum()), "n_slow": int(found.slow.sum()),
-        "n_outside": int((found.finite & ~found.inside).sum()), "n_merged": n_merged,
+        "n_outside": int((found.finite & ~found.inside).sum()),
+        "n_outliers": int(found.outlier.sum()),
+        "n_outside_region": int((found.finite & ~found.inside & ~found.outlier).sum()),
+        "n_merged": n_merged,
         "n_nonfinite": int((~found.finite).sum()) - n_merged,
         "mean_iterations": float(result.n_iter.double().mean()),
         "n_jacobians": result.n_jacobians, "seconds": time.perf_counter() - t_start,
@@ -560,8 +568,11 @@ def find_fixed_points(
     Returns
     -------
     FixedPoints
-        Sorted lexicographically by coordinates. ``info`` records tolerances, counts and
-        the wall time.
+        Sorted lexicographically by coordinates. ``info`` records tolerances, counts
+        (``n_converged``, ``n_outliers``, ``n_outside_region``, ...) and the wall time; when
+        no point is kept, ``info["why_none"]`` says why (no candidate converged, or the
+        converged ones lie outside the visited region or beyond the outlier radius), and so
+        does the result's ``repr``.
 
     Examples
     --------
@@ -606,4 +617,29 @@ def find_fixed_points(
     slow_points = _describe(ev, found, found.slow, settings, group=False) if keep_slow else None
     fps = _describe(ev, found, found.converged, settings, group=True)
     info = _info(ev, n_inits, settings, result, found, t_start)
+    if not len(fps):
+        info["why_none"] = _why_none(found, settings.tol_q, region, outlier_factor)
     return replace(fps, slow_points=slow_points, info=info)
+
+
+def _why_none(found: _Screened, tol_q: float, region: float | None,
+              outlier_factor: float) -> str:
+    """Why the search kept no fixed point, in one sentence (``info["why_none"]``)."""
+    converged = found.finite & (found.q <= tol_q)
+    n_region = int((converged & ~found.inside & ~found.outlier).sum())
+    n_outlier = int(found.outlier.sum())
+    parts = []
+    if n_region:
+        parts.append(f"{n_region} candidate(s) converged (q <= {tol_q:.3g}) outside the "
+                     f"visited region (farther than {region:g} RMS radii from every initial "
+                     f"state; region=None keeps them)")
+    if n_outlier:
+        parts.append(f"{n_outlier} candidate(s) went beyond the outlier radius "
+                     f"({outlier_factor:g} x the initial states' mean distance from their "
+                     f"centroid; a larger outlier_factor lets them go on)")
+    if not parts:
+        best = float(np.min(found.q[found.finite])) if found.finite.any() else float("nan")
+        parts.append(f"no candidate converged (q <= {tol_q:.3g}; the smallest q found is "
+                     f"{best:.3g}); {int(found.slow.sum())} slow point(s) inside the visited "
+                     f"region (keep_slow=True keeps them)")
+    return "; ".join(parts)

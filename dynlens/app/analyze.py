@@ -30,7 +30,12 @@ import numpy as np
 from .. import plotting
 from ..analysis import true_system
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
-from ..utils import check_nonnegative_int, check_positive_int, json_default
+from ..utils import (
+    check_nonnegative_int,
+    check_output_path,
+    check_positive_int,
+    json_default,
+)
 from .report import Report
 
 __all__ = ["GOOD_R2", "POOR_R2", "analysis_section", "interpretation", "run_analysis"]
@@ -288,6 +293,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
         Bins per start of the Lyapunov spectra (default: :func:`dynlens.lyapunov_spectrum`'s).
     """
     started = time.perf_counter()
+    check_output_path(out, "out", folder=True)  # before the search, not after it
     n_inits = check_positive_int(n_inits, "n_inits")
     seed = check_nonnegative_int(seed, "seed")
     truth = true_system(data, system)

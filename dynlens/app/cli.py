@@ -1,36 +1,203 @@
 """The ``dynlens`` command: a thin layer over the Python API.
 
-Run ``dynlens --help`` or ``dynlens COMMAND --help``.
+Run ``dynlens --help`` or ``dynlens COMMAND --help``. Importing this module imports neither
+torch nor the rest of dynlens: each command imports what it needs when it runs, so that
+``dynlens --help`` and ``dynlens --version`` answer at once.
+
+A user's mistake (a misspelt name, a missing file, an output path that cannot be written)
+ends in one line on stderr and exit status 2, before any long work; ``docs/cli_mistakes.md``
+lists the mistakes the command was tried with and what it answered.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-__all__ = ["build_parser", "main"]
+from .. import __version__
+
+__all__ = ["DATA_SUFFIXES", "GENERATORS", "MODELS", "SYSTEMS", "build_parser", "main"]
+
+# Named here, not imported, so that `dynlens --help` needs no torch; a test checks each
+# against the registry it mirrors.
+#: The systems ``dynlens simulate`` knows (``dl.systems.available()``).
+SYSTEMS = ("arneodo", "bistable2d", "chaotic_rnn", "lorenz", "rossler")
+#: The model families ``dynlens train --model`` builds (``dl.models.available()``).
+MODELS = ("lfads", "ndt", "sae")
+#: The SAE's generators (``dl.models.GENERATORS``).
+GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds", "rnn_residual", "mlp_map")
+#: The models ``dynlens demo --model`` trains (``dynlens.app.demo.MODELS``).
+DEMO_MODELS = ("sae", "lfads", "ndt")
+#: Dataset files: dynlens's own (``.h5``/``.hdf5``, ``.npz``) and LFADS HDF5 files.
+DATA_SUFFIXES = (".h5", ".hdf5", ".npz")
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes end in one line (the usage stays in ``--help``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Shows each option's default after its help, unless the help already says it, and
+    keeps the lines of the examples as they are."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and "default" not in text and default is not None
+                and default is not False and default is not argparse.SUPPRESS
+                and not isinstance(default, list)):
+            text += " (default: %(default)s)"
+        return text
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _number(kind: type, low: float, strict: bool, what: str):
+    """An argparse type: ``kind`` above (or from) ``low``, refused in one line otherwise."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, found {text!r}") from None
+        if not value >= low or (strict and value == low):  # NaN is not >= anything
+            raise argparse.ArgumentTypeError(f"expected {what}, found {text!r}")
+        return value
+
+    convert.__name__ = what  # argparse names the type in some messages
+    return convert
+
+
+_positive = _number(int, 0, True, "a positive integer")
+_count = _number(int, 0, False, "a non-negative integer")
+_positive_float = _number(float, 0.0, True, "a positive number")
+
+
+def _threads_arg(text: str) -> int | str:
+    """``--threads``: "auto" or a positive integer (checked without importing torch)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, found {text!r}")
+    return value
+
+
+def _named(err: Exception, name: str) -> Exception:
+    """``err`` with the API's argument name ``path`` replaced by the command's ``name``."""
+    text = str(err)
+    return type(err)(f"{name}: {text[6:]}") if text.startswith("path: ") else err
+
+
+def _read_data(path: Path, name: str = "data"):
+    """A dataset file: dynlens's own (``.h5``/``.npz``) or an LFADS HDF5 file."""
+    from ..data import load_dataset, read_lfads_h5
+    from ..data.io import FORMAT_MARKER
+    from ..errors import DynlensError, DynlensFileFormatError, DynlensValueError
+    from ..utils import check_readable_file
+
+    if path.suffix.lower() == ".pt":
+        raise DynlensValueError(
+            f"{name}: expected a dataset file ({', '.join(DATA_SUFFIXES)}), found the "
+            f"checkpoint {str(path)!r} (arguments in the wrong order?)")
+    check_readable_file(path, name)
+    keys, marker = _hdf5_keys(path) if path.suffix.lower() in (".h5", ".hdf5") else ([], None)
+    try:
+        if marker is None or marker == FORMAT_MARKER:
+            return load_dataset(path)
+        if not any(key.endswith("_data") for key in keys):  # neither layout of LFADS
+            raise DynlensFileFormatError(
+                f"{name}: expected a dynlens dataset or an LFADS HDF5 file, found neither in "
+                f"{str(path)!r} (keys {keys[:8]})")
+        return read_lfads_h5(path)
+    except DynlensError as err:
+        raise _named(err, name) from err
+
+
+def _hdf5_keys(path: Path) -> tuple[list[str], str | None]:
+    """An HDF5 file's top-level keys and dynlens format marker (``""`` when it has none);
+    ``([], None)`` when it is not HDF5 (``load_dataset`` then says so)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            marker = f.attrs.get("format", "")
+            keys = sorted(f.keys())
+    except OSError:
+        return [], None
+    return keys, marker.decode() if isinstance(marker, bytes) else str(marker)
+
+
+def _read_model(path: Path, device: str):
+    """A model checkpoint, refusing a dataset given in its place."""
+    from ..errors import DynlensError, DynlensValueError
+    from ..models import load_model
+    from ..utils import check_readable_file
+
+    if path.suffix.lower() in DATA_SUFFIXES:
+        raise DynlensValueError(
+            f"model: expected a model checkpoint (.pt, from `dynlens train`), found the "
+            f"dataset file {str(path)!r} (the model comes first, then the data)")
+    try:
+        return load_model(check_readable_file(path, "model"), device=device)
+    except DynlensError as err:
+        raise _named(err, "model") from err
+
+
+def _check_pair(model, data, args: argparse.Namespace) -> None:
+    """The model reads the data's neurons, and ``--split`` names one of the data's splits."""
+    from ..errors import DynlensValueError
+
+    n_model = getattr(model, "n_neurons", data.n_neurons)
+    if n_model != data.n_neurons:
+        raise DynlensValueError(
+            f"data: expected the {n_model} neurons the model was trained on, found "
+            f"{data.n_neurons} in {str(args.data)!r} (a model of other data?)")
+    if args.split is not None and args.split not in data.splits:
+        raise DynlensValueError(
+            f"--split: expected one of the data's splits {', '.join(map(repr, data.splits))}, "
+            f"found {args.split!r}")
+
+
+def _cmd_demo(args: argparse.Namespace, announce) -> int:
+    from ..utils import check_output_path
     from .demo import run_demo
 
+    check_output_path(args.out, "--out", folder=True)
+    _check_model_name(args.model, DEMO_MODELS, "the demo trains NODE and GRU SAEs with "
+                                               "--model sae")
+    if args.quiet:  # otherwise the demo's own first line says it
+        announce()
     report = run_demo(args.out, model=args.model, fast=args.fast, seed=args.seed,
                       device=args.device, progress=not args.quiet, threads=args.threads)
-    print(f"report written to {report}")
+    print(f"report written to {report} and {report.with_suffix('.html')}")
     return 0
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
+def _cmd_simulate(args: argparse.Namespace, announce) -> int:
     from ..data import simulate
+    from ..utils import check_choice, check_output_path
 
+    out = check_output_path(args.out, "--out", suffixes=DATA_SUFFIXES)
+    check_choice(args.system, SYSTEMS, "system")
     data = simulate(args.system, n_neurons=args.neurons, n_trials=args.trials, n_bins=args.bins,
                     pts_per_period=args.pts_per_period, seed=args.seed, n_heldout=args.heldout,
                     independent_trials=args.independent_trials or None)
-    data.save(args.out)
+    data.save(out)
     print(data)
-    print(f"saved to {args.out}")
+    print(f"saved to {out}; next: dynlens train {out} --out model.pt")
     return 0
 
 
@@ -57,53 +224,85 @@ def _model_options(args: argparse.Namespace) -> dict:
     return options
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
+def _check_model_name(name: str, choices: tuple[str, ...], hint: str) -> None:
+    """``--model``: one of ``choices``; an SAE generator's name gets ``hint``."""
+    from ..errors import DynlensValueError
+    from ..utils import check_choice
+
+    if name in GENERATORS:
+        raise DynlensValueError(
+            f"--model: expected one of {', '.join(map(repr, choices))}, found {name!r}, an SAE "
+            f"generator: {hint.format(name=name)}")
+    check_choice(name, choices, "--model")
+
+
+def _cmd_train(args: argparse.Namespace, announce) -> int:
     from ..models import build
     from ..training import fit
-    from ..utils import seed_everything
+    from ..training.fit import default_fit_config
+    from ..utils import check_output_path, resolve_device, seed_everything
 
-    data = load_dataset(args.data)
+    _check_model_name(args.model, MODELS, "use --model sae --generator {name}")
+    check_output_path(args.out, "--out", refuse=DATA_SUFFIXES)
+    if args.checkpoint_dir is not None:
+        check_output_path(args.checkpoint_dir, "--checkpoint-dir", folder=True)
+    resolve_device(args.device)
+    data = _read_data(args.data)
     seed_everything(args.seed)  # the initial weights too
     model = build(args.model, n_neurons=data.n_neurons,
                   heldout_neurons=[int(i) for i in data.heldout_neurons],
                   **_model_options(args))
-    settings = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    settings = {k: v for k, v in (("max_epochs", args.max_epochs),
+                                  ("batch_size", args.batch_size), ("lr", args.lr))
+                if v is not None}
+    config = default_fit_config(model, **settings)  # refused here, before any work
+    announce()
     history = fit(model, data, seed=args.seed, device=args.device,
                   checkpoint_dir=args.checkpoint_dir, progress=not args.quiet, **settings)
     model.save(args.out)
-    print(f"trained {model.label}: {len(history)} epochs, best valid loss "
-          f"{history.valid_loss.min():.5f}; model saved to {args.out}")
+    print(f"trained {model.label}: {len(history)} epochs (batch size {config.batch_size}, "
+          f"learning rate {config.lr:g}), best valid loss {history.valid_loss.min():.5f}; "
+          f"model saved to {args.out}; next: dynlens evaluate {args.out} {args.data}")
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
+def _cmd_evaluate(args: argparse.Namespace, announce) -> int:
     from ..analysis import evaluate
-    from ..data import load_dataset
-    from ..models import load_model
 
-    row = evaluate(load_model(args.model, device=args.device), load_dataset(args.data),
-                   split=args.split)
+    model = _read_model(args.model, args.device)
+    data = _read_data(args.data)
+    _check_pair(model, data, args)
+    announce()
+    row = evaluate(model, data, split=args.split)
+    if args.split is None and row["split"] != "test":
+        print(f"dynlens evaluate: the data have no 'test' split; scored the {row['split']!r} "
+              f"split (--split to choose)", file=sys.stderr)
     print(json.dumps(row, indent=2))
     return 0
 
 
-def _cmd_analyze(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
-    from ..models import load_model
-    from .analyze import run_analysis
+def _cmd_analyze(args: argparse.Namespace, announce) -> int:
+    from ..analysis import true_system
+    from ..utils import check_output_path
+    from .analyze import _check, run_analysis
 
-    report = run_analysis(load_model(args.model, device=args.device), load_dataset(args.data),
-                          args.out, system=args.system, split=args.split,
+    check_output_path(args.out, "--out", folder=True)
+    model = _read_model(args.model, args.device)
+    data = _read_data(args.data)
+    _check_pair(model, data, args)
+    _check(model, data, true_system(data, args.system), args.split)  # before any work
+    announce()
+    report = run_analysis(model, data, args.out, system=args.system, split=args.split,
                           n_inits=args.n_inits, seed=args.seed, progress=not args.quiet,
                           lyapunov_steps=args.lyapunov_steps)
-    print(f"report written to {report}")
+    print(f"report written to {report} and {report.with_suffix('.html')}")
     return 0
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
+def _cmd_sweep(args: argparse.Namespace, announce) -> int:
     from ..errors import DynlensValueError
     from ..sweeps import Sweep, sweep_status
+    from ..utils import check_output_path
 
     if args.status:
         counts = sweep_status(args.status)
@@ -111,7 +310,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if args.spec is None or args.out is None:
         raise DynlensValueError("sweep: expected SPEC.toml and --out DIR (or --status DIR)")
-    table = Sweep.from_toml(args.spec).run(
+    check_output_path(args.out, "--out", folder=True)
+    sweep = Sweep.from_toml(args.spec)
+    announce()
+    table = sweep.run(
         args.out, executor=args.executor, workers=args.workers, address=args.address,
         threads=args.threads, device=args.device, gpus_per_run=args.gpus_per_run,
         progress=not args.quiet)
@@ -121,25 +323,37 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _threads_arg(text: str) -> int | str:
-    from ..errors import DynlensError
-    from ..threads import check_threads
+def _command(commands, name: str, common: argparse.ArgumentParser, *, help: str,
+             description: str, examples: list[str]) -> argparse.ArgumentParser:
+    """A sub-command with the shared options, a description and examples."""
+    return commands.add_parser(
+        name, parents=[common], help=help, description=description,
+        formatter_class=_Formatter,
+        epilog="examples:\n" + "\n".join(f"  {line}" for line in examples))
 
-    try:
-        return check_threads(int(text) if text.lstrip("-").isdigit() else text)
-    except DynlensError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
+
+def _device_quiet_seed(parser: argparse.ArgumentParser, *, quiet: bool = True,
+                       seed: bool = True) -> None:
+    parser.add_argument("--device", default="cpu",
+                        help="where the model runs: cpu, cuda, cuda:N or auto (a GPU if any)")
+    if seed:
+        parser.add_argument("--seed", type=_count, default=0,
+                            help="random seed (the same seed gives the same result)")
+    if quiet:
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _add_demo(commands, common: argparse.ArgumentParser) -> None:
-    demo = commands.add_parser("demo", parents=[common],
-                          help="simulate data, train models, analyse them, write a report",
-                          description="Simulate Arneodo spiking data, train NODE and GRU "
-                                      "autoencoders (or LFADS, or an NDT), open them and write "
-                                      "a report (report.md and a self-contained report.html) "
-                                      "with figures.")
+    demo = _command(
+        commands, "demo", common,
+        help="simulate data, train models, analyse them, write a report",
+        description="Simulate Arneodo spiking data, train NODE and GRU autoencoders (or "
+                    "LFADS, or an NDT), open them and write a report (report.md and a "
+                    "self-contained report.html) with figures.",
+        examples=["dynlens demo --fast            # about 2 minutes on 2 CPU cores",
+                  "dynlens demo --model lfads --out lfads-demo"])
     demo.add_argument("--out", type=Path, default=Path("dynlens-demo"),
-                      help="report folder (default: ./dynlens-demo)")
+                      help="report folder, created if needed")
     demo.add_argument("--fast", action="store_true",
                       help="smaller data and shorter training (under 2 minutes); the report "
                            "says so")
@@ -147,123 +361,160 @@ def _add_demo(commands, common: argparse.ArgumentParser) -> None:
                       help="sae: NODE-3 and GRU-3 autoencoders (default); lfads: LFADS without "
                            "a controller; ndt: a Neural Data Transformer (no dynamics, so no "
                            "fixed points)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    _device_quiet_seed(demo)
     demo.set_defaults(func=_cmd_demo)
 
 
 def _add_simulate(commands, common: argparse.ArgumentParser) -> None:
-    sim = commands.add_parser("simulate", parents=[common],
-                         help="simulate spiking data from a ground-truth system")
-    sim.add_argument("system", help="system name, e.g. arneodo, lorenz, rossler, chaotic_rnn")
-    sim.add_argument("--out", type=Path, required=True, help="output file (.h5 or .npz)")
-    sim.add_argument("--neurons", type=int, default=10)
-    sim.add_argument("--trials", type=int, default=2000)
-    sim.add_argument("--bins", type=int, default=70)
-    sim.add_argument("--pts-per-period", type=int, default=None)
-    sim.add_argument("--heldout", type=int, default=0, help="held-out neurons for co-smoothing")
+    sim = _command(
+        commands, "simulate", common,
+        help="simulate spiking data from a ground-truth system",
+        description="Simulate Poisson spike counts from a system whose dynamics are known "
+                    "(the published recipe: log-rates from a random linear readout of its "
+                    "latent trajectory) and save them with the truth (latents, rates) and "
+                    "train/valid/test splits.",
+        examples=["dynlens simulate arneodo --out arneodo.h5",
+                  "dynlens simulate lorenz --out lorenz.npz --trials 500 --heldout 3"])
+    sim.add_argument("system", metavar="SYSTEM",
+                     help=f"the ground-truth system: {', '.join(SYSTEMS)}")
+    sim.add_argument("--out", type=Path, required=True,
+                     help=f"dataset file to write ({', '.join(DATA_SUFFIXES)})")
+    sim.add_argument("--neurons", type=_positive, default=10, help="neurons")
+    sim.add_argument("--trials", type=_positive, default=2000, help="trials")
+    sim.add_argument("--bins", type=_positive, default=70, help="time bins per trial")
+    sim.add_argument("--pts-per-period", type=_positive, default=None,
+                     help="bins per period of the system's oscillation (default: the "
+                          "system's published value)")
+    sim.add_argument("--heldout", type=_count, default=0,
+                     help="held-out neurons for co-smoothing (never given to the encoder)")
     sim.add_argument("--independent-trials", action="store_true",
-                     help="start each trial from its own point on the attractor")
-    sim.add_argument("--seed", type=int, default=0)
+                     help="start each trial from its own point on the attractor (default: "
+                          "the system's published recipe)")
+    sim.add_argument("--seed", type=_count, default=0,
+                     help="random seed (the same seed gives the same data)")
     sim.set_defaults(func=_cmd_simulate)
 
 
 def _add_train(commands, common: argparse.ArgumentParser) -> None:
-    from ..models import available
-
-    train = commands.add_parser("train", parents=[common],
-                                help="train a model (an SAE, LFADS, ...) on a dataset file")
-    train.add_argument("data", type=Path, help="dataset file (.h5 or .npz, see `dynlens simulate`)")
+    train = _command(
+        commands, "train", common,
+        help="train a model (an SAE, LFADS, ...) on a dataset file",
+        description="Train a model on a dataset file (one written by `dynlens simulate` or "
+                    "NeuralDataset.save, or an LFADS HDF5 file) with dl.fit: early stopping "
+                    "on the valid split, then the best weights are saved.",
+        examples=["dynlens train arneodo.h5 --out node3.pt",
+                  "dynlens train arneodo.h5 --out gru3.pt --generator gru --max-epochs 100",
+                  "dynlens train lfads_data.h5 --out lfads.pt --model lfads --set co_dim=0"])
+    train.add_argument("data", type=Path,
+                       help="dataset file (.h5/.npz from `dynlens simulate`, or LFADS HDF5)")
     train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
-    train.add_argument("--model", default="sae", choices=available(),
-                       help="model family (default: sae)")
-    train.add_argument("--generator", "--dynamics", default=None,
-                       help="SAE generator: node, gru, rnn, node_discrete, lds (default: node); "
-                            "--dynamics is its old name")
-    train.add_argument("--latent-dim", type=int, default=None, help="SAE latent size (default 3)")
-    train.add_argument("--hidden-size", type=int, default=None, help="SAE NODE MLP width")
+    train.add_argument("--model", default="sae", metavar="{" + ",".join(MODELS) + "}",
+                       help="model family")
+    train.add_argument("--generator", "--dynamics", default=None, metavar="NAME",
+                       help=f"SAE generator: {', '.join(GENERATORS)} (default: node; "
+                            f"--dynamics is its old name)")
+    train.add_argument("--latent-dim", type=_positive, default=None,
+                       help="SAE latent size (default: 3)")
+    train.add_argument("--hidden-size", type=_positive, default=None,
+                       help="SAE generator width (default: the generator's own)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any setting of the model family, e.g. --set co_dim=0 --set "
                             "gen_dim=64 for LFADS (values read as JSON when they parse)")
-    train.add_argument("--max-epochs", type=int, default=None)
+    train.add_argument("--max-epochs", type=_positive, default=None,
+                       help="most epochs; training stops earlier when the valid loss stops "
+                            "improving (default: 300)")
+    train.add_argument("--batch-size", type=_positive, default=None,
+                       help="trials per batch (default: the model's own: 128, 64 for ndt)")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="peak learning rate (default: the model's own: 5e-3 for a NODE "
+                            "SAE, 1e-2 for a GRU SAE, 4e-3 for lfads, 1e-3 for ndt)")
     train.add_argument("--checkpoint-dir", type=Path, default=None,
-                       help="write best/last checkpoints here and resume from them")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", default="cpu")
-    train.add_argument("--quiet", action="store_true")
+                       help="write best/last checkpoints here and resume from them (default: "
+                            "none)")
+    _device_quiet_seed(train)
     train.set_defaults(func=_cmd_train)
 
 
 def _add_evaluate(commands, common: argparse.ArgumentParser) -> None:
-    ev = commands.add_parser("evaluate", parents=[common],
-                        help="every metric the data's truth allows, as JSON")
-    ev.add_argument("model", type=Path, help="model checkpoint (.pt)")
-    ev.add_argument("data", type=Path, help="dataset file")
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--device", default="cpu")
+    ev = _command(
+        commands, "evaluate", common, help="every metric the data's truth allows, as JSON",
+        description="Score a trained model on one split of a dataset: rate R2, state and "
+                    "decode R2 (affine maps fitted on the train split), bits per spike, ... "
+                    "as one JSON object on stdout (dl.evaluate).",
+        examples=["dynlens evaluate node3.pt arneodo.h5 > metrics.json",
+                  "dynlens evaluate lfads.pt lfads_data.h5 --split valid"])
+    ev.add_argument("model", type=Path, help="model checkpoint (.pt, from `dynlens train`)")
+    ev.add_argument("data", type=Path, help="dataset file (.h5/.npz, or LFADS HDF5)")
+    ev.add_argument("--split", default=None,
+                    help="split to score: train, valid or test (default: test, or valid when "
+                         "the data have no test split, as LFADS files)")
+    _device_quiet_seed(ev, quiet=False, seed=False)
     ev.set_defaults(func=_cmd_evaluate)
 
 
 def _add_analyze(commands, common: argparse.ArgumentParser) -> None:
-    an = commands.add_parser("analyze", parents=[common],
-                        help="open a trained model: fixed points, graph, comparison "
-                                        "with the true system, as a report",
-                        description="Find the fixed points of a trained model's generator on "
-                                    "its latents, draw their spectra and graph, align its "
-                                    "latents with the true ones and compare its fixed points "
-                                    "with the true system's; writes report.md, figures, CSV "
-                                    "tables and summary.json.")
-    an.add_argument("model", type=Path, help="model checkpoint (.pt)")
-    an.add_argument("data", type=Path, help="dataset file")
+    an = _command(
+        commands, "analyze", common,
+        help="open a trained model: fixed points, graph, comparison with the true system, "
+             "as a report",
+        description="Find the fixed points of a trained model's generator on its latents, "
+                    "draw their spectra and graph, align its latents with the true ones and "
+                    "compare its fixed points with the true system's; writes report.md, "
+                    "report.html, figures, CSV tables and summary.json.",
+        examples=["dynlens analyze node3.pt arneodo.h5 --out node3-analysis",
+                  "dynlens analyze gru3.pt arneodo.h5 --n-inits 256 --quiet"])
+    an.add_argument("model", type=Path, help="model checkpoint (.pt, from `dynlens train`)")
+    an.add_argument("data", type=Path, help="dataset file (.h5/.npz, or LFADS HDF5)")
     an.add_argument("--out", type=Path, default=Path("dynlens-analysis"),
-                    help="report folder (default: ./dynlens-analysis)")
-    an.add_argument("--system", default=None,
+                    help="report folder, created if needed")
+    an.add_argument("--system", default=None, metavar="SYSTEM",
                     help="true system to compare with (default: the one the data were "
-                         "simulated from, when recorded)")
+                         f"simulated from, when recorded; one of {', '.join(SYSTEMS)})")
     an.add_argument("--split", default="train",
                     help="split whose latents start the search and fit the alignment")
-    an.add_argument("--n-inits", type=int, default=1024, help="fixed-point search starts")
-    an.add_argument("--lyapunov-steps", type=int, default=None,
-                    help="bins per start of the Lyapunov spectra (default 2000 for fields, "
+    an.add_argument("--n-inits", type=_positive, default=1024, help="fixed-point search starts")
+    an.add_argument("--lyapunov-steps", type=_positive, default=None,
+                    help="bins per start of the Lyapunov spectra (default: 2000 for fields, "
                          "5000 for maps)")
-    an.add_argument("--seed", type=int, default=0)
-    an.add_argument("--device", default="cpu")
-    an.add_argument("--quiet", action="store_true")
+    _device_quiet_seed(an)
     an.set_defaults(func=_cmd_analyze)
 
 
 def _add_sweep(commands, common: argparse.ArgumentParser) -> None:
-    sweep = commands.add_parser(
-        "sweep", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+    sweep = _command(
+        commands, "sweep", common,
         help="run an ablation sweep from a TOML specification (resumable)",
         description="Train every run of a sweep specification into a folder and write its "
                     "results table (results.csv). Rerunning into the same folder skips "
                     "finished runs.",
-        epilog="example:\n  dynlens sweep spec.toml --out runs/ --workers 2\n"
-               "  dynlens sweep --status runs/")
+        examples=["dynlens sweep spec.toml --out runs/ --workers 2",
+                  "dynlens sweep --status runs/"])
     sweep.add_argument("spec", nargs="?", help="the sweep specification (TOML)")
-    sweep.add_argument("--out", help="the sweep folder")
-    sweep.add_argument("--executor", choices=("local", "ray"), default="local")
-    sweep.add_argument("--workers", type=int, default=1, help="runs at a time (default 1)")
+    sweep.add_argument("--out", help="the sweep folder (needed with SPEC)")
+    sweep.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: one process per run on this machine; ray: a Ray cluster")
+    sweep.add_argument("--workers", type=_positive, default=1, help="runs at a time")
     sweep.add_argument("--address", default=None,
                        help="Ray: an existing cluster ('auto' or host:port); default: a local "
                             "Ray instance started for the sweep")
-    sweep.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs per run")
+    sweep.add_argument("--gpus-per-run", type=_number(float, 0.0, False, "a number >= 0"),
+                       default=0.0, help="Ray: GPUs per run")
     sweep.add_argument("--status", metavar="DIR", default=None,
                        help="only count the done / failed / running / pending runs in DIR")
-    sweep.add_argument("--device", default="cpu")
-    sweep.add_argument("--quiet", action="store_true")
+    _device_quiet_seed(sweep, seed=False)
     sweep.set_defaults(func=_cmd_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dynlens`` argument parser: one sub-command per job, each with ``--threads``."""
-    parser = argparse.ArgumentParser(
-        prog="dynlens",
+    parser = _Parser(
+        prog="dynlens", formatter_class=_Formatter,
         description="Simulate spiking data from known dynamics, train sequential autoencoders, "
                     "and check whether the learned dynamics are the true ones.",
-    )
+        epilog="examples:\n  dynlens demo --fast\n  dynlens simulate arneodo --out arneodo.h5\n"
+               "  dynlens train arneodo.h5 --out node3.pt\n"
+               "  dynlens analyze node3.pt arneodo.h5 --out node3-analysis")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=_threads_arg, default="auto",
@@ -272,25 +523,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     for add in (_add_demo, _add_simulate, _add_train, _add_evaluate, _add_analyze, _add_sweep):
         add(sub, common)
+    parser.commands = sub.choices  # so that a command's own mistakes point to its --help
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``dynlens`` console script."""
-    from ..errors import DynlensError
+    """Entry point of the ``dynlens`` console script.
+
+    Returns 0 on success, 2 on a user's mistake (one line on stderr: the command, ``error:``
+    and what was expected and found), 1 when the system refuses a file operation and 130 when
+    interrupted.
+    """
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    from ..errors import DynlensError  # after parsing: --help and --version need no torch
     from ..threads import ThreadPolicy, describe
 
-    args = build_parser().parse_args(argv)
+    def announce() -> None:
+        """The thread count, on stderr (so that `dynlens evaluate ... > row.json` stays
+        JSON), once the arguments are checked and just before the long work."""
+        print(f"dynlens {args.command}: {describe(args.threads)}", file=sys.stderr, flush=True)
+
     try:
-        if args.command != "demo" or args.quiet:  # the demo's own first line says it otherwise
-            # stderr, so that `dynlens evaluate ... > row.json` stays valid JSON
-            print(f"dynlens {args.command}: {describe(args.threads)}", file=sys.stderr,
-                  flush=True)
         with ThreadPolicy(args.threads):
-            return args.func(args)
+            return args.func(args, announce)
     except DynlensError as err:
         print(f"dynlens {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # whoever read stdout (`| head`) went away: nothing to add
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as err:
+        print(f"dynlens {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"dynlens {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ from ..models import build
 from ..systems import get as get_system
 from ..threads import ThreadPolicy, describe
 from ..training import fit
-from ..utils import check_choice, seed_everything
+from ..utils import check_choice, check_output_path, seed_everything
 from .analyze import analysis_section, interpretation
 from .report import Report
 
@@ -103,6 +103,7 @@ def run_demo(out: str | Path = "dynlens-demo", *, model: str = "sae", fast: bool
         Other sizes than :data:`FULL` / :data:`FAST` (the report says they were used).
     """
     model = check_choice(model, MODELS, "model")
+    check_output_path(out, "out", folder=True)  # before any work
     chosen = settings if settings is not None else FAST if fast else FULL
     with ThreadPolicy(threads):
         return _demo(Path(out), model, chosen, fast, seed, device, progress, threads)

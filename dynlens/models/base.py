@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -48,7 +49,7 @@ from torch import nn
 
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
 from ..threads import ThreadPolicy, model_work
-from ..utils import check_choice, check_nonnegative_int, check_positive_int
+from ..utils import check_choice, check_keywords, check_nonnegative_int, check_positive_int
 from .inference import Inference
 
 __all__ = ["LossTerms", "Model", "available", "build", "check_forward", "check_heldout", "get",
@@ -313,5 +314,19 @@ def get(name: str) -> type[Model]:
 
 
 def build(name: str, **config: Any) -> Model:
-    """Build a registered model family by name from its configuration keywords."""
-    return get(name).from_config(config)
+    """Build a registered model family by name from its configuration keywords.
+
+    A keyword the family's constructor does not take is refused with a
+    :class:`~dynlens.errors.DynlensTypeError` that lists the ones it takes.
+
+    >>> import dynlens as dl
+    >>> dl.models.build("sae", n_neurons=4, latent_size=3)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: sae: unexpected keyword(s) ['latent_size']; ...
+    """
+    cls = get(name)
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        check_keywords(config, set(params) - {"self"}, name)
+    return cls.from_config(config)

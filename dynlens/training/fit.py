@@ -9,10 +9,11 @@ validation, bookkeeping of the best weights and checkpoints, and early stopping.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -266,7 +267,19 @@ def fit(
         that other processes leave free, re-checked every epoch, so that a busy neighbour
         does not slow training 2-10x (see :mod:`dynlens.threads`).
     **settings
-        Any field of :class:`FitConfig` (``max_epochs``, ``batch_size``, ``lr``, ...).
+        Any field of :class:`FitConfig` (each described there; the signature that
+        ``help(dl.fit)`` shows lists them with their defaults):
+
+        - ``max_epochs=300``: most passes over the training trials;
+        - ``batch_size=128``: trials per optimisation step;
+        - ``lr=None``, ``weight_decay=None``: AdamW's peak learning rate and weight decay
+          (None: the model's own, ``model.fit_defaults()``, else 1e-3 and 1e-5);
+        - ``bins_per_group=10``, ``epochs_per_group=20``: gradual trial lengthening
+          (``bins_per_group=0`` turns it off);
+        - ``warmup_epochs=5``, ``min_lr_ratio=0.02``: linear warm-up, then cosine decay to
+          ``lr * min_lr_ratio``;
+        - ``clip_grad_norm=10.0``: gradient-norm clipping;
+        - ``patience=60``, ``min_delta=1e-4``: early stopping at full trial length.
 
     Returns
     -------
@@ -315,6 +328,19 @@ def fit(
                 break
         bar.close()
     return run.history()
+
+
+def _signature_with_settings(function: Callable, config: type) -> inspect.Signature:
+    """``function``'s signature with ``**settings`` spelt out as ``config``'s fields and
+    defaults, so that ``help(dl.fit)`` and editors show them."""
+    signature = inspect.signature(function)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                 annotation=f.type) for f in fields(config)]
+    return signature.replace(parameters=params)
+
+
+fit.__signature__ = _signature_with_settings(fit, FitConfig)
 
 
 class _Run:
