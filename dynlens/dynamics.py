@@ -79,6 +79,25 @@ class Dynamics(nn.Module):
         Whether ``forward`` is a vector field or a map.
     dt : float or None
         Length of one data bin in the system's own time units.
+
+    Examples
+    --------
+    A linear map ``x <- A x`` with a learnable ``A``:
+
+    >>> import torch
+    >>> class LinearMap(Dynamics):
+    ...     def __init__(self, dim):
+    ...         super().__init__(dim=dim, kind="discrete")
+    ...         self.A = torch.nn.Parameter(0.9 * torch.eye(dim))
+    ...     def forward(self, x, u=None):
+    ...         return x @ self.A.T
+    >>> step = LinearMap(2)
+    >>> step
+    LinearMap(dim=2, kind='discrete', dt=None)
+    >>> step(torch.ones(5, 2)).shape  # batched over leading axes
+    torch.Size([5, 2])
+    >>> [round(v, 6) for v in rollout(step, torch.ones(1, 2), n_steps=3)[0, :, 0].tolist()]
+    [1.0, 0.9, 0.81]
     """
 
     def __init__(self, dim: int, kind: Kind, dt: float | None = None) -> None:
@@ -101,7 +120,22 @@ class Dynamics(nn.Module):
 
 @dataclass(frozen=True)
 class DynamicsInfo:
-    """What the analysis layer needs to know about a dynamics object."""
+    """What the analysis layer needs to know about a dynamics object.
+
+    :func:`check_dynamics` returns one for any dynamics: a :class:`Dynamics`, a plain
+    ``torch.nn.Module`` or a callable with ``dim`` and ``kind`` attributes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Halve(torch.nn.Module):  # no dynlens base class needed
+    ...     dim, kind = 2, "discrete"
+    ...     def forward(self, x, u=None):
+    ...         return 0.5 * x
+    >>> info = check_dynamics(Halve())
+    >>> info.dim, info.kind, info.dt, info.device.type
+    (2, 'discrete', None, 'cpu')
+    """
 
     dim: int
     kind: Kind

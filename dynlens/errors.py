@@ -34,7 +34,17 @@ __all__ = [
 
 
 class DynlensError(Exception):
-    """Base class of every error dynlens raises on purpose."""
+    """Base class of every error dynlens raises on purpose.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> try:
+    ...     dl.simulate("lorentz")
+    ... except dl.DynlensError as err:  # each one is also a ValueError, TypeError, ...
+    ...     print(type(err).__name__, isinstance(err, ValueError))
+    DynlensValueError True
+    """
 
 
 class DynlensValueError(DynlensError, ValueError):
@@ -74,4 +84,14 @@ class DynlensNoDynamicsError(DynlensError, AttributeError):
 
 
 class DynlensNotFittedError(DynlensValueError, NotFittedError):
-    """An estimator was used before ``fit`` (also scikit-learn's ``NotFittedError``)."""
+    """An estimator was used before ``fit`` (also scikit-learn's ``NotFittedError``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dynlens as dl
+    >>> dl.AffineAlignment().transform(np.zeros((2, 3)))
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensNotFittedError: alignment: this AffineAlignment is not fitted yet; ...
+    """

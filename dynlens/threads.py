@@ -61,8 +61,14 @@ _STALE_S = 10.0
 def check_threads(threads) -> int | str:
     """Return ``threads`` if it is ``"auto"`` or a positive integer, else raise naming it.
 
+    Examples
+    --------
     >>> check_threads("auto"), check_threads(2)
     ('auto', 2)
+    >>> check_threads(0)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: threads: expected 'auto' or a positive integer, found 0
     """
     if isinstance(threads, str):
         if threads == "auto":
@@ -82,7 +88,14 @@ def check_threads(threads) -> int | str:
 
 
 def available_cores() -> int:
-    """CPU cores this process may run on (affinity mask and cgroup quota, when set)."""
+    """CPU cores this process may run on (affinity mask and cgroup quota, when set).
+
+    Examples
+    --------
+    >>> import os
+    >>> 1 <= available_cores() <= (os.cpu_count() or 1)
+    True
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -157,6 +170,12 @@ def other_load() -> float:
 
     The first call, or one more than 10 s after the previous, measures over 50 ms.
     Elsewhere the 1-minute load average (less one core for this process) stands in.
+
+    Examples
+    --------
+    >>> busy = other_load()  # depends on the machine: about 0.0 when nothing else runs
+    >>> isinstance(busy, float) and busy >= 0.0
+    True
     """
     return _MONITOR.other_load()
 
@@ -185,6 +204,8 @@ def auto_threads(work: float | None = None) -> int:
     work : float, optional
         Parameters x batch size of the job (None: no cap beyond 8).
 
+    Examples
+    --------
     >>> auto_threads(work=1e4)  # a tiny job: one thread whatever the machine
     1
     >>> 1 <= auto_threads(work=3e4 * 650) <= available_cores()
@@ -213,6 +234,22 @@ class ThreadPolicy:
     is ``policy.threads``. An ``"auto"`` policy inside the block of a policy with an integer
     count keeps that count (``evaluate(..., threads=1)`` calling ``model.infer``), so an
     explicit choice holds all the way down; inside an ``"auto"`` block it chooses for itself.
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with ThreadPolicy(1) as policy:
+    ...     print(policy.threads, torch.get_num_threads())
+    ...     with ThreadPolicy("auto") as inner:  # an explicit count holds all the way down
+    ...         print(inner.threads)
+    1 1
+    1
+    >>> with ThreadPolicy("auto", work=1e4) as policy:  # a tiny job: one thread
+    ...     policy.threads
+    1
+    >>> torch.get_num_threads() == before  # the caller's setting is back
+    True
     """
 
     def __init__(self, threads: int | str = "auto", work: float | None = None) -> None:
@@ -252,6 +289,8 @@ class ThreadPolicy:
 def describe(threads: int | str) -> str:
     """One line saying which thread count a command uses, for its first line of output.
 
+    Examples
+    --------
     >>> describe(1)
     'torch threads: 1 (as asked)'
     """
@@ -269,6 +308,14 @@ def model_work(model, batch_size: int, dim: int = 0) -> float:
 
     ``model`` is any object; one without parameters (a plain function, a ground-truth
     system) counts ``dim**2`` (its Jacobian) instead.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model_work(torch.nn.Linear(3, 2), batch_size=10)  # (6 weights + 2 biases) x 10
+    80.0
+    >>> model_work(lambda x: -x, batch_size=10, dim=3)  # no parameters: dim**2 x 10
+    90.0
     """
     parameters = getattr(model, "parameters", None)
     size = sum(p.numel() for p in parameters()) if callable(parameters) else 0

@@ -56,14 +56,35 @@ def short_repr(value) -> str:
 
 
 def check_positive_int(value, name: str) -> int:
-    """Return ``value`` as an int, or raise naming ``name`` if it is not a positive integer."""
+    """Return ``value`` as an int, or raise naming ``name`` if it is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_positive_int(np.int64(3), "n_trials")
+    3
+    >>> check_positive_int(0, "n_trials")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: n_trials: expected a positive integer, found 0
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise DynlensValueError(f"{name}: expected a positive integer, found {short_repr(value)}")
     return int(value)
 
 
 def check_nonnegative_int(value, name: str) -> int:
-    """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= 0."""
+    """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= 0.
+
+    Examples
+    --------
+    >>> check_nonnegative_int(0, "n_forward")
+    0
+    >>> check_nonnegative_int(-1, "n_forward")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: n_forward: expected a non-negative integer, found -1
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise DynlensValueError(
             f"{name}: expected a non-negative integer, found {short_repr(value)}"
@@ -72,7 +93,17 @@ def check_nonnegative_int(value, name: str) -> int:
 
 
 def check_positive_float(value, name: str) -> float:
-    """Return ``value`` as a float, or raise naming ``name`` unless it is finite and > 0."""
+    """Return ``value`` as a float, or raise naming ``name`` unless it is finite and > 0.
+
+    Examples
+    --------
+    >>> check_positive_float(2, "bin_width")
+    2.0
+    >>> check_positive_float(float("inf"), "bin_width")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: bin_width: expected a positive finite number, found inf
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise DynlensTypeError(f"{name}: expected a positive number, found {short_repr(value)}")
     if not np.isfinite(value) or value <= 0:
@@ -83,7 +114,17 @@ def check_positive_float(value, name: str) -> float:
 
 
 def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
-    """Return ``value`` as a float in [0, 1) (or [0, 1]), else raise naming ``name``."""
+    """Return ``value`` as a float in [0, 1) (or [0, 1]), else raise naming ``name``.
+
+    Examples
+    --------
+    >>> check_fraction(0, "dropout"), check_fraction(1, "p", inclusive_high=True)
+    (0.0, 1.0)
+    >>> check_fraction(1.0, "dropout")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: dropout: expected a number in [0, 1), found 1.0
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise DynlensTypeError(f"{name}: expected a number in [0, 1), found {short_repr(value)}")
     high_ok = value <= 1 if inclusive_high else value < 1
@@ -96,7 +137,17 @@ def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
 
 
 def check_choice(value, choices, name: str):
-    """Return ``value`` if it is one of ``choices``; otherwise raise, suggesting close names."""
+    """Return ``value`` if it is one of ``choices``; otherwise raise, suggesting close names.
+
+    Examples
+    --------
+    >>> check_choice("lorenz", ["lorenz", "rossler"], "system")
+    'lorenz'
+    >>> check_choice("lorentz", ["lorenz", "rossler"], "system")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: system: expected one of 'lorenz', 'rossler', found 'lorentz'; did you mean 'lorenz'?
+    """  # noqa: E501
     if value in choices:
         return value
     import difflib
@@ -111,6 +162,8 @@ def check_choice(value, choices, name: str):
 def check_keywords(given, allowed, owner: str) -> None:
     """Raise naming ``owner`` when ``given`` holds names outside ``allowed``.
 
+    Examples
+    --------
     >>> check_keywords({"lr"}, {"lr", "seed"}, "fit")
     >>> check_keywords({"lr", "colour"}, {"lr"}, "fit")
     Traceback (most recent call last):
@@ -124,7 +177,15 @@ def check_keywords(given, allowed, owner: str) -> None:
 
 
 def json_default(obj: Any) -> Any:
-    """``json.dumps(..., default=json_default)``: NumPy arrays and scalars as plain JSON."""
+    """``json.dumps(..., default=json_default)``: NumPy arrays and scalars as plain JSON.
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> json.dumps({"counts": np.arange(3), "rate": np.float32(0.5)}, default=json_default)
+    '{"counts": [0, 1, 2], "rate": 0.5}'
+    """
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
@@ -137,6 +198,8 @@ def current_umask() -> int:
 
     Linux reports it in ``/proc/self/status``; elsewhere it is set and restored at once.
 
+    Examples
+    --------
     >>> current_umask() == current_umask() and 0 <= current_umask() <= 0o777
     True
     """
@@ -252,7 +315,20 @@ def check_output_path(path, name: str, *, folder: bool = False,
 
 
 def check_readable_file(path: Path, name: str = "path") -> Path:
-    """Raise naming ``name`` and the path unless ``path`` is an existing, non-empty file."""
+    """Raise naming ``name`` and the path unless ``path`` is an existing, non-empty file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.h5"
+    >>> check_readable_file(path, "data")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensFileNotFoundError: data: no such file '...data.h5'
+    >>> _ = path.write_text("x")
+    >>> check_readable_file(path, "data") == path
+    True
+    """
     path = Path(path)
     if not path.exists():
         raise DynlensFileNotFoundError(f"{name}: no such file {str(path)!r}")
@@ -264,7 +340,17 @@ def check_readable_file(path: Path, name: str = "path") -> Path:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch for reproducibility; return a CPU torch Generator."""
+    """Seed Python, NumPy and torch for reproducibility; return a CPU torch Generator.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> generator = seed_everything(0)
+    >>> first = np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=generator).item()
+    >>> _ = seed_everything(0)
+    >>> np.random.rand() == first[0], torch.rand(1).item() == first[1]
+    (True, True)
+    """
     seed = check_nonnegative_int(seed, "seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -277,6 +363,17 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
     ``"auto"`` picks CUDA when available, else CPU. Asking for CUDA where there is none
     raises a clear error instead of torch's.
+
+    Examples
+    --------
+    >>> resolve_device("cpu"), resolve_device(None)
+    (device(type='cpu'), device(type='cpu'))
+    >>> resolve_device("auto").type in ("cpu", "cuda")
+    True
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: device: expected 'cpu', 'cuda', ... or 'auto', found 'gpu'
     """
     if device is None:
         return torch.device("cpu")
@@ -297,7 +394,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def as_numpy(array, name: str, *, dtype=None) -> np.ndarray:
-    """Convert an array-like or tensor to a NumPy array, naming ``name`` on failure."""
+    """Convert an array-like or tensor to a NumPy array, naming ``name`` on failure.
+
+    Examples
+    --------
+    >>> import torch
+    >>> as_numpy(torch.ones(2), "x")
+    array([1., 1.], dtype=float32)
+    >>> as_numpy([1, 2], "x", dtype=float)
+    array([1., 2.])
+    >>> as_numpy([[1], [1, 2]], "latents")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: latents: expected an array of numbers, found list
+    """
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().numpy()
     try:

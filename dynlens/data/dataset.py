@@ -222,6 +222,18 @@ class NeuralDataset:
     n_forward : int
         Forward-prediction bins: the last ``n_forward`` bins of every trial are predicted by a
         model but never given to it (the Neural Latents Benchmark's fp-bps); 0 when none.
+
+    Examples
+    --------
+    >>> from dynlens.data import simulate
+    >>> data = simulate("lorenz", n_neurons=4, n_trials=10, n_bins=20, n_heldout=1, seed=0)
+    >>> data.spikes.shape, data.latents.shape, data.heldout_neurons.tolist()
+    ((10, 20, 4), (10, 20, 3), [3])
+    >>> {name: len(index) for name, index in data.splits.items()}
+    {'train': 6, 'valid': 2, 'test': 2}
+    >>> test = data.split("test")  # a NeuralDataset of the test trials
+    >>> test.n_trials, test.n_bins, test.n_neurons, test.has_truth
+    (2, 20, 4, True)
     """
 
     def __init__(self, spikes, latents=None, rates=None, log_rates=None, inputs=None,

@@ -154,6 +154,18 @@ def load_dataset(path: str | os.PathLike) -> NeuralDataset:
     DynlensFileFormatError
         If the file is empty, corrupt, not a dynlens dataset (an LFADS HDF5 file is pointed to
         :func:`dynlens.data.read_lfads_h5`), or holds invalid arrays. The message names the path.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from dynlens.data import simulate
+    >>> data = simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "arneodo.h5"
+    >>> data.save(path)
+    >>> back = load_dataset(path)
+    >>> bool(np.array_equal(back.spikes, data.spikes)), back.metadata["system"]
+    (True, 'arneodo')
     """
     path, kind = _check_path(path)
     check_readable_file(path)

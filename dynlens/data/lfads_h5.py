@@ -266,6 +266,18 @@ def read_lfads_h5(path: str | os.PathLike) -> NeuralDataset:
     DynlensFileFormatError
         If the file is empty, not HDF5, has neither layout's keys, or holds arrays whose shapes
         disagree across splits. The message names the path.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from dynlens.data import simulate
+    >>> data = simulate("lorenz", n_neurons=4, n_trials=10, n_bins=20, n_heldout=1, seed=0)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "lorenz_lfads.h5"
+    >>> write_lfads_h5(data, path, layout="lfads_torch")  # held-in neurons in encod_data
+    >>> back = read_lfads_h5(path)
+    >>> bool(np.array_equal(back.spikes, data.spikes)), back.heldout_neurons.tolist()
+    (True, [3])
     """
     path = _as_path(path)
     fields = _read_h5(path, _read_fields)

@@ -19,6 +19,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
 
     ``subplot_kw`` and ``squeeze``/``sharex``/``sharey`` are passed to ``Figure.subplots``;
     everything else (``figsize``, ...) to :class:`~matplotlib.figure.Figure`.
+
+    Examples
+    --------
+    >>> fig, axes = new_figure(1, 2, figsize=(6, 3))
+    >>> type(fig).__name__, len(axes)
+    ('Figure', 2)
     """
     sub = {k: kwargs.pop(k) for k in ("subplot_kw", "squeeze", "sharex", "sharey", "gridspec_kw")
            if k in kwargs}
@@ -28,6 +34,17 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
 
 
 def save_figure(fig: Figure, path, dpi: int = 110) -> None:
-    """Write ``fig`` to ``path`` atomically (format from the extension)."""
+    """Write ``fig`` to ``path`` atomically (format from the extension).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> fig, ax = new_figure()
+    >>> lines = ax.plot([0, 1], [0, 1])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "line.png"
+    >>> save_figure(fig, path)
+    >>> path.read_bytes()[1:4]
+    b'PNG'
+    """
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=str(path).rsplit(".", 1)[-1])

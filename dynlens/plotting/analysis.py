@@ -74,6 +74,15 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
         on them when given, else on the fixed points.
     direction_length : float, optional
         Half-length of the eigen-direction lines; default 8 % of the plotted extent.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> lorenz = dl.systems.get("lorenz")
+    >>> fps = dl.FixedPoints.from_points(lorenz, lorenz.fixed_points())
+    >>> fig = fixed_points(fps, trajectories=lorenz.trajectory(500))
+    >>> fig.axes[0].name  # a 3-D axis
+    '3d'
     """
     if not isinstance(fps, FixedPoints):
         raise DynlensTypeError(f"fps: expected a FixedPoints, found {type(fps).__name__}")
@@ -138,6 +147,16 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
         the unit circle), the scale on which maps and fields compare.
     max_points : int
         Points drawn in their own colour and legend entry; the rest are drawn in grey.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> lorenz = dl.systems.get("lorenz")
+    >>> fps = dl.FixedPoints.from_points(lorenz, lorenz.fixed_points())
+    >>> fig = eigenvalues(fps)  # the imaginary axis: Re > 0 is unstable
+    >>> fig = eigenvalues(fps, per_bin=True)  # the per-bin maps, on the unit circle
+    >>> len(fig.axes)
+    1
     """
     if isinstance(obj, FixedPoints):
         lin = obj.linearization()
@@ -179,7 +198,18 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
 
 def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
     """Draw a fixed-point graph: nodes at their positions (first two principal components
-    of the fixed points), coloured by stability or kind; arrows labelled with edge weights."""
+    of the fixed points), coloured by stability or kind; arrows labelled with edge weights.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> well = dl.systems.get("bistable2d")  # a saddle between two stable points
+    >>> fps = dl.FixedPoints.from_points(well, well.fixed_points())
+    >>> graph = dl.fixed_point_graph(well, fps)
+    >>> graph.number_of_nodes(), graph.number_of_edges()  # the saddle leads to both wells
+    (3, 2)
+    >>> fig = fixed_point_graph(graph)
+    """
     if not isinstance(graph, nx.DiGraph):
         raise DynlensTypeError(f"graph: expected a networkx.DiGraph, found {type(graph).__name__}")
     fixed = [n for n, k in graph.nodes(data="kind") if k == "fixed_point"]
@@ -249,6 +279,14 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
     :class:`~dynlens.analysis.AffineAlignment` is fitted on the given trials. The title
     reports its R2 (true latents predicted from model latents). Wider true spaces are shown
     by their first 3 principal components.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> truth = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0).latents
+    >>> fig = latents_vs_truth(2.0 * truth + 1.0, truth)  # an affine copy: R2 = 1
+    >>> fig.axes[0].get_title()
+    'Aligned model latents over the truth (R2 = 1.000)'
     """
     model = _flat(model_latents, "model_latents")
     truth = _flat(true_latents, "true_latents")
@@ -287,6 +325,20 @@ def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = 
     per-bin eigenvalues of each matched pair on the unit circle (right).
 
     ``FixedPointComparison.plot()`` draws this figure.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> arneodo = dl.systems.get("arneodo")
+    >>> states = arneodo.trajectory(500)
+    >>> fps = dl.FixedPoints.from_points(arneodo, arneodo.fixed_points())
+    >>> identity = dl.AffineAlignment().fit(states, states)
+    >>> report = dl.compare_fixed_points(fps, arneodo, identity, true_trajectories=states)
+    >>> report.numbers()["fp_matched"]  # the system compared with itself
+    3
+    >>> fig = fixed_point_comparison(report)
+    >>> len(fig.axes)
+    2
     """
     if not isinstance(report, FixedPointComparison):
         raise DynlensTypeError(

@@ -70,6 +70,14 @@ def spike_raster(data: NeuralDataset, trial: int = 0) -> Figure:
     data : NeuralDataset
     trial : int
         The trial to show.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    >>> fig = spike_raster(data, trial=0)
+    >>> fig.axes[0].get_images()[0].get_array().shape  # neurons x bins
+    (4, 20)
     """
     data = _check_data(data)
     trial = _check_trial(data, trial)
@@ -122,6 +130,13 @@ def rates(data: NeuralDataset, trial: int = 0, neurons: Sequence[int] | None = N
         The trial to show.
     neurons : sequence of int, optional
         Neurons to show (default: the first 8).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    >>> len(rates(data, trial=0, neurons=[0, 2]).axes)  # one panel per neuron
+    2
     """
     data = _check_data(data)
     if data.rates is None:
@@ -171,6 +186,13 @@ def latent_trajectory_3d(data: NeuralDataset, n_trials: int = 10) -> Figure:
         Must hold true latents; 2-D latents are drawn in the plane.
     n_trials : int
         Number of trials drawn (from the first).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> data = dl.simulate("lorenz", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    >>> latent_trajectory_3d(data, n_trials=3).axes[0].name
+    '3d'
     """
     data = _check_data(data)
     if data.latents is None:

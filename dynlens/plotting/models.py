@@ -74,6 +74,15 @@ def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, tri
         Bin width in system time units, for the time axis (bins otherwise).
     spikes : array, optional
         Spike counts to show as dots.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    >>> fig = rates_vs_truth(data.rates, {"truth again": data.rates}, neurons=(0, 1),
+    ...                      bin_width=data.bin_width, spikes=data.spikes)
+    >>> len(fig.axes)  # one panel per neuron
+    2
     """
     truth = as_numpy(true_rates, "true_rates", dtype=float)
     if isinstance(inferred, np.ndarray):

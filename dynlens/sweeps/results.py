@@ -70,6 +70,19 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     ``epochs``, ``wall_s``, ``threads``, ``device``, the metrics of :func:`dynlens.evaluate`,
     the fixed-point comparison (``fp_*``, see
     :meth:`dynlens.FixedPointComparison.numbers`) and ``error`` for failed runs.
+
+    Examples
+    --------
+    A folder whose runs have not started yet (:func:`~dynlens.sweeps.run_sweep` shows one
+    with finished runs):
+
+    >>> import pathlib, tempfile
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], models=["node", "gru"], latent_dims=[3], seeds=[0])
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> sweep.to_toml(folder / "sweep.toml")
+    >>> load_results(folder)[["run_id", "model", "status"]].values.tolist()
+    [['arneodo-node-d3-s0', 'node', 'pending'], ['arneodo-gru-d3-s0', 'gru', 'pending']]
     """
     out_dir = Path(out_dir)
     rows = []
@@ -90,7 +103,18 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
 
 
 def sweep_status(out_dir: str | os.PathLike) -> dict[str, int]:
-    """How many runs of a sweep folder are done, failed, running and pending."""
+    """How many runs of a sweep folder are done, failed, running and pending.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], models=["node", "gru"], latent_dims=[3], seeds=[0])
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> sweep.to_toml(folder / "sweep.toml")  # what run_sweep writes first
+    >>> sweep_status(folder)
+    {'done': 0, 'failed': 0, 'running': 0, 'pending': 2}
+    """
     out_dir = Path(out_dir)
     counts = dict.fromkeys(("done", "failed", "running", "pending"), 0)
     for run in _spec(out_dir).runs():

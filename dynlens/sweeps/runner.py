@@ -71,6 +71,25 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "loca
     -------
     pandas.DataFrame
         :func:`~dynlens.sweeps.load_results` of the folder, also written as ``results.csv``.
+
+    Examples
+    --------
+    One tiny run (a few seconds: each run starts a fresh process). In a script, call
+    ``run_sweep`` under ``if __name__ == "__main__":``, since every run's process imports it.
+
+    >>> import pathlib, tempfile
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[2], seeds=[0],
+    ...                  data={"n_neurons": 4, "n_trials": 20, "n_bins": 10},
+    ...                  fit={"max_epochs": 1}, analysis={"fixed_points": False})
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "runs"
+    >>> table = run_sweep(sweep, folder, threads=1, progress=False)
+    >>> table[["run_id", "status", "epochs"]].values.tolist()
+    [['arneodo-gru-d2-s0', 'done', 1]]
+    >>> sorted(path.name for path in folder.iterdir())
+    ['datasets', 'results.csv', 'runs', 'sweep.toml']
+    >>> run_sweep(sweep, folder, progress=False)["status"].tolist()  # finished: skipped
+    ['done']
     """
     check_choice(executor, EXECUTORS, "executor")
     workers = check_positive_int(workers, "workers")

@@ -50,6 +50,19 @@ class DatasetSpec:
 
     ``options`` are :func:`dynlens.simulate` keywords (the sweep's ``data`` table updated by
     the entry's own keys); ``path`` names a file :func:`dynlens.load_dataset` reads.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo", {"name": "lorenz50", "system": "lorenz",
+    ...                                       "n_neurons": 50}],
+    ...                  models=["node"], latent_dims=[3], seeds=[0], data={"n_trials": 100})
+    >>> for spec in sweep.datasets:
+    ...     print(spec.name, spec.system, spec.options)
+    arneodo arneodo {'n_trials': 100}
+    lorenz50 lorenz {'n_trials': 100, 'n_neurons': 50}
+    >>> sweep.datasets[0].load().n_trials  # simulated with those keywords
+    100
     """
 
     name: str
@@ -115,6 +128,20 @@ class ModelSpec:
     ``latent_dims`` overrides the sweep's axis for this model (``[]`` to keep the family's
     own size: then runs are labelled ``d0``); ``fit`` updates the sweep's :func:`dynlens.fit`
     keywords for this model's runs (an ablation without trial lengthening, say).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], seeds=[0], latent_dims=[3], models=[
+    ...     "node", {"name": "gru_flat", "model": "sae", "generator": "gru",
+    ...              "fit": {"bins_per_group": 0}}])
+    >>> node, gru = (run.model for run in sweep.runs())
+    >>> node.name, node.family, node.options
+    ('node', 'sae', {'generator': 'node'})
+    >>> gru.name, gru.options, gru.fit
+    ('gru_flat', {'generator': 'gru'}, {'bins_per_group': 0})
+    >>> gru.build(n_neurons=10, latent_dim=3).model_type  # an untrained model of this spec
+    'sae'
     """
 
     name: str
@@ -203,7 +230,19 @@ def _check_fit(options: dict) -> dict:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a dataset, a model, a latent size and a seed (``run_id`` names its folder)."""
+    """One run: a dataset, a model, a latent size and a seed (``run_id`` names its folder).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[3, 10], seeds=[0],
+    ...                  fit={"max_epochs": 5})
+    >>> run = sweep.runs()[1]
+    >>> run.run_id, run.latent_dim, run.seed, run.fit_options(sweep.fit)
+    ('arneodo-gru-d10-s0', 10, 0, {'max_epochs': 5})
+    >>> run.columns()["family"]
+    'sae'
+    """
 
     dataset: DatasetSpec
     model: ModelSpec

@@ -48,7 +48,13 @@ _REGISTRY: dict[str, type[GroundTruthSystem]] = {
 
 
 def available() -> list[str]:
-    """Names of the built-in systems, sorted."""
+    """Names of the built-in systems, sorted.
+
+    Examples
+    --------
+    >>> available()
+    ['arneodo', 'bistable2d', 'chaotic_rnn', 'lorenz', 'rossler']
+    """
     return sorted(_REGISTRY)
 
 

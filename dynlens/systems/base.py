@@ -79,6 +79,15 @@ class Stability(NamedTuple):
     n_unstable : np.ndarray
         Integer ``[k]``: the number of eigenvalues with ``Re > 0`` (continuous) or
         ``|lambda| > 1`` (discrete).
+
+    Examples
+    --------
+    >>> from dynlens.systems import get
+    >>> stability = get("lorenz").stability()  # at its three fixed points
+    >>> stability.n_unstable.tolist()
+    [1, 2, 2]
+    >>> stability.eigenvalues[0].real.round(3).tolist()  # the origin: one unstable direction
+    [11.828, -2.667, -22.828]
     """
 
     eigenvalues: np.ndarray
@@ -162,6 +171,22 @@ class GroundTruthSystem(Dynamics):
     -----
     ``forward(x, u)`` adds an input ``u`` (broadcastable to ``x``) to the vector field of a flow:
     ``dx/dt = f(x) + u``. Maps document how they take ``u`` (see ``_input_gain``).
+
+    Examples
+    --------
+    A built-in system (the module docstring shows how to write one):
+
+    >>> import numpy as np
+    >>> from dynlens.systems import get
+    >>> lorenz = get("lorenz")
+    >>> isinstance(lorenz, GroundTruthSystem), lorenz.dim, lorenz.kind, lorenz.params["rho"]
+    (True, 3, 'continuous', 28.0)
+    >>> lorenz.fixed_points().round(3).tolist()
+    [[0.0, 0.0, 0.0], [8.486, 8.486, 27.0], [-8.486, -8.486, 27.0]]
+    >>> lorenz.jacobian(np.zeros(3))[0].tolist()  # analytic
+    [-10.0, 10.0, 0.0]
+    >>> lorenz.trajectory(100).shape  # 100 bins of lorenz.dt on the attractor
+    (100, 3)
     """
 
     name: ClassVar[str] = ""

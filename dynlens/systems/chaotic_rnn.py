@@ -56,6 +56,18 @@ class ChaoticRNN(GroundTruthSystem):
     -----
     ``forward(x, u)`` treats ``u`` as an input current added to the recurrent drive, so it
     enters the next state as ``alpha * u`` (the Euler step of ``tau x' = -x + g W tanh(x) + u``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> rnn = ChaoticRNN(n=20, seed=0)
+    >>> rnn.dim, rnn.kind, round(rnn.alpha, 6), rnn.weights.shape
+    (20, 'discrete', 0.4, (20, 20))
+    >>> origin = torch.zeros(1, 20, dtype=torch.float64)
+    >>> bool(torch.equal(rnn(origin), origin))  # tanh(0) = 0: the origin is a fixed point
+    True
+    >>> rnn.trajectory(50).shape  # 50 steps of dt = 10 ms
+    (50, 20)
     """
 
     name = "chaotic_rnn"

@@ -90,6 +90,15 @@ class DystsSystem(GroundTruthSystem):
         The wrapped dysts object (with this system's parameters).
     torch_native : bool
         Whether the field runs natively on tensors (Jacobian by autograd) or through NumPy.
+
+    Examples
+    --------
+    >>> try:  # needs the optional dysts package: pip install "dynlens[dysts]"
+    ...     halvorsen = from_dysts("Halvorsen")
+    ... except DynlensError:  # not installed: the message says how to install it
+    ...     halvorsen = None
+    >>> halvorsen is None or (isinstance(halvorsen, DystsSystem) and halvorsen.dim == 3)
+    True
     """
 
     system_kind = "continuous"
@@ -276,5 +285,14 @@ def from_dysts(name: str, **params: Any) -> DystsSystem:
     DynlensValueError
         Unknown flow (close names suggested), unknown parameters, or a non-autonomous or
         delay system.
+
+    Examples
+    --------
+    >>> try:  # needs the optional dysts package: pip install "dynlens[dysts]"
+    ...     halvorsen = from_dysts("halvorsen", a=1.5)
+    ... except DynlensError:  # not installed: the message says how to install it
+    ...     halvorsen = None
+    >>> halvorsen is None or halvorsen.params == {"a": 1.5, "b": 4.0}
+    True
     """
     return DystsSystem(name, **params)
