@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -129,12 +131,27 @@ def test_folder_of_another_sweep_or_other_files_refused(tmp_path):
 # -- running ----------------------------------------------------------------------------------
 
 
+SCRIPT = """
+import dynlens as dl
+sweep = dl.Sweep(systems=["arneodo", "lorenz"], models=["node", "gru"], latent_dims=[3],
+                 seeds=[0], data={data}, fit={fit}, analysis={analysis})
+sweep.run({out!r}, workers=2, threads=1, progress=False)  # no __main__ guard: not needed
+"""
+
+
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory):
-    """The 2x2x1 sweep run once with 2 local workers (shared by the tests below)."""
-    out = tmp_path_factory.mktemp("sweep") / "out"
-    table = tiny_sweep().run(out, workers=2, threads=1, progress=False)
-    return out, table
+    """The 2x2x1 sweep run once with 2 local workers from a plain script (shared by the
+    tests below)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    out = folder / "out"
+    script = folder / "sweep_script.py"
+    script.write_text(SCRIPT.format(data=TINY_DATA, fit=TINY_FIT, analysis=TINY_ANALYSIS,
+                                    out=str(out)))
+    done = subprocess.run([sys.executable, str(script)], check=False, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, dl.sweeps.load_results(out)
 
 
 def test_local_sweep_table(local_sweep):
@@ -196,8 +213,23 @@ def test_failing_run_is_recorded_and_the_rest_finish(tmp_path, monkeypatch):
     status = dict(zip(table.run_id, table.status))
     assert status == {"arneodo-mine-d3-s0": "done", "arneodo-needs_inputs-d6-s0": "failed"}
     assert table.family.iloc[0] == "user_sae"
+    assert 'module = "user_family"' in (tmp_path / "out" / "sweep.toml").read_text()
     error = table.set_index("run_id").loc["arneodo-needs_inputs-d6-s0", "error"]
     assert "inputs" in error and "Traceback" in error
+
+
+def test_family_defined_in_the_running_script_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(dl.models.base, "_REGISTRY", dict(dl.models.base._REGISTRY))
+
+    class ScriptSAE(dl.models.SAE):
+        model_type = "script_sae"
+
+    ScriptSAE.__module__ = "__main__"  # as if defined in a notebook cell
+    dl.models.register(ScriptSAE)
+    sweep = tiny_sweep(models=[{"name": "mine", "model": "script_sae", "generator": "gru"}])
+    with pytest.raises(DynlensError, match="cannot import"):
+        sweep.run(tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_killed_worker_loses_only_its_run(tmp_path):

@@ -110,3 +110,37 @@ def run_in_worker(run: RunSpec, dataset_path: str, run_dir: str, fit_options: di
     except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
         files = failure_files(run, traceback.format_exc(limit=8))
     write_run(run_dir, files)
+
+
+def run_from_folder(out_dir: str | os.PathLike, run_id: str, threads: int,
+                    device: str = "cpu") -> None:
+    """Do the run ``run_id`` of the sweep folder ``out_dir`` (its specification and cached
+    data) in this process: what ``python -m dynlens.sweeps.execute`` does for the local
+    executor, so worker processes never import the user's script or notebook."""
+    from .results import SPEC_FILE
+    from .spec import Sweep
+
+    out_dir = Path(out_dir)
+    sweep = Sweep.from_toml(out_dir / SPEC_FILE)
+    run = {r.run_id: r for r in sweep.runs()}[run_id]
+    run_in_worker(run, str(out_dir / "datasets" / f"{run.dataset.name}.h5"),
+                  str(out_dir / "runs" / run_id), run.fit_options(sweep.fit), sweep.analysis,
+                  threads, device)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dynlens.sweeps.execute OUT_DIR RUN_ID --threads N [--device D]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m dynlens.sweeps.execute",
+                                     description="Do one run of a sweep folder.")
+    parser.add_argument("out_dir")
+    parser.add_argument("run_id")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    run_from_folder(args.out_dir, args.run_id, args.threads, args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 
 Two executors run the same :func:`~dynlens.sweeps.execute.execute_run`:
 
-- ``"local"``: one fresh process per run (``spawn``), at most ``workers`` at a time, each
+- ``"local"``: one fresh Python process per run, at most ``workers`` at a time, each
   with its share of the torch threads, so ``workers`` processes never oversubscribe the
   cores (two jobs that each use every core slow down 10-40x on a small machine;
   :mod:`dynlens.threads`). A process that dies (killed, out of memory) loses only its own
@@ -16,10 +16,11 @@ Two executors run the same :func:`~dynlens.sweeps.execute.execute_run`:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import pandas as pd
 from ..errors import DynlensMissingDependencyError, DynlensValueError
 from ..threads import auto_threads, check_threads
 from ..utils import atomic_path, check_choice, check_positive_int
-from .execute import failure_files, run_in_worker, write_run
+from .execute import failure_files, write_run
 from .results import SPEC_FILE, load_results, run_status
 from .spec import RunSpec, Sweep
 
@@ -74,8 +75,8 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "loca
 
     Examples
     --------
-    One tiny run (a few seconds: each run starts a fresh process). In a script, call
-    ``run_sweep`` under ``if __name__ == "__main__":``, since every run's process imports it.
+    One tiny run (a few seconds: each run starts a fresh Python process, which imports
+    dynlens and the module of each model family, never the calling script or notebook).
 
     >>> import pathlib, tempfile
     >>> import dynlens as dl
@@ -96,6 +97,7 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "loca
     per_run = _threads_per_run(check_threads(threads), workers)
     if executor == "ray":
         _import_ray()
+    _check_importable(sweep)
     out_dir = Path(out_dir)
     _check_folder(sweep, out_dir)
     datasets = _datasets(sweep, out_dir)
@@ -112,6 +114,16 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "loca
         _run_ray(job, todo, datasets, workers, address, gpus_per_run)
     job.close()
     return _tabulate(out_dir)
+
+
+def _check_importable(sweep: Sweep) -> None:
+    """Worker processes find a model family by importing the module that registered it."""
+    for model in sweep.model_specs:
+        if model.module == "__main__":
+            raise DynlensValueError(
+                f"models: the family {model.family!r} of {model.name!r} is defined in the "
+                f"running script or notebook, which worker processes cannot import; define it "
+                f"in a module and import that")
 
 
 def _threads_per_run(threads: int | str, workers: int) -> int:
@@ -196,28 +208,50 @@ class _Job:
         self.bar.close()
 
 
+def _worker_env(threads: int) -> dict:
+    """The environment of a worker process: this one's, with its module path (so a family
+    registered in a module this process imported is importable there too) and its threads."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    return env
+
+
+def _start(job: _Job, run: RunSpec) -> subprocess.Popen:
+    run_dir = job.run_dir(run)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "worker.log", "wb") as log:  # the worker's own output, for failures
+        return subprocess.Popen(
+            [sys.executable, "-m", "dynlens.sweeps.execute", str(job.out_dir), run.run_id,
+             "--threads", str(job.threads), "--device", job.device],
+            stdout=log, stderr=subprocess.STDOUT, env=_worker_env(job.threads))
+
+
+def _died(job: _Job, run: RunSpec, code: int) -> None:
+    """Record a run whose worker ended without writing its result (killed, out of memory)."""
+    log = job.run_dir(run) / "worker.log"
+    tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+    write_run(job.run_dir(run), failure_files(
+        run, f"the worker process exited with code {code} before finishing (killed, or out "
+             f"of memory?)" + (f"; its last output:\n{tail}" if tail.strip() else "")))
+
+
 def _run_local(job: _Job, todo: list[RunSpec], workers: int) -> None:
-    context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
+    """One fresh Python process per run (``python -m dynlens.sweeps.execute``), at most
+    ``workers`` at a time."""
     pending, running = list(todo), {}
     try:
         while pending or running:
             while pending and len(running) < workers:
                 run = pending.pop(0)
-                process = context.Process(
-                    target=run_in_worker, daemon=True,
-                    args=(run, str(job.out_dir / "datasets" / f"{run.dataset.name}.h5"),
-                          str(job.run_dir(run)), run.fit_options(job.sweep.fit),
-                          job.sweep.analysis,
-                          job.threads, job.device))
-                process.start()
-                running[process.sentinel] = (process, run)
-            for sentinel in wait(list(running)):
-                process, run = running.pop(sentinel)
-                process.join()
+                running[run.run_id] = (_start(job, run), run)
+            time.sleep(0.05)
+            for run_id, (process, run) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[run_id]
                 if run_status(job.run_dir(run)) not in ("done", "failed"):
-                    write_run(job.run_dir(run), failure_files(
-                        run, f"the worker process exited with code {process.exitcode} before "
-                             f"finishing (killed, or out of memory?)"))
+                    _died(job, run, process.returncode)
                 job.finished(run)
     finally:  # interrupted: stop the workers; their runs stay unfinished and are redone
         for process, _ in running.values():

@@ -149,7 +149,7 @@ class ModelSpec:
     options: dict = field(default_factory=dict)
     latent_dims: tuple | None = None
     fit: dict = field(default_factory=dict)
-    module: str = field(default="", compare=False)  # where the family is registered
+    module: str = field(default="dynlens.models", compare=False)  # where it is registered
 
     @classmethod
     def parse(cls, entry: Any) -> ModelSpec:
@@ -160,6 +160,9 @@ class ModelSpec:
             entry = {"name": entry, "model": entry}
         entry = _check_table(entry, "models entry")
         family = entry.pop("model", None) or entry.get("name")
+        module = entry.pop("module", None)
+        if module and family not in models.available():
+            importlib.import_module(module)  # a family of the user's registers on import
         if family in GENERATORS:
             entry.setdefault("generator", family)
             family = "sae"
@@ -176,10 +179,13 @@ class ModelSpec:
         from ..models.sae import GENERATORS
 
         short = {"generator": self.name} if self.family == "sae" else {}
+        own_family = not self.module.startswith("dynlens.")
         if self.options == short and self.latent_dims is None and not self.fit and (
-                self.name in GENERATORS or self.name == self.family):
+                not own_family) and (self.name in GENERATORS or self.name == self.family):
             return self.name
         entry = {"name": self.name, "model": self.family, **self.options}
+        if own_family:  # where worker processes (and readers of the TOML) find the family
+            entry["module"] = self.module
         if self.latent_dims is not None:
             entry["latent_dims"] = list(self.latent_dims)
         if self.fit:
@@ -190,9 +196,6 @@ class ModelSpec:
         """The model of one run (its latent size set through the family's latent option)."""
         from .. import models
 
-        if self.family not in models.available() and self.module not in ("", "__main__"):
-            # a worker process: the user's own family registers when its module is imported
-            importlib.import_module(self.module)
         cls = models.get(self.family)
         config = {"n_neurons": n_neurons, **self.options}
         if latent_dim:
@@ -281,7 +284,9 @@ class Sweep:
     models : list of str or dict
         Model families: ``"node"``, ``"gru"`` (or another SAE generator), ``"sae"``,
         ``"lfads"``, ``"ndt"``, or a table ``{"name": "node_w256", "model": "sae",
-        "generator": "node", "hidden_size": 256}`` whose other keys are the model's options.
+        "generator": "node", "hidden_size": 256}`` whose other keys are the model's options
+        (plus ``latent_dims``, ``fit`` and, for a family of your own, ``module``: the module
+        that registers it, filled in when you pass a family registered in a module).
     latent_dims : list of int
         Latent sizes (each family's ``latent_option``: ``latent_dim`` for the SAE and NDT,
         ``gen_dim`` for LFADS). A model table may give its own ``latent_dims``.
@@ -362,6 +367,11 @@ class Sweep:
                 for dim in dims or [0]:
                     runs.extend(RunSpec(dataset, model, dim, seed) for seed in self.seeds)
         return runs
+
+    @property
+    def model_specs(self) -> list[ModelSpec]:
+        """The models, parsed (family, options, latent sizes, fit keywords)."""
+        return list(self._models)
 
     @property
     def datasets(self) -> list[DatasetSpec]:
