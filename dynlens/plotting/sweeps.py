@@ -41,7 +41,8 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
     """Metrics against latent size: one column per dataset, one row per metric.
 
     Each model is a line through the mean over seeds with its runs as dots (the spread);
-    the latent-size axis is logarithmic and ticks at the sizes swept.
+    the latent-size axis is logarithmic and ticks at the sizes swept; a dotted line marks
+    the true system's dimension when the ``system`` column names a known one.
 
     Parameters
     ----------
@@ -70,8 +71,12 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
     models = list(dict.fromkeys(done[hue]))
     sizes = sorted(done[x].unique())
     for j, column in enumerate(columns):
+        true_dim = _true_dim(done[done[by] == column])
         for i, metric in enumerate(metrics):
             ax = axes[i][j]
+            if true_dim is not None:
+                ax.axvline(true_dim, color="0.5", ls=":", lw=1,
+                           label="true dimension" if i == j == 0 else None)
             for k, model in enumerate(models):
                 runs = done[(done[by] == column) & (done[hue] == model)]
                 if runs.empty:
@@ -92,8 +97,20 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
                 ax.set_title(str(column))
             if i == len(metrics) - 1:
                 ax.set_xlabel("latent size")
-    axes[0][-1].legend(title=hue, fontsize=8, loc="best")
+    axes[0][0].legend(title=hue, fontsize=8, loc="best")
     n_seeds = done.groupby([by, hue, x]).size()
-    fig.suptitle(title or f"lines: mean over {n_seeds.min()}-{n_seeds.max()} seed(s); "
+    seeds = (f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max()
+             else f"{n_seeds.min()}-{n_seeds.max()}")
+    fig.suptitle(title or f"lines: mean over {seeds} seed{'s' if n_seeds.max() > 1 else ''}; "
                           f"dots: each run", fontsize=9)
     return fig
+
+
+def _true_dim(runs: pd.DataFrame) -> int | None:
+    """The state dimension of the (one) simulated system behind ``runs``, if known."""
+    from ..systems import available, get
+
+    names = set(runs["system"]) if "system" in runs else set()
+    if len(names) != 1 or next(iter(names)) not in available():
+        return None
+    return get(next(iter(names))).dim
