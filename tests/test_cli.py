@@ -191,3 +191,25 @@ def test_train_on_an_lfads_file_with_batch_size_and_learning_rate(tmp_path, caps
     captured = capsys.readouterr()
     assert json.loads(captured.out)["split"] == "valid"
     assert "no 'test' split; scored the 'valid' split" in captured.err
+
+
+def test_analyze_warns_when_the_system_is_not_the_datas_and_when_the_fit_is_poor(tmp_path,
+                                                                                 capsys):
+    data_path, model_path = tmp_path / "data.npz", tmp_path / "model.pt"
+    dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=10, seed=0).save(data_path)
+    dl.models.SAE(n_neurons=5, latent_dim=3, generator="gru").save(model_path)  # untrained
+    out = tmp_path / "a"
+    assert main(["analyze", str(model_path), str(data_path), "--out", str(out), "--system",
+                 "lorenz", "--n-inits", "16", "--lyapunov-steps", "20", "--quiet",
+                 "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: The data were simulated from arneodo, but the model is compared with " \
+           "lorenz's" in err
+    text = (out / "report.md").read_text()
+    assert "True system compared against: lorenz (given; the data were simulated from " \
+           "arneodo)." in text
+    assert "> **Another system.**" in text and "> **Too poor a fit to compare.**" in text
+    assert "Compared with the fixed points of **lorenz** (not arneodo" in text
+    assert "No answer: its fit is too poor" in text and "Partly" not in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["system"] == "lorenz" and summary["system_recorded"] == "arneodo"

@@ -151,3 +151,17 @@ def test_default_threshold_keeps_every_match_unambiguous():
     gaps = np.linalg.norm(truth.fixed_points()[:, None] - truth.fixed_points()[None], axis=-1)
     assert close.threshold == pytest.approx(0.5 * gaps[gaps > 0].min() / 100.0)
     assert len(close.matched) == 3 and close.recovered
+
+
+def test_compare_dynamics_with_another_system_starts_on_that_systems_attractor():
+    import math
+
+    import dynlens as dl
+
+    data = dl.simulate("arneodo", n_neurons=5, n_trials=400, n_bins=70, seed=0)
+    model = dl.models.SAE(n_neurons=5, latent_dim=3, hidden_size=8, encoder_size=4)
+    # Arneodo's true states are not on Rossler's attractor (from some of these, Rossler's
+    # tangent integration ended in NaN): they must not start its spectrum
+    row = dl.compare_dynamics(model, data, dl.systems.get("rossler"), split="train",
+                              n_steps=300, n_starts=64)
+    assert math.isfinite(row["lambda1_true"]) and 0.0 < row["lambda1_true"] < 0.2

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import dynlens as dl
-from dynlens.app.analyze import analysis_section
-from dynlens.app.demo import _in_short
+from dynlens.app.analyze import analysis_section, interpretation
 from dynlens.app.report import Report
 
 
@@ -24,9 +23,11 @@ def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     assert summary["n_fixed_points"] >= 1  # a stable point near the origin
     assert "## 3. Opening the GRU" in text and "| status |" in text
     assert summary["matched"] + summary["missing"] == 3
-    short = _in_short([summary])
-    assert short.startswith(f"GRU-3: {summary['matched_with_stability']} of 3 true fixed points")
-    assert f"score {summary['score']:.2f}" in short
+    short = interpretation([summary]).split("\n\n")[0]
+    assert short.startswith("**GRU-3** (train split): ")
+    assert f"of 3 true fixed points matched by position ({summary['matched_with_stability']} " \
+        "with the right stability)" in short or "No answer" in short
+    assert f"{summary['score']:.2f}" in short
     assert (tmp_path / "fixed_points.csv").read_text().count("\n") == summary["n_fixed_points"] + 1
     for name in ("latents_vs_truth", "fixed_points", "eigenvalues", "fixed_point_graph",
                  "fixed_point_comparison"):

@@ -41,7 +41,6 @@ MISSING_EXAMPLES = {
     "dynlens.models.base.LossTerms",
     "dynlens.models.base.Model",
     "dynlens.models.base.available",
-    "dynlens.models.base.build",
     "dynlens.models.base.get",
     "dynlens.models.base.register",
     "dynlens.models.checkpoint.load_model",

@@ -138,6 +138,15 @@ def test_demo_writes_an_html_report_per_model(demo_reports, family):
         assert len(page.images) == len(list(md.parent.glob("*.png")))
 
 
+def test_cycle_consistency_is_not_shown_as_evidence_for_saes(demo_reports):
+    sae = pd.read_csv(demo_reports["sae"].parent / "metrics.csv")
+    assert "cycle_consistency" not in sae.columns
+    text = demo_reports["sae"].read_text()
+    assert "1.000 for every SAE, trained or not" in text
+    assert "cycle_consistency" in pd.read_csv(demo_reports["lfads"].parent / "metrics.csv")
+    assert "True rates (expected counts per bin) of trial 0: neurons 0-7 of 10" in text
+
+
 def test_fast_settings_note_says_what_was_smaller():
     note = _settings_note("sae", FAST, fast=True)
     assert note.startswith("> **Fast mode** (`dynlens demo --fast`)")
@@ -169,16 +178,54 @@ def test_interpretation_answers_in_words():
             "score": 0.8}
     good = interpretation([{**base, "rate_r2": 0.9, "alignment_r2": 0.9}])
     assert "at least 0.8" in good and "below 0.5" in good and "within 0.25" in good
-    assert "Yes: it recovered" in good
+    assert good.startswith("**M** (train split): Yes: it fits the data (rate R2 0.90)")
+    # the score and the threshold are defined in the text
+    assert "agree x (1 - d / 0.25) x max(0, 1 - e)" in good and "RMS distance" in good
     assert "Probably" in interpretation([{**base, "rate_r2": 0.6, "alignment_r2": 0.9}])
-    assert "No verdict: the rate R2 is below 0.5" in interpretation(
-        [{**base, "rate_r2": 0.3, "alignment_r2": 0.9}])
+    # the 40-epoch model: a poor fit gets no answer, whatever the comparison counts
+    poor = interpretation([{**base, "rate_r2": 0.04, "alignment_r2": 0.20, "matched": 1,
+                            "matched_with_stability": 1, "missing": 2, "score": 0.1}])
+    assert "No answer: its fit is too poor" in poor and "rate R2 0.04" in poor
+    assert "alignment R2 0.20" in poor and "score of 0.10 says nothing" in poor
+    assert "Partly" not in poor.split("\n\n")[0]
     wrong = interpretation([{**base, "rate_r2": 0.95, "alignment_r2": 0.9,
                              "matched_with_stability": 0, "spurious": 2}])
-    assert "No: not the true fixed-point structure" in wrong and "does not mean" in wrong
+    assert "No: although it fits the data" in wrong and "does not mean" in wrong
     assert "Partly" in interpretation([{**base, "rate_r2": 0.9, "alignment_r2": 0.9,
                                         "matched_with_stability": 1}])
     assert "Cannot say" in interpretation([{"model": "M", "split": "train", "rate_r2": 0.9}])
+
+
+def test_mislocated_points_are_told_apart_from_missing_and_spurious():
+    import dataclasses
+
+    import numpy as np
+
+    import dynlens as dl
+    from dynlens.app.analyze import mislocated, same_pattern
+
+    well = dl.systems.get("bistable2d")  # a saddle at 0 between stable points at -1 and 1
+    truth = dl.FixedPoints.from_points(well, well.fixed_points())
+    # the model's saddle (same spectrum) sits 0.8 away from the true one, beyond the threshold
+    model = dataclasses.replace(truth, xstar=truth.xstar + np.array([[0.0, 0.8], [0, 0], [0, 0]]))
+    states = np.random.default_rng(0).normal(size=(50, 2))
+    identity = dl.AffineAlignment().fit(states, states)
+    comparison = dl.compare_fixed_points(model, truth, identity, scale=1.0)
+    assert comparison.missing == [0] and comparison.spurious == [0]
+    assert same_pattern(comparison)
+    (t, m, d), = mislocated(comparison)
+    assert (t, m) == (0, 0) and d == pytest.approx(0.8)
+    summary = {"model": "M", "split": "train", "system": "bistable2d", "rate_r2": 0.9,
+               "alignment_r2": 0.95, "matched": 2, "matched_with_stability": 2, "missing": 1,
+               "spurious": 1, "score": comparison.score, "match_threshold": comparison.threshold,
+               "mislocated": [[t, m, d]], "same_pattern": True}
+    text = interpretation([summary]).split("\n\n")[0]
+    assert "Partly" in text and "has bistable2d's number of fixed points" in text
+    assert "1 mislocated (at 0.80 attractor sizes from the true one), 0 missing, 0 spurious" in text
+    # without a model point of its kind, the true point is missing, not mislocated
+    stable_only = dataclasses.replace(model, n_unstable=np.array([0, 0, 0]))
+    comparison = dl.compare_fixed_points(stable_only, truth, identity, scale=1.0)
+    assert mislocated(comparison) == [] and not same_pattern(comparison)
 
 
 # -- a real browser -------------------------------------------------------------------------

@@ -38,7 +38,10 @@ def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
       Benchmark computes them;
     - ``fp_bps``: bits per spike on the forward-prediction bins, all neurons (needs data with
       ``n_forward > 0``; NLB's fp-bps);
-    - ``cycle_consistency`` of the inferred latents and log-rates;
+    - ``cycle_consistency`` of the inferred latents and log-rates (see
+      :func:`~dynlens.analysis.metrics.cycle_consistency`; a model whose log-rates are a
+      linear, injective readout of its latents, as an SAE's, scores 1 whether trained or not,
+      so for it the number is no evidence of learning);
     - ``split``, ``n_trials``.
 
     ``threads`` sets torch's CPU threads while the model infers (see :mod:`dynlens.threads`).

@@ -63,9 +63,12 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
                            "sum_model": float(model_lam.sum())}
     spectra: dict[str, LyapunovSpectrum] = {"model": spec}
     if system is not None:
+        recorded = data.metadata.get("system") if isinstance(data.metadata, dict) else None
+        own = recorded is None or recorded == getattr(system, "name", recorded)
+        # the data's true states lie on the system's attractor only when they came from it
         starts = (part.latents.reshape(-1, part.latents.shape[-1])[pick]
-                  if part.latents is not None and part.latents.shape[-1] == system.dim
-                  else system.default_x0)  # true states on the attractor, when known
+                  if own and part.latents is not None and part.latents.shape[-1] == system.dim
+                  else system.default_x0)
         truth = lyapunov_spectrum(system, starts, n_steps=n_steps, seed=seed)
         spectra["true"] = truth
         row.update(lambda1_true=float(truth.exponents[0]), ky_true=truth.kaplan_yorke,

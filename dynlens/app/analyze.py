@@ -38,7 +38,8 @@ from ..utils import (
 )
 from .report import Report
 
-__all__ = ["GOOD_R2", "POOR_R2", "analysis_section", "interpretation", "run_analysis"]
+__all__ = ["GOOD_R2", "POOR_R2", "analysis_section", "interpretation", "mislocated",
+           "other_system_warning", "run_analysis", "same_pattern", "system_line"]
 
 #: An R2 (rates, or latents aligned onto the truth) at or above this is a good fit.
 GOOD_R2 = 0.8
@@ -99,10 +100,13 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
     summary: dict = {"model": label, "split": split, "n_fixed_points": len(fps),
                      "stability": fps.stability.tolist(),
                      "n_unstable": fps.n_unstable.tolist()}
+    recorded = data.metadata.get("system") if isinstance(data.metadata, dict) else None
+    if recorded is not None:
+        summary["system_recorded"] = recorded
     if part.rates is not None:
         summary["rate_r2"] = analysis.metrics.rate_r2(part.rates, inference.rates)
     comparison = _comparison_section(report, fps, latents, part, system, label, prefix,
-                                     summary)
+                                     summary, split)
     _fixed_point_figures(report, dynamics, fps, latents, label, prefix, seed, summary)
     if comparison is not None:
         report.figure(comparison.plot(), f"{prefix}fixed_point_comparison",
@@ -117,7 +121,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
 
 
 def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, system: Any,
-                        label: str, prefix: str, summary: dict) -> Any:
+                        label: str, prefix: str, summary: dict, split: str) -> Any:
     """The affine alignment of the latents onto the true ones (a figure) and the comparison
     of the fixed points with ``system``'s (a sentence and a table); numbers go into
     ``summary``. Returns the comparison, or None when there is nothing to compare with."""
@@ -127,23 +131,31 @@ def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, syste
     if part.latents is not None and part.latents.shape[-1] > 0:
         alignment = analysis.AffineAlignment().fit(latents, part.latents)
         summary["alignment_r2"] = float(alignment.score(latents, part.latents))
-        report.figure(plotting.latents_vs_truth(latents, part.latents, alignment=alignment),
+        report.figure(plotting.latents_vs_truth(latents, part.latents, alignment=alignment,
+                                                split=split),
                       f"{prefix}latents_vs_truth",
-                      f"{label} latents mapped affinely onto the true ones")
+                      f"{label} latents mapped affinely onto the true ones (map fitted and "
+                      f"scored on the {split} split, model -> true: the alignment R2 "
+                      f"{summary['alignment_r2']:.2f})")
     if system is not None and alignment is not None:
         true_fps = analysis.FixedPoints.from_points(system, system.fixed_points())
         comparison = analysis.compare_fixed_points(fps, true_fps, alignment,
                                                    true_trajectories=part.latents)
         table = comparison.table()
-        report.text(comparison.summary())
-        report.table(table)
-        report.write_file(f"{prefix}fixed_point_comparison.csv", table.to_csv(index=False))
         summary.update(system=getattr(system, "name", type(system).__name__),
                        matched=len(comparison.matched),
                        matched_with_stability=int(np.sum(comparison.stability_agrees)),
                        missing=len(comparison.missing),
                        spurious=len(comparison.spurious), score=float(comparison.score),
-                       match_threshold=float(comparison.threshold))
+                       match_threshold=float(comparison.threshold),
+                       mislocated=[[t, m, d] for t, m, d in mislocated(comparison)],
+                       same_pattern=same_pattern(comparison))
+        warning = _poor_fit_warning(summary)
+        if warning:
+            report.text(warning)
+        report.text(_comparison_sentence(summary))
+        report.table(table)
+        report.write_file(f"{prefix}fixed_point_comparison.csv", table.to_csv(index=False))
     elif system is None:
         report.text("No true system to compare with (give one, or analyse data simulated by "
                     "`dl.simulate`, which records it).")
@@ -151,6 +163,79 @@ def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, syste
         report.text("The data carry no true latents, so the model's fixed points cannot be "
                     "mapped into the system's coordinates and compared.")
     return comparison
+
+
+def mislocated(comparison: Any) -> list[tuple[int, int, float]]:
+    """Unmatched true points that have an unmatched model point with the same number of
+    unstable directions, farther away than the matching threshold: ``(true index, model
+    index, distance in attractor sizes)``, paired one-to-one by least total distance.
+
+    Such a true point is *mislocated* rather than missing: the model has a fixed point of
+    its kind, in the wrong place.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    missing, spurious = list(comparison.missing), list(comparison.spurious)
+    if not missing or not spurious:
+        return []
+    true_x = comparison.true_fps.xstar[missing]
+    model_x = comparison.mapped_fps.xstar[spurious]
+    dist = np.linalg.norm(true_x[:, None] - model_x[None], axis=-1) / comparison.scale
+    same = (comparison.true_fps.n_unstable[missing][:, None]
+            == comparison.model_fps.n_unstable[spurious][None])
+    cost = np.where(same, dist, 1e9)
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(missing[r]), int(spurious[c]), float(dist[r, c]))
+            for r, c in zip(rows, cols) if same[r, c]]
+
+
+def same_pattern(comparison: Any) -> bool:
+    """The model has as many fixed points as the truth, with the same numbers of unstable
+    directions (its stability pattern), wherever they lie."""
+    return sorted(comparison.true_fps.n_unstable.tolist()) == sorted(
+        comparison.model_fps.n_unstable.tolist())
+
+
+def _counts(s: dict) -> str:
+    """The comparison's counts in words, mislocated points apart from missing and spurious."""
+    n_true = s["matched"] + s["missing"]
+    n_mis = len(s.get("mislocated", []))
+    far = (f" (at {', '.join(f'{d:.2f}' for _, _, d in s['mislocated'])} attractor sizes "
+           f"from the true one{'s' if n_mis > 1 else ''})" if n_mis else "")
+    return (f"{s['matched']} of {n_true} true fixed points matched by position "
+            f"({s['matched_with_stability']} with the right stability), {n_mis} mislocated"
+            f"{far}, {s['missing'] - n_mis} missing, {s['spurious'] - n_mis} spurious; score "
+            f"{s['score']:.2f}")
+
+
+def _comparison_sentence(s: dict) -> str:
+    """What the comparison found, naming the system compared against."""
+    pattern = (" The model has the true number of fixed points with the true stability "
+               "pattern." if s.get("same_pattern") else "")
+    return (f"Compared with the fixed points of **{s['system']}**{_system_note(s)}, after "
+            f"mapping the model's into its coordinates with the affine alignment: "
+            f"{_counts(s)}.{pattern}")
+
+
+def _system_note(s: dict) -> str:
+    recorded = s.get("system_recorded")
+    if recorded is None:
+        return ""
+    if recorded == s["system"]:
+        return " (the system the data were simulated from)"
+    return f" (not {recorded}, the system the data were simulated from)"
+
+
+def _poor_fit_warning(s: dict) -> str | None:
+    """A warning above a comparison that means nothing because the fit is too poor."""
+    poor = {name: s[key] for name, key in (("rate", "rate_r2"), ("alignment", "alignment_r2"))
+            if key in s and not s[key] >= POOR_R2}
+    if not poor:
+        return None
+    shown = " and ".join(f"{name} R2 {value:.2f}" for name, value in poor.items())
+    return (f"> **Too poor a fit to compare.** {shown} (below {POOR_R2}): the model has not "
+            f"learned the data well enough for the comparison below to say anything about "
+            f"the true dynamics, whatever it counts.")
 
 
 def _fixed_point_figures(report: Report, dynamics: Any, fps: Any, latents: Any, label: str,
@@ -173,7 +258,8 @@ def _fixed_point_figures(report: Report, dynamics: Any, fps: Any, latents: Any, 
 
 
 def interpretation(summaries: list[dict]) -> str:
-    """"What the numbers mean", in words: the thresholds, then one verdict per model.
+    """"What the numbers mean", in words: one plain answer per model, then the thresholds
+    and how the fixed points are compared and scored; paragraphs separated by blank lines.
 
     Each summary is one :func:`analysis_section` returned. A model recovered the true
     dynamics when its rate and alignment R2 are at least :data:`GOOD_R2` and every true
@@ -183,61 +269,95 @@ def interpretation(summaries: list[dict]) -> str:
     >>> print(interpretation([{"model": "NODE-3", "split": "train", "rate_r2": 0.9,
     ...     "alignment_r2": 0.95, "system": "arneodo", "matched": 3,
     ...     "matched_with_stability": 3, "missing": 0, "spurious": 0, "score": 0.81,
-    ...     "match_threshold": 0.25}]).split(" **NODE-3** ")[1])
-    (train split): rate R2 0.90, alignment R2 0.95. Yes: it recovered the true dynamics' fixed
-    points (3 of 3 true fixed points matched with the right stability, 0 missing, 0 spurious;
-    score 0.81).
+    ...     "match_threshold": 0.25}]).split("\\n\\n")[0])
+    **NODE-3** (train split): Yes: it fits the data (rate R2 0.90) and its latents are an
+    affine image of the true state (alignment R2 0.95), and its fixed points are those of
+    arneodo in number, place and stability (score 0.81). In numbers: 3 of 3 true fixed
+    points matched by position (3 with the right stability), 0 mislocated, 0 missing, 0
+    spurious; score 0.81.
     """
     threshold = next((s["match_threshold"] for s in summaries if "match_threshold" in s), None)
-    system = next((s["system"] for s in summaries if "system" in s), None)
-    rule = (f"the true dynamics count as recovered when every fixed point of the true "
-            f"system{f' ({system})' if system else ''} is matched by a model fixed point "
-            f"(within {threshold:.2f} of the attractor's size after the affine alignment"
-            if threshold is not None else
-            "the true dynamics count as recovered when every true fixed point is matched by "
-            "a model fixed point (after the affine alignment")
-    text = [(f"**What the numbers mean.** Thresholds: an R2 of at least {GOOD_R2} (rates: "
-            f"true vs inferred; alignment: the model's latents mapped affinely onto the true "
-            f"latents) is a good fit; below {POOR_R2} the model fits too poorly for its fixed "
-            f"points to be compared with the truth; {rule}) with the same number of unstable "
-            f"directions, and no spurious fixed point appears. The score (0 to 1) also "
-            f"weighs location and eigenvalue errors; 1 is a perfect recovery.")]
-    text.extend(_verdict(s) for s in summaries)
-    return " ".join(text)
+    text = [_verdict(s) for s in summaries]
+    text.append(f"**What the numbers mean.** Thresholds: an R2 of at least {GOOD_R2} (rates: "
+            f"true vs inferred, on the split analysed; alignment: the model's latents mapped "
+            f"affinely onto the true latents, fitted and scored on that split) is a good fit; "
+            f"below {POOR_R2} the model fits too poorly for its fixed points to be compared "
+            f"with the truth. The true dynamics count as recovered when every true fixed "
+            f"point is matched with the same number of unstable directions and no spurious "
+            f"fixed point appears.")
+    if threshold is not None:
+        text.append(_scoring_rule(threshold))
+    return "\n\n".join(text)
+
+
+def _scoring_rule(threshold: float) -> str:
+    """How the fixed points are matched and scored (compare_fixed_points), in words."""
+    return (f"**How the fixed points are compared.** The model's fixed points are mapped into "
+            f"the true system's coordinates by the affine alignment. A model point matches a "
+            f"true one when it lies within {threshold:.2f} of the attractor's size (the RMS "
+            f"distance of the true latents from their centroid; the threshold is 0.25, or "
+            f"half the distance between the two closest true fixed points when that is "
+            f"smaller), pairs chosen one-to-one by least total distance. An unmatched true "
+            f"point is *mislocated* when an unmatched model point with the same number of "
+            f"unstable directions lies farther away, else *missing*; unmatched model points "
+            f"left over are *spurious*. The score is the sum over matched pairs of agree x "
+            f"(1 - d / {threshold:.2f}) x max(0, 1 - e), divided by the number of true plus "
+            f"spurious points (mislocated ones counted as both): d is the location error in "
+            f"attractor sizes, e the mean error of the per-bin eigenvalues, agree 1 when the "
+            f"numbers of unstable directions agree, else 0. 1 is a perfect recovery; 0 means "
+            f"no true point was matched with the right stability.")
 
 
 def _verdict(s: dict) -> str:
-    """One model's numbers and its answer to "did it recover the true dynamics?"."""
-    fits = {name: s[key] for name, key in (("rate", "rate_r2"), ("alignment", "alignment_r2"))
-            if key in s}
-    shown = ", ".join(f"{name} R2 {value:.2f}" for name, value in fits.items())
-    head = f"**{s['model']}** ({s['split']} split){': ' + shown if shown else ''}."
-    poor = [name for name, value in fits.items() if not value >= POOR_R2]
+    """One model's answer to "did it recover the true dynamics?" in one plain sentence
+    that reconciles its R2 with its fixed-point score, then its numbers."""
+    head = f"**{s['model']}** ({s['split']} split):"
+    rate = f"rate R2 {s['rate_r2']:.2f}" if "rate_r2" in s else None
     if "alignment_r2" not in s:
-        return (f"{head} Cannot say: without true latents the model's fixed points cannot be "
-                f"put in the true system's coordinates; a good rate R2 shows that it fits the "
-                f"data, not that its dynamics are the true ones.")
+        fit = f" its {rate} shows how well it fits the data, but" if rate else ""
+        return (f"{head} Cannot say:{fit} without true latents its fixed points cannot be "
+                f"put in the true system's coordinates, and fitting the data does not show "
+                f"that a model's dynamics are the true ones.")
+    align = f"alignment R2 {s['alignment_r2']:.2f}"
+    fits = {"rate": s.get("rate_r2"), "alignment": s["alignment_r2"]}
+    poor = [name for name, value in fits.items() if value is not None and not value >= POOR_R2]
     if poor:
-        return (f"{head} No verdict: the {' and '.join(poor)} R2 is below {POOR_R2}, so the "
-                f"model has not learned the data well enough for its fixed points to say "
-                f"anything about the true dynamics (train longer or on more data).")
+        score = (f", so its fixed-point score of {s['score']:.2f} says nothing about the true "
+                 f"dynamics either way" if "score" in s else "")
+        return (f"{head} No answer: its fit is too poor to judge its dynamics "
+                f"({', '.join(filter(None, (rate, align)))}; {' and '.join(poor)} R2 "
+                f"{'both ' if len(poor) > 1 else ''}below {POOR_R2}){score}; train longer or "
+                f"on more data.")
     if "matched" not in s:
-        return (f"{head} Its latents carry the true state, but no true system is known, so "
-                f"its fixed points cannot be checked.")
-    n_true = s["matched"] + s["missing"]
-    counts = (f"{s['matched_with_stability']} of {n_true} true fixed points matched with the "
-              f"right stability, {s['missing']} missing, {s['spurious']} spurious; score "
-              f"{s['score']:.2f}")
-    moderate = min(fits.values()) < GOOD_R2
+        return (f"{head} Cannot say: its latents carry the true state ({align}), but no true "
+                f"system is known, so its fixed points cannot be checked.")
+    return f"{head} {_answer(s, rate, align)} In numbers: {_counts(s)}."
+
+
+def _answer(s: dict, rate: str | None, align: str) -> str:
+    """The one-sentence answer for a model that fits well enough to be judged."""
+    moderate = min(v for v in (s.get("rate_r2"), s["alignment_r2"]) if v is not None) < GOOD_R2
+    fit = (f"it fits the data ({rate}) and its latents are an affine image of the true state "
+           f"({align})" if rate else f"its latents are an affine image of the true state "
+                                      f"({align})")
+    n_true, n_mis = s["matched"] + s["missing"], len(s.get("mislocated", []))
     if s["matched_with_stability"] == n_true and not s["spurious"]:
-        return (f"{head} {'Probably' if moderate else 'Yes'}: it recovered the true "
-                f"dynamics' fixed points ({counts})"
-                + (f", but with a fit below {GOOD_R2}, so take it as tentative." if moderate
-                   else "."))
-    caveat = (" It fits the data well all the same: reproducing the data does not mean a "
-              "model learned the true dynamics." if not moderate else "")
+        if moderate:
+            return (f"Probably: its fixed points are those of {s['system']} (score "
+                    f"{s['score']:.2f}), but with a fit below {GOOD_R2} "
+                    f"({', '.join(filter(None, (rate, align)))}) take it as tentative.")
+        return (f"Yes: {fit}, and its fixed points are those of {s['system']} in number, "
+                f"place and stability (score {s['score']:.2f}).")
+    if s.get("same_pattern") and n_mis:
+        return (f"Partly: {fit}, and it has {s['system']}'s number of fixed points with their "
+                f"stability, but {n_mis} of them lie farther from the true ones than the "
+                f"threshold (mislocated), so the score is only {s['score']:.2f}.")
+    good = "" if moderate else (": fitting the data this well does not mean a model learned "
+                                "the true dynamics")
     answer = "Partly" if s["matched_with_stability"] else "No"
-    return f"{head} {answer}: not the true fixed-point structure ({counts}).{caveat}"
+    return (f"{answer}: although {fit}, only {s['matched_with_stability']} of {n_true} of "
+            f"{s['system']}'s fixed points are matched with the right stability (score "
+            f"{s['score']:.2f}){good}.")
 
 
 def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: str,
@@ -264,6 +384,37 @@ def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: st
         unit="per time unit of the true system"), f"{prefix}lyapunov_spectra",
         f"Lyapunov spectra of {label} and the true system")
     return row
+
+
+def _system_name(system: Any) -> str:
+    return getattr(system, "name", type(system).__name__)
+
+
+def system_line(data: Any, truth: Any) -> str:
+    """The report's line naming the true system compared against."""
+    recorded = data.metadata.get("system") if isinstance(data.metadata, dict) else None
+    if truth is None:
+        return "True system: none known, so no fixed-point comparison."
+    name = _system_name(truth)
+    how = ("the one the data were simulated from" if name == recorded else
+           "given" + (f"; the data were simulated from {recorded}" if recorded else ""))
+    return f"True system compared against: {name} ({how})."
+
+
+def other_system_warning(data: Any, truth: Any) -> str | None:
+    """A warning when the system compared against is not the one the data came from.
+
+    >>> import dynlens as dl
+    >>> data = dl.simulate("lorenz", n_neurons=5, n_trials=4, n_bins=10, seed=0)
+    >>> other_system_warning(data, dl.systems.get("rossler"))[:61]
+    'The data were simulated from lorenz, but the model is compare'
+    """
+    recorded = data.metadata.get("system") if isinstance(data.metadata, dict) else None
+    if truth is None or recorded is None or _system_name(truth) == recorded:
+        return None
+    return (f"The data were simulated from {recorded}, but the model is compared with "
+            f"{_system_name(truth)}'s fixed points: the comparison does not test whether it "
+            f"learned the dynamics behind its data.")
 
 
 def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
@@ -299,11 +450,15 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     truth = true_system(data, system)
     label = getattr(model, "label", type(model).__name__)
     report = Report(Path(out))
-    report.text("# dynlens analysis report", f"Model: {label}.", f"```\n{data!r}\n```")
+    report.text("# dynlens analysis report", f"Model: {label}. {system_line(data, truth)}",
+                f"```\n{data!r}\n```")
+    warning = other_system_warning(data, truth)
+    if warning:
+        report.text(f"> **Another system.** {warning}")
     summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",
                                system=truth, split=split, n_inits=n_inits, seed=seed,
                                progress=progress, lyapunov_steps=lyapunov_steps)
-    report.text("## What the numbers mean", interpretation([summary]))
+    report.text("## What the numbers mean", *interpretation([summary]).split("\n\n"))
     report.text("---", f"Generated by `dynlens analyze` in {time.perf_counter() - started:.0f} s "
                        f"(seed {seed}).")
     report.write_file("summary.json", json.dumps(summary, indent=2, default=json_default))

@@ -284,13 +284,17 @@ def _cmd_evaluate(args: argparse.Namespace, announce) -> int:
 def _cmd_analyze(args: argparse.Namespace, announce) -> int:
     from ..analysis import true_system
     from ..utils import check_output_path
-    from .analyze import _check, run_analysis
+    from .analyze import _check, other_system_warning, run_analysis
 
     check_output_path(args.out, "--out", folder=True)
     model = _read_model(args.model, args.device)
     data = _read_data(args.data)
     _check_pair(model, data, args)
-    _check(model, data, true_system(data, args.system), args.split)  # before any work
+    truth = true_system(data, args.system)
+    _check(model, data, truth, args.split)  # before any work
+    warning = other_system_warning(data, truth)
+    if warning:
+        print(f"dynlens analyze: warning: {warning}", file=sys.stderr)
     announce()
     report = run_analysis(model, data, args.out, system=args.system, split=args.split,
                           n_inits=args.n_inits, seed=args.seed, progress=not args.quiet,

@@ -319,7 +319,11 @@ def build(name: str, **config: Any) -> Model:
     A keyword the family's constructor does not take is refused with a
     :class:`~dynlens.errors.DynlensTypeError` that lists the ones it takes.
 
+    Examples
+    --------
     >>> import dynlens as dl
+    >>> dl.models.build("sae", n_neurons=4, latent_dim=2).label
+    'NODE-2'
     >>> dl.models.build("sae", n_neurons=4, latent_size=3)
     Traceback (most recent call last):
     ...

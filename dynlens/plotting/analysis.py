@@ -9,7 +9,11 @@ Examples
 >>> from dynlens.analysis import Linearization
 >>> lin = Linearization.from_jacobians(np.array([[[0.9, 0.2], [-0.2, 0.9]]]), "discrete")
 >>> eigenvalues(lin).axes[0].get_xlabel()
-'Re $\\\\lambda$'
+'Re $\\\\lambda$ (factor per bin)'
+>>> field = Linearization.from_jacobians(np.array([[[-1.0, 0.0], [0.0, -2.0]]]), "continuous",
+...                                      dt=0.1)
+>>> eigenvalues(field).axes[0].get_xlabel()
+'Re $\\\\lambda$ (per time unit; 1 bin = 0.1 time units)'
 """
 
 from __future__ import annotations
@@ -188,12 +192,23 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
     if len(lin) > max_points:
         ax.plot([], [], ls="none", marker=".", color="0.6",
                 label=f"{len(lin) - max_points} more points")
-    ax.set_xlabel("Re $\\lambda$")
-    ax.set_ylabel("Im $\\lambda$")
+    unit = _eigenvalue_unit(lin)
+    ax.set_xlabel(f"Re $\\lambda$ ({unit})")
+    ax.set_ylabel(f"Im $\\lambda$ ({unit})")
     what = "per-bin map" if per_bin or lin.kind == "discrete" else "vector field"
     ax.set_title(title or f"Jacobian eigenvalues ({what})")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
+
+
+def _eigenvalue_unit(lin: Linearization) -> str:
+    """The unit of the eigenvalues: a map's are per bin (a factor); a vector field's are
+    rates per time unit of its own clock, whose bin length is ``dt``."""
+    if lin.kind == "discrete":
+        return "factor per bin"
+    if lin.dt is None:
+        return "per time unit"
+    return f"per time unit; 1 bin = {lin.dt:.3g} time units"
 
 
 def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
@@ -213,25 +228,7 @@ def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
     if not isinstance(graph, nx.DiGraph):
         raise DynlensTypeError(f"graph: expected a networkx.DiGraph, found {type(graph).__name__}")
     fixed = [n for n, k in graph.nodes(data="kind") if k == "fixed_point"]
-    placed = [n for n, p in graph.nodes(data="position") if p is not None]
-    pos: dict = {}
-    names = ("x0", "x1")
-    if placed:
-        xs = np.array([np.asarray(graph.nodes[n]["position"], dtype=float) for n in placed])
-        if xs.shape[1] > 2 and len(xs) >= 2:
-            xy = PCA(2).fit(xs[: len(fixed)] if len(fixed) >= 2 else xs).transform(xs)
-            names = ("PC1 of fixed points", "PC2 of fixed points")
-        elif xs.shape[1] >= 2:
-            xy = xs[:, :2]
-        else:
-            xy = np.concatenate([xs, np.zeros_like(xs)], 1)
-        pos = {n: xy[k] for k, n in enumerate(placed)}
-    rest = [n for n in graph.nodes if n not in pos]
-    if rest:
-        span = np.ptp(np.array(list(pos.values())), axis=0) if len(pos) > 1 else np.ones(2)
-        low = np.array(list(pos.values())).min(0) if pos else np.zeros(2)
-        for k, n in enumerate(rest):
-            pos[n] = low + np.array([k * 0.3 * (span[0] or 1), -0.3 * (span[1] or 1)])
+    pos, names, moved = _graph_positions(graph, fixed)
     fig, ax = new_figure(figsize=(6.4, 5.2))
     size = 420 if graph.number_of_nodes() <= 10 else max(60, 4200 // graph.number_of_nodes())
     font = 8 if size >= 300 else 6
@@ -261,32 +258,97 @@ def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
                       label=k.replace("_", " ")) for k in
                ["stable", "unstable", "marginal", "attractor", "unlisted_fixed_point",
                 "diverges"] if k in kinds]
+    for n, actual in moved.items():  # drawn beside the node it would hide
+        ax.plot(*np.transpose([pos[n], actual]), ls=":", color="0.4", lw=1.0, zorder=0)
     ax.legend(handles=handles, fontsize=8, loc="best", title="node", title_fontsize=8)
-    ax.set_title(title or "Fixed-point graph (edge: fraction of launches along the unstable "
-                 "manifold)", fontsize=9)
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
-    ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+    n_nodes, n_edges = graph.number_of_nodes(), graph.number_of_edges()
+    ax.set_title(title or f"Fixed-point graph: {n_nodes} node{'s' * (n_nodes != 1)}, "
+                 f"{n_edges} edge{'s' * (n_edges != 1)}\n(edge label: fraction of launches "
+                 f"along the unstable manifold that end there)", fontsize=9)
+    _graph_axes(ax, graph, pos, names, moved)
     return fig
+
+
+def _graph_positions(graph: nx.DiGraph, fixed: list) -> tuple[dict, tuple, dict]:
+    """Node positions in 2-d (the fixed points' first two principal components when wider),
+    axis names, and the nodes drawn away from their own position because they would cover
+    another node (an attractor whose mean state lies next to a fixed point): ``{node: its
+    own position}``."""
+    placed = [n for n, p in graph.nodes(data="position") if p is not None]
+    pos: dict = {}
+    names = ("x0", "x1")
+    if placed:
+        xs = np.array([np.asarray(graph.nodes[n]["position"], dtype=float) for n in placed])
+        if xs.shape[1] > 2 and len(xs) >= 2:
+            xy = PCA(2).fit(xs[: len(fixed)] if len(fixed) >= 2 else xs).transform(xs)
+            names = ("PC1 of fixed points", "PC2 of fixed points")
+        elif xs.shape[1] >= 2:
+            xy = xs[:, :2]
+        else:
+            xy = np.concatenate([xs, np.zeros_like(xs)], 1)
+        pos = {n: xy[k] for k, n in enumerate(placed)}
+    span = (float(np.ptp(np.array(list(pos.values())), axis=0).max()) if len(pos) > 1
+            else 0.0) or 1.0
+    moved = {}
+    for k, n in enumerate(n for n in graph.nodes if n not in fixed and n in pos):
+        own = pos[n]
+        others = [pos[m] for m in pos if m != n]
+        if others and min(np.linalg.norm(own - o) for o in others) < 0.08 * span:
+            pos[n] = own + np.array([0.0, (0.25 if k % 2 == 0 else -0.25) * span])
+            moved[n] = own
+    low = np.array(list(pos.values())).min(0) if pos else np.zeros(2)
+    for k, n in enumerate(n for n in graph.nodes if n not in pos):  # "diverges"
+        pos[n] = low + np.array([k * 0.3 * span, -0.3 * span])
+    return pos, names, moved
+
+
+def _graph_axes(ax, graph: nx.DiGraph, pos: dict, names: tuple, moved: dict) -> None:
+    """Axis labels and limits; a graph of one point gets no axes (its coordinates are the
+    only thing they could show), and a graph without edges says why."""
+    if graph.number_of_nodes() <= 1:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if pos:
+            (x, y), = pos.values()
+            ax.set_xlim(x - 1, x + 1)
+            ax.set_ylim(y - 1, y + 1)
+    else:
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+    notes = []
+    if not graph.number_of_edges():
+        notes.append("no edges: no fixed point has an unstable direction to launch along"
+                     if graph.number_of_nodes() else "no fixed points")
+    if moved:
+        notes.append("dotted: drawn beside its mean state, which lies on another node")
+    if notes:
+        ax.text(0.5, 0.03, "; ".join(notes), transform=ax.transAxes, ha="center",
+                va="bottom", fontsize=8, color="0.3")
 
 
 def latents_vs_truth(model_latents: Any, true_latents: Any,
                      alignment: AffineAlignment | None = None, *, n_trials: int = 10,
-                     title: str | None = None) -> Figure:
+                     title: str | None = None, split: str | None = None) -> Figure:
     """Model latents mapped into true coordinates (colour) over the true latents (black).
 
     ``alignment`` maps model latents to true ones; when None an
     :class:`~dynlens.analysis.AffineAlignment` is fitted on the given trials. The title
-    reports its R2 (true latents predicted from model latents). Wider true spaces are shown
-    by their first 3 principal components.
+    reports its R2 on the given trials in the direction of ``decode_r2`` (true latents
+    predicted from model latents, averaged uniformly over true dimensions) and says whether
+    the map was fitted on them. It equals :func:`dynlens.evaluate`'s ``decode_r2`` only for
+    a map fitted on the train split and test-split latents; ``state_r2`` is the other
+    direction. ``split`` names the trials in the title. Wider true spaces are shown by their
+    first 3 principal components.
 
     Examples
     --------
     >>> import dynlens as dl
     >>> truth = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0).latents
-    >>> fig = latents_vs_truth(2.0 * truth + 1.0, truth)  # an affine copy: R2 = 1
-    >>> fig.axes[0].get_title()
-    'Aligned model latents over the truth (R2 = 1.000)'
+    >>> fig = latents_vs_truth(2.0 * truth + 1.0, truth, split="train")  # an affine copy
+    >>> print(fig.axes[0].get_title())
+    Model latents mapped affinely onto the true ones
+    R2 = 1.000 (model -> true, fitted and scored on the train split)
     """
     model = _flat(model_latents, "model_latents")
     truth = _flat(true_latents, "true_latents")
@@ -294,6 +356,7 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
         raise DynlensValueError(
             f"true_latents: expected the trials and bins of model_latents {model.shape[:2]}, "
             f"found {truth.shape[:2]}")
+    fitted_here = alignment is None
     if alignment is None:
         alignment = AffineAlignment().fit(model, truth)
     mapped = alignment.transform(model)
@@ -316,7 +379,10 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
         ax.set_ylabel(proj.labels[1])
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
-    ax.set_title(title or f"Aligned model latents over the truth (R2 = {r2:.3f})")
+    where = f"the {split} split" if split else "these trials"
+    how = f"fitted and scored on {where}" if fitted_here else f"scored on {where}"
+    ax.set_title(title or f"Model latents mapped affinely onto the true ones\n"
+                          f"R2 = {r2:.3f} (model -> true, {how})", fontsize=10)
     return fig
 
 
@@ -384,7 +450,9 @@ def _comparison_points(fig: Figure, report: FixedPointComparison) -> None:
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
     equal_scales(ax, np.concatenate([tp, mp]) if mp is not None else tp)
-    ax.legend(handles=handles, fontsize=7, loc="upper left")
+    # below the panel, not over the points (a legend inside a 3-d box covers its corner)
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02),
+              ncols=min(4, len(handles)), frameon=False)
     ax.set_title(f"{len(report.matched)} matched, {len(report.missing)} missing, "
                  f"{len(report.spurious)} spurious (true coordinates)", fontsize=9)
 
@@ -411,8 +479,8 @@ def _comparison_spectra(fig: Figure, report: FixedPointComparison) -> None:
     ax2.set_aspect("equal", adjustable="box")
     ax2.set_xlabel("Re $\\mu$ (per-bin map; black: unit circle)")
     ax2.set_ylabel("Im $\\mu$")
-    if report.matched:
-        ax2.legend(fontsize=7, loc="best")
+    if report.matched:  # beside the panel, not over the eigenvalues
+        ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     ax2.set_title("Per-bin eigenvalues of matched pairs (o true, x model)", fontsize=9)
 
 

@@ -135,8 +135,11 @@ def rates(data: NeuralDataset, trial: int = 0, neurons: Sequence[int] | None = N
     --------
     >>> import dynlens as dl
     >>> data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
-    >>> len(rates(data, trial=0, neurons=[0, 2]).axes)  # one panel per neuron
+    >>> fig = rates(data, trial=0, neurons=[0, 2])
+    >>> len(fig.axes)  # one panel per neuron
     2
+    >>> fig.get_suptitle().endswith("(trial 0; 2 of 4 neurons shown)")  # says what is missing
+    True
     """
     data = _check_data(data)
     if data.rates is None:
@@ -169,7 +172,9 @@ def rates(data: NeuralDataset, trial: int = 0, neurons: Sequence[int] | None = N
     axes[0].legend(loc="upper right", fontsize=8, ncols=2, frameon=False)
     axes[-1].set_xlabel(t_label)
     fig.supylabel("expected count per bin")
-    fig.suptitle(f"{_title(data, 'True rates')} (trial {trial})")
+    shown = ("" if len(neurons) == data.n_neurons else
+             f"; {len(neurons)} of {data.n_neurons} neurons shown")
+    fig.suptitle(f"{_title(data, 'True rates')} (trial {trial}{shown})")
     return fig
 
 

@@ -1,0 +1,84 @@
+"""Figures a reader can read: nothing hidden under another node or a legend, the units and
+the meaning of every number in a title stated."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+import dynlens as dl
+from dynlens import plotting
+
+
+def _arneodo_graph():
+    arneodo = dl.systems.get("arneodo")
+    fps = dl.FixedPoints.from_points(arneodo, arneodo.fixed_points())
+    return arneodo, fps, dl.fixed_point_graph(arneodo, fps)
+
+
+def test_the_attractor_node_no_longer_hides_a_fixed_point_and_its_edge():
+    _, _, graph = _arneodo_graph()
+    # the attractor's mean state lies 0.15 from the saddle at the origin
+    assert graph.number_of_nodes() == 4 and graph.number_of_edges() == 3
+    fig = plotting.fixed_point_graph(graph)
+    ax = fig.axes[0]
+    drawn = np.asarray(ax.collections[0].get_offsets())  # the nodes, as drawn
+    gaps = np.linalg.norm(drawn[:, None] - drawn[None], axis=-1)[np.triu_indices(4, 1)]
+    assert gaps.min() > 0.1 * np.ptp(drawn, axis=0).max()
+    assert "4 nodes, 3 edges" in ax.get_title()
+    assert any("drawn beside its mean state" in t.get_text() for t in ax.texts)
+
+
+def test_a_graph_of_one_point_has_no_meaningless_axes():
+    graph = nx.DiGraph()
+    graph.add_node(0, kind="fixed_point", position=np.array([0.74, -0.57, 0.1]),
+                   stability="stable")
+    ax = plotting.fixed_point_graph(graph).axes[0]
+    assert len(ax.get_xticks()) == 0 and len(ax.get_yticks()) == 0
+    assert ax.get_xlabel() == "" and "1 node, 0 edges" in ax.get_title()
+    assert any("no edges" in t.get_text() for t in ax.texts)
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_comparison_legends_do_not_cover_the_data():
+    arneodo, fps, _ = _arneodo_graph()
+    states = arneodo.trajectory(300)
+    report = dl.compare_fixed_points(fps, arneodo, dl.AffineAlignment().fit(states, states),
+                                     true_trajectories=states)
+    fig = plotting.fixed_point_comparison(report)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        assert legend is not None
+        box = ax.get_window_extent(renderer)
+        assert not _overlap(legend.get_window_extent(renderer), box), ax.get_title()
+
+
+def test_eigenvalue_axes_carry_a_time_unit():
+    lorenz = dl.systems.get("lorenz")
+    fps = dl.FixedPoints.from_points(lorenz, lorenz.fixed_points())
+    ax = plotting.eigenvalues(fps).axes[0]
+    assert "per time unit" in ax.get_xlabel() and "per time unit" in ax.get_ylabel()
+    assert "factor per bin" in plotting.eigenvalues(fps, per_bin=True).axes[0].get_xlabel()
+
+
+def test_rates_figure_says_how_many_neurons_it_shows():
+    data = dl.simulate("arneodo", n_neurons=10, n_trials=4, n_bins=10, seed=0)
+    assert "8 of 10 neurons shown" in plotting.rates(data).get_suptitle()
+    assert "neurons shown" not in plotting.rates(data, neurons=range(10)).get_suptitle()
+
+
+def test_latents_title_says_direction_and_split():
+    data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    title = plotting.latents_vs_truth(data.latents + 1.0, data.latents,
+                                      split="test").axes[0].get_title()
+    assert "model -> true" in title and "fitted and scored on the test split" in title
+    fitted = dl.AffineAlignment().fit(data.latents, data.latents)
+    title = plotting.latents_vs_truth(data.latents, data.latents, fitted,
+                                      split="test").axes[0].get_title()
+    assert "scored on the test split" in title and "fitted" not in title
