@@ -59,6 +59,32 @@ class FixedPointComparison:
         Matching threshold, as a fraction of ``scale``.
     score : float
         Summary in [0, 1] (formula in :func:`compare_fixed_points`).
+
+    Examples
+    --------
+    A model that found two of the pitchfork's three fixed points (the alignment is the
+    identity: the model's latents are the true ones):
+
+    >>> import numpy as np
+    >>> import dynlens as dl
+    >>> class Pitchfork(dl.Dynamics):
+    ...     def __init__(self):
+    ...         super().__init__(dim=1, kind="continuous", dt=0.1)
+    ...     def forward(self, x, u=None):
+    ...         return x - x ** 3
+    >>> true = dl.analysis.FixedPoints.from_points(Pitchfork(), [[-1.0], [0.0], [1.0]])
+    >>> found = dl.analysis.FixedPoints.from_points(Pitchfork(), [[-1.0], [1.0]])
+    >>> x = np.linspace(-1, 1, 9)[:, None]
+    >>> report = dl.analysis.compare_fixed_points(found, true,
+    ...                                           dl.analysis.AffineAlignment().fit(x, x))
+    >>> report
+    FixedPointComparison(matched=2, missing=1, spurious=0, score=0.667)
+    >>> report.matched, report.missing, report.recovered
+    ([(0, 0), (2, 1)], [1], False)
+    >>> report.table()["status"].tolist()
+    ['matched', 'missing', 'matched']
+    >>> {k: report.numbers()[k] for k in ("fp_true", "fp_model", "fp_stability_agree")}
+    {'fp_true': 3, 'fp_model': 2, 'fp_stability_agree': 2}
     """
 
     true_fps: FixedPoints

@@ -89,6 +89,28 @@ class FixedPoints:
         Slow points (see :func:`find_fixed_points`, ``keep_slow``).
     info : dict
         How the points were found: tolerances, counts, timings.
+
+    Examples
+    --------
+    The pitchfork ``dx/dt = x - x^3``: stable points at -1 and 1 (slope -2), an unstable one
+    at 0 (slope 1).
+
+    >>> import numpy as np
+    >>> import dynlens as dl
+    >>> class Pitchfork(dl.Dynamics):
+    ...     def __init__(self):
+    ...         super().__init__(dim=1, kind="continuous", dt=0.1)
+    ...     def forward(self, x, u=None):
+    ...         return x - x ** 3
+    >>> states = np.linspace(-1.5, 1.5, 31)[:, None]
+    >>> fps = dl.find_fixed_points(Pitchfork(), states, n_inits=64, progress=False)
+    >>> fps
+    FixedPoints(3 points in 1-d, kind='continuous': 2 stable, 1 unstable, 0 marginal; 3 manifolds)
+    >>> order = np.argsort(fps.xstar[:, 0])
+    >>> (fps.xstar[order, 0].round(6) + 0.0).tolist(), fps.stability[order].tolist()
+    ([-1.0, 0.0, 1.0], ['stable', 'unstable', 'stable'])
+    >>> fps.eigenvalues[order, 0].real.round(6).tolist(), fps.n_unstable[order].tolist()
+    ([-2.0, 1.0, -2.0], [0, 1, 0])
     """
 
     xstar: np.ndarray

@@ -77,6 +77,28 @@ class LyapunovSpectrum:
     kind : {"continuous", "discrete"}
     dt : float or None
         One bin of the dynamics, in its own time units.
+
+    Examples
+    --------
+    The map ``x <- diag(0.5, 0.25) x`` has the exponents ``log 0.5`` and ``log 0.25`` per
+    step:
+
+    >>> import numpy as np, torch
+    >>> import dynlens as dl
+    >>> class Shrink(dl.Dynamics):
+    ...     def __init__(self):
+    ...         super().__init__(dim=2, kind="discrete")
+    ...     def forward(self, x, u=None):
+    ...         return x * torch.tensor([0.5, 0.25], dtype=x.dtype)
+    >>> spec = dl.lyapunov_spectrum(Shrink(), [1.0, 1.0], n_steps=200, n_starts=4)
+    >>> spec
+    LyapunovSpectrum([-0.6931 +- 0.0000, -1.3863 +- 0.0000] per step; Kaplan-Yorke 0.000, 4 starts)
+    >>> bool(np.allclose(spec.exponents, np.log([0.5, 0.25])))
+    True
+    >>> bool(np.isclose(spec.sum, np.log(0.5 * 0.25))), spec.per_start.shape
+    (True, (4, 2))
+    >>> (spec.per_time(0.5) / spec.exponents).tolist()  # per time unit when a bin lasts 0.5
+    [2.0, 2.0]
     """
 
     exponents: np.ndarray

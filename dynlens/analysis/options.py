@@ -62,6 +62,22 @@ class SolverOptions:
     adam_lr : float, optional
         Adam learning rate; default 0.02 times the per-coordinate spread of the initial
         states.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> lorenz = dl.systems.get("lorenz")
+    >>> states = lorenz.trajectory(200)
+    >>> found = dl.find_fixed_points(lorenz, states, n_inits=32, progress=False,
+    ...                              solver=dl.analysis.SolverOptions(max_iter=50))
+    >>> unsearched = dl.find_fixed_points(lorenz, states, n_inits=32, progress=False,
+    ...                                   solver=dl.analysis.SolverOptions(max_iter=0))
+    >>> len(found), len(unsearched)  # Lorenz's three fixed points; none without a search
+    (3, 0)
+    >>> SolverOptions(max_iter=20.5)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: max_iter: expected a non-negative integer, found 20.5
     """
 
     max_iter: int = 50
@@ -89,6 +105,22 @@ class Tolerances:
         Unconverged candidates with ``q`` at most this are slow points (``tol_slow``).
     marginal : float, optional
         Per-bin growth rate under which an eigen-direction is marginal (``marginal_tol``).
+
+    Examples
+    --------
+    >>> Tolerances()  # every tolerance derived from the dtype and the states' scale
+    Tolerances(q=None, unique=None, slow=None, marginal=None)
+    >>> import dynlens as dl
+    >>> lorenz = dl.systems.get("lorenz")
+    >>> strict = dl.analysis.Tolerances(q=1e-10)
+    >>> fps = dl.find_fixed_points(lorenz, lorenz.trajectory(200), n_inits=32,
+    ...                            tolerances=strict, progress=False)
+    >>> fps.info["tol_q"], bool(fps.q.max() <= 1e-10), len(fps)
+    (1e-10, True, 3)
+    >>> Tolerances(q=0)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: q: expected a positive finite number, found 0
     """
 
     q: float | None = None

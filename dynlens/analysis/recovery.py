@@ -19,10 +19,16 @@ def true_system(data: Any, system: Any = None) -> Any:
     the one :func:`dynlens.simulate` recorded in ``data.metadata`` (with its parameters),
     else None.
 
+    Examples
+    --------
     >>> import dynlens as dl
     >>> data = dl.simulate("lorenz", n_neurons=5, n_trials=4, n_bins=10, seed=0)
-    >>> dl.analysis.true_system(data).name
+    >>> dl.analysis.true_system(data).name  # recorded by dl.simulate
     'lorenz'
+    >>> dl.analysis.true_system(data, "rossler").name  # given: it wins
+    'rossler'
+    >>> print(dl.analysis.true_system(dl.NeuralDataset(data.spikes)))  # recorded spikes
+    None
     """
     from .. import systems
 

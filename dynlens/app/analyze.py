@@ -8,14 +8,19 @@ system's. ``dynlens demo`` writes its analysis with the same :func:`analysis_sec
 
 Examples
 --------
+A report folder from a model and its data (an untrained model here, at toy sizes; see
+:func:`run_analysis` for what the folder holds):
+
+>>> import pathlib, shutil, tempfile
 >>> import dynlens as dl
 >>> from dynlens.app.analyze import run_analysis
->>> data = dl.simulate("arneodo", n_neurons=10, n_trials=40, n_bins=20, seed=0)
->>> model = dl.models.SAE(n_neurons=10, latent_dim=3, hidden_size=16, encoder_size=8)
->>> path = run_analysis(model, data, "analysis-doctest", n_inits=64, progress=False)
->>> path.name
-'report.md'
->>> import shutil; shutil.rmtree("analysis-doctest")
+>>> data = dl.simulate("arneodo", n_neurons=6, n_trials=8, n_bins=10, seed=0)
+>>> model = dl.models.SAE(n_neurons=6, latent_dim=3, hidden_size=8, encoder_size=8)
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "analysis"
+>>> path = run_analysis(model, data, out, n_inits=16, progress=False, lyapunov_steps=20)
+>>> path == out / "report.md", (out / "report.html").is_file()
+(True, True)
+>>> shutil.rmtree(out.parent)
 """
 
 from __future__ import annotations
@@ -442,6 +447,25 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
         Show the search's progress bar.
     lyapunov_steps : int, optional
         Bins per start of the Lyapunov spectra (default: :func:`dynlens.lyapunov_spectrum`'s).
+
+    Examples
+    --------
+    An untrained model at toy sizes (a few seconds, mostly drawing the figures):
+
+    >>> import json, pathlib, shutil, tempfile
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=6, n_trials=8, n_bins=10, seed=0)
+    >>> model = dl.models.SAE(n_neurons=6, latent_dim=3, hidden_size=8, encoder_size=8)
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> path = run_analysis(model, data, out, n_inits=16, progress=False, lyapunov_steps=20)
+    >>> path.name, sorted(p.name for p in out.glob("*.csv"))
+    ('report.md', ['fixed_point_comparison.csv', 'fixed_points.csv'])
+    >>> summary = json.loads((out / "summary.json").read_text())
+    >>> summary["model"], summary["system"], summary["matched"] + summary["missing"]
+    ('NODE-3', 'arneodo', 3)
+    >>> path.read_text().splitlines()[0]
+    '# dynlens analysis report'
+    >>> shutil.rmtree(out)
     """
     started = time.perf_counter()
     check_output_path(out, "out", folder=True)  # before the search, not after it

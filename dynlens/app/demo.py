@@ -101,6 +101,34 @@ def run_demo(out: str | Path = "dynlens-demo", *, model: str = "sae", fast: bool
         torch's CPU threads (see :mod:`dynlens.threads`); the first progress line says it.
     settings : DemoSettings, optional
         Other sizes than :data:`FULL` / :data:`FAST` (the report says they were used).
+
+    Examples
+    --------
+    A toy demo (NODE-3 and GRU-3 trained for one epoch on 20 trials). It takes a few
+    seconds, mostly drawing figures, so it is not run as a doctest; ``tests/test_report.py``
+    runs the demo of every family at toy sizes.
+
+    >>> import json, pathlib, shutil, tempfile
+    >>> toy = DemoSettings(n_trials=20, n_bins=10, n_inits=16, invariants=False,
+    ...                    fit={"sae": {"max_epochs": 1, "batch_size": 8}})
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> path = run_demo(out, settings=toy, progress=False, threads=1)  # doctest: +SKIP
+    >>> path.name, (out / "report.html").is_file()  # doctest: +SKIP
+    ('report.md', True)
+    >>> json.loads((out / "settings.json").read_text())["n_trials"]  # doctest: +SKIP
+    20
+    >>> "Custom settings" in path.read_text()  # doctest: +SKIP
+    True
+
+    A mistake is refused before any work, and nothing is written:
+
+    >>> run_demo(out / "demo", model="gru")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: model: expected one of 'sae', 'lfads', 'ndt', found 'gru'
+    >>> (out / "demo").exists()
+    False
+    >>> shutil.rmtree(out)
     """
     model = check_choice(model, MODELS, "model")
     check_output_path(out, "out", folder=True)  # before any work

@@ -68,6 +68,18 @@ class LossTerms:
         Named parts and weights (e.g. ``{"nll": ..., "kl_ic": ..., "kl_weight": ...}``),
         recorded by ``fit`` as history columns ``train_<name>`` (their mean over batches).
         A model whose loss has one part may leave it empty.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dynlens.models import SAE, poisson_nll
+    >>> log_rates, spikes = torch.zeros(2, 5, 3), torch.ones(2, 5, 3)
+    >>> terms = LossTerms(poisson_nll(log_rates, spikes), {"nll": 1.0})
+    >>> round(float(terms.total), 4), terms.terms  # rate 1, count 1: a NLL of 1 per entry
+    (1.0, {'nll': 1.0})
+    >>> out = SAE(n_neurons=3, latent_dim=2, generator="gru").loss(spikes)
+    >>> type(out).__name__, out.total.shape, out.total.requires_grad, out.terms
+    ('LossTerms', torch.Size([]), True, {})
     """
 
     total: torch.Tensor
@@ -79,6 +91,43 @@ class Model(nn.Module):
 
     Subclasses set ``model_type`` and ``config``, and implement ``loss`` and ``infer``;
     those with a generator register it as the submodule ``dynamics``.
+
+    Examples
+    --------
+    A family of one learnable rate per neuron, constant in time (no generator):
+
+    >>> import dataclasses, numpy as np, torch
+    >>> from dynlens.models import Inference, poisson_nll
+    >>> @dataclasses.dataclass
+    ... class MeanRateConfig:
+    ...     n_neurons: int
+    ...     def to_dict(self):
+    ...         return dataclasses.asdict(self)
+    >>> class MeanRate(Model):
+    ...     model_type = "mean_rate"
+    ...     def __init__(self, n_neurons):
+    ...         super().__init__()
+    ...         self.config = MeanRateConfig(n_neurons)
+    ...         self.log_rate = torch.nn.Parameter(torch.zeros(n_neurons))
+    ...     def loss(self, batch, *, n_bins=None, epoch=0):
+    ...         return LossTerms(poisson_nll(self.log_rate.expand_as(batch), batch))
+    ...     def infer(self, data, batch_size=512, threads="auto"):
+    ...         spikes = spikes_of(data, self.n_neurons)
+    ...         log_rates = self.log_rate.detach().expand(*spikes.shape).numpy()
+    ...         return Inference(rates=np.exp(log_rates), log_rates=log_rates)
+    >>> model = MeanRate(n_neurons=3)
+    >>> model.n_neurons, model.heldout_neurons, model.n_forward, model.label
+    (3, [], 0, 'MeanRate')
+    >>> round(float(model.loss(torch.ones(2, 4, 3)).total.detach()), 4)  # rate 1, count 1
+    1.0
+    >>> model.infer(np.zeros((2, 4, 3)))
+    Inference(rates=(2, 4, 3), latents=None)
+    >>> MeanRate.from_config(model.config.to_dict()).config == model.config
+    True
+    >>> model.dynamics
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensNoDynamicsError: model.dynamics: a MeanRate model has no generator ...
     """
 
     model_type: ClassVar[str] = ""
@@ -291,7 +340,24 @@ _REGISTRY: dict[str, type[Model]] = {}
 
 
 def register(cls: type[Model]) -> type[Model]:
-    """Add a model family to the registry (usable as a class decorator); returns ``cls``."""
+    """Add a model family to the registry (usable as a class decorator); returns ``cls``.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> dl.models.register(dl.models.SAE) is dl.models.SAE  # again: harmless; or @register
+    True
+    >>> dl.models.register(dict)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: cls: expected a subclass of dynlens.models.Model, found <class 'dict'>
+    >>> class Unnamed(dl.models.Model):  # no model_type
+    ...     pass
+    >>> dl.models.register(Unnamed)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: cls: expected a non-empty string model_type on Unnamed, found ''
+    """  # noqa: E501
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise DynlensTypeError(
             f"cls: expected a subclass of dynlens.models.Model, found {cls!r}")
@@ -304,12 +370,31 @@ def register(cls: type[Model]) -> type[Model]:
 
 
 def available() -> list[str]:
-    """Names of the registered model families, sorted."""
+    """Names of the registered model families, sorted.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> names = dl.models.available()
+    >>> {"lfads", "ndt", "sae"} <= set(names), names == sorted(names)
+    (True, True)
+    """
     return sorted(_REGISTRY)
 
 
 def get(name: str) -> type[Model]:
-    """The registered class called ``name``."""
+    """The registered class called ``name``.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> dl.models.get("sae") is dl.models.SAE
+    True
+    >>> dl.models.get("sea")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: model: expected one of ..., found 'sea'; did you mean 'sae'?
+    """
     return _REGISTRY[check_choice(name, available(), "model")]
 
 

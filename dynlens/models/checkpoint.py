@@ -106,6 +106,25 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
 
     Loading never unpickles arbitrary objects: a file that needs it raises
     :class:`~dynlens.errors.DynlensUnsafeCheckpointError` without running anything.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> import dynlens as dl
+    >>> model = dl.models.SAE(n_neurons=4, latent_dim=2, generator="gru", heldout_neurons=[3])
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> model.save(folder / "model.pt")
+    >>> clone = load_model(folder / "model.pt")
+    >>> type(clone).__name__, clone.config == model.config, clone.heldout_neurons
+    ('SAE', True, [3])
+    >>> spikes = np.ones((2, 5, 4))
+    >>> bool(np.allclose(clone.infer(spikes).rates, model.infer(spikes).rates))
+    True
+    >>> load_model(folder / "missing.pt")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensFileNotFoundError: path: expected an existing checkpoint file, ...
     """
     payload = read_checkpoint(path)
     model_type = payload.get("model_type")

@@ -94,6 +94,21 @@ class GRUDynamics(_CellDynamics):
         Latent dimension (= hidden size: capacity is tied to dimensionality).
     n_inputs : int
         Input size of the cell; the input is zero unless ``u`` is given. The paper uses 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = GRUDynamics(dim=3)
+    >>> f
+    GRUDynamics(
+      dim=3, kind='discrete', dt=None
+      (cell): GRUCell(1, 3)
+    )
+    >>> sum(p.numel() for p in f.parameters()) == 3 * 3 * (3 + 3)  # 3 d (d + 3)
+    True
+    >>> x = torch.randn(4, 3)
+    >>> bool(torch.equal(f(x), f.cell(torch.zeros(4, 1), x)))  # the cell with zero input
+    True
     """
 
     def __init__(self, dim: int, n_inputs: int = 1) -> None:
@@ -138,7 +153,17 @@ class GRUDynamics(_CellDynamics):
 
 
 class RNNDynamics(_CellDynamics):
-    """Vanilla tanh RNN cell with zero input (``kind="discrete"``)."""
+    """Vanilla tanh RNN cell with zero input (``kind="discrete"``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = RNNDynamics(dim=2)
+    >>> x = torch.randn(5, 2)
+    >>> step = torch.tanh(x @ f.cell.weight_hh.T + f.cell.bias_hh + f.cell.bias_ih)
+    >>> bool(torch.allclose(f(x), step, atol=1e-6))  # tanh(W_hh x + b), input zero
+    True
+    """
 
     def __init__(self, dim: int, n_inputs: int = 1) -> None:
         super().__init__(dim, n_inputs)
@@ -175,6 +200,20 @@ class NODEDynamics(Dynamics):
         Number of hidden layers.
     dt : float
         One data bin in model time units.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = NODEDynamics(dim=2, hidden_size=8, dt=0.05)
+    >>> f.kind, f.dt
+    ('continuous', 0.05)
+    >>> x = torch.randn(4, 2)
+    >>> bool(torch.equal(f(x), f.field(x)))  # the MLP is the velocity dx/dt
+    True
+    >>> f(x, u=torch.ones(1))
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: u: NODEDynamics takes no input; expected None, found a tensor
     """
 
     def __init__(
@@ -192,7 +231,18 @@ class NODEDynamics(Dynamics):
 
 
 class DiscreteNODEDynamics(Dynamics):
-    """Residual map ``x <- x + step * MLP(x)`` (``kind="discrete"``); the paper's step is 0.1."""
+    """Residual map ``x <- x + step * MLP(x)`` (``kind="discrete"``); the paper's step is 0.1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = DiscreteNODEDynamics(dim=2, hidden_size=8, step=0.5)
+    >>> f.kind, f.dt
+    ('discrete', None)
+    >>> x = torch.randn(4, 2)
+    >>> bool(torch.allclose(f(x), x + 0.5 * f.field(x)))
+    True
+    """
 
     def __init__(
         self, dim: int, hidden_size: int = 128, n_layers: int = 1, step: float = 0.1
@@ -212,7 +262,17 @@ class DiscreteNODEDynamics(Dynamics):
 
 
 class LinearDynamics(Dynamics):
-    """Linear map ``x <- A x + b`` (``kind="discrete"``), initialised near the identity."""
+    """Linear map ``x <- A x + b`` (``kind="discrete"``), initialised near the identity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = LinearDynamics(dim=3)
+    >>> f(torch.zeros(2, 3)).tolist()  # b starts at zero
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> bool(torch.allclose(f.linear.weight, torch.eye(3), atol=0.1))  # A starts near I
+    True
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__(dim=dim, kind="discrete", dt=None)
@@ -235,6 +295,16 @@ class ResidualRNNDynamics(Dynamics):
     The discrete NODE with its MLP replaced by one tanh layer of width ``dim``: capacity
     tied to dimensionality again, as in a vanilla RNN, but a step that starts near the
     identity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = ResidualRNNDynamics(dim=3, step=0.2)
+    >>> sum(p.numel() for p in f.parameters())  # d (d + 1): tied to the dimension
+    12
+    >>> x = torch.randn(4, 3)
+    >>> bool(torch.allclose(f(x), x + 0.2 * torch.tanh(f.layer(x))))
+    True
     """
 
     def __init__(self, dim: int, step: float = 0.1) -> None:

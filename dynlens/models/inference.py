@@ -30,6 +30,20 @@ class Inference:
         Inferred inputs ``[trials, bins, co_dim]`` (LFADS with a controller; None elsewhere).
     extras : dict
         Model-specific outputs (e.g. LFADS's ``"ic_std"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dynlens as dl
+    >>> model = dl.models.SAE(n_neurons=4, latent_dim=2, generator="gru")
+    >>> out = model.infer(np.ones((3, 5, 4)))  # 3 trials x 5 bins x 4 neurons
+    >>> out
+    Inference(rates=(3, 5, 4), latents=(3, 5, 2))
+    >>> out.n_trials, out.initial_conditions.shape, bool(np.allclose(np.log(out.rates),
+    ...                                                              out.log_rates))
+    (3, (3, 2), True)
+    >>> Inference(rates=np.ones((2, 5, 4)), log_rates=np.zeros((2, 5, 4))).latents is None
+    True
     """
 
     rates: np.ndarray

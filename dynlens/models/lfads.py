@@ -49,7 +49,20 @@ _SIZES = ("ic_dim", "n_factors", "ic_enc_dim", "gen_dim", "ci_enc_dim", "con_dim
 
 @dataclass
 class LFADSConfig:
-    """Everything needed to rebuild an :class:`LFADS` (JSON in checkpoints); see LFADS."""
+    """Everything needed to rebuild an :class:`LFADS` (JSON in checkpoints); see LFADS.
+
+    Examples
+    --------
+    >>> config = LFADSConfig(n_neurons=6, heldout_neurons=[5, 2], co_dim=0)
+    >>> config.heldout_neurons, config.gen_dim  # sorted; the published default size
+    ([2, 5], 200)
+    >>> LFADSConfig(**config.to_dict()) == config  # the JSON round trip of checkpoints
+    True
+    >>> LFADSConfig(n_neurons=6, dropout=1.5)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: dropout: ...
+    """
 
     n_neurons: int
     ic_dim: int = 64

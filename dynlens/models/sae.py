@@ -51,6 +51,19 @@ class SAEConfig:
     """Everything needed to rebuild an :class:`SAE` (serialised as JSON in checkpoints).
 
     See :class:`SAE` for the meaning of each field.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> config = SAEConfig(n_neurons=5, latent_dim=2, generator="gru")
+    >>> config.hidden_size, config.heldout_neurons, config.n_forward  # unset, none, unset
+    (None, [], None)
+    >>> dl.models.SAE(**config.to_dict()).config == config  # what checkpoints rebuild
+    True
+    >>> SAEConfig(n_neurons=5, latent_dim=2, generator="gru", hidden_size=8)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: hidden_size: a 'gru' generator's capacity is tied to ...
     """
 
     n_neurons: int
