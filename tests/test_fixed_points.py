@@ -390,7 +390,7 @@ def test_figures(lorenz):
         t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("unstable (3)" in s for s in labels)
     eig = plots.eigenvalues(fps)
-    assert eig.axes[0].get_xlabel() == "Re $\\lambda$"
+    assert eig.axes[0].get_xlabel().startswith("Re $\\lambda$ (per time unit")
     assert isinstance(plots.eigenvalues(fps, per_bin=True), Figure)
     wide = FixedPoints._build(np.c_[fps.xstar, fps.xstar], fps.q, np.tile(
         np.eye(6) * -1.0, (3, 1, 1)), "continuous", 0.1, 1e-8)

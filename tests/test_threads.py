@@ -64,14 +64,22 @@ def test_bad_thread_counts_are_refused_by_every_entry_point(make_sae, tiny_data,
 def test_cli_refuses_a_bad_thread_count(capsys):
     with pytest.raises(SystemExit):
         cli_main(["evaluate", "model.pt", "data.h5", "--threads", "0"])
-    assert "threads: expected 'auto' or a positive integer, found 0" in capsys.readouterr().err
+    assert "--threads: expected 'auto' or a positive integer, found '0'" in \
+        capsys.readouterr().err
 
 
 def test_cli_says_its_thread_count_first(tmp_path: Path, capsys):
+    # simulate uses no torch (scipy integrates the systems), so only commands that run a
+    # model say it, once their arguments are checked
     assert cli_main(["simulate", "arneodo", "--out", str(tmp_path / "d.h5"), "--trials", "10",
                      "--bins", "5", "--neurons", "3", "--threads", "1"]) == 0
+    assert "torch threads" not in capsys.readouterr().err
+    dl.models.SAE(n_neurons=3, latent_dim=3, hidden_size=8, encoder_size=4).save(
+        tmp_path / "m.pt")
+    assert cli_main(["evaluate", str(tmp_path / "m.pt"), str(tmp_path / "d.h5"),
+                     "--threads", "1"]) == 0
     assert (capsys.readouterr().err.splitlines()[0]
-            == "dynlens simulate: torch threads: 1 (as asked)")
+            == "dynlens evaluate: torch threads: 1 (as asked)")
 
 
 def test_auto_uses_the_free_cores_up_to_what_the_work_can_use(monkeypatch):
