@@ -2,6 +2,10 @@
 
     python3 benchmarks/run.py                 # all (about an hour on 2 CPU cores)
     python3 benchmarks/run.py fixed_points    # only the named ones
+    python3 benchmarks/run.py inference       # NDT, LFADS and SAE inference speed
+
+Every ``bench_<name>.py`` in this folder is found by its file name, so a new benchmark joins
+the run by being put in this folder.
 
 Each ``bench_<name>.py`` writes ``bench_<name>.md`` (and figures) next to itself; see its
 docstring for what it measures. They run in sequence, never side by side: every table

@@ -44,7 +44,16 @@ POSITIONS = ("learned", "sinusoidal")
 
 @dataclass
 class NDTConfig:
-    """Everything needed to rebuild an :class:`NDT` (JSON in checkpoints); see NDT."""
+    """Everything needed to rebuild an :class:`NDT` (JSON in checkpoints); see NDT.
+
+    Examples
+    --------
+    >>> config = NDTConfig(n_neurons=6, n_layers=2, n_heads=1, n_forward=5)
+    >>> config.n_forward, config.to_dict()["mask_ratio"]
+    (5, 0.25)
+    >>> NDT(**config.to_dict()).config == config
+    True
+    """
 
     n_neurons: int
     latent_dim: int | None = None
@@ -148,8 +157,9 @@ class NDT(Model):
     #: Whether the encoder layers may take PyTorch's fused eval-mode kernel
     #: (``nn.TransformerEncoderLayer``'s fast path) on the CPU. Off: on the CPU that kernel
     #: was slower than the layers' ordinary path, whose attention is
-    #: ``F.scaled_dot_product_attention`` (1.15x at one trial, 1.4x at 256 trials with a band
-    #: mask; ``benchmarks/bench_inference.md``). Other devices keep PyTorch's choice.
+    #: ``F.scaled_dot_product_attention`` (1.14x at one trial, 1.3x at 256 trials, with a
+    #: band mask, one thread; ``benchmarks/bench_inference.md``). Other devices keep PyTorch's
+    #: choice.
     cpu_fast_path: ClassVar[bool] = False
 
     def __init__(self, n_neurons: int, latent_dim: int | None = None,
@@ -200,7 +210,7 @@ class NDT(Model):
                 "bins_per_group": 0}
 
     # -- the forward pass -------------------------------------------------------------
-    def constant(self, name: str, n_bins: int, device: torch.device, dtype: torch.dtype,
+    def _constant(self, name: str, n_bins: int, device: torch.device, dtype: torch.dtype,
                  build: Any) -> torch.Tensor:
         """``build(n_bins, device, dtype)``, built once per length, device and dtype and then
         reused (outside inference mode, so that training may use what inference built)."""
@@ -216,7 +226,7 @@ class NDT(Model):
         (outside the band), 0 elsewhere; None without a band. Cached per length."""
         if self.config.context_backward is None and self.config.context_forward is None:
             return None
-        return self.constant("band", n_bins, device, dtype, self._band)
+        return self._constant("band", n_bins, device, dtype, self._band)
 
     def _band(self, n_bins: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         back, fwd = self.config.context_backward, self.config.context_forward
@@ -238,7 +248,7 @@ class NDT(Model):
                     f"spikes: expected at most max_bins={self.config.max_bins} bins for "
                     f"learned positions, found {n_bins}")
             return self.position[:n_bins]
-        return self.constant("sinusoid", n_bins, device, torch.float32,
+        return self._constant("sinusoid", n_bins, device, torch.float32,
                              lambda n, dev, dtype: _sinusoid(n, width, dev, dtype))
 
     def forward(self, spikes: torch.Tensor, bin_mask: torch.Tensor | None = None, *,
