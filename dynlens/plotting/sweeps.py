@@ -37,6 +37,7 @@ def _prepare(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
                                                          "fp_matched_fraction"),
           *, x: str = "latent_dim", by: str = "dataset", hue: str = "model",
+          reference: pd.DataFrame | None = None, reference_label: str = "reference",
           title: str | None = None) -> Figure:
     """Metrics against latent size: one column per dataset, one row per metric.
 
@@ -52,6 +53,12 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
         Columns to plot; ``"fp_matched_fraction"`` is ``fp_matched / fp_true``.
     x, by, hue : str
         Columns for the horizontal axis, the panel columns and the lines.
+    reference : DataFrame, optional
+        Values to compare with (published means, say): rows with the ``by``, ``hue`` and
+        ``x`` columns and any of the ``metrics``, drawn as dashed lines with crosses in each
+        model's colour.
+    reference_label : str
+        The reference's legend entry.
     title : str, optional
 
     Examples
@@ -84,6 +91,8 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
                 mean = runs.groupby(x)[metric].mean()
                 ax.plot(mean.index, mean.values, "-o", color=f"C{k}", ms=4, label=str(model))
                 ax.scatter(runs[x], runs[metric], color=f"C{k}", s=10, alpha=0.45, lw=0)
+                _draw_reference(ax, reference, {by: column, hue: model}, x, metric, f"C{k}",
+                                label=reference_label if i == j == 0 and k == 0 else None)
             ax.set_xscale("log")
             ax.set_xticks(sizes, [str(s) for s in sizes])
             ax.minorticks_off()
@@ -104,6 +113,19 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
     fig.suptitle(title or f"lines: mean over {seeds} seed{'s' if n_seeds.max() > 1 else ''}; "
                           f"dots: each run", fontsize=9)
     return fig
+
+
+def _draw_reference(ax, reference: pd.DataFrame | None, where: dict, x: str, metric: str,
+                    color: str, label: str | None) -> None:
+    if reference is None or metric not in reference:
+        return
+    rows = reference
+    for column, value in where.items():
+        rows = rows[rows[column] == value]
+    rows = rows.dropna(subset=[metric]).sort_values(x)
+    if len(rows):
+        ax.plot(rows[x], rows[metric], "x--", color=color, lw=0.8, ms=5, alpha=0.8,
+                label=label)
 
 
 def _true_dim(runs: pd.DataFrame) -> int | None:
