@@ -261,7 +261,7 @@ def test_reads_hand_built_lfads_torch_file_with_heldout_and_forward_bins(tmp_pat
     assert data.heldout_neurons.tolist() == [5, 6]
     assert {k: v.tolist() for k, v in data.splits.items()} == {
         "train": [0, 1, 2, 3, 4, 5], "valid": [6, 7], "test": [8]}
-    assert data.metadata["lfads_forward_bins"] == 2
+    assert data.metadata["lfads_forward_bins"] == 2 and data.n_forward == 2
     # and it writes back the same encod/recon data
     write_lfads_h5(data, tmp_path / "again.h5", layout="lfads_torch")
     with h5py.File(tmp_path / "again.h5", "r") as f:

@@ -88,6 +88,20 @@ def test_files_keep_n_forward_and_mark_their_version(tmp_path, forward_data, suf
     assert dl.load_dataset(path).n_forward == 0
 
 
+@pytest.mark.parametrize("layout", ["lfads", "lfads_torch"])
+def test_lfads_files_keep_the_forward_bins_out_of_the_encoder_input(tmp_path, forward_data,
+                                                                   layout):
+    path = tmp_path / "lfads.h5"
+    dl.data.write_lfads_h5(forward_data, path, layout=layout)
+    back = dl.data.read_lfads_h5(path)
+    assert back.n_forward == N_FORWARD
+    np.testing.assert_array_equal(back.spikes, forward_data.spikes)
+    if layout == "lfads_torch":  # the encoder's data stop before the forward bins
+        with h5py.File(path, "r") as f:
+            assert f["train_encod_data"].shape[1] == N_BINS
+            assert f["train_recon_data"].shape[1] == N_BINS + N_FORWARD
+
+
 @pytest.mark.parametrize("bad", [-1, 14, 20, 1.5, True, "2"])
 def test_bad_n_forward_is_refused_everywhere(forward_data, bad):
     with pytest.raises(DynlensError, match="^n_forward:"):

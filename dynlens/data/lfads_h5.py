@@ -161,13 +161,15 @@ def write_lfads_h5(data: NeuralDataset, path: str | os.PathLike, conversion_fact
     # lfads-torch puts held-in neurons first and held-out ones last in recon_data.
     order = (np.concatenate([data.heldin_neurons, data.heldout_neurons])
              if layout == "lfads_torch" else np.arange(data.n_neurons))
-    n_fwd = int(data.metadata.get("lfads_forward_bins", 0)) if layout == "lfads_torch" else 0
-    n_fwd = n_fwd if 0 < n_fwd < data.n_bins else 0
+    # forward-prediction bins: lfads-torch keeps them out of encod_data (the encoder's input)
+    n_fwd = data.n_forward or int(data.metadata.get("lfads_forward_bins", 0))
+    n_fwd = n_fwd if layout == "lfads_torch" and 0 < n_fwd < data.n_bins else 0
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["dynlens_metadata"] = json.dumps(data.metadata)
         if data.bin_width is not None:
             f.attrs["dynlens_bin_width"] = float(data.bin_width)
         f.attrs["dynlens_heldout_neurons"] = json.dumps(data.heldout_neurons.tolist())
+        f.attrs["dynlens_n_forward"] = int(data.n_forward)
         f.attrs["dynlens_neuron_order"] = json.dumps(order.tolist())
         f.create_dataset("conversion_factor", data=conversion_factor)
         for name, idx in data.splits.items():
@@ -426,10 +428,12 @@ def _read_fields(f: h5py.File, path: Path) -> dict:
     if "dynlens_metadata" not in f.attrs:  # a foreign file: say where the data came from
         metadata = {"source_format": layout, "source_path": str(path), "conversion_factor": cf,
                     **metadata}
+    # forward bins: recorded by dynlens, else the bins lfads-torch's encod_data leaves out
+    n_forward = int(f.attrs.get("dynlens_n_forward", metadata.get("lfads_forward_bins", 0)))
     return {"spikes": gather("spikes", True), "rates": gather("rates", True),
             "inputs": gather("inputs", False), "latents": gather("latents", False),
             "splits": splits, "heldout_neurons": heldout, "bin_width": bin_width,
-            "metadata": metadata}
+            "metadata": metadata, "n_forward": n_forward}
 
 
 def read_lfads_output(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
