@@ -28,6 +28,18 @@ def test_every_command_has_help(command, capsys):
     assert "usage: dynlens " + command in capsys.readouterr().out
 
 
+def test_simulate_heldout_and_forward_bins_match_the_api(tmp_path):
+    path = tmp_path / "data.h5"
+    assert main(["simulate", "lorenz", "--out", str(path), "--neurons", "6", "--trials", "12",
+                 "--bins", "10", "--heldout", "2", "--forward", "3"]) == 0
+    data = dl.load_dataset(path)
+    reference = dl.simulate("lorenz", n_neurons=6, n_trials=12, n_bins=10, n_heldout=2,
+                            n_forward=3)
+    assert data.n_forward == 3 and data.n_bins == 13
+    assert data.heldout_neurons.tolist() == reference.heldout_neurons.tolist()
+    np.testing.assert_array_equal(data.spikes, reference.spikes)
+
+
 def test_simulate_train_evaluate_round_trip(tmp_path, capsys):
     data_path, model_path = tmp_path / "data.h5", tmp_path / "model.pt"
     assert main(["simulate", "arneodo", "--out", str(data_path), "--neurons", "5",

@@ -194,7 +194,7 @@ def _cmd_simulate(args: argparse.Namespace, announce) -> int:
     check_choice(args.system, SYSTEMS, "system")
     data = simulate(args.system, n_neurons=args.neurons, n_trials=args.trials, n_bins=args.bins,
                     pts_per_period=args.pts_per_period, seed=args.seed, n_heldout=args.heldout,
-                    independent_trials=args.independent_trials or None)
+                    n_forward=args.forward, independent_trials=args.independent_trials or None)
     data.save(out)
     print(data)
     print(f"saved to {out}; next: dynlens train {out} --out model.pt")
@@ -391,6 +391,9 @@ def _add_simulate(commands, common: argparse.ArgumentParser) -> None:
                           "system's published value)")
     sim.add_argument("--heldout", type=_count, default=0,
                      help="held-out neurons for co-smoothing (never given to the encoder)")
+    sim.add_argument("--forward", type=_count, default=0,
+                     help="forward-prediction bins simulated after --bins (never given to "
+                          "the encoder; scored as fp-bps)")
     sim.add_argument("--independent-trials", action="store_true",
                      help="start each trial from its own point on the attractor (default: "
                           "the system's published recipe)")
