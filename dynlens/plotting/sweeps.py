@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import DynlensValueError
 from ._style import new_figure
@@ -18,6 +19,10 @@ _LABELS = {"rate_r2": "rate R2", "state_r2": "state R2 (true -> inferred)",
            "bps": "bits per spike", "fp_matched_fraction": "fixed points matched\n(fraction)",
            "fp_spurious": "spurious fixed points", "fp_eigenvalue_error":
            "eigenvalue error\n(matched points)", "fp_score": "fixed-point score"}
+
+
+_COUNTS = ("fp_true", "fp_model", "fp_matched", "fp_missing", "fp_spurious",
+           "fp_stability_agree", "epochs")
 
 
 def _prepare(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
@@ -97,6 +102,8 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
             ax.set_xticks(sizes, [str(s) for s in sizes])
             ax.minorticks_off()
             ax.grid(alpha=0.3)
+            if metric in _COUNTS:  # whole numbers of fixed points or epochs
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             if metric.endswith("r2") or metric == "fp_matched_fraction":
                 low = min(0.0, float(np.nanmin(done[metric])))
                 ax.set_ylim(max(low, -0.5) - 0.03, 1.03)
