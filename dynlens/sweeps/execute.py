@@ -24,7 +24,7 @@ import torch
 from ..utils import atomic_path, json_default, seed_everything
 from .spec import RunSpec
 
-__all__ = ["RESULT", "execute_run", "failure_files", "write_run"]
+__all__ = ["RESULT", "execute_run", "failure_files", "run_files", "write_run"]
 
 RESULT = "result.json"  # written last: its presence marks a finished (done or failed) run
 RUNNING = "running.json"  # pid of the process working on the run, while it works
@@ -103,13 +103,20 @@ def run_in_worker(run: RunSpec, dataset_path: str, run_dir: str, fit_options: di
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(run_dir / RUNNING) as tmp:
         tmp.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+    write_run(run_dir, run_files(run, lambda: load_dataset(dataset_path), fit_options,
+                                 analysis, threads, device))
+
+
+def run_files(run: RunSpec, load: Any, fit_options: dict, analysis: dict, threads: int,
+              device: str = "cpu") -> dict[str, bytes]:
+    """What a worker of either executor does: ``threads`` torch threads, the data from
+    ``load()``, :func:`execute_run`; a failure anywhere becomes the run's recorded failure
+    (:func:`failure_files`) instead of stopping the sweep."""
     torch.set_num_threads(threads)
     try:
-        files = execute_run(run, load_dataset(dataset_path), fit_options, analysis, threads,
-                            device)
+        return execute_run(run, load(), fit_options, analysis, threads, device)
     except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
-        files = failure_files(run, traceback.format_exc(limit=8))
-    write_run(run_dir, files)
+        return failure_files(run, traceback.format_exc(limit=8))
 
 
 def run_from_folder(out_dir: str | os.PathLike, run_id: str, threads: int,

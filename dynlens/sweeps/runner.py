@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import DynlensMissingDependencyError, DynlensValueError
 from ..threads import auto_threads, check_threads
 from ..utils import atomic_path, check_choice, check_positive_int
-from .execute import failure_files, write_run
+from .execute import failure_files, run_files, write_run
 from .results import SPEC_FILE, load_results, run_status
 from .spec import RunSpec, Sweep
 
@@ -309,14 +309,4 @@ def _collect(futures: dict, job: _Job, ray_wait: Callable, outcome: Callable) ->
 def _ray_task(run: RunSpec, data: Any, fit_options: dict, analysis: dict, threads: int,
               device: str) -> dict[str, bytes]:
     """A Ray task: one run's files (a failure inside the run is recorded, not raised)."""
-    import traceback
-
-    import torch
-
-    from .execute import execute_run
-
-    torch.set_num_threads(threads)
-    try:
-        return execute_run(run, data, fit_options, analysis, threads, device)
-    except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
-        return failure_files(run, traceback.format_exc(limit=8))
+    return run_files(run, lambda: data, fit_options, analysis, threads, device)
