@@ -2,6 +2,7 @@
 
     python3 studies/capacity_vs_dimensionality/run.py --workers 2   # run (resumable)
     python3 studies/capacity_vs_dimensionality/run.py --plot        # figures and summary only
+    python3 studies/capacity_vs_dimensionality/run.py --table       # the README's table
 
 The sweep folder ``sweep/`` holds each run's ``result.json`` and ``history.csv`` (checkpoints
 and the simulated datasets are not committed: ``dl.simulate`` with the spec's seed remakes
@@ -63,11 +64,47 @@ def plot(table) -> None:
     save_figure(fig, HERE / "results.png")
 
 
+def _mean_sd(values, digits: int = 3) -> str:
+    """``"0.961 ± 0.002"`` over seeds (the mean alone for one seed)."""
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def markdown_table(table) -> str:
+    """The README's table: per cell, means ± standard deviations over the finished seeds,
+    published means in brackets, fixed points as mean matched / missing / spurious and the
+    number of seeds that recovered every true point (right stability, nothing spurious)."""
+    done = table[table.status == "done"]
+    published = PUBLISHED.set_index(["dataset", "model", "latent_dim"])
+    header = ("| system | model | seeds | rate R2 | state R2 | decode R2 | fixed points | "
+              "all recovered | eig. | min |")
+    lines = [header, "|" + "---|" * 10]
+    for (system, model, dim), cell in done.groupby(["dataset", "model", "latent_dim"],
+                                                   sort=False):
+        pub = published.loc[(system, model, dim)]
+        fp = "/".join(f"{round(cell[c].mean(), 1):g}"
+                      for c in ("fp_matched", "fp_missing", "fp_spurious"))
+        eig = cell.fp_eigenvalue_error.dropna()
+        lines.append(
+            f"| {system} | {model.upper()}-{dim} | {len(cell)} | "
+            f"{_mean_sd(cell.rate_r2)} ({pub.rate_r2:.2f}) | "
+            f"{_mean_sd(cell.state_r2)} ({pub.state_r2:.2f}) | {_mean_sd(cell.decode_r2)} | "
+            f"{fp} | {int(cell.fp_recovered.astype(bool).sum())}/{len(cell)} | "
+            f"{eig.mean():.3f} | {cell.wall_s.mean() / 60:.1f} |".replace("nan", ""))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plot", action="store_true", help="only redraw from the table")
+    parser.add_argument("--table", action="store_true",
+                        help="only print the README's Markdown table from the results")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(dl.sweeps.load_results(HERE / "sweep")))
+        return
     if args.plot:
         table = dl.sweeps.load_results(HERE / "sweep")
     else:
