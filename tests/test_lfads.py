@@ -196,6 +196,21 @@ def test_external_inputs_are_required_from_the_data_and_used(tiny_data):
     np.testing.assert_allclose(driven[:, :3], still[:, :3])
 
 
+def test_evaluate_scores_inferred_inputs_only_where_the_model_infers_them():
+    data = dl.simulate("chaotic_rnn", n_neurons=6, n_trials=20, n_bins=16, input_pulse=20.0)
+    model = small_lfads(co_dim=1)
+    row = dl.evaluate(model, data, threads=1)
+    test = data.split("test")
+    expected = dl.analysis.metrics.input_recovery(test.inputs, model.infer(test).inputs)
+    assert row["input_correlation"] == pytest.approx(expected["correlation"])
+    assert row["input_lag"] == expected["lag"]
+    assert row["input_within_2_bins"] == expected["fraction_within_2_bins"]
+    assert row["input_median_bin_error"] == expected["median_pulse_bin_error"]
+    # no controller: nothing inferred; given the inputs: nothing to recover
+    for other in (small_lfads(co_dim=0), small_lfads(co_dim=1, ext_input_dim=1)):
+        assert not any(key.startswith("input_") for key in dl.evaluate(other, data, threads=1))
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"gen_dim": 0}, "gen_dim"), ({"n_factors": -1}, "n_factors"),
     ({"co_dim": -1}, "co_dim"), ({"cd_rate": 1.0}, "cd_rate"),

@@ -38,6 +38,12 @@ def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
       Benchmark computes them;
     - ``fp_bps``: bits per spike on the forward-prediction bins, all neurons (needs data with
       ``n_forward > 0``; NLB's fp-bps);
+    - ``input_correlation``, ``input_lag``, ``input_within_2_bins``,
+      ``input_median_bin_error``: how well the model's inferred inputs recover the data's
+      inputs (needs data with inputs, e.g. ``simulate("chaotic_rnn", input_pulse=20.0)``, and
+      a model that infers inputs without being given them, as LFADS with a controller and no
+      external inputs); see :func:`~dynlens.analysis.metrics.input_recovery` (the pulse
+      timing numbers assume one pulse per trial);
     - ``cycle_consistency`` of the inferred latents and log-rates (see
       :func:`~dynlens.analysis.metrics.cycle_consistency`; a model whose log-rates are a
       linear, injective readout of its latents, as an SAE's, scores 1 whether trained or not,
@@ -102,6 +108,7 @@ def _score(model, data, part, split: str, batch_size: int) -> dict[str, Any]:
             row[f"{name}_vw"] = score(part.latents, inferred.latents, train.latents, fitted,
                                       weighting="variance")
     row.update(_bits_per_spike(part, inferred.rates))
+    row.update(_input_recovery(model, part, inferred))
     if inferred.latents is not None:
         row["cycle_consistency"] = metrics.cycle_consistency(inferred.latents, inferred.log_rates)
     return row
@@ -120,3 +127,15 @@ def _bits_per_spike(part, rates: np.ndarray) -> dict[str, float]:
     if n_forward:
         out["fp_bps"] = metrics.fp_bps(part.spikes, rates, n_forward)
     return out
+
+
+def _input_recovery(model, part, inferred) -> dict[str, float]:
+    """Inferred against true inputs, when the model inferred them without being given them."""
+    inputs = getattr(inferred, "inputs", None)
+    if (part.inputs is None or inputs is None or inputs.shape[-1] == 0
+            or getattr(model, "n_ext_inputs", 0)):
+        return {}
+    found = metrics.input_recovery(part.inputs, inputs)
+    return {"input_correlation": found["correlation"], "input_lag": found["lag"],
+            "input_within_2_bins": found["fraction_within_2_bins"],
+            "input_median_bin_error": found["median_pulse_bin_error"]}
