@@ -39,8 +39,11 @@ from ..utils import (
 )
 from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
+from .gru_sequence import enabled, run_grus
 from .inference import Inference
+from .lfads_loop import LoopWeights, controlled_loop
 from .lfads_parts import AR1Prior, LFADSGenerator, gaussian_kl
+from .losses import poisson_nll_terms
 
 __all__ = ["LFADS", "LFADSConfig"]
 
@@ -221,8 +224,10 @@ class LFADS(Model):
     # -- the forward pass -------------------------------------------------------------
     def factors_of(self, states: torch.Tensor) -> torch.Tensor:
         """Factors from generator states: rows of the factor map have unit norm, no bias."""
-        weight = self.factor_weight / self.factor_weight.norm(dim=1, keepdim=True)
-        return self.state_dropout(states) @ weight.T
+        return self.state_dropout(states) @ self._factor_map().T
+
+    def _factor_map(self) -> torch.Tensor:
+        return self.factor_weight / self.factor_weight.norm(dim=1, keepdim=True)
 
     def forward(self, spikes: torch.Tensor, inputs: torch.Tensor | None = None, *,
                 sample: bool | None = None, cd_mask: torch.Tensor | None = None,
@@ -241,9 +246,10 @@ class LFADS(Model):
             x = x.masked_fill(cd_mask, 0.0) / (1 - self.config.cd_rate)
         x = self.input_dropout(x)
         ext = self._external(inputs, spikes)
-        out = self._initial_condition(x, sample)
+        encoded = self._encode(x)
+        out = self._initial_condition(encoded[0][1], sample)
         if self.config.co_dim:
-            out.update(self._controlled_run(x, out["g0"], ext, sample))
+            out.update(self._controlled_run(x, encoded[1][0], out["g0"], ext, sample))
             out.update(self._free_run(out, spikes.shape[1], ext))
         else:
             states = self.dynamics.run(out["g0"], ext if ext is not None else
@@ -263,20 +269,31 @@ class LFADS(Model):
                 f"[{spikes.shape[0]}, {spikes.shape[1]}, {n_ext}], found {found}")
         return inputs.to(spikes.dtype)
 
-    def _initial_condition(self, x: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
-        mean, logvar = self.ic_encoder(x).chunk(2, dim=-1)
+    def _encode(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Both bidirectional encoders over ``log1p`` of the input, ``nn.GRU``'s ``(out, h_n)``
+        each; in one loop over time when training on a CPU (:func:`.run_grus`)."""
+        grus = [self.ic_encoder.gru] + ([self.ci_encoder] if self.config.co_dim else [])
+        return run_grus(grus, torch.log1p(x))
+
+    def _initial_condition(self, h_n: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
+        """The IC posterior from the IC encoder's final states ``[2, batch, ic_enc_dim]``."""
+        enc = self.ic_encoder  # its forward, from the final states on
+        final = torch.cat([h_n[0], h_n[1]], dim=-1)
+        mean, logvar = enc.to_ic(enc.dropout(final)).chunk(2, dim=-1)
         var = torch.exp(logvar) + self.config.ic_post_var_min
         ic = mean + var.sqrt() * torch.randn_like(mean) if sample else mean
         return {"ic_mean": mean, "ic_var": var, "g0": self.ic_to_gen(ic)}
 
-    def _controlled_run(self, x: torch.Tensor, g0: torch.Tensor, ext: torch.Tensor | None,
-                        sample: bool) -> dict[str, torch.Tensor]:
-        """The controller and the generator, bin by bin (each needs the other's last output)."""
+    def _controlled_run(self, x: torch.Tensor, ci: torch.Tensor, g0: torch.Tensor,
+                        ext: torch.Tensor | None, sample: bool) -> dict[str, torch.Tensor]:
+        """The controller and the generator, bin by bin (each needs the other's last output);
+        ``ci`` is the controller-input encoder's output."""
         cfg = self.config
-        ci, _ = self.ci_encoder(torch.log1p(x))
         ci = F.pad(ci, (0, 0, cfg.ci_lag, 0))[:, :x.shape[1]]  # bin t sees bin t - lag
         g = g0.clamp(-cfg.cell_clip, cfg.cell_clip)
         factor = self.factors_of(g)
+        if enabled("loop"):
+            return self._hand_loop(ci, g, factor, ext, sample)
         con = g.new_zeros(g.shape[0], cfg.con_dim)
         keys = ("states", "factors", "co_mean", "co_var", "inputs")
         steps: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
@@ -290,6 +307,30 @@ class LFADS(Model):
             for key, value in zip(keys, (g, factor, mean, var, u)):
                 steps[key].append(value)
         return {k: torch.stack(v, 1) for k, v in steps.items()}
+
+    def _hand_loop(self, ci: torch.Tensor, g: torch.Tensor, factor: torch.Tensor,
+                   ext: torch.Tensor | None, sample: bool) -> dict[str, torch.Tensor]:
+        """``_controlled_run``'s loop as one autograd node (:mod:`.lfads_loop`), same math."""
+        cfg, con, gen = self.config, self.controller, self.dynamics.cell
+        n_ci, (n_bins, batch) = 2 * cfg.ci_enc_dim, ci.shape[1::-1]
+        # the controller's input weights split between the encoder's output and the factors
+        # (no concatenation per bin); the encoder part for all bins in one matmul
+        ci_proj = F.linear(ci.transpose(0, 1), con.weight_ih[:, :n_ci], con.bias_ih)
+        gen_in = (gen.bias_ih.expand(n_bins, batch, -1) if ext is None else
+                  F.linear(ext[:, :n_bins].transpose(0, 1), gen.weight_ih[:, cfg.co_dim:],
+                           gen.bias_ih))
+        eps = g.new_empty(n_bins, batch, cfg.co_dim).normal_() if sample else None
+        dropout = self.state_dropout
+        mask = (F.dropout(g.new_ones(n_bins, batch, cfg.gen_dim), dropout.p)
+                if dropout.training and dropout.p > 0 else None)
+        weights = LoopWeights(con.weight_ih[:, n_ci:], con.weight_hh, con.bias_hh,
+                              self.to_co.weight, self.to_co.bias, gen.weight_ih[:, :cfg.co_dim],
+                              gen.weight_hh, gen.bias_hh, self._factor_map())
+        states, factors, co, u = (v.transpose(0, 1) for v in controlled_loop(
+            ci_proj, factor, g, gen_in, weights, eps, mask))
+        mean, logvar = co.chunk(2, dim=-1)
+        return {"states": states, "factors": factors, "co_mean": mean,
+                "co_var": torch.exp(logvar), "inputs": u}
 
     def _free_run(self, out: dict[str, torch.Tensor], n_bins: int,
                   ext: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -337,7 +378,7 @@ class LFADS(Model):
         Scored: held-out neurons and forward-prediction bins always; held-in entries of the
         input bins that ``cd_mask`` hid (all when None); only the first ``n_bins`` bins.
         """
-        nll = F.poisson_nll_loss(log_rates, spikes, log_input=True, full=True, reduction="none")
+        nll = poisson_nll_terms(log_rates, spikes)
         weight = self.loss_weights(nll, cd_mask, n_bins)
         return (nll * weight).sum((1, 2)).mean()
 

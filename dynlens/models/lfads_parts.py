@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .generators import GRUDynamics
+from .gru_sequence import gru_states, wants_hand_backward
 
 __all__ = ["AR1Prior", "LFADSGenerator", "gaussian_kl"]
 
@@ -72,10 +73,11 @@ class LFADSGenerator(GRUDynamics):
 
     ``forward(x, u)`` is one step (``u`` zero when None) and ``jacobian`` its analytic
     Jacobian (both from :class:`~dynlens.models.GRUDynamics`); :meth:`run` takes many steps
-    at once through torch's fused GRU on the same weights. States stay within ``clip`` when
-    they start there: a GRU's next state is a convex combination of its state and a
-    ``tanh``, so clipping the initial state is LFADS's state clipping. The update gates start
-    biased towards keeping the state (LFADS's forget bias of 1).
+    at once on the same weights: through torch's fused GRU, or when training on a CPU through
+    :func:`~dynlens.models.gru_sequence.gru_states` (a hand-written backward). States stay
+    within ``clip`` when they start there: a GRU's next state is a convex combination of its
+    state and a ``tanh``, so clipping the initial state is LFADS's state clipping. The
+    update gates start biased towards keeping the state (LFADS's forget bias of 1).
 
     Examples
     --------
@@ -98,6 +100,10 @@ class LFADSGenerator(GRUDynamics):
     def run(self, x0: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """States after each of ``inputs.shape[1]`` steps from ``x0`` (clipped) ``[b, t, dim]``."""
         h0 = x0.clamp(-self.clip, self.clip)
+        if wants_hand_backward(h0, self.cell):
+            cell = self.cell
+            return gru_states(inputs.to(h0.dtype), h0, cell.weight_ih, cell.weight_hh,
+                              cell.bias_ih, cell.bias_hh)
         weights = {"weight_ih_l0": self.cell.weight_ih, "weight_hh_l0": self.cell.weight_hh,
                    "bias_ih_l0": self.cell.bias_ih, "bias_hh_l0": self.cell.bias_hh}
         out, _ = torch.func.functional_call(self._fused[0], weights,
