@@ -3,11 +3,13 @@
 torch's fused ``nn.GRU`` has no fused backward on CPU: autograd records a dozen ops per time
 step and runs their backward one by one, with two small weight-gradient matmuls per step.
 Here the input projections of all steps are one matmul (left to autograd, whose matmul
-backward then gives the input-weight gradients in one go too), the recurrence loops over time
-in seven ops per step without recording anything, and the backward loops back in about
-fifteen (two of them the ``dgates @ W_hh`` matmuls); the recurrent-weight gradient is a
-matmul over all steps after the loop. Both directions of a bidirectional layer share the loop
-(batched matmuls). The math is torch's GRU (gate order reset, update, candidate)::
+backward then gives the input-weight gradients in one go too); the recurrence loops over
+time in about ten ops per step without recording anything; the backward computes the gates'
+slopes (:func:`gate_slopes`) for a chunk of steps at once, then walks the chunk back in five
+ops per step (one of them the ``d gh @ W_hh`` matmul), and the recurrent-weight gradient is
+one matmul per chunk. Several layers of one hidden size share the loop (batched matmuls):
+both directions of a bidirectional GRU, or LFADS's two encoders (:func:`run_grus`). The math
+is torch's GRU (gate order reset, update, candidate)::
 
     r = sigmoid(gi_r + W_hr h + b_hr)      z = sigmoid(gi_z + W_hz h + b_hz)
     n = tanh(gi_n + r (W_hn h + b_hn))     h' = (1 - z) n + z h
@@ -17,6 +19,7 @@ checkpoints are unchanged) this way when a gradient is wanted on a CPU, and thro
 itself otherwise (no gradient: the fused forward is faster; CUDA: cuDNN is). The per-step
 pieces (:func:`gru_step`, :func:`gate_slopes`, :func:`gate_grads`, :func:`gru_step_back`,
 :func:`chunks`) are shared with the LFADS controller loop (:mod:`dynlens.models.lfads_loop`).
+:func:`hand_backward` switches the hand-written paths off (process-wide) for comparisons.
 """
 
 from __future__ import annotations
@@ -112,8 +115,8 @@ def gru_step(gi: torch.Tensor, h: torch.Tensor, weight_hh_t: torch.Tensor,
     size = h.shape[-1]
     gh = (torch.baddbmm(bias_hh, h, weight_hh_t) if h.dim() == 3
           else torch.addmm(bias_hh, h, weight_hh_t))
-    gi_rz, gi_n = gi.split((2 * size, size), -1)
-    gh_rz, gh_n = gh.split((2 * size, size), -1)
+    gi_rz, gi_n = gi.split_with_sizes((2 * size, size), -1)  # not .split: a Python wrapper
+    gh_rz, gh_n = gh.split_with_sizes((2 * size, size), -1)
     rz = torch.add(gi_rz, gh_rz).sigmoid_()
     r, z = rz.chunk(2, -1)
     n = torch.addcmul(gi_n, r, gh_n).tanh_()
@@ -143,9 +146,10 @@ def gate_slopes(h_prev: torch.Tensor, rz: torch.Tensor, n: torch.Tensor,
     """
     size = n.shape[-1]
     r, z = rz.chunk(2, -1)
-    slope_n = (1 - z) * (1 - n * n)  # through tanh
-    slope_z = (h_prev - n) * (z - z * z)  # through the sigmoids
-    slope_r = slope_n * gh[..., 2 * size:] * (r - r * r)
+    keep = 1 - z
+    slope_n = torch.addcmul(keep, keep * n, n, value=-1)  # (1 - z) tanh'
+    slope_z = (h_prev - n) * z * keep  # sigmoid' = z (1 - z)
+    slope_r = slope_n * gh[..., 2 * size:] * torch.addcmul(r, r, r, value=-1)
     return (torch.stack([slope_r, slope_z, slope_n * r], -2),
             torch.stack([slope_r, slope_z, slope_n], -2), z)
 
@@ -189,17 +193,18 @@ def gru_step_back(dh: torch.Tensor, slope_gh: torch.Tensor, z: torch.Tensor,
     return d_gh, mm(dh * z, d_gh, weight_hh)
 
 
-# numbers of a chunk's slopes (4 MB in float32); tests lower it to check chunked backwards
-CHUNK_NUMEL = 2**20
+# numbers in a chunk's slopes: 512 kB in float32, so that a chunk's tensors stay in cache and
+# come back from the allocator's free lists (larger ones measured slower here, page faults);
+# tests lower it to check chunked backwards
+CHUNK_NUMEL = 2**17
 
 
 def chunks(n_steps: int, step_numel: int, budget: int | None = None) -> list[tuple[int, int]]:
     """Step ranges ``[t0, t1)`` whose slopes (``step_numel`` numbers a step) fit ``budget``
     (default ``CHUNK_NUMEL``).
 
-    The backward computes :func:`gate_slopes` a chunk of steps at a time: in one go for
-    small layers (fewer ops), in pieces that stay in cache for large ones (fresh buffers of
-    tens of megabytes cost page faults on every call).
+    The backward computes :func:`gate_slopes` a chunk of steps at a time: fewer ops than
+    step by step, and smaller tensors than all steps at once (which cost page faults).
 
     Examples
     --------
@@ -233,9 +238,13 @@ class _GRURecurrence(torch.autograd.Function):
     def forward(ctx, h0: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor,
                 *gi: torch.Tensor) -> torch.Tensor:
         weight_t, bias, h = weight_hh.transpose(1, 2), bias_hh[:, None], h0
-        steps = []  # small per-step tensors: they come back from the allocator's free lists
-        for gi_t in zip(*(g.unbind(0) for g in gi)):
-            h, *saved = gru_step(torch.stack(gi_t), h, weight_t, bias)
+        # one layer: its steps' views; several: their steps stacked one step at a time
+        # (small tensors come back from the allocator's free lists, large ones fault pages)
+        inputs = (gi[0].unsqueeze(0).unbind(1) if len(gi) == 1
+                  else map(torch.stack, zip(*(g.unbind(0) for g in gi))))
+        steps = []
+        for gi_t in inputs:
+            h, *saved = gru_step(gi_t, h, weight_t, bias)
             steps.append((h, *saved))
         states, *ctx.steps = zip(*steps)  # intermediates on ctx: no reference cycle
         states = torch.stack(states, 1)

@@ -15,6 +15,12 @@ input entries and scores the reconstruction on exactly those.
 
 ``model.dynamics`` is the generator (:class:`~dynlens.models.lfads_parts.LFADSGenerator`,
 discrete, input ``u`` = inferred inputs then external inputs), opened like an SAE's.
+
+Training on a CPU runs the recurrent layers through hand-written backwards, the same math on
+the same parameters: both encoders in one loop over time (:func:`.gru_sequence.run_grus`),
+the generator without a controller likewise, the controller-generator loop as one autograd
+node (:mod:`.lfads_loop`). ``dynlens.models.gru_sequence.hand_backward(False, False)``
+switches back to torch's GRUs with autograd; ``benchmarks/bench_lfads.md`` measures both.
 """
 
 from __future__ import annotations

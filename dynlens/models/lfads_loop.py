@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
-from .gru_sequence import chunks, gate_grads, gate_slopes, gru_step, gru_step_back
+from .gru_sequence import chunks, gate_slopes, gru_step
 
 __all__ = ["LoopWeights", "controlled_loop"]
 
@@ -62,6 +62,22 @@ def _previous(x: torch.Tensor, x0: torch.Tensor, t0: int, t1: int) -> torch.Tens
     return x[t0 - 1:t1 - 1] if t0 else torch.cat([x0[None], x[:t1 - 1]])
 
 
+def _chunk_slopes(h_prev: torch.Tensor, rz: torch.Tensor, n: torch.Tensor,
+                  gh: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+    """:func:`gate_slopes` of a chunk of bins, flat (``[..., 3 hidden]``), bin by bin."""
+    slope_gh, slope_gi, z = gate_slopes(h_prev, rz, n, gh)
+    return [x.unbind(0) for x in (slope_gh.flatten(-2), slope_gi.flatten(-2), z)]
+
+
+def _step_back(dh: torch.Tensor, slope_gh: torch.Tensor, slope_gi: torch.Tensor,
+               z: torch.Tensor, weight_hh: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """:func:`gru_step_back` and the input-gate gradients, from flat slopes: ``dh`` repeated
+    for the three gates once for both (faster than two broadcasts at these sizes)."""
+    dh3 = torch.cat([dh, dh, dh], -1)
+    d_gh = slope_gh * dh3
+    return d_gh, slope_gi * dh3, torch.addmm(dh * z, d_gh, weight_hh)
+
+
 class _ControlledLoop(torch.autograd.Function):
     """Inputs: ``ci_proj [T, B, 3C]``, ``factor0 [B, F]``, ``g0 [B, G]``, ``gen_in
     [T, B, 3G]``, ``eps [T, B, K]`` or None, ``mask [T, B, G]`` or None, then the nine
@@ -70,7 +86,6 @@ class _ControlledLoop(torch.autograd.Function):
     @staticmethod
     def forward(ctx, ci_proj, factor0, g0, gen_in, eps, mask, *weights):
         w = LoopWeights(*weights)
-        n_co = w.w_gu.shape[1]
         con, g, factor = g0.new_zeros(g0.shape[0], w.w_hh_c.shape[1]), g0, factor0
         w_cf_t, w_hh_c_t, w_co_t = w.w_cf.T, w.w_hh_c.T, w.w_co.T
         w_gu_t, w_hh_g_t, w_factor_t = w.w_gu.T, w.w_hh_g.T, w.w_factor.T
@@ -81,7 +96,7 @@ class _ControlledLoop(torch.autograd.Function):
             con, *saved_c = gru_step(torch.addmm(ci_t, factor, w_cf_t), con, w_hh_c_t,
                                      w.b_hh_c)
             co = torch.addmm(w.b_co, con, w_co_t)
-            mean, logvar = co.split(n_co, -1)
+            mean, logvar = co.chunk(2, -1)
             u = mean if eps_t is None else torch.addcmul(mean, torch.exp(0.5 * logvar), eps_t[t])
             g, *saved_g = gru_step(torch.addmm(gen_t, u, w_gu_t), g, w_hh_g_t, w.b_hh_g)
             factor = (g if mask_t is None else g * mask_t[t]) @ w_factor_t
@@ -99,34 +114,30 @@ class _ControlledLoop(torch.autograd.Function):
         w = LoopWeights(*weights)
         n_co = us.shape[-1]
         con0 = torch.zeros_like(cons[0])
-        # d co = d co (given) + du * (1, d u / d logvar), with d u / d logvar = (u - mean) / 2
-        # (zero without sampling): the second factor for all bins at once
-        du_dco = torch.stack([torch.ones_like(us), 0.5 * (us - co[..., :n_co]) if ctx.sampled
-                              else torch.zeros_like(us)], -2).unbind(0)
-        d_co = d_co.unflatten(-1, (2, n_co)).unbind(0)
-        d_states, d_factors, d_u = d_states.unbind(0), d_factors.unbind(0), d_u.unbind(0)
+        # d co = d co (given) + (du, du) * (1, d u / d logvar), with d u / d logvar =
+        # (u - mean) / 2 (zero without sampling): the second factor for all bins at once
+        du_dco = torch.cat([torch.ones_like(us), 0.5 * (us - co[..., :n_co]) if ctx.sampled
+                            else torch.zeros_like(us)], -1).unbind(0)
+        d_co, d_states = d_co.unbind(0), d_states.unbind(0)
+        d_factors, d_u = d_factors.unbind(0), d_u.unbind(0)
         masks = mask.unbind(0) if mask is not None else None
         d_con, dg, dfactor = torch.zeros_like(con0), torch.zeros_like(g0), d_factors[-1]
         d = {k: [] for k in ("gh_c", "gi_c", "gh_g", "gi_g", "co", "fac")}
         for t0, t1 in reversed(chunks(len(d_states), 6 * (con0.numel() + g0.numel()))):
             saved = [torch.stack(x[t0:t1]) for x in ctx.saved]
-            slopes_c = [x.unbind(0) for x in gate_slopes(_previous(cons, con0, t0, t1),
-                                                          *saved[:3])]
-            slopes_g = [x.unbind(0) for x in gate_slopes(_previous(states, g0, t0, t1),
-                                                          *saved[3:])]
+            slopes_c = _chunk_slopes(_previous(cons, con0, t0, t1), *saved[:3])
+            slopes_g = _chunk_slopes(_previous(states, g0, t0, t1), *saved[3:])
             for s in range(t1 - t0 - 1, -1, -1):
                 t = t0 + s
                 if masks is None:
                     dg = torch.addmm(d_states[t] + dg, dfactor, w.w_factor)
                 else:
                     dg = torch.addcmul(d_states[t] + dg, dfactor @ w.w_factor, masks[t])
-                d_gi_g = gate_grads(slopes_g[1][s], dg)
-                d_gh_g, dg = gru_step_back(dg, slopes_g[0][s], slopes_g[2][s], w.w_hh_g)
+                d_gh_g, d_gi_g, dg = _step_back(dg, *(x[s] for x in slopes_g), w.w_hh_g)
                 du = torch.addmm(d_u[t], d_gi_g, w.w_gu)
-                dco = torch.addcmul(d_co[t], du.unsqueeze(-2), du_dco[t]).flatten(-2)
-                d_con = torch.addmm(d_con, dco, w.w_co)
-                d_gi_c = gate_grads(slopes_c[1][s], d_con)
-                d_gh_c, d_con = gru_step_back(d_con, slopes_c[0][s], slopes_c[2][s], w.w_hh_c)
+                dco = torch.addcmul(d_co[t], torch.cat([du, du], -1), du_dco[t])
+                d_gh_c, d_gi_c, d_con = _step_back(torch.addmm(d_con, dco, w.w_co),
+                                                   *(x[s] for x in slopes_c), w.w_hh_c)
                 for key, value in zip(d, (d_gh_c, d_gi_c, d_gh_g, d_gi_g, dco, dfactor)):
                     d[key].append(value)
                 # the factors of bin t - 1 (of the initial condition for bin 0) fed bin t
