@@ -1,24 +1,44 @@
 """LFADS training and inference speed: dynlens vs the same network run step by step.
 
-    python3 benchmarks/bench_lfads.py      # about 3 minutes on 2 cores
+    python3 benchmarks/bench_lfads.py [--threads N]   # a few minutes on 2 idle cores
 
 The reference implementations of LFADS run every recurrent layer, the two bidirectional
-encoders included, as a Python loop over time steps with a hand-written GRU cell. dynlens runs
-the encoders (and the generator when there is no controller) through torch's fused ``nn.GRU``
-and the controller-generator loop with fused cells. Both run here on the same weights (the
+encoders included, as a Python loop over time steps with a hand-written GRU cell, and let
+autograd record every op. dynlens trains on a CPU through hand-written backwards
+(``dynlens.models.gru_sequence``, ``dynlens.models.lfads_loop``): the controller-generator
+loop is one autograd node that runs the bins in a few ops each without recording them, walks
+back with only the matmuls that carry gradients between bins and takes every weight gradient
+as one matmul over all bins (the controller's projection of the encoder's output, which
+needs no recurrence, is one matmul beforehand); small GRU layers (batch x hidden size up to
+4096: both encoders together, four directions batched in one loop; the generator when there
+is no controller) run the same way, while larger ones keep torch's ``nn.GRU``, which is as
+fast there (``SEQUENCE_MAX_WORK`` in ``gru_sequence``). Both run here on the same weights (the
 reference borrows the dynlens model's parameters), the same data and the same loss, in one
 process on one thread setting; the outputs are checked to agree before anything is timed.
+dynlens is timed three ways on the same batches (``hand_backward`` switches): the previous
+autograd path (torch's fused ``nn.GRU``, whose CPU backward is autograd's per-step ops, and
+``nn.GRUCell`` steps), with the GRU sequences, and with the loop as well (the default).
+
+What limits the speed-up: at the published sizes the matmuls (the same arithmetic on both
+sides; the recurrent ones cannot be batched over time) take most of a step, so saving the
+per-step overhead buys little; at the small sizes each op is cheap, and the per-op cost of
+eager PyTorch (a few microseconds, some 70 ops per time step forward and back, a third of
+them small matmuls that cost as much again) and the work both sides share (input
+projections, loss, Adam) bound it. ``torch.compile`` of a step was tried: 13 s to compile
+and slower per call than the eager step (its guards), so it is not used.
 
 Data: the chaotic RNN recipe (50 neurons, 100 bins of 10 ms, 1000 trials), the published LFADS
 sizes (IC encoder 128, controller encoder 128, controller 128, generator 200, IC 64, 50
-factors), with one inferred input and without a controller, batch 128. Timed: a training epoch
-(forward, loss, backward, Adam step over the training trials; median of 3 batches, times the
-number of batches) and the latency of inferring one trial (median of 20). Writes
-``bench_lfads.md`` next to this file.
+factors), with one inferred input and without a controller, batch 128; and small ones. Timed:
+a training epoch (forward, loss, backward, Adam step; median of 6 batches per variant, the
+variants taking turns, times the number of batches) and the latency of inferring one trial
+(median of 20). Writes ``bench_lfads.md`` next to this file.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -28,8 +48,9 @@ import torch
 from torch.nn import functional as F
 
 import dynlens as dl
+from dynlens.models.gru_sequence import hand_backward
 from dynlens.models.lfads_parts import gaussian_kl
-from dynlens.threads import ThreadPolicy
+from dynlens.threads import ThreadPolicy, other_load
 from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
@@ -125,28 +146,39 @@ def reference_loss(model: dl.models.LFADS, batch: torch.Tensor) -> torch.Tensor:
     return recon + kl_ic + kl_co + model.l2_penalty()
 
 
-def step_seconds(loss_fn, model, batches: list[torch.Tensor]) -> float:
-    """Median seconds of one optimisation step (forward, loss, backward, Adam)."""
+def step_seconds(variants: dict, model: dl.models.LFADS,
+                 batches: list[torch.Tensor]) -> dict[str, float]:
+    """Median seconds of one optimisation step (forward, loss, backward, Adam) per variant.
+
+    ``variants``: name -> (loss function, switches of ``hand_backward``). The variants take
+    turns batch by batch, so that a change in the machine's load hits them alike; the first
+    batch of each is a warm-up.
+    """
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)  # the weights barely move
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for batch in batches:
-        tic = time.perf_counter()
-        loss = loss_fn(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - tic)
-    return float(np.median(times[1:]))
+        for name, (loss_fn, switches) in variants.items():
+            with hand_backward(**switches):
+                tic = time.perf_counter()
+                loss = loss_fn(batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                times[name].append(time.perf_counter() - tic)
+    return {name: float(np.median(t[1:])) for name, t in times.items()}
 
 
-def latency(forward, trial: torch.Tensor, repeats: int = 20) -> float:
-    times = []
+def latency(variants: dict, trial: torch.Tensor, repeats: int = 20) -> dict[str, float]:
+    """Median seconds to infer one trial per variant (name -> (forward, switches))."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
     with torch.no_grad():
         for _ in range(repeats + 1):
-            tic = time.perf_counter()
-            forward(trial)
-            times.append(time.perf_counter() - tic)
-    return float(np.median(times[1:]))
+            for name, (forward, switches) in variants.items():
+                with hand_backward(**switches):
+                    tic = time.perf_counter()
+                    forward(trial)
+                    times[name].append(time.perf_counter() - tic)
+    return {name: float(np.median(t[1:])) for name, t in times.items()}
 
 
 SMALL = {"ic_dim": 16, "n_factors": 20, "ic_enc_dim": 32, "gen_dim": 64, "ci_enc_dim": 32,
@@ -157,6 +189,13 @@ CONFIGURATIONS = [  # (label, sizes, batch size, co_dim)
     ("small (generator 64, encoders 32), controller", SMALL, 32, 1),
     ("small (generator 64, encoders 32), no controller", SMALL, 32, 0),
 ]
+# dynlens with the hand-written backwards switched on step by step (dynlens.models.gru_sequence)
+STEPS = {
+    "autograd": {"sequence": False, "loop": False},  # nn.GRU, nn.GRUCell steps (before)
+    "sequences": {"sequence": True, "loop": False},  # + encoders, free generator
+    "all": {"sequence": True, "loop": True},  # + the controller-generator loop
+}
+N_STEPS = 7  # timed optimisation steps per variant, the first a warm-up
 
 
 def compare(train: torch.Tensor, sizes: dict, batch_size: int, co_dim: int) -> dict:
@@ -164,54 +203,79 @@ def compare(train: torch.Tensor, sizes: dict, batch_size: int, co_dim: int) -> d
     torch.manual_seed(0)
     model = dl.models.LFADS(n_neurons=train.shape[-1], co_dim=co_dim, cd_rate=0.0, **sizes)
     model.eval()
-    with torch.no_grad():
-        ours = model(train[:16])
-        theirs = reference_forward(model, train[:16], sample=False)
     keys = ("log_rates", "states") + (("inputs",) if co_dim else ())
+    with torch.no_grad():
+        theirs = reference_forward(model, train[:16], sample=False)
+        ours = model(train[:16])
     agreement = max(float((ours[k] - theirs[k]).abs().max()) for k in keys)
     assert agreement < 1e-4, f"the two implementations disagree by {agreement}"
     model.train()
     model.input_dropout.p = model.state_dropout.p = model.ic_encoder.dropout.p = 0.0
-    batches = [train[i * batch_size:(i + 1) * batch_size] for i in range(4)]
     n_batches = int(np.ceil(len(train) / batch_size))
-    ours_step = step_seconds(lambda b: model.loss(b, epoch=10**6).total, model, batches)
-    ref_step = step_seconds(lambda b: reference_loss(model, b), model, batches)
+    batches = [train[(i % n_batches) * batch_size:(i % n_batches + 1) * batch_size]
+               for i in range(N_STEPS)]
+
+    def ours_loss(batch: torch.Tensor) -> torch.Tensor:
+        return model.loss(batch, epoch=10**6).total
+
+    variants = {"reference": (lambda b: reference_loss(model, b), STEPS["all"])}
+    variants.update({name: (ours_loss, switches) for name, switches in STEPS.items()})
+    steps = step_seconds(variants, model, batches)
     model.eval()
-    trial = train[:1]
-    return {"agreement": agreement, "epoch": (ref_step * n_batches, ours_step * n_batches),
-            "latency": (latency(lambda t: reference_forward(model, t, sample=False), trial),
-                        latency(lambda t: model(t), trial)), "n_batches": n_batches}
+    forwards = {"reference": (lambda t: reference_forward(model, t, sample=False), STEPS["all"])}
+    forwards.update({name: (model, switches) for name, switches in STEPS.items()})
+    return {"agreement": agreement, "n_batches": n_batches,
+            "epoch": {name: t * n_batches for name, t in steps.items()},
+            "latency": latency(forwards, train[:1])}
 
 
 def main() -> None:
-    data = dl.simulate("chaotic_rnn", n_neurons=50, n_trials=1000, n_bins=100, seed=0)
-    train = torch.as_tensor(data.split("train").spikes, dtype=torch.float32)
-    results = {label: compare(train, sizes, batch, co_dim)
-               for label, sizes, batch, co_dim in CONFIGURATIONS}
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=THREADS)
+    threads = parser.parse_args().threads
+    other_load()  # starts the measurement of the other processes' load over the run
+    with ThreadPolicy(threads):
+        data = dl.simulate("chaotic_rnn", n_neurons=50, n_trials=1000, n_bins=100, seed=0)
+        train = torch.as_tensor(data.split("train").spikes, dtype=torch.float32)
+        results = {label: compare(train, sizes, batch, co_dim)
+                   for label, sizes, batch, co_dim in CONFIGURATIONS}
+    busy = other_load()
     agreement = max(r["agreement"] for r in results.values())
     lines = [
         "# LFADS: dynlens vs the same network run step by step",
         "",
-        (f"Machine: {platform.machine()}, torch {torch.__version__}, {THREADS} threads. Chaotic "
-        f"RNN data, 50 neurons x 100 bins, {len(train)} training trials; batch 128 for the "
-        "published sizes, 32 for the small ones. Outputs of the two on the same weights agree "
-        f"to {agreement:.1e} (max abs; log-rates, generator states, inferred inputs). Written "
-        "by `benchmarks/bench_lfads.py`."),
+        (f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+         f"{threads} threads; other processes used {busy:.1f} cores on average during the "
+         "run (a ratio compares implementations run in turns in one process, so it holds "
+         "up under load better than the times do). Chaotic RNN data, 50 neurons x 100 bins, "
+         f"{len(train)} training trials; batch 128 for the published sizes, 32 for the small "
+         "ones. Outputs of the two on the same weights agree to "
+         f"{agreement:.1e} (max abs; log-rates, generator states, inferred inputs). Written "
+         "by `benchmarks/bench_lfads.py`."),
         "",
-        "| configuration | timed | step-by-step reference | dynlens | speed-up |",
-        "|---|---|---|---|---|",
+        ("dynlens columns, left to right: the previous autograd path (`nn.GRU`, "
+         "`nn.GRUCell` steps); + the GRU sequences with a hand-written backward (both "
+         "encoders in one loop, the generator without a controller; small layers only, "
+         "so at the published sizes this column is the previous path again); + the "
+         "controller-generator loop as one autograd node (all of it, the default). The "
+         "speed-up is the reference's time over the default's; inference (no gradient) "
+         "uses torch's fused GRUs for the sequences either way, the loop node with a "
+         "controller."),
+        "",
+        ("| configuration | timed | step-by-step reference | dynlens, autograd | "
+         "+ GRU sequences | + controller loop | speed-up |"),
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
-        (ref_epoch, our_epoch), (ref_lat, our_lat) = r["epoch"], r["latency"]
-        lines += [(f"| {name} | training epoch (s) | {ref_epoch:.2f} | {our_epoch:.2f} | "
-                  f"{ref_epoch / our_epoch:.1f}x |"),
-                  (f"| {name} | inference, one trial (ms) | {ref_lat * 1e3:.1f} | "
-                  f"{our_lat * 1e3:.1f} | {ref_lat / our_lat:.1f}x |")]
+        for key, label, scale, fmt in (("epoch", "training epoch (s)", 1.0, ".2f"),
+                                       ("latency", "inference, one trial (ms)", 1e3, ".1f")):
+            t = r[key]
+            cells = " | ".join(f"{t[k] * scale:{fmt}}" for k in ("reference", *STEPS))
+            lines.append(f"| {name} | {label} | {cells} | {t['reference'] / t['all']:.1f}x |")
     with atomic_path(HERE / "bench_lfads.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    with ThreadPolicy(THREADS):
-        main()
+    main()

@@ -15,8 +15,10 @@ is torch's GRU (gate order reset, update, candidate)::
     n = tanh(gi_n + r (W_hn h + b_hn))     h' = (1 - z) n + z h
 
 with ``gi = W_ih x + b_ih``. :func:`run_gru` runs an ``nn.GRU`` module (its parameters, so
-checkpoints are unchanged) this way when a gradient is wanted on a CPU, and through the module
-itself otherwise (no gradient: the fused forward is faster; CUDA: cuDNN is). The per-step
+checkpoints are unchanged) this way when a gradient is wanted on a CPU and the layer is small
+enough to gain (:func:`wants_hand_backward`), and through the module itself otherwise (no
+gradient: the fused forward is faster; CUDA: cuDNN is; large layers: the matmuls, the same
+either way, dominate). The per-step
 pieces (:func:`gru_step`, :func:`gate_slopes`, :func:`gate_grads`, :func:`gru_step_back`,
 :func:`chunks`) are shared with the LFADS controller loop (:mod:`dynlens.models.lfads_loop`).
 :func:`hand_backward` switches the hand-written paths off (process-wide) for comparisons.
@@ -44,6 +46,7 @@ __all__ = [
     "hand_backward",
     "run_gru",
     "run_grus",
+    "stack_steps",
     "wants_hand_backward",
 ]
 
@@ -216,6 +219,22 @@ def chunks(n_steps: int, step_numel: int, budget: int | None = None) -> list[tup
     return [(t0, min(t0 + size, n_steps)) for t0 in range(0, n_steps, size)]
 
 
+def stack_steps(steps: Sequence[torch.Tensor], dim: int = 0) -> torch.Tensor:
+    """``torch.stack`` that gives a view, not a copy, of a single step (chunks of one step:
+    large layers).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.zeros(2, 3)
+    >>> stack_steps([x], 1).shape, stack_steps([x, x]).shape
+    (torch.Size([2, 1, 3]), torch.Size([2, 2, 3]))
+    >>> stack_steps([x]).data_ptr() == x.data_ptr()
+    True
+    """
+    return steps[0].unsqueeze(dim) if len(steps) == 1 else torch.stack(steps, dim)
+
+
 def _outer_sum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``sum over steps and trials of a^T b`` per direction: ``[D, T, B, i], [D, T, B, j]
     -> [D, i, j]`` as one batched matmul (the weight gradient of many steps at once)."""
@@ -260,17 +279,17 @@ class _GRURecurrence(torch.autograd.Function):
         for t0, t1 in reversed(chunks(len(d_out), 6 * h0.numel())):
             h_prev = _previous(states, h0, t0, t1)
             slope_gh, slope_gi, z = gate_slopes(
-                h_prev, *(torch.stack(x[t0:t1], 1) for x in ctx.steps))
+                h_prev, *(stack_steps(x[t0:t1], 1) for x in ctx.steps))
             slopes, zs = slope_gh.unbind(1), z.unbind(1)
             d_gh, d_h = [], []
             for s in range(t1 - t0 - 1, -1, -1):
                 d_h.append(d_out[t0 + s] + dh)
                 d_gh_s, dh = gru_step_back(d_h[-1], slopes[s], zs[s], weight_hh)
                 d_gh.append(d_gh_s)
-            d_gh = torch.stack(d_gh[::-1], 1)
+            d_gh = stack_steps(d_gh[::-1], 1)
             d_w += _outer_sum(d_gh, h_prev)
             d_b += d_gh.sum((1, 2))
-            d_gi.append(gate_grads(slope_gi, torch.stack(d_h[::-1], 1)))  # the chunk at once
+            d_gi.append(gate_grads(slope_gi, stack_steps(d_h[::-1], 1)))  # the chunk at once
         # one tensor per layer, steps in order (a buffer for all layers is twice as large,
         # past the size the allocator recycles)
         d_gi = [torch.cat(x) for x in zip(*(chunk.unbind(0) for chunk in reversed(d_gi)))]
@@ -329,25 +348,40 @@ def gru_states(x: torch.Tensor, h0: torch.Tensor, weight_ih: torch.Tensor,
     return gru_recurrence([gi], h0[None], weight_hh[None], bias_hh[None])[0].transpose(0, 1)
 
 
-def wants_hand_backward(x: torch.Tensor, module: nn.Module) -> bool:
-    """Whether a GRU layer of ``module`` on ``x`` should run through :func:`gru_recurrence`.
+# The largest batch x hidden size a GRU layer takes the hand-written backward at. Measured
+# against torch's nn.GRU at 1 thread, fused forward and autograd backward, 100 steps: 1.7x
+# (bidirectional) and 1.5x (one direction) faster at 32 x 32, 1.3x at 32 x 64, 1.0-1.2x at
+# 4096 (32 x 128, 64 x 64, 128 x 32), 0.85-0.97x from 8192 up (64 x 128 to 128 x 200), where
+# the matmuls, the same on both paths, take most of the time and the backward's extra
+# memory traffic shows.
+SEQUENCE_MAX_WORK = 4096
 
-    Yes on a CPU when a gradient is wanted (of ``x`` or of the module's parameters) and the
-    ``sequence`` switch of :func:`hand_backward` is on; otherwise torch's fused forward (or
-    cuDNN) is faster.
+
+def wants_hand_backward(x: torch.Tensor, module: nn.Module) -> bool:
+    """Whether a GRU layer of ``module`` on ``x`` (batch first) should run through
+    :func:`gru_recurrence`.
+
+    Yes on a CPU when a gradient is wanted (of ``x`` or of the module's parameters), the
+    batch times the hidden size is at most ``SEQUENCE_MAX_WORK`` and the ``sequence``
+    switch of :func:`hand_backward` is on; otherwise torch's fused forward (or cuDNN) is
+    as fast or faster.
 
     Examples
     --------
     >>> import torch
-    >>> gru = torch.nn.GRU(2, 3)
-    >>> x = torch.zeros(4, 1, 2)
+    >>> gru = torch.nn.GRU(2, 3, batch_first=True)
+    >>> x = torch.zeros(4, 10, 2)
     >>> wants_hand_backward(x, gru)
     True
     >>> with torch.no_grad():
     ...     wants_hand_backward(x, gru)
     False
+    >>> wants_hand_backward(torch.zeros(128, 10, 2), torch.nn.GRU(2, 200))  # large: nn.GRU
+    False
     """
     if not enabled("sequence") or x.device.type != "cpu" or not torch.is_grad_enabled():
+        return False
+    if x.shape[0] * module.hidden_size > SEQUENCE_MAX_WORK:
         return False
     return x.requires_grad or any(p.requires_grad for p in module.parameters())
 

@@ -17,10 +17,11 @@ input entries and scores the reconstruction on exactly those.
 discrete, input ``u`` = inferred inputs then external inputs), opened like an SAE's.
 
 Training on a CPU runs the recurrent layers through hand-written backwards, the same math on
-the same parameters: both encoders in one loop over time (:func:`.gru_sequence.run_grus`),
-the generator without a controller likewise, the controller-generator loop as one autograd
-node (:mod:`.lfads_loop`). ``dynlens.models.gru_sequence.hand_backward(False, False)``
-switches back to torch's GRUs with autograd; ``benchmarks/bench_lfads.md`` measures both.
+the same parameters: the controller-generator loop as one autograd node (:mod:`.lfads_loop`);
+small encoders in one loop over time (:func:`.gru_sequence.run_grus`), a small generator
+without a controller likewise (large ones keep torch's ``nn.GRU``, as fast there).
+``dynlens.models.gru_sequence.hand_backward(False, False)`` switches back to torch's GRUs with
+autograd; ``benchmarks/bench_lfads.md`` measures both.
 """
 
 from __future__ import annotations

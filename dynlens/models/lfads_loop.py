@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
-from .gru_sequence import chunks, gate_slopes, gru_step
+from .gru_sequence import chunks, gate_slopes, gru_step, stack_steps
 
 __all__ = ["LoopWeights", "controlled_loop"]
 
@@ -124,7 +124,7 @@ class _ControlledLoop(torch.autograd.Function):
         d_con, dg, dfactor = torch.zeros_like(con0), torch.zeros_like(g0), d_factors[-1]
         d = {k: [] for k in ("gh_c", "gi_c", "gh_g", "gi_g", "co", "fac")}
         for t0, t1 in reversed(chunks(len(d_states), 6 * (con0.numel() + g0.numel()))):
-            saved = [torch.stack(x[t0:t1]) for x in ctx.saved]
+            saved = [stack_steps(x[t0:t1]) for x in ctx.saved]
             slopes_c = _chunk_slopes(_previous(cons, con0, t0, t1), *saved[:3])
             slopes_g = _chunk_slopes(_previous(states, g0, t0, t1), *saved[3:])
             for s in range(t1 - t0 - 1, -1, -1):
