@@ -30,12 +30,12 @@ COLUMNS = ["model", "seed", "rate_r2", "state_r2", "decode_r2", "fp_matched", "f
            "fp_spurious", "fp_eigenvalue_error", "best_valid_loss", "epochs", "wall_s"]
 
 
-def load(folder: str, systems: list[str], seeds: list[int]) -> pd.DataFrame:
-    """The default recipe's NODE-3 runs (capacity study) of ``systems`` and ``seeds`` next to
-    the variants in ``folder``; finished runs only."""
-    base = dl.sweeps.load_results(CAPACITY)
-    base = base[base.dataset.isin(systems) & (base.model == "node") & (base.latent_dim == 3)
-                & base.seed.isin(seeds)]
+def load(capacity: pd.DataFrame, folder: str, systems: list[str],
+         seeds: list[int]) -> pd.DataFrame:
+    """The default recipe's NODE-3 runs of ``systems`` and ``seeds`` from the capacity study's
+    table next to the variants in ``folder``; finished runs only."""
+    base = capacity[capacity.dataset.isin(systems) & (capacity.model == "node")
+                    & (capacity.latent_dim == 3) & capacity.seed.isin(seeds)]
     table = pd.concat([base, dl.sweeps.load_results(HERE / folder)], ignore_index=True)
     table = table[table.status == "done"][["dataset", *COLUMNS]]
     return table.sort_values(["dataset", "model", "seed"], kind="stable")
@@ -64,10 +64,11 @@ def plot(table: pd.DataFrame) -> None:
 
 
 def main() -> None:
+    capacity = dl.sweeps.load_results(CAPACITY)
     for folder, systems, seeds, csv in (("sweep", ["lorenz"], [0, 1], "results.csv"),
                                         ("sweep_other_systems", ["arneodo", "rossler"], [0],
                                          "results_other_systems.csv")):
-        table = load(folder, systems, seeds)
+        table = load(capacity, folder, systems, seeds)
         with atomic_path(HERE / csv) as tmp:
             table.to_csv(tmp, index=False)
         if folder == "sweep":
