@@ -82,3 +82,24 @@ def test_latents_title_says_direction_and_split():
     title = plotting.latents_vs_truth(data.latents, data.latents, fitted,
                                       split="test").axes[0].get_title()
     assert "scored on the test split" in title and "fitted" not in title
+
+
+def test_runs_figure_draws_every_run_its_mean_and_the_reference_per_row():
+    import pandas as pd
+
+    table = pd.DataFrame({"dataset": ["a"] * 4 + ["b"] * 4, "model": ["x", "x", "y", "y"] * 2,
+                          "status": ["done"] * 7 + ["failed"],
+                          "rate_r2": [.9, .8, .5, .7, .95, .85, .6, np.nan]})
+    reference = pd.DataFrame({"dataset": ["b"], "model": ["y"], "rate_r2": [.65]})
+    fig = plotting.runs(table, ("rate_r2",), rows="dataset", labels={"x": "model X"},
+                        reference=reference, reference_label="published")
+    top, bottom = (ax for ax in fig.axes)
+    assert [t.get_text() for t in top.get_xticklabels()] == ["model X", "y"]
+    assert top.get_ylabel() == "a" and bottom.get_ylabel() == "b"
+    means = sorted(line.get_ydata()[0] for line in top.lines)
+    assert np.allclose(means, [0.6, 0.85])  # the bars sit at the means over seeds
+    dots = np.concatenate([c.get_offsets()[:, 1] for c in bottom.collections])
+    assert sorted(dots) == sorted([.95, .85, .6, .65])  # the failed run is left out
+    assert [t.get_text() for t in top.get_legend().get_texts()] == [
+        "each run", "mean over runs", "published"]
+    assert top.get_ylim()[0] == 0.4  # the tenth below the lowest run, not 0

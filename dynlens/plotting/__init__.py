@@ -11,7 +11,7 @@ from .analysis import (
 )
 from .data import latent_trajectory_3d, rates, spike_raster
 from .models import rates_vs_truth, training_history
-from .sweeps import sweep
+from .sweeps import runs, sweep
 
 __all__ = [
     "eigenvalues",
@@ -24,6 +24,7 @@ __all__ = [
     "new_figure",
     "rates",
     "rates_vs_truth",
+    "runs",
     "save_figure",
     "spike_raster",
     "sweep",

@@ -1,4 +1,4 @@
-"""The figure of an ablation sweep: metrics against latent size, per system and model."""
+"""Figures of sweep tables: metrics against latent size, and runs side by side per variant."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator
 from ..errors import DynlensValueError
 from ._style import new_figure
 
-__all__ = ["sweep"]
+__all__ = ["runs", "sweep"]
 
 _LABELS = {"rate_r2": "rate R2", "state_r2": "state R2 (true -> inferred)",
            "decode_r2": "decode R2 (inferred -> true)", "co_bps": "co-bps",
@@ -143,3 +143,99 @@ def _true_dim(runs: pd.DataFrame) -> int | None:
     if len(names) != 1 or next(iter(names)) not in available():
         return None
     return get(next(iter(names))).dim
+
+
+def runs(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2"), *,
+         by: str = "model", rows: str | None = None, labels: dict | None = None,
+         reference: pd.DataFrame | None = None, reference_label: str = "reference",
+         title: str | None = None) -> Figure:
+    """Each run as a dot and the mean over seeds as a bar, one category per ``by`` value.
+
+    The figure for a handful of variants (architectures, training recipes) rather than a
+    latent-size axis: one column per metric, one row per ``rows`` value (a dataset, say).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Runs (a sweep's results, or any table with the ``by`` and metric columns); only
+        finished runs count when there is a ``status`` column.
+    metrics : sequence of str
+        Columns to plot, one panel column each.
+    by : str
+        The column whose values are the categories, in order of first appearance.
+    rows : str, optional
+        A column whose values get a row of panels each.
+    labels : dict, optional
+        Tick labels for ``by`` values (default: the values).
+    reference : DataFrame, optional
+        Values to compare with (published means, say): rows with the ``by`` column (and the
+        ``rows`` column) and any of the ``metrics``, drawn as red crosses.
+    reference_label : str
+        The reference's legend entry.
+    title : str, optional
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"model": ["node", "node", "rnn", "rnn"], "seed": [0, 1, 0, 1],
+    ...                       "rate_r2": [.95, .94, .6, .7], "state_r2": [.95, .9, .3, .4]})
+    >>> fig = runs(table, reference=pd.DataFrame({"model": ["node"], "state_r2": [.94]}))
+    >>> len(fig.axes), [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    (2, ['node', 'rnn'])
+    """
+    done = _prepare(table, metrics)
+    if by not in done or (rows is not None and rows not in done):
+        raise DynlensValueError(
+            f"by/rows: expected columns of the table, found none named "
+            f"{by if by not in done else rows!r}")
+    row_values = list(dict.fromkeys(done[rows])) if rows else [None]
+    groups = list(dict.fromkeys(done[by]))
+    labels = labels or {}
+    fig, axes = new_figure(len(row_values), len(metrics), squeeze=False, sharey="col",
+                           figsize=(max(4.0, 0.9 * len(groups) + 1.5) * len(metrics),
+                                    2.9 * len(row_values) + 0.7))
+    for i, row_value in enumerate(row_values):
+        in_row = done if rows is None else done[done[rows] == row_value]
+        for j, metric in enumerate(metrics):
+            ax = axes[i][j]
+            for k, group in enumerate(groups):
+                values = in_row.loc[in_row[by] == group, metric].dropna()
+                ax.scatter(np.full(len(values), k), values, color="C0", s=22, zorder=3,
+                           label="each run")
+                if len(values):
+                    ax.plot([k - 0.3, k + 0.3], [values.mean()] * 2, color="C0", lw=2.5,
+                            label="mean over runs")
+                where = {by: group} if rows is None else {by: group, rows: row_value}
+                _draw_reference_point(ax, reference, where, metric, k,
+                                      label=reference_label)
+            ax.set_xticks(range(len(groups)), [labels.get(g, str(g)) for g in groups],
+                          fontsize=8)
+            ax.set_xlim(-0.6, len(groups) - 0.4)
+            ax.grid(axis="y", alpha=0.3)
+            if metric.endswith("r2"):  # up to 1, down to the tenth below the lowest value
+                shown = [done[metric]] + ([reference[metric]] if reference is not None
+                                          and metric in reference else [])
+                low = np.floor((float(np.nanmin(pd.concat(shown))) - 0.02) * 10) / 10
+                ax.set_ylim(max(low, -0.5), 1.02)
+            if i == 0:
+                ax.set_title(_LABELS.get(metric, metric), fontsize=10)
+            if j == 0 and rows is not None:
+                ax.set_ylabel(str(row_value))
+    unique = {name: handle for ax in fig.axes  # one legend entry per kind, wherever drawn
+              for handle, name in zip(*ax.get_legend_handles_labels())}
+    axes[0][-1].legend(unique.values(), unique.keys(), fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _draw_reference_point(ax, reference: pd.DataFrame | None, where: dict, metric: str,
+                          position: int, label: str | None) -> None:
+    if reference is None or metric not in reference:
+        return
+    rows = reference
+    for column, value in where.items():
+        if column in rows:
+            rows = rows[rows[column] == value]
+    for value in rows[metric].dropna():
+        ax.scatter([position], [value], marker="x", color="C3", s=50, zorder=4, label=label)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import dynlens as dl
-from dynlens.plotting import new_figure, save_figure
+from dynlens.plotting import save_figure
 from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
@@ -43,23 +42,12 @@ def load(capacity: pd.DataFrame, folder: str, systems: list[str],
 
 def plot(table: pd.DataFrame) -> None:
     models = [m for m in LABELS if m in set(table.model)]
-    fig, axes = new_figure(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, metric in zip(axes, ("rate_r2", "state_r2")):
-        for i, model in enumerate(models):
-            runs = table[table.model == model]
-            ax.scatter(np.full(len(runs), i), runs[metric], color="C0", s=22, zorder=3,
-                       label="each seed" if i == 0 else None)
-            ax.plot([i - 0.3, i + 0.3], [runs[metric].mean()] * 2, color="C0", lw=2.5,
-                    label="mean over seeds" if i == 0 else None)
-        ax.axhline(PUBLISHED[metric], color="C3", ls="--", lw=1, label="published mean")
-        ax.set_xticks(range(len(models)), [LABELS[m] for m in models], fontsize=8)
-        ax.set_title({"rate_r2": "test rate R2",
-                      "state_r2": "test state R2 (true -> inferred)"}[metric], fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("R2")
-    axes[1].legend(fontsize=8, loc="lower right")
-    fig.suptitle("Lorenz, 10 neurons, NODE with latent size 3: changes to the training recipe",
-                 fontsize=10)
+    table = table.set_index("model").loc[models].reset_index()  # the order of LABELS
+    fig = dl.plotting.runs(table, labels=LABELS,
+                           reference=pd.DataFrame([{"model": "node", **PUBLISHED}]),
+                           reference_label="published mean (default recipe)",
+                           title="Lorenz, 10 neurons, NODE with latent size 3: changes to the "
+                                 "training recipe")
     save_figure(fig, HERE / "results.png")
 
 

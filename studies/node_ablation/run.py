@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
 import dynlens as dl
-from dynlens.plotting import new_figure, save_figure
+from dynlens.plotting import save_figure
 from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
@@ -42,29 +42,12 @@ def summarise(table):
 
 
 def plot(table) -> None:
-    done = table[table.status == "done"]
-    models = list(dict.fromkeys(table.model))
-    fig, axes = new_figure(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, metric, k in ((axes[0], "rate_r2", 0), (axes[1], "state_r2", 1)):
-        for i, model in enumerate(models):
-            runs = done[done.model == model][metric]
-            ax.scatter(np.full(len(runs), i), runs, color="C0", s=22, zorder=3,
-                       label="dynlens, each seed" if i == 0 else None)
-            if len(runs):
-                ax.plot([i - 0.3, i + 0.3], [runs.mean()] * 2, color="C0", lw=2.5,
-                        label="dynlens, mean" if i == 0 else None)
-            if model in PUBLISHED:
-                ax.scatter([i], [PUBLISHED[model][k]], marker="x", color="C3", s=50, zorder=4,
-                           label="published mean" if model == "node_discrete" else None)
-        ax.set_xticks(range(len(models)), [LABELS.get(m, m) for m in models], fontsize=8)
-        ax.set_title({"rate_r2": "test rate R2", "state_r2": "test state R2 (true -> inferred)"}
-                     [metric])
-        ax.set_ylim(min(0.0, float(done[metric].min()) - 0.05), 1.02)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("R2")
-    axes[1].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Arneodo, 10 neurons, latent size 3: one learning-rate rule for every variant",
-                 fontsize=10)
+    published = pd.DataFrame([{"model": m, "rate_r2": r, "state_r2": s}
+                              for m, (r, s) in PUBLISHED.items()])
+    fig = dl.plotting.runs(table, labels=LABELS, reference=published,
+                           reference_label="published mean",
+                           title="Arneodo, 10 neurons, latent size 3: one learning-rate rule "
+                                 "for every variant")
     save_figure(fig, HERE / "results.png")
 
 

@@ -22,12 +22,11 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 import dynlens as dl
-from dynlens.plotting import new_figure, save_figure
+from dynlens.plotting import save_figure
 from dynlens.utils import atomic_path, seed_everything
 
 HERE = Path(__file__).resolve().parent
@@ -68,26 +67,13 @@ def run_one(system: str, generator: str, latent_dim: int, seed: int,
 
 
 def plot(results: pd.DataFrame) -> None:
-    groups = results.groupby(["system", "dynamics", "latent_dim"], sort=False)
-    labels = [f"{s}\n{g.upper()}-{d}" for (s, g, d) in groups.groups]
-    fig, axes = new_figure(1, 2, figsize=(11, 4), sharey=True)
-    for ax, metric, idx in ((axes[0], "rate_r2", 0), (axes[1], "state_r2", 1)):
-        for i, (key, frame) in enumerate(groups):
-            ax.scatter(np.full(len(frame), i), frame[metric], color="C0", s=22, zorder=3,
-                       label="dynlens, each seed" if i == 0 else None)
-            ax.plot([i - 0.3, i + 0.3], [frame[metric].mean()] * 2, color="C0", lw=2.5,
-                    label="dynlens, mean" if i == 0 else None)
-            if key in PUBLISHED:
-                ax.plot(i, PUBLISHED[key][idx], "x", color="C3", ms=9, mew=2,
-                        label="published (Sedler et al. 2023)" if i == 0 else None)
-        ax.set_xticks(range(len(labels)), labels, fontsize=8)
-        ax.set_title({"rate_r2": "Rate R2 (test split)",
-                      "state_r2": "State R2, true -> inferred (test split)"}[metric])
-        ax.set_ylim(-0.05, 1.02)
-        ax.axhline(1.0, color="0.8", lw=0.8)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("R2")
-    axes[0].legend(fontsize=8, loc="lower left")
+    results = results.assign(run=[f"{s}\n{g.upper()}-{d}" for s, g, d in
+                                  zip(results.system, results.dynamics, results.latent_dim)])
+    published = pd.DataFrame([{"run": f"{s}\n{g.upper()}-{d}", "rate_r2": r, "state_r2": t}
+                              for (s, g, d), (r, t) in PUBLISHED.items()])
+    fig = dl.plotting.runs(results, by="run", reference=published,
+                           reference_label="published (Sedler et al. 2023)",
+                           title="Test split; state R2 maps the true state to the inferred one")
     save_figure(fig, HERE / "results.png")
 
 
