@@ -1,8 +1,9 @@
-"""Capacity vs latent dimensionality: the sweep in ``spec.toml``, its table and figures.
+"""Capacity vs latent dimensionality: the table and figures of the sweep in ``spec.toml``.
 
-    python3 studies/capacity_vs_dimensionality/run.py --workers 2   # run (resumable)
-    python3 studies/capacity_vs_dimensionality/run.py --plot        # figures and summary only
-    python3 studies/capacity_vs_dimensionality/run.py --table       # the README's table
+    dynlens sweep studies/capacity_vs_dimensionality/spec.toml \
+        --out studies/capacity_vs_dimensionality/sweep --workers 2   # run (resumable)
+    python3 studies/capacity_vs_dimensionality/run.py          # figure and summary.csv
+    python3 studies/capacity_vs_dimensionality/run.py --table  # the README's table
 
 The sweep folder ``sweep/`` holds each run's ``result.json`` and ``history.csv`` (checkpoints
 and the simulated datasets are not committed: ``dl.simulate`` with the spec's seed remakes
@@ -97,18 +98,13 @@ def markdown_table(table) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--plot", action="store_true", help="only redraw from the table")
     parser.add_argument("--table", action="store_true",
                         help="only print the README's Markdown table from the results")
     args = parser.parse_args()
+    table = dl.sweeps.load_results(HERE / "sweep")
     if args.table:
-        print(markdown_table(dl.sweeps.load_results(HERE / "sweep")))
+        print(markdown_table(table))
         return
-    if args.plot:
-        table = dl.sweeps.load_results(HERE / "sweep")
-    else:
-        table = dl.Sweep.from_toml(HERE / "spec.toml").run(HERE / "sweep", workers=args.workers)
     plot(table)
     print(summarise(table)[["rate_r2_mean", "published_rate_r2", "state_r2_mean",
                             "published_state_r2", "fp_matched_mean", "fp_spurious_mean",

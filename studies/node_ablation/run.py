@@ -1,7 +1,8 @@
-"""The NODE architecture ablation: the sweep in ``spec.toml``, its table and figure.
+"""The NODE architecture ablation: the table and figure of the sweep in ``spec.toml``.
 
-    python3 studies/node_ablation/run.py --workers 2   # run (resumable)
-    python3 studies/node_ablation/run.py --plot        # figure and summary only
+    dynlens sweep studies/node_ablation/spec.toml --out studies/node_ablation/sweep \
+        --workers 2                                     # run (resumable)
+    python3 studies/node_ablation/run.py                # figure and summary.csv
 
 The sweep folder ``sweep/`` holds each run's ``result.json`` and ``history.csv``
 (checkpoints and the simulated data are not committed: they are remade bit for bit).
@@ -11,7 +12,6 @@ next to the published value of each variant.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -52,14 +52,7 @@ def plot(table) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--plot", action="store_true", help="only redraw from the table")
-    args = parser.parse_args()
-    if args.plot:
-        table = dl.sweeps.load_results(HERE / "sweep")
-    else:
-        table = dl.Sweep.from_toml(HERE / "spec.toml").run(HERE / "sweep", workers=args.workers)
+    table = dl.sweeps.load_results(HERE / "sweep")
     plot(table)
     print(summarise(table)[["rate_r2_mean", "state_r2_mean", "fp_matched_mean",
                             "fp_spurious_mean", "rate_r2_count"]].to_string())
