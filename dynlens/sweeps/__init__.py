@@ -17,9 +17,9 @@ Examples
 2-core machine) and returns the table :func:`load_results` reads back.
 """
 
-from .results import load_results, sweep_status
+from .results import load_results, mean_sd, summarise, sweep_status
 from .runner import run_sweep
 from .spec import DatasetSpec, ModelSpec, RunSpec, Sweep
 
-__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep", "load_results", "run_sweep",
-           "sweep_status"]
+__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep", "load_results", "mean_sd",
+           "run_sweep", "summarise", "sweep_status"]

@@ -20,7 +20,7 @@ from ..errors import DynlensFileNotFoundError
 from .execute import RESULT, RUNNING
 from .spec import Sweep
 
-__all__ = ["SPEC_FILE", "load_results", "run_status", "sweep_status"]
+__all__ = ["SPEC_FILE", "load_results", "mean_sd", "run_status", "summarise", "sweep_status"]
 
 SPEC_FILE = "sweep.toml"
 _FIRST = ["run_id", "dataset", "system", "model", "family", "latent_dim", "seed", "status",
@@ -120,3 +120,41 @@ def sweep_status(out_dir: str | os.PathLike) -> dict[str, int]:
     for run in _spec(out_dir).runs():
         counts[run_status(out_dir / "runs" / run.run_id)] += 1
     return counts
+
+
+def summarise(table: pd.DataFrame, by: str | list[str], metrics: list[str],
+              digits: int = 3) -> pd.DataFrame:
+    """Mean, standard deviation and count over seeds of ``metrics`` per ``by`` group.
+
+    Only finished runs count (when the table has a ``status`` column); groups keep their
+    order of first appearance. Columns are ``<metric>_mean``, ``<metric>_std`` and
+    ``<metric>_count``.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"model": ["node", "node", "gru"], "status": "done",
+    ...                       "rate_r2": [0.9, 0.8, 0.5]})
+    >>> summarise(table, "model", ["rate_r2"]).loc["node"].tolist()
+    [0.85, 0.071, 2.0]
+    """
+    done = table[table["status"] == "done"] if "status" in table else table
+    summary = done.groupby(by, sort=False)[metrics].agg(["mean", "std", "count"]).round(digits)
+    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+    return summary
+
+
+def mean_sd(values: pd.Series, digits: int = 3) -> str:
+    """``"0.961 ± 0.002"``: mean and standard deviation over seeds, the value alone for one
+    seed and an empty string for none (missing values are left out).
+
+    Examples
+    --------
+    >>> mean_sd(pd.Series([0.95, 0.97])), mean_sd(pd.Series([0.5, None])), mean_sd(pd.Series([]))
+    ('0.960 ± 0.014', '0.500', '')
+    """
+    values = pd.Series(values, dtype=float).dropna()
+    if values.empty:
+        return ""
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"

@@ -21,6 +21,7 @@ import pandas as pd
 
 import dynlens as dl
 from dynlens.plotting import save_figure
+from dynlens.sweeps import mean_sd
 from dynlens.utils import atomic_path
 
 HERE = Path(__file__).resolve().parent
@@ -44,10 +45,7 @@ METRICS = ["rate_r2", "state_r2", "decode_r2", "fp_matched", "fp_missing", "fp_s
 
 
 def summarise(table):
-    done = table[table.status == "done"]
-    summary = (done.groupby(["dataset", "model", "latent_dim"])[METRICS]
-               .agg(["mean", "std", "count"]).round(3))
-    summary.columns = [f"{m}_{s}" for m, s in summary.columns]
+    summary = dl.sweeps.summarise(table, ["dataset", "model", "latent_dim"], METRICS)
     published = PUBLISHED.set_index(["dataset", "model", "latent_dim"]).add_prefix("published_")
     summary = summary.join(published, how="left")
     with atomic_path(HERE / "summary.csv") as tmp:
@@ -63,13 +61,6 @@ def plot(table) -> None:
                             title="Sedler et al. 2023 grid, 10 neurons: dynlens runs (dots, "
                                   "solid line: mean over seeds) vs published means (x, dashed)")
     save_figure(fig, HERE / "results.png")
-
-
-def _mean_sd(values, digits: int = 3) -> str:
-    """``"0.961 ± 0.002"`` over seeds (the mean alone for one seed)."""
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
 def markdown_table(table) -> str:
@@ -89,8 +80,8 @@ def markdown_table(table) -> str:
         eig = cell.fp_eigenvalue_error.dropna()
         lines.append(
             f"| {system} | {model.upper()}-{dim} | {len(cell)} | "
-            f"{_mean_sd(cell.rate_r2)} ({pub.rate_r2:.2f}) | "
-            f"{_mean_sd(cell.state_r2)} ({pub.state_r2:.2f}) | {_mean_sd(cell.decode_r2)} | "
+            f"{mean_sd(cell.rate_r2)} ({pub.rate_r2:.2f}) | "
+            f"{mean_sd(cell.state_r2)} ({pub.state_r2:.2f}) | {mean_sd(cell.decode_r2)} | "
             f"{fp} | {int(cell.fp_recovered.astype(bool).sum())}/{len(cell)} | "
             f"{eig.mean():.3f} | {cell.wall_s.mean() / 60:.1f} |".replace("nan", ""))
     return "\n".join(lines)

@@ -33,9 +33,7 @@ LABELS = {"node": "NODE\n(continuous)", "node_discrete": "residual MLP",
 
 
 def summarise(table):
-    done = table[table.status == "done"]
-    summary = done.groupby("model", sort=False)[METRICS].agg(["mean", "std", "count"]).round(3)
-    summary.columns = [f"{m}_{s}" for m, s in summary.columns]
+    summary = dl.sweeps.summarise(table, "model", METRICS)
     with atomic_path(HERE / "summary.csv") as tmp:
         summary.to_csv(tmp)
     return summary
