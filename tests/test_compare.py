@@ -60,6 +60,8 @@ def test_known_affine_model_matched_exactly(lorenz_case):
     assert report.stability_agrees.all() and report.recovered
     assert report.score == pytest.approx(1.0, abs=1e-6)
     assert report.summary().startswith("The model recovered the true fixed points: 3 of 3")
+    assert report.summary("the GRU-25's").startswith(
+        "The model recovered the GRU-25's fixed points: 3 of 3")
     table = report.table()
     assert len(table) == 3 and set(table["status"]) == {"matched"}
     assert table["true_n_unstable"].tolist() == [1, 2, 2]

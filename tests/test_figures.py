@@ -103,3 +103,37 @@ def test_runs_figure_draws_every_run_its_mean_and_the_reference_per_row():
     assert [t.get_text() for t in top.get_legend().get_texts()] == [
         "each run", "mean over runs", "published"]
     assert top.get_ylim()[0] == 0.4  # the tenth below the lowest run, not 0
+
+
+def test_a_notebook_shows_dynlens_figures_without_matplotlib_inline():
+    import pytest
+
+    formatters = pytest.importorskip("IPython.core.formatters")
+    fig = plotting.eigenvalues(dl.FixedPoints.from_points(
+        dl.systems.get("arneodo"), dl.systems.get("arneodo").fixed_points()))
+    data, _ = formatters.DisplayFormatter().format(fig)  # no pyplot, no inline backend
+    assert data["image/png"][:4] == b"\x89PNG"
+
+
+def test_learning_curves_name_the_loss_each_model_minimises():
+    import pandas as pd
+
+    def history(model_cls):
+        frame = pd.DataFrame({"epoch": [0, 1], "train_loss": [2.0, 1.5],
+                              "valid_loss": [2.1, 1.6], "scored_bins": [5, 5]})
+        frame.attrs["loss_label"] = model_cls.loss_label
+        return frame
+
+    lfads = plotting.training_history(history(dl.models.LFADS)).axes[0].get_ylabel()
+    assert lfads.startswith("loss per trial (log scale)") and "KL" in lfads
+    sae = plotting.training_history(history(dl.models.SAE)).axes[0].get_ylabel()
+    assert sae == "Poisson NLL per scored bin and neuron (log scale)"
+    both = {"a": history(dl.models.SAE), "b": history(dl.models.NDT)}
+    assert "as each model defines it" in plotting.training_history(both).axes[0].get_ylabel()
+
+
+def test_fit_records_the_models_loss_label_in_the_history():
+    data = dl.simulate("arneodo", n_neurons=4, n_trials=20, n_bins=10)
+    model = dl.models.SAE(n_neurons=4, latent_dim=2, generator="gru")
+    history = dl.fit(model, data, max_epochs=1, progress=False, threads=1)
+    assert history.attrs["loss_label"] == dl.models.SAE.loss_label

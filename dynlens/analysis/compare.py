@@ -161,8 +161,11 @@ class FixedPointComparison:
                 else float("nan"),
                 "fp_score": float(self.score), "fp_recovered": bool(self.recovered)}
 
-    def summary(self) -> str:
-        """One sentence saying whether the model recovered the true fixed points."""
+    def summary(self, reference: str = "the true") -> str:
+        """One sentence saying whether the model recovered the true fixed points.
+
+        ``reference`` names the other side when it is not a true system (``"GRU-25's"``
+        when two models were compared)."""
         n_true, n_match = len(self.true_fps), len(self.matched)
         n_agree = int(np.sum(self.stability_agrees))
         verdict = ("recovered" if self.recovered else
@@ -173,7 +176,7 @@ class FixedPointComparison:
                       f"directions; mean location error {100 * np.mean(self.location_error):.1f}"
                       f"% of the attractor size, mean per-bin eigenvalue error "
                       f"{np.mean(self.eigenvalue_error):.3g})")
-        return (f"The model {verdict} the true fixed points: {n_match} of {n_true} matched"
+        return (f"The model {verdict} {reference} fixed points: {n_match} of {n_true} matched"
                 f"{detail}, {len(self.missing)} missing, {len(self.spurious)} spurious; "
                 f"score {self.score:.2f}.")
 

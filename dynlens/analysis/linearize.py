@@ -49,6 +49,8 @@ class Linearization:
     ...                                    kind="continuous", dt=0.1)
     >>> lin.stability.tolist()
     ['stable']
+    >>> lin
+    Linearization(n=1, dim=2, kind='continuous', dt=0.1, stable=1, marginal=0, unstable=0)
     >>> np.round(np.abs(lin.to_discrete().eigenvalues), 4).tolist()
     [[0.995, 0.995]]
     """
@@ -63,6 +65,12 @@ class Linearization:
     n_unstable: np.ndarray = field(repr=False)
     n_marginal: np.ndarray = field(repr=False)
     stability: np.ndarray = field(repr=False)
+
+    def __repr__(self) -> str:  # the arrays' shapes and the stability counts, not the arrays
+        counts = {s: int(np.sum(self.stability == s)) for s in ("stable", "marginal", "unstable")}
+        dt = "" if self.dt is None else f", dt={self.dt:g}"
+        return (f"Linearization(n={len(self.x)}, dim={self.jacobians.shape[-1]}, "
+                f"kind={self.kind!r}{dt}, {', '.join(f'{k}={v}' for k, v in counts.items())})")
 
     @classmethod
     def from_jacobians(cls, jacobians: Any, kind: str, dt: float | None = None,

@@ -132,6 +132,9 @@ class Model(nn.Module):
 
     model_type: ClassVar[str] = ""
     latent_option: ClassVar[str] = "latent_dim"
+    #: What ``loss`` returns, in words: the y label of the learning curves (``fit`` records
+    #: it in ``history.attrs["loss_label"]``).
+    loss_label: ClassVar[str] = "loss"
     config: Any
 
     @property

@@ -177,6 +177,7 @@ class LFADS(Model):
 
     model_type = "lfads"
     latent_option = "gen_dim"  # the generator's state is LFADS's latent state
+    loss_label = "loss per trial\n(NLL summed over bins and neurons, + KL + L2)"
 
     def __init__(self, n_neurons: int, ic_dim: int = 64, n_factors: int = 50,
                  ic_enc_dim: int = 128, gen_dim: int = 200, ci_enc_dim: int = 128,

@@ -154,6 +154,7 @@ class NDT(Model):
     """
 
     model_type = "ndt"
+    loss_label = "Poisson NLL per scored entry\n(masked bins, held-out neurons, forward bins)"
     #: Whether the encoder layers may take PyTorch's fused eval-mode kernel
     #: (``nn.TransformerEncoderLayer``'s fast path) on the CPU. Off: on the CPU that kernel
     #: was slower than the layers' ordinary path, whose attention is

@@ -178,6 +178,7 @@ class SAE(Model):
     """
 
     model_type = "sae"
+    loss_label = "Poisson NLL per scored bin and neuron"
 
     def __init__(
         self,

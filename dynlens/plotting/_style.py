@@ -1,17 +1,41 @@
 """Shared figure helpers: figures are built without pyplot so nothing global is touched.
 
 A :class:`matplotlib.figure.Figure` made this way works headless (no backend needed to
-save it), never pops up a window, is not kept alive by pyplot, and still displays inline
-when returned in a notebook.
+save it), never pops up a window and is not kept alive by pyplot. Jupyter shows a plain
+Figure only once pyplot's inline backend is on (``%matplotlib inline``), so dynlens's figures
+are :class:`NotebookFigure` objects, which draw themselves as PNG when a notebook displays them.
 """
 
 from __future__ import annotations
+
+import io
 
 from matplotlib.figure import Figure
 
 from ..utils import atomic_path
 
-__all__ = ["new_figure", "save_figure"]
+__all__ = ["NotebookFigure", "new_figure", "save_figure"]
+
+
+class NotebookFigure(Figure):
+    """A :class:`~matplotlib.figure.Figure` that Jupyter displays without pyplot.
+
+    IPython asks an object for ``_repr_png_`` when no display function is registered for its
+    type; with ``%matplotlib inline`` on, pyplot's own display function (registered for every
+    Figure) is used instead, so a figure is never shown twice.
+
+    Examples
+    --------
+    >>> fig = NotebookFigure(figsize=(2, 2))
+    >>> lines = fig.subplots().plot([0, 1], [1, 0])
+    >>> fig._repr_png_()[1:4]
+    b'PNG'
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object]:
@@ -24,12 +48,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
     --------
     >>> fig, axes = new_figure(1, 2, figsize=(6, 3))
     >>> type(fig).__name__, len(axes)
-    ('Figure', 2)
+    ('NotebookFigure', 2)
     """
     sub = {k: kwargs.pop(k) for k in ("subplot_kw", "squeeze", "sharex", "sharey", "gridspec_kw")
            if k in kwargs}
     kwargs.setdefault("layout", "constrained")
-    fig = Figure(**kwargs)
+    fig = NotebookFigure(**kwargs)
     return fig, fig.subplots(nrows, ncols, **sub)
 
 

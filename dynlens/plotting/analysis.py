@@ -32,7 +32,7 @@ from ..analysis.fixed_points import FixedPoints
 from ..analysis.linearize import Linearization
 from ..errors import DynlensTypeError, DynlensValueError
 from ._draw import COLORS, MARKERS, Projection, axes_for, equal_scales, plot_points
-from ._style import new_figure
+from ._style import NotebookFigure, new_figure
 
 __all__ = [
     "eigenvalues",
@@ -93,7 +93,7 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
     traj = None if trajectories is None else _flat(trajectories, "trajectories", fps.dim)
     fit_on = traj.reshape(-1, fps.dim) if traj is not None else fps.xstar
     proj = Projection(fit_on, fps.dim)
-    fig = Figure(figsize=(6.4, 5.4), layout="constrained")
+    fig = NotebookFigure(figsize=(6.4, 5.4), layout="constrained")
     ax = axes_for(fig, proj.n)
     handles = []
     if traj is not None:
@@ -366,7 +366,7 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
             f"into {mapped.shape[-1]}")
     r2 = alignment.score(model, truth)
     proj = Projection(truth.reshape(-1, truth.shape[-1]), truth.shape[-1])
-    fig = Figure(figsize=(6.4, 5.4), layout="constrained")
+    fig = NotebookFigure(figsize=(6.4, 5.4), layout="constrained")
     ax = axes_for(fig, proj.n)
     for k in range(min(n_trials, len(truth))):
         plot_points(ax, proj.points(truth[k]), color="k", lw=1.0, alpha=0.8)
@@ -409,7 +409,7 @@ def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = 
     if not isinstance(report, FixedPointComparison):
         raise DynlensTypeError(
             f"report: expected a FixedPointComparison, found {type(report).__name__}")
-    fig = Figure(figsize=(11, 5), layout="constrained")
+    fig = NotebookFigure(figsize=(11, 5), layout="constrained")
     _comparison_points(fig, report)
     _comparison_spectra(fig, report)
     fig.suptitle(title or f"Fixed-point comparison: score {report.score:.2f}", fontsize=11)

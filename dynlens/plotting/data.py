@@ -26,6 +26,7 @@ from sklearn.decomposition import PCA
 
 from ..data import NeuralDataset
 from ..errors import DynlensTypeError, DynlensValueError
+from ._style import NotebookFigure
 
 __all__ = ["latent_trajectory_3d", "rates", "spike_raster"]
 
@@ -86,7 +87,8 @@ def spike_raster(data: NeuralDataset, trial: int = 0) -> Figure:
     width = data.bin_width if data.bin_width is not None else 1.0
     left = t[0] - width / 2 if data.bin_width is not None else -0.5
     extent = (left, left + data.n_bins * width, data.n_neurons - 0.5, -0.5)
-    fig = Figure(figsize=(7.5, 1.2 + 0.22 * min(data.n_neurons, 60)), layout="constrained")
+    fig = NotebookFigure(figsize=(7.5, 1.2 + 0.22 * min(data.n_neurons, 60)),
+                         layout="constrained")
     ax = fig.add_subplot()
     vmax = max(int(counts.max()), 1)
     # One flat shade per count (up to 10), so that a reader can read counts off the bar.
@@ -159,7 +161,7 @@ def rates(data: NeuralDataset, trial: int = 0, neurons: Sequence[int] | None = N
         )
     t, t_label = _time_axis(data)
     width = data.bin_width if data.bin_width is not None else 1.0
-    fig = Figure(figsize=(7.5, 0.6 + 1.05 * len(neurons)), layout="constrained")
+    fig = NotebookFigure(figsize=(7.5, 0.6 + 1.05 * len(neurons)), layout="constrained")
     axes = fig.subplots(len(neurons), 1, sharex=True, squeeze=False)[:, 0]
     for ax, neuron in zip(axes, neurons):
         ax.bar(t, data.spikes[trial, :, neuron], width=width, color="0.82", label="spike count")
@@ -223,7 +225,7 @@ def latent_trajectory_3d(data: NeuralDataset, n_trials: int = 10) -> Figure:
     else:
         labels = [f"{n} (state units)" for n in "xyz"[:dim]]
         how = f"{dim}-D latents"
-    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    fig = NotebookFigure(figsize=(6.5, 5.5), layout="constrained")
     three_d = shown.shape[2] == 3
     ax = fig.add_subplot(projection="3d" if three_d else None)
     cmap = _cmap()

@@ -22,7 +22,8 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
     Parameters
     ----------
     histories : DataFrame or dict of label -> DataFrame
-        What :func:`dynlens.fit` returned.
+        What :func:`dynlens.fit` returned; the y label is the models' ``loss_label``
+        (from ``history.attrs``) when they agree.
 
     Examples
     --------
@@ -37,7 +38,7 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
     for i, (label, hist) in enumerate(histories.items()):
         colour = f"C{i}"
         ax.plot(hist["epoch"], hist["train_loss"], color=colour, alpha=0.45, lw=1,
-                label=f"{label} train (scored bins only)")
+                label=f"{label} train (scored entries only)")
         ax.plot(hist["epoch"], hist["valid_loss"], color=colour, lw=1.8,
                 label=f"{label} validation (full trials)")
         if "scored_bins" in hist and len(hist):
@@ -49,7 +50,10 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.set_xlabel("epoch")
-    ax.set_ylabel("Poisson NLL per bin and neuron (log scale)")
+    labels = {hist.attrs.get("loss_label", "loss") for hist in histories.values()}
+    first, *rest = (labels.pop() if len(labels) == 1 else "loss, as each model defines it"
+                    ).split("\n")
+    ax.set_ylabel("\n".join([f"{first} (log scale)", *rest]), fontsize=9)
     ax.set_title("Learning curves")
     ax.legend(fontsize=8)
     return fig

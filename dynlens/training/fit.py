@@ -327,7 +327,9 @@ def fit(
             if run.finish_epoch(epoch):
                 break
         bar.close()
-    return run.history()
+    history = run.history()
+    history.attrs["loss_label"] = model.loss_label
+    return history
 
 
 def _signature_with_settings(function: Callable, config: type) -> inspect.Signature:
