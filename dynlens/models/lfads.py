@@ -225,9 +225,18 @@ class LFADS(Model):
         return f"LFADS-{self.config.gen_dim} ({co})"
 
     def fit_defaults(self) -> dict[str, Any]:
-        """Adam at 4e-3 without weight decay (LFADS has its own L2), whole trials from the
-        start, the published gradient clip of 200."""
-        return {"lr": 4e-3, "weight_decay": 0.0, "bins_per_group": 0, "clip_grad_norm": 200.0}
+        """Adam at 4e-3 without weight decay (LFADS has its own L2), batches of 32 trials,
+        whole trials from the start, the published gradient clip of 200.
+
+        Batches of 32, not the published 128: the KL and L2 ramps count epochs, and with a
+        few hundred training trials 128 gives about 5 steps per epoch, so the KL weight
+        reaches 1 after some 250 steps (the published ramp lasts 2000) and the initial
+        condition's posterior collapses onto the prior before the generator has learned to
+        use it. Measured on the chaotic RNN (640 training trials, generator 64, no
+        controller): test rate R2 0.00 with batches of 128 (300 epochs), 0.70 with 32.
+        """
+        return {"lr": 4e-3, "weight_decay": 0.0, "batch_size": 32, "bins_per_group": 0,
+                "clip_grad_norm": 200.0}
 
     # -- the forward pass -------------------------------------------------------------
     def factors_of(self, states: torch.Tensor) -> torch.Tensor:
