@@ -170,9 +170,8 @@ def runs(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2"), 
     reference : DataFrame, optional
         Values to compare with (published means, say): rows with the ``by`` column (and the
         ``rows`` column) and any of the ``metrics``, drawn as red crosses.
-    reference_label : str
-        The reference's legend entry.
-    title : str, optional
+    reference_label, title : str, optional
+        The crosses' legend entry; the figure's title.
 
     Examples
     --------
