@@ -29,7 +29,8 @@ and slower per call than the eager step (its guards), so it is not used.
 
 Data: the chaotic RNN recipe (50 neurons, 100 bins of 10 ms, 1000 trials), the published LFADS
 sizes (IC encoder 128, controller encoder 128, controller 128, generator 200, IC 64, 50
-factors), with one inferred input and without a controller, batch 128; and small ones. Timed:
+factors), with one inferred input and without a controller, at the published batch of 128
+and at dynlens's default of 32 (``LFADS.fit_defaults``); and small ones. Timed:
 a training epoch (forward, loss, backward, Adam step; median of 6 batches per variant, the
 variants taking turns, times the number of batches) and the latency of inferring one trial
 (median of 20). Writes ``bench_lfads.md`` next to this file.
@@ -183,11 +184,13 @@ def latency(variants: dict, trial: torch.Tensor, repeats: int = 20) -> dict[str,
 
 SMALL = {"ic_dim": 16, "n_factors": 20, "ic_enc_dim": 32, "gen_dim": 64, "ci_enc_dim": 32,
          "con_dim": 32}
-CONFIGURATIONS = [  # (label, sizes, batch size, co_dim)
-    ("published sizes, controller, 1 inferred input", {}, 128, 1),
-    ("published sizes, no controller", {}, 128, 0),
-    ("small (generator 64, encoders 32), controller", SMALL, 32, 1),
-    ("small (generator 64, encoders 32), no controller", SMALL, 32, 0),
+CONFIGURATIONS = [  # (label, sizes, batch size, co_dim); 32 is LFADS.fit_defaults' batch
+    ("published sizes and batch (128), controller, 1 inferred input", {}, 128, 1),
+    ("published sizes and batch (128), no controller", {}, 128, 0),
+    ("published sizes, dynlens's batch (32), controller, 1 inferred input", {}, 32, 1),
+    ("published sizes, dynlens's batch (32), no controller", {}, 32, 0),
+    ("small (generator 64, encoders 32), batch 32, controller", SMALL, 32, 1),
+    ("small (generator 64, encoders 32), batch 32, no controller", SMALL, 32, 0),
 ]
 # dynlens with the hand-written backwards switched on step by step (dynlens.models.gru_sequence)
 STEPS = {
@@ -248,8 +251,9 @@ def main() -> None:
          f"{threads} threads; other processes used {busy:.1f} cores on average during the "
          "run (a ratio compares implementations run in turns in one process, so it holds "
          "up under load better than the times do). Chaotic RNN data, 50 neurons x 100 bins, "
-         f"{len(train)} training trials; batch 128 for the published sizes, 32 for the small "
-         "ones. Outputs of the two on the same weights agree to "
+         f"{len(train)} training trials; the published sizes at the published batch (128) "
+         "and at dynlens's default (32), the small ones at 32. Outputs of the two on the same "
+         "weights agree to "
          f"{agreement:.1e} (max abs; log-rates, generator states, inferred inputs). Written "
          "by `benchmarks/bench_lfads.py`."),
         "",
