@@ -137,3 +137,14 @@ def test_fit_records_the_models_loss_label_in_the_history():
     model = dl.models.SAE(n_neurons=4, latent_dim=2, generator="gru")
     history = dl.fit(model, data, max_epochs=1, progress=False, threads=1)
     assert history.attrs["loss_label"] == dl.models.SAE.loss_label
+
+
+def test_runs_figure_says_when_a_metric_was_not_measured_and_starts_bits_at_zero():
+    import pandas as pd
+
+    table = pd.DataFrame({"dataset": ["a", "a", "b"], "model": ["x", "y", "x"],
+                          "co_bps": [0.28, 0.31, np.nan]})
+    top, bottom = plotting.runs(table, ("co_bps",), rows="dataset").axes
+    assert top.get_ylim()[0] == 0.0 and top.get_ylim()[1] > 0.31  # no bar on the frame
+    assert [t.get_text() for t in bottom.texts] == ["not measured\nfor these data"]
+    assert top.texts == [] and top.get_title() == "co-bps (held-out neurons)"

@@ -15,7 +15,8 @@ from ._style import new_figure
 __all__ = ["runs", "sweep"]
 
 _LABELS = {"rate_r2": "rate R2", "state_r2": "state R2 (true -> inferred)",
-           "decode_r2": "decode R2 (inferred -> true)", "co_bps": "co-bps",
+           "decode_r2": "decode R2 (inferred -> true)",
+           "co_bps": "co-bps (held-out neurons)", "fp_bps": "fp-bps (forward bins)",
            "bps": "bits per spike", "fp_matched_fraction": "fixed points matched\n(fraction)",
            "fp_spurious": "spurious fixed points", "fp_eigenvalue_error":
            "eigenvalue error\n(matched points)", "fp_score": "fixed-point score"}
@@ -191,7 +192,7 @@ def runs(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2"), 
     groups = list(dict.fromkeys(done[by]))
     labels = labels or {}
     fig, axes = new_figure(len(row_values), len(metrics), squeeze=False, sharey="col",
-                           figsize=(max(4.0, 0.9 * len(groups) + 1.5) * len(metrics),
+                           figsize=(max(3.5, 0.75 * len(groups) + 1.0) * len(metrics),
                                     2.9 * len(row_values) + 0.7))
     for i, row_value in enumerate(row_values):
         in_row = done if rows is None else done[done[rows] == row_value]
@@ -210,12 +211,18 @@ def runs(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2"), 
             ax.set_xticks(range(len(groups)), [labels.get(g, str(g)) for g in groups],
                           fontsize=8)
             ax.set_xlim(-0.6, len(groups) - 0.4)
+            if in_row[metric].isna().all():  # say so rather than leave a blank panel
+                ax.text(0.5, 0.5, "not measured\nfor these data", transform=ax.transAxes,
+                        ha="center", va="center", color="0.5", fontsize=9)
             ax.grid(axis="y", alpha=0.3)
             if metric.endswith("r2"):  # up to 1, down to the tenth below the lowest value
                 shown = [done[metric]] + ([reference[metric]] if reference is not None
                                           and metric in reference else [])
                 low = np.floor((float(np.nanmin(pd.concat(shown))) - 0.02) * 10) / 10
                 ax.set_ylim(max(low, -0.5), 1.02)
+            elif metric.endswith("bps"):  # bits per spike: 0 is the mean-rate model
+                ax.set_ylim(min(0.0, float(np.nanmin(done[metric])) * 1.1),
+                            max(0.0, float(np.nanmax(done[metric]))) * 1.1 + 1e-3)
             if i == 0:
                 ax.set_title(_LABELS.get(metric, metric), fontsize=10)
             if j == 0 and rows is not None:
