@@ -147,4 +147,4 @@ def test_runs_figure_says_when_a_metric_was_not_measured_and_starts_bits_at_zero
     top, bottom = plotting.runs(table, ("co_bps",), rows="dataset").axes
     assert top.get_ylim()[0] == 0.0 and top.get_ylim()[1] > 0.31  # no bar on the frame
     assert [t.get_text() for t in bottom.texts] == ["not measured\nfor these data"]
-    assert top.texts == [] and top.get_title() == "co-bps (held-out neurons)"
+    assert len(top.texts) == 0 and top.get_title() == "co-bps (held-out neurons)"
