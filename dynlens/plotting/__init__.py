@@ -1,6 +1,6 @@
 """Matplotlib figures. Every function returns a Figure (built without pyplot) and never shows it."""
 
-from ._style import new_figure, save_figure
+from ._style import NotebookFigure, new_figure, save_figure
 from .analysis import (
     eigenvalues,
     fixed_point_comparison,
@@ -14,6 +14,7 @@ from .models import rates_vs_truth, training_history
 from .sweeps import runs, sweep
 
 __all__ = [
+    "NotebookFigure",
     "eigenvalues",
     "fixed_point_comparison",
     "fixed_point_graph",
