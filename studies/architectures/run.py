@@ -1,0 +1,141 @@
+"""Architectures side by side: the tables and figures of the sweeps in this folder.
+
+    dynlens sweep studies/architectures/chaotic_rnn.toml \\
+        --out studies/architectures/sweep_chaotic_rnn --workers 2 --threads 1
+    dynlens sweep studies/architectures/arneodo.toml \\
+        --out studies/architectures/sweep_arneodo --workers 2 --threads 1
+    python3 studies/architectures/run.py           # results.csv, results.png, pulses.png
+    python3 studies/architectures/run.py --table   # the README's table
+
+The GRU-25 and NODE-3 rows on Arneodo are the capacity study's runs of the same data, seeds
+and ``dl.fit`` defaults (``../capacity_vs_dimensionality/sweep``), read rather than retrained.
+``pulses.png`` needs the checkpoint of the controller LFADS on the pulse data (seed 0), which
+the chaotic-RNN sweep leaves in its run folder (checkpoints are not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import dynlens as dl
+from dynlens.plotting import new_figure, save_figure
+from dynlens.sweeps import mean_sd
+from dynlens.utils import atomic_path
+
+HERE = Path(__file__).resolve().parent
+SWEEPS = ("sweep_chaotic_rnn", "sweep_arneodo")
+CAPACITY = HERE.parent / "capacity_vs_dimensionality" / "sweep"
+FROM_CAPACITY = {"gru": 25, "node": 3}  # Arneodo rows read from the capacity study
+LABELS = {"lfads": "LFADS\n(controller)", "lfads_noctrl": "LFADS\n(no controller)",
+          "gru": "GRU SAE", "node": "NODE SAE", "ndt": "NDT"}
+DATASETS = {"chaotic_rnn": "chaotic RNN", "chaotic_rnn_pulses": "chaotic RNN + pulses",
+            "arneodo": "Arneodo"}
+COLUMNS = ["dataset", "model", "latent_dim", "seed", "rate_r2", "co_bps", "fp_bps", "bps",
+           "state_r2", "decode_r2", "input_within_2_bins", "input_median_bin_error",
+           "input_correlation", "input_lag", "fp_true", "fp_matched", "fp_missing",
+           "fp_spurious", "fp_eigenvalue_error", "fp_recovered", "epochs", "wall_s", "threads"]
+PULSE_RUN = ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0", "chaotic_rnn_pulses")
+
+
+def load() -> pd.DataFrame:
+    """Finished runs of both sweeps and the capacity study's Arneodo GRU-25 / NODE-3 runs,
+    datasets and models in a fixed order."""
+    tables = [dl.sweeps.load_results(HERE / name) for name in SWEEPS
+              if (HERE / name / "sweep.toml").is_file()]
+    capacity = dl.sweeps.load_results(CAPACITY)
+    tables.append(pd.concat([capacity[(capacity.dataset == "arneodo") & (capacity.model == m)
+                                      & (capacity.latent_dim == d)]
+                             for m, d in FROM_CAPACITY.items()]))
+    table = pd.concat(tables, ignore_index=True)
+    table = table[table.status == "done"].reindex(columns=COLUMNS)
+    order = {"dataset": list(DATASETS), "model": list(LABELS)}
+    keys = [table[c].map({v: i for i, v in enumerate(order[c])}) for c in order]
+    return table.assign(_d=keys[0], _m=keys[1]).sort_values(["_d", "_m", "seed"]).drop(
+        columns=["_d", "_m"]).reset_index(drop=True)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """Per dataset and model: mean ± sd over seeds of each score, the pulse timing, the
+    fixed points (matched / missing / spurious of the true ones) and minutes per run."""
+    header = ("| data | model | seeds | rate R2 | co-bps | fp-bps | state R2 | pulse within 2 "
+              "bins | fixed points | epochs | min per run |")
+    lines = [header, "|" + "---|" * 11]
+    for (dataset, model), cell in table.groupby(["dataset", "model"], sort=False):
+        fp = ("/".join(f"{round(cell[c].mean(), 1):g}"
+                       for c in ("fp_matched", "fp_missing", "fp_spurious"))
+              if cell.fp_matched.notna().any() else "")
+        label = LABELS[model].replace("\n", " ")
+        lines.append(
+            f"| {DATASETS[dataset]} | {label} | {len(cell)} | {mean_sd(cell.rate_r2)} | "
+            f"{mean_sd(cell.co_bps)} | {mean_sd(cell.fp_bps)} | {mean_sd(cell.state_r2)} | "
+            f"{mean_sd(cell.input_within_2_bins, 2)} | {fp} | {cell.epochs.mean():.0f} | "
+            f"{cell.wall_s.mean() / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def plot(table: pd.DataFrame) -> None:
+    table = table.assign(dataset=table.dataset.map(DATASETS))
+    fig = dl.plotting.runs(table, ("rate_r2", "co_bps", "state_r2"), rows="dataset",
+                           labels=LABELS,
+                           title="Test split; state R2 maps the true state to the model's "
+                                 "latents (chaotic RNN: the 50 network units)")
+    save_figure(fig, HERE / "results.png")
+
+
+def plot_pulses() -> None:
+    """The controller LFADS's inferred input around each test trial's true pulse (seed 0)."""
+    folder, run_id, dataset = PULSE_RUN
+    checkpoint = HERE / folder / "runs" / run_id / "model.pt"
+    if not checkpoint.is_file():
+        print(f"pulses.png not redrawn: no checkpoint {checkpoint.relative_to(HERE)}")
+        return
+    model = dl.load_model(checkpoint)
+    test = dl.load_dataset(HERE / folder / "datasets" / f"{dataset}.h5").split("test")
+    inferred = model.infer(test).inputs
+    recovery = dl.metrics.input_recovery(test.inputs, inferred)
+    sign, true_bins = recovery["signs"][0], recovery["true_pulse_bins"]
+    window = np.arange(-10, 11)
+    aligned = np.stack([sign * inferred[k, b + window, 0] for k, b in enumerate(true_bins)
+                        if b + window[0] >= 0 and b + window[-1] < test.n_bins])
+    fig, axes = new_figure(1, 2, figsize=(10, 3.4))
+    axes[0].plot(window, aligned.T, color="0.8", lw=0.5)
+    axes[0].plot(window, aligned.mean(0), color="k", lw=2, label="mean over test trials")
+    axes[0].axvline(0, color="C3", ls="--", lw=1, label="true pulse (drives bin 0 -> 1)")
+    axes[0].set_xlabel("bins from the true pulse (10 ms bins)")
+    axes[0].set_ylabel("inferred input" + (" x -1 (its sign is arbitrary)" if sign < 0 else ""))
+    axes[0].set_title(f"Inferred input around the pulse ({len(aligned)} test trials)",
+                      fontsize=10)
+    axes[0].legend(fontsize=8)
+    errors = recovery["pulse_bin_error"]
+    axes[1].hist(errors, bins=np.arange(errors.max() + 2) - 0.5, color="C0")
+    axes[1].set_xlabel("|inferred pulse bin - true pulse bin| (bins)")
+    axes[1].set_ylabel("test trials")
+    axes[1].set_title(f"Timing error: {np.mean(errors <= 2):.0%} of trials within 2 bins",
+                      fontsize=10)
+    fig.suptitle("LFADS with a controller (seed 0) on the chaotic RNN with one input pulse "
+                 "per trial", fontsize=10)
+    save_figure(fig, HERE / "pulses.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", action="store_true",
+                        help="only print the README's Markdown table")
+    args = parser.parse_args()
+    table = load()
+    if args.table:
+        print(markdown_table(table))
+        return
+    with atomic_path(HERE / "results.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
+    plot(table)
+    plot_pulses()
+    print(markdown_table(table))
+
+
+if __name__ == "__main__":
+    main()
