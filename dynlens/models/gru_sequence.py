@@ -18,9 +18,10 @@ with ``gi = W_ih x + b_ih``. :func:`run_gru` runs an ``nn.GRU`` module (its para
 checkpoints are unchanged) this way when a gradient is wanted on a CPU and the layer is small
 enough to gain (:func:`wants_hand_backward`), and through the module itself otherwise (no
 gradient: the fused forward is faster; CUDA: cuDNN is; large layers: the matmuls, the same
-either way, dominate). The per-step
-pieces (:func:`gru_step`, :func:`gate_slopes`, :func:`gate_grads`, :func:`gru_step_back`,
-:func:`chunks`) are shared with the LFADS controller loop (:mod:`dynlens.models.lfads_loop`).
+either way, dominate). :func:`gru_step`, :func:`gate_slopes`, :func:`chunks` and
+:func:`stack_steps` are shared with the LFADS controller loop
+(:mod:`dynlens.models.lfads_loop`), which walks back with flat slopes of its own;
+:func:`gate_grads` and :func:`gru_step_back` are this module's backward steps.
 :func:`hand_backward` switches the hand-written paths off (process-wide) for comparisons.
 """
 
@@ -96,7 +97,7 @@ def enabled(name: str) -> bool:
     return _ENABLED[name]
 
 
-# -- one step forward and back, shared with the LFADS loop ---------------------------------
+# -- one step forward (shared with the LFADS loop) and back --------------------------------
 def gru_step(gi: torch.Tensor, h: torch.Tensor, weight_hh_t: torch.Tensor,
              bias_hh: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """One GRU step from the input projection ``gi``; returns ``h', (r, z), n, gh``.
