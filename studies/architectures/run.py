@@ -52,10 +52,10 @@ def load() -> pd.DataFrame:
                              for m, d in FROM_CAPACITY.items()]))
     table = pd.concat(tables, ignore_index=True)
     table = table[table.status == "done"].reindex(columns=COLUMNS)
-    order = {"dataset": list(DATASETS), "model": list(LABELS)}
-    keys = [table[c].map({v: i for i, v in enumerate(order[c])}) for c in order]
-    return table.assign(_d=keys[0], _m=keys[1]).sort_values(["_d", "_m", "seed"]).drop(
-        columns=["_d", "_m"]).reset_index(drop=True)
+    rank = {"dataset": list(DATASETS), "model": list(LABELS)}  # the tables' order
+    return table.sort_values(["dataset", "model", "seed"], key=lambda column: column.map(
+        {v: i for i, v in enumerate(rank[column.name])}) if column.name in rank else column,
+    ).reset_index(drop=True)
 
 
 def markdown_table(table: pd.DataFrame) -> str:
