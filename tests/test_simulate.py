@@ -312,3 +312,47 @@ def test_bad_input_pulses_are_refused(system, kwargs, error, pattern):
     args = {"n_neurons": 3, "n_trials": 2, "n_bins": 8, **kwargs}
     with pytest.raises(error, match=pattern):
         simulate(system, **args)
+
+
+# Repeated conditions ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("system", ["chaotic_rnn", "lorenz"])
+def test_trials_of_a_condition_share_the_truth_and_not_the_spikes(system):
+    data = simulate(system, n_neurons=6, n_trials=12, n_bins=15, trials_per_condition=4,
+                    independent_trials=True, seed=1)
+    assert data.metadata["conditions"] == [0] * 4 + [1] * 4 + [2] * 4
+    assert data.metadata["trials_per_condition"] == 4
+    for first in (0, 4, 8):
+        block = slice(first, first + 4)
+        np.testing.assert_array_equal(data.latents[block], data.latents[first][None].repeat(4, 0))
+        np.testing.assert_array_equal(data.rates[block], data.rates[first][None].repeat(4, 0))
+    assert not np.array_equal(data.spikes[0], data.spikes[1])  # own Poisson draws
+    assert not np.allclose(data.latents[0], data.latents[4])  # own initial states
+
+
+def test_one_trial_per_condition_is_the_default_call():
+    default = simulate("chaotic_rnn", n_neurons=5, n_trials=8, n_bins=10, seed=2)
+    explicit = simulate("chaotic_rnn", n_neurons=5, n_trials=8, n_bins=10, seed=2,
+                        trials_per_condition=1)
+    np.testing.assert_array_equal(default.spikes, explicit.spikes)
+    assert default.metadata["conditions"] == list(range(8))
+
+
+def test_repeated_conditions_keep_a_pulse_per_trial():
+    data = simulate("chaotic_rnn", n_neurons=5, n_trials=6, n_bins=20, input_pulse=20.0,
+                    trials_per_condition=3, seed=0)
+    bins = data.metadata["pulse_bins"]
+    assert len(bins) == 6 and len(set(bins[:3])) > 1  # drawn per trial, not per condition
+    np.testing.assert_array_equal(data.latents[0, : min(bins[:3]) + 1],
+                                  data.latents[1, : min(bins[:3]) + 1])  # same start
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"n_trials": 10, "trials_per_condition": 3}, "divisor of n_trials=10"),
+    ({"n_trials": 10, "trials_per_condition": 0}, "trials_per_condition"),
+    ({"n_trials": 10, "trials_per_condition": 2, "independent_trials": False},
+     "independent trials"),
+])
+def test_bad_trials_per_condition_are_refused(kwargs, pattern):
+    with pytest.raises(DynlensValueError, match=pattern):
+        simulate("lorenz", n_neurons=3, n_bins=5, **kwargs)

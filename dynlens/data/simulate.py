@@ -57,7 +57,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
              embedding: str = "linear", n_heldout: int = 0,
              split_fractions: Sequence[float] = (0.2, 0.2), bin_width: float | None = None,
              system_params: Mapping[str, Any] | None = None,
-             input_pulse: float | None = None, n_forward: int = 0) -> NeuralDataset:
+             input_pulse: float | None = None, n_forward: int = 0,
+             trials_per_condition: int = 1) -> NeuralDataset:
     """Simulate Poisson spike counts driven by a ground-truth system.
 
     The defaults reproduce the published recipe (module docstring): for ``"arneodo"``, 2000
@@ -134,6 +135,15 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         simulated for ``n_bins + n_forward`` bins, and the last ``n_forward`` are marked
         (``data.n_forward``) as bins that models predict but never read (scored by fp-bps in
         :func:`dynlens.evaluate`). Input pulses fall in the first ``n_bins`` bins.
+    trials_per_condition : int
+        Repeats of each condition, as in an experiment with repeated trials (the LFADS paper's
+        chaotic-RNN sets had 400 conditions x 10 trials). The ``n_trials / trials_per_condition``
+        conditions each get their own initial state; the trials of a condition (consecutive in
+        the arrays) share it, so their true latents and rates are identical and only the Poisson
+        spikes (and any input pulse, drawn per trial) differ. ``metadata["conditions"]`` holds
+        each trial's condition. The split shuffles trials, so a test trial's condition usually
+        has trials in the train split too. Needs independent trials and ``n_trials`` divisible
+        by it; default 1: every trial its own condition.
 
     Raises
     ------
@@ -154,6 +164,10 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     [20.0, 20.0, 20.0]
     >>> simulate("lorenz", n_neurons=4, n_trials=10, n_bins=20, n_forward=5).spikes.shape
     (10, 25, 4)
+    >>> repeated = simulate("chaotic_rnn", n_neurons=5, n_trials=6, n_bins=20,
+    ...                     trials_per_condition=3)
+    >>> repeated.metadata["conditions"], bool((repeated.rates[0] == repeated.rates[2]).all())
+    ([0, 0, 0, 1, 1, 1], True)
     """
     n_neurons = check_positive_int(n_neurons, "n_neurons")
     n_trials = check_positive_int(n_trials, "n_trials")
@@ -184,6 +198,10 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         )
     sys = _resolve_system(system, system_params)
     input_pulse = _check_input_pulse(input_pulse, sys, n_bins)
+    if independent_trials is None:
+        independent_trials = isinstance(sys, ChaoticRNN)  # each recipe's own default
+    repeats = _check_trials_per_condition(trials_per_condition, n_trials,
+                                          bool(independent_trials))
 
     # Independent streams, so that e.g. the readout does not change with n_trials. (The first
     # three children of a SeedSequence do not depend on how many are spawned.)
@@ -191,7 +209,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     common = {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins + n_forward,
               "seed": seed,
-              "rng_state": rng_state, "rng_readout": rng_readout, "mean_rate": mean_rate}
+              "rng_state": rng_state, "rng_readout": rng_readout, "mean_rate": mean_rate,
+              "repeats": repeats}
     if isinstance(sys, ChaoticRNN):
         if embedding != "linear":
             raise DynlensValueError(
@@ -199,9 +218,9 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
                 f"'linear' applies; found {embedding!r}"
             )
         latents, rates, log_rates, meta, inputs = _chaotic_rnn(
-            sys, independent=True if independent_trials is None else bool(independent_trials),
-            pts_per_period=pts_per_period, bin_width=bin_width, input_pulse=input_pulse,
-            rng_pulse=rng_pulse, pulse_window=n_bins, **common)
+            sys, independent=bool(independent_trials), pts_per_period=pts_per_period,
+            bin_width=bin_width, input_pulse=input_pulse, rng_pulse=rng_pulse,
+            pulse_window=n_bins, **common)
         width = sys.dt
     else:
         inputs = None
@@ -224,6 +243,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         "time_unit": "s" if isinstance(sys, ChaoticRNN) else "system time units",
         "mean_rate": mean_rate,
         "embedding": embedding,
+        "trials_per_condition": repeats,
+        "conditions": (np.arange(n_trials) // repeats).tolist(),
         **meta,
     }
     return NeuralDataset(spikes, latents=latents, rates=rates, log_rates=log_rates,
@@ -282,6 +303,23 @@ def _check_input_pulse(input_pulse, sys: GroundTruthSystem, n_bins: int) -> floa
     return float(input_pulse)
 
 
+def _check_trials_per_condition(trials_per_condition, n_trials: int, independent: bool) -> int:
+    """``trials_per_condition`` as an int dividing ``n_trials`` (repeats: independent trials)."""
+    repeats = check_positive_int(trials_per_condition, "trials_per_condition")
+    if n_trials % repeats:
+        raise DynlensValueError(
+            f"trials_per_condition: expected a divisor of n_trials={n_trials} (every condition "
+            f"the same number of trials), found {repeats}"
+        )
+    if repeats > 1 and not independent:
+        raise DynlensValueError(
+            f"trials_per_condition: repeated conditions need independent trials (each condition "
+            f"its own initial state); found trials_per_condition={repeats} with "
+            f"independent_trials=False"
+        )
+    return repeats
+
+
 def _bin_width(sys: GroundTruthSystem, pts_per_period, bin_width) -> tuple[float, int | None]:
     """The bin width (and points per period) for a non-RNN system."""
     name = getattr(sys, "name", type(sys).__name__)
@@ -329,11 +367,12 @@ def _scale_rates(log_rates: np.ndarray, mean_rate: float | None) -> tuple[np.nda
 
 
 def _flow(sys, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout, mean_rate,
-          independent, bin_width, embedding):
+          repeats, independent, bin_width, embedding):
     x0 = None
     if independent:
-        starts = sys.sample_on_attractor(n_trials, seed=int(rng_state.integers(2**31)))
-        latents = sys.trajectories(starts, n_bins, dt=bin_width)
+        starts = sys.sample_on_attractor(n_trials // repeats,
+                                         seed=int(rng_state.integers(2**31)))
+        latents = np.repeat(sys.trajectories(starts, n_bins, dt=bin_width), repeats, axis=0)
     else:
         traj = sys.trajectory(n_trials * n_bins, dt=bin_width, seed=seed)
         x0 = traj[0].tolist()
@@ -357,7 +396,7 @@ def _flow(sys, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout, mea
 
 
 def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout,
-                 mean_rate, independent, pts_per_period, bin_width, input_pulse, rng_pulse,
+                 mean_rate, repeats, independent, pts_per_period, bin_width, input_pulse, rng_pulse,
                  pulse_window):
     del seed, rng_readout  # the recipe has no random readout
     if pts_per_period is not None:
@@ -376,7 +415,9 @@ def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_stat
             f"most {sys.dim}, found {n_neurons}; pass system_params={{'n': {n_neurons}}} for "
             f"a larger network"
         )
-    x0 = rng_state.standard_normal((n_trials, sys.dim) if independent else sys.dim)
+    x0 = rng_state.standard_normal((n_trials // repeats, sys.dim) if independent else sys.dim)
+    if independent:
+        x0 = np.repeat(x0, repeats, axis=0)  # the trials of a condition start together
     inputs, pulse_meta = None, {}
     if input_pulse is None:
         latents = _undriven(sys, x0, n_trials, n_bins, independent)
