@@ -21,7 +21,9 @@ autograd path (torch's fused ``nn.GRU``, whose CPU backward is autograd's per-st
 
 What limits the speed-up: at the published sizes the matmuls (the same arithmetic on both
 sides; the recurrent ones cannot be batched over time) take most of a step, so saving the
-per-step overhead buys little; at the small sizes each op is cheap, and the per-op cost of
+per-step overhead buys little. The second table measures this: the reference's time in
+matmul kernels (profiled) bounds what any implementation running the same matmuls could
+gain; at the small sizes each op is cheap, and the per-op cost of
 eager PyTorch (a few microseconds, some 70 ops per time step forward and back, a third of
 them small matmuls that cost as much again) and the work both sides share (input
 projections, loss, Adam) bound it. ``torch.compile`` of a step was tried: 13 s to compile
@@ -169,6 +171,20 @@ def step_seconds(variants: dict, model: dl.models.LFADS,
     return {name: float(np.median(t[1:])) for name, t in times.items()}
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def matmul_seconds(loss_fn, batch: torch.Tensor, switches: dict) -> float:
+    """Seconds one optimisation step spends in matmul kernels (profiled; the first step of
+    ``loss_fn`` is a warm-up). Any implementation does these same matmuls, so the
+    reference's step time over this is the most a faster implementation could gain."""
+    with hand_backward(**switches):
+        loss_fn(batch).backward()
+        with torch.profiler.profile() as prof:
+            loss_fn(batch).backward()
+    return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMUL_OPS) / 1e6
+
+
 def latency(variants: dict, trial: torch.Tensor, repeats: int = 20) -> dict[str, float]:
     """Median seconds to infer one trial per variant (name -> (forward, switches))."""
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -224,11 +240,14 @@ def compare(train: torch.Tensor, sizes: dict, batch_size: int, co_dim: int) -> d
     variants = {"reference": (lambda b: reference_loss(model, b), STEPS["all"])}
     variants.update({name: (ours_loss, switches) for name, switches in STEPS.items()})
     steps = step_seconds(variants, model, batches)
+    matmul = {name: matmul_seconds(variants[name][0], batches[0], variants[name][1])
+              for name in ("reference", "all")}
     model.eval()
     forwards = {"reference": (lambda t: reference_forward(model, t, sample=False), STEPS["all"])}
     forwards.update({name: (model, switches) for name, switches in STEPS.items()})
     return {"agreement": agreement, "n_batches": n_batches,
             "epoch": {name: t * n_batches for name, t in steps.items()},
+            "matmul": {name: t * n_batches for name, t in matmul.items()},
             "latency": latency(forwards, train[:1])}
 
 
@@ -276,6 +295,25 @@ def main() -> None:
             t = r[key]
             cells = " | ".join(f"{t[k] * scale:{fmt}}" for k in ("reference", *STEPS))
             lines.append(f"| {name} | {label} | {cells} | {t['reference'] / t['all']:.1f}x |")
+    lines += [
+        "",
+        "## What the matmuls allow",
+        "",
+        ("Time per training epoch in matmul kernels (`aten::mm`, `addmm`, `bmm`, `baddbmm`; "
+         "profiled on one batch, times the number of batches). An implementation that runs the "
+         "same matmuls cannot take less, so the reference's epoch over its matmul time bounds "
+         "the speed-up any rewrite of the loops could reach (larger, fewer matmuls, as "
+         "dynlens's batched weight gradients, run somewhat faster per flop)."),
+        "",
+        ("| configuration | reference epoch (s) | its matmuls (s) | dynlens's matmuls (s) | "
+         "speed-up bound | measured speed-up |"),
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        e, m = r["epoch"], r["matmul"]
+        lines.append(f"| {name} | {e['reference']:.2f} | {m['reference']:.2f} | {m['all']:.2f} "
+                     f"| {e['reference'] / m['reference']:.1f}x | "
+                     f"{e['reference'] / e['all']:.1f}x |")
     with atomic_path(HERE / "bench_lfads.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
