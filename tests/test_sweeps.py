@@ -167,6 +167,8 @@ def test_local_sweep_table(local_sweep):
     model = dl.load_model(out / "runs" / "lorenz-gru-d3-s0" / "model.pt")
     assert model.config.generator == "gru"
     assert dl.sweeps.sweep_status(out) == {"done": 4, "failed": 0, "running": 0, "pending": 0}
+    for log in out.glob("runs/*/worker.log"):  # no runpy warning about the worker module
+        assert "RuntimeWarning" not in log.read_text(), log
 
 
 def test_rerun_skips_finished_runs(local_sweep):

@@ -222,7 +222,10 @@ def _start(job: _Job, run: RunSpec) -> subprocess.Popen:
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / "worker.log", "wb") as log:  # the worker's own output, for failures
         return subprocess.Popen(
-            [sys.executable, "-m", "dynlens.sweeps.execute", str(job.out_dir), run.run_id,
+            # ``-c`` rather than ``-m dynlens.sweeps.execute``: the package has already imported
+            # that module, and runpy warns about running it again into every worker.log
+            [sys.executable, "-c", "from dynlens.sweeps.execute import main; main()",
+             str(job.out_dir), run.run_id,
              "--threads", str(job.threads), "--device", job.device],
             stdout=log, stderr=subprocess.STDOUT, env=_worker_env(job.threads))
 
@@ -237,7 +240,7 @@ def _died(job: _Job, run: RunSpec, code: int) -> None:
 
 
 def _run_local(job: _Job, todo: list[RunSpec], workers: int) -> None:
-    """One fresh Python process per run (``python -m dynlens.sweeps.execute``), at most
+    """One fresh Python process per run (:func:`dynlens.sweeps.execute.main`), at most
     ``workers`` at a time."""
     pending, running = list(todo), {}
     try:
