@@ -6,6 +6,12 @@
         --out studies/architectures/sweep_arneodo --workers 2 --threads 1
     python3 studies/architectures/run.py           # results.csv, results.png, pulses.png
     python3 studies/architectures/run.py --table   # the README's table
+    python3 studies/architectures/run.py --variants  # the data-recipe variants' table
+
+Two variants of the chaotic-RNN data, seed 0 only (``chaotic_rnn_conditions.toml``: 100
+conditions x 10 trials, as the paper repeated its conditions; ``chaotic_rnn_4000.toml``:
+4000 trials instead of 1000), each in its own sweep folder, are set beside seed 0 of the
+main sweep in ``variants.csv``. ``ceiling.py`` adds what the true network itself infers.
 
 The GRU-25 and NODE-3 rows on Arneodo are the capacity study's runs of the same data, seeds
 and ``dl.fit`` defaults (``../capacity_vs_dimensionality/sweep``), read rather than retrained.
@@ -38,6 +44,8 @@ COLUMNS = ["dataset", "model", "latent_dim", "seed", "rate_r2", "co_bps", "fp_bp
            "state_r2", "decode_r2", "input_within_2_bins", "input_median_bin_error",
            "input_correlation", "input_lag", "fp_true", "fp_matched", "fp_missing",
            "fp_spurious", "fp_eigenvalue_error", "fp_recovered", "epochs", "wall_s", "threads"]
+VARIANTS = {"sweep_chaotic_rnn_conditions": "100 conditions x 10 trials",
+            "sweep_chaotic_rnn_4000": "4000 trials"}  # seed 0 beside the main sweep's
 PULSE_RUN = ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0", "chaotic_rnn_pulses")
 
 
@@ -74,6 +82,36 @@ def markdown_table(table: pd.DataFrame) -> str:
             f"{mean_sd(cell.co_bps)} | {mean_sd(cell.fp_bps)} | {mean_sd(cell.state_r2)} | "
             f"{mean_sd(cell.input_within_2_bins, 2)} | {fp} | {cell.epochs.mean():.0f} | "
             f"{cell.wall_s.mean() / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def variants(table: pd.DataFrame) -> pd.DataFrame:
+    """Seed 0 of the main chaotic-RNN recipe beside the variants' runs, one row per model
+    and recipe."""
+    main = table[(table.dataset == "chaotic_rnn") & (table.seed == 0)].assign(
+        recipe="1000 trials (the study's)")
+    parts = [main] + [dl.sweeps.load_results(HERE / name).assign(recipe=recipe)
+                      for name, recipe in VARIANTS.items()
+                      if (HERE / name / "sweep.toml").is_file()]
+    out = pd.concat(parts, ignore_index=True)
+    out = out[out.status.fillna("done") == "done"] if "status" in out else out
+    order = {m: i for i, m in enumerate(LABELS)}
+    out = out.sort_values("model", key=lambda c: c.map(order), kind="stable")
+    return out[["recipe", "model", "seed", "rate_r2", "co_bps", "fp_bps", "state_r2",
+                "epochs", "wall_s"]].reset_index(drop=True)
+
+
+def variants_table(table: pd.DataFrame) -> str:
+    """Markdown: rate R2 (co-bps) per model under each recipe, seed 0."""
+    recipes = list(dict.fromkeys(table.recipe))
+    lines = ["| model | " + " | ".join(recipes) + " |", "|---|" + "---|" * len(recipes)]
+    for model, rows in table.groupby("model", sort=False):
+        cells = []
+        for recipe in recipes:
+            row = rows[rows.recipe == recipe]
+            cells.append(f"{row.rate_r2.iloc[0]:.3f} ({row.co_bps.iloc[0]:.3f})" if len(row)
+                         else "")
+        lines.append(f"| {LABELS[model].replace(chr(10), ' ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -125,13 +163,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true",
                         help="only print the README's Markdown table")
+    parser.add_argument("--variants", action="store_true",
+                        help="only print the data-recipe variants' Markdown table")
     args = parser.parse_args()
     table = load()
-    if args.table:
-        print(markdown_table(table))
+    if args.table or args.variants:
+        print(markdown_table(table) if args.table else variants_table(variants(table)))
         return
     with atomic_path(HERE / "results.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
+    with atomic_path(HERE / "variants.csv") as tmp:
+        variants(table).to_csv(tmp, index=False, float_format="%.4f")
     plot(table)
     plot_pulses()
     print(markdown_table(table))
