@@ -111,7 +111,8 @@ def readout_rates(data: dl.data.NeuralDataset) -> np.ndarray:
 
 
 def ceiling(mean_rate: float) -> list[dict]:
-    """Rate R2 of the test trials at one mean rate, for the truth and both MAP starts."""
+    """Rate R2 of the test trials at one mean rate: the truth, both MAP starts and the affine
+    readout of the true state."""
     data = dl.simulate("chaotic_rnn", mean_rate=mean_rate, **DATA)
     test = data.split("test")
     system = dl.systems.get("chaotic_rnn", **data.metadata["params"])
@@ -137,7 +138,8 @@ def ceiling(mean_rate: float) -> list[dict]:
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
-    """R2 against the mean rate for both starts, with the study's learned models at its rate."""
+    """R2 against the mean rate (both MAP starts, the readout), with the study's learned models
+    at its rate."""
     fig, ax = new_figure(figsize=(8.5, 4))
     for estimate, marker, label in (
             ("true state, affine readout", "^", "true state, a fixed affine readout"),
