@@ -180,17 +180,7 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
             f"n_heldout: expected fewer than n_neurons={n_neurons} so that some neurons stay "
             f"held in, found {n_heldout}"
         )
-    if pts_per_period is not None:
-        pts_per_period = check_positive_int(pts_per_period, "pts_per_period")
-    if bin_width is not None:
-        bin_width = check_positive_float(bin_width, "bin_width")
-    if pts_per_period is not None and bin_width is not None:
-        raise DynlensValueError(
-            f"bin_width: expected either pts_per_period or bin_width, found both "
-            f"(pts_per_period={pts_per_period}, bin_width={bin_width})"
-        )
-    if mean_rate is not None:
-        mean_rate = check_positive_float(mean_rate, "mean_rate")
+    pts_per_period, bin_width, mean_rate = _check_sampling(pts_per_period, bin_width, mean_rate)
     embedding = check_choice(embedding, EMBEDDINGS, "embedding")
     if independent_trials is not None and not isinstance(independent_trials, (bool, np.bool_)):
         raise DynlensTypeError(
@@ -301,6 +291,22 @@ def _check_input_pulse(input_pulse, sys: GroundTruthSystem, n_bins: int) -> floa
             f"[n_bins/4, 3*n_bins/4) is followed by a bin that shows it; found {n_bins}"
         )
     return float(input_pulse)
+
+
+def _check_sampling(pts_per_period, bin_width, mean_rate) -> tuple:
+    """``pts_per_period``, ``bin_width`` (at most one of them) and ``mean_rate``, checked."""
+    if pts_per_period is not None:
+        pts_per_period = check_positive_int(pts_per_period, "pts_per_period")
+    if bin_width is not None:
+        bin_width = check_positive_float(bin_width, "bin_width")
+    if pts_per_period is not None and bin_width is not None:
+        raise DynlensValueError(
+            f"bin_width: expected either pts_per_period or bin_width, found both "
+            f"(pts_per_period={pts_per_period}, bin_width={bin_width})"
+        )
+    if mean_rate is not None:
+        mean_rate = check_positive_float(mean_rate, "mean_rate")
+    return pts_per_period, bin_width, mean_rate
 
 
 def _check_trials_per_condition(trials_per_condition, n_trials: int, independent: bool) -> int:
