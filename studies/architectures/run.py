@@ -7,11 +7,15 @@
     python3 studies/architectures/run.py           # results.csv, results.png, pulses.png
     python3 studies/architectures/run.py --table   # the README's table
     python3 studies/architectures/run.py --variants  # the data-recipe variants' table
+    python3 studies/architectures/run.py --pulses    # the input-prior variant's table
 
 Two variants of the chaotic-RNN data, seed 0 only (``chaotic_rnn_conditions.toml``: 100
 conditions x 10 trials, as the paper repeated its conditions; ``chaotic_rnn_4000.toml``:
 4000 trials instead of 1000), each in its own sweep folder, are set beside seed 0 of the
 main sweep in ``variants.csv``. ``ceiling.py`` adds what the true network itself infers.
+``chaotic_rnn_pulses_tau.toml`` trains the controller LFADS on the pulse data with a 1-bin
+(instead of 10-bin) initial time constant of its input prior, 3 seeds, set beside the main
+sweep's in ``pulse_variants.csv``.
 
 The GRU-25 and NODE-3 rows on Arneodo are the capacity study's runs of the same data, seeds
 and ``dl.fit`` defaults (``../capacity_vs_dimensionality/sweep``), read rather than retrained.
@@ -46,6 +50,9 @@ COLUMNS = ["dataset", "model", "latent_dim", "seed", "rate_r2", "co_bps", "fp_bp
            "fp_spurious", "fp_eigenvalue_error", "fp_recovered", "epochs", "wall_s", "threads"]
 VARIANTS = {"sweep_chaotic_rnn_conditions": "100 conditions x 10 trials",
             "sweep_chaotic_rnn_4000": "4000 trials"}  # seed 0 beside the main sweep's
+PULSE_VARIANT = "sweep_chaotic_rnn_pulses_tau"  # LFADS, input prior tau 1 bin
+PULSE_COLUMNS = ["model", "seed", "input_within_2_bins", "input_median_bin_error",
+                 "input_correlation", "input_lag", "rate_r2", "co_bps", "epochs", "wall_s"]
 PULSE_RUN = ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0", "chaotic_rnn_pulses")
 
 
@@ -115,6 +122,29 @@ def variants_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def pulse_variants(table: pd.DataFrame) -> pd.DataFrame:
+    """The controller LFADS on the pulse data: the main sweep's (input prior tau 10 bins) and
+    the variant's (tau 1 bin), one row per seed."""
+    main = table[(table.dataset == "chaotic_rnn_pulses") & (table.model == "lfads")]
+    parts = [main]
+    if (HERE / PULSE_VARIANT / "sweep.toml").is_file():
+        variant = dl.sweeps.load_results(HERE / PULSE_VARIANT)
+        parts.append(variant[variant.status == "done"])
+    return pd.concat(parts, ignore_index=True)[PULSE_COLUMNS]
+
+
+def pulse_table(table: pd.DataFrame) -> str:
+    """Markdown: per model and seed, the pulse timing and the rates."""
+    names = {"lfads": "LFADS, input prior tau 10 bins", "lfads_tau1": "LFADS, tau 1 bin"}
+    lines = [("| model | seed | pulse within 2 bins | median error (bins) | correlation | "
+              "rate R2 |"), "|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        lines.append(f"| {names[row.model]} | {row.seed} | {row.input_within_2_bins:.2f} | "
+                     f"{row.input_median_bin_error:g} | {row.input_correlation:.2f} | "
+                     f"{row.rate_r2:.3f} |")
+    return "\n".join(lines)
+
+
 def plot(table: pd.DataFrame) -> None:
     table = table.assign(dataset=table.dataset.map(DATASETS))
     fig = dl.plotting.runs(table, ("rate_r2", "co_bps", "state_r2"), rows="dataset",
@@ -165,15 +195,20 @@ def main() -> None:
                         help="only print the README's Markdown table")
     parser.add_argument("--variants", action="store_true",
                         help="only print the data-recipe variants' Markdown table")
+    parser.add_argument("--pulses", action="store_true",
+                        help="only print the input-prior variant's Markdown table")
     args = parser.parse_args()
     table = load()
-    if args.table or args.variants:
-        print(markdown_table(table) if args.table else variants_table(variants(table)))
+    if args.table or args.variants or args.pulses:
+        print(markdown_table(table) if args.table else variants_table(variants(table))
+              if args.variants else pulse_table(pulse_variants(table)))
         return
     with atomic_path(HERE / "results.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(HERE / "variants.csv") as tmp:
         variants(table).to_csv(tmp, index=False, float_format="%.4f")
+    with atomic_path(HERE / "pulse_variants.csv") as tmp:
+        pulse_variants(table).to_csv(tmp, index=False, float_format="%.4f")
     plot(table)
     plot_pulses()
     print(markdown_table(table))
