@@ -8,6 +8,7 @@ import scipy.linalg
 import torch
 from matplotlib.figure import Figure
 
+import dynlens as dl
 from dynlens import Dynamics, systems
 from dynlens.analysis import (
     AffineAlignment,
@@ -167,3 +168,14 @@ def test_compare_dynamics_with_another_system_starts_on_that_systems_attractor()
     row = dl.compare_dynamics(model, data, dl.systems.get("rossler"), split="train",
                               n_steps=300, n_starts=64)
     assert math.isfinite(row["lambda1_true"]) and 0.0 < row["lambda1_true"] < 0.2
+
+
+def test_fixed_point_recovery_keeps_the_thread_count_and_checks_it():
+    data = dl.simulate("arneodo", n_neurons=6, n_trials=20, n_bins=20, seed=0)
+    model = dl.models.SAE(n_neurons=6, latent_dim=3, generator="node")
+    before = torch.get_num_threads()
+    comparison = dl.analysis.fixed_point_recovery(model, data, n_inits=16, threads=1)
+    assert comparison.numbers()["fp_true"] == 3
+    assert torch.get_num_threads() == before  # restored after the search
+    with pytest.raises(DynlensValueError, match="threads: expected 'auto' or a positive integer"):
+        dl.analysis.fixed_point_recovery(model, data, n_inits=16, threads=0)

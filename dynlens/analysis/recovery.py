@@ -44,7 +44,8 @@ def true_system(data: Any, system: Any = None) -> Any:
 
 def fixed_point_recovery(model: Any, data: Any, system: Any = None, *, split: str = "train",
                          n_inits: int = 1024, seed: int = 0, latents: Any = None,
-                         progress: bool = False) -> FixedPointComparison:
+                         progress: bool = False,
+                         threads: int | str = "auto") -> FixedPointComparison:
     """Find the fixed points of ``model.dynamics`` and match them with the true system's.
 
     The model's fixed points are searched from ``n_inits`` states of its latents on
@@ -63,6 +64,9 @@ def fixed_point_recovery(model: Any, data: Any, system: Any = None, *, split: st
         Passed to :func:`find_fixed_points`.
     latents : array [trials, bins, latent_dim], optional
         The model's latents on ``split`` when already inferred.
+    threads : "auto" or int
+        torch's CPU threads while inferring the latents and searching (see
+        :func:`find_fixed_points`).
 
     Returns
     -------
@@ -85,8 +89,9 @@ def fixed_point_recovery(model: Any, data: Any, system: Any = None, *, split: st
             "data: expected data with true latents from a known system (or give `system`), "
             "found " + ("no system" if system is None else "no true latents"))
     if latents is None:
-        latents = model.infer(part).latents
-    fps = find_fixed_points(dynamics, latents, n_inits=n_inits, seed=seed, progress=progress)
+        latents = model.infer(part, threads=threads).latents
+    fps = find_fixed_points(dynamics, latents, n_inits=n_inits, seed=seed, progress=progress,
+                            threads=threads)
     alignment = AffineAlignment().fit(latents, part.latents)
     true_fps = FixedPoints.from_points(system, system.fixed_points())
     return compare_fixed_points(fps, true_fps, alignment, true_trajectories=part.latents)

@@ -51,7 +51,7 @@ def _measure(model: Any, data: Any, analysis: dict, threads: int) -> dict:
     if analysis["fixed_points"] and hasattr(model, "dynamics") and data.latents is not None and (
             true_system(data) is not None):
         comparison = fixed_point_recovery(model, data, split="train",
-                                          n_inits=analysis["n_inits"], seed=0)
+                                          n_inits=analysis["n_inits"], seed=0, threads=threads)
         row.update(comparison.numbers())
     return row  # (hasattr is False for NDT: its DynlensNoDynamicsError is an AttributeError)
 
