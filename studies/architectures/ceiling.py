@@ -28,15 +28,18 @@ bin and at other mean rates, to show how many spikes a rate R2 of 0.9 takes.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib.ticker import NullLocator
+from run import LABELS  # this folder's run.py: the models' names in the tables
 from sklearn.linear_model import LinearRegression
 
 import dynlens as dl
+from dynlens.dynamics import rollout
 from dynlens.plotting import new_figure, save_figure
 from dynlens.utils import atomic_path
 
@@ -47,40 +50,39 @@ MEAN_RATES = (0.2, 0.4, 0.8)  # expected spikes per bin; the study uses 0.4
 STUDY_RATE = 0.4
 N_STARTS = 8
 STEPS = 500
-LEARNED = {"lfads": "LFADS (controller)", "lfads_noctrl": "LFADS (no controller)",
-           "gru": "GRU SAE", "node": "NODE SAE", "ndt": "NDT"}
 
 
-def predicted_rates(x0: torch.Tensor, weights: torch.Tensor, alpha: float, gain: float,
-                    n_bins: int, n_neurons: int, scale: float) -> torch.Tensor:
-    """The recipe's rates ``[..., bins, neurons]`` of the true network from states ``x0``."""
-    states, x = [x0], x0
-    for _ in range(n_bins - 1):
-        x = (1 - alpha) * x + alpha * gain * torch.tanh(x) @ weights.T
-        states.append(x)
-    activity = torch.tanh(torch.stack(states, -2)[..., :n_neurons])
-    low = activity.amin(-2, keepdim=True)
-    span = activity.amax(-2, keepdim=True) - low
-    return (activity - low) / span * scale
+def recipe_rates(data: dl.data.NeuralDataset) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The recipe's rates ``[..., bins, neurons]`` as a differentiable function of initial
+    states ``[..., n]`` of the true network that simulated ``data``."""
+    system = dl.systems.get("chaotic_rnn", **data.metadata["params"])
+    scale = data.metadata["max_rate_hz"] * system.dt * data.metadata["rate_scale"]
+
+    def rates(x0: torch.Tensor) -> torch.Tensor:
+        states = rollout(system, x0.reshape(-1, system.dim), data.n_bins)
+        activity = torch.tanh(states.reshape(*x0.shape[:-1], data.n_bins, system.dim)
+                              [..., :data.n_neurons])
+        low = activity.amin(-2, keepdim=True)
+        span = activity.amax(-2, keepdim=True) - low
+        return (activity - low) / span * scale
+
+    return rates
 
 
-def map_initial_states(data: dl.data.NeuralDataset, starts: torch.Tensor) -> torch.Tensor:
+def map_initial_states(data: dl.data.NeuralDataset, rates: Callable[[torch.Tensor], torch.Tensor],
+                       starts: torch.Tensor) -> torch.Tensor:
     """MAP initial states ``[trials, n]`` of the test trials: Adam from each of ``starts``
     ``[S, trials, n]`` on the Poisson log-likelihood of the held-in neurons' observed bins
-    plus the ``N(0, I)`` prior; the best start per trial."""
-    test = data.split("test")
-    system = dl.systems.get("chaotic_rnn", **data.metadata["params"])
-    weights = torch.as_tensor(system.weights)
-    scale = data.metadata["max_rate_hz"] * system.dt * data.metadata["rate_scale"]
+    under ``rates`` (:func:`recipe_rates`) plus the ``N(0, I)`` prior; the best start per
+    trial."""
     held_in = torch.as_tensor(np.setdiff1d(np.arange(data.n_neurons), data.heldout_neurons))
     n_obs = data.n_bins - data.n_forward
-    spikes = torch.as_tensor(test.spikes, dtype=torch.float64)[:, :n_obs, held_in]
+    spikes = torch.as_tensor(data.split("test").spikes, dtype=torch.float64)[:, :n_obs, held_in]
 
     def objective(x0: torch.Tensor) -> torch.Tensor:  # per start and trial
-        rates = predicted_rates(x0, weights, system.alpha, system.params["g"], data.n_bins,
-                                data.n_neurons, scale)[..., :n_obs, held_in]
+        observed = rates(x0)[..., :n_obs, held_in]
         # a small floor: each unit's minimum bin has rate 0 by the recipe
-        nll = (rates - spikes * torch.log(rates + 1e-6)).sum((-1, -2))
+        nll = (observed - spikes * torch.log(observed + 1e-6)).sum((-1, -2))
         return nll + 0.5 * (x0 ** 2).sum(-1)
 
     x0 = starts.clone().requires_grad_(True)
@@ -115,20 +117,18 @@ def ceiling(mean_rate: float) -> list[dict]:
     readout of the true state."""
     data = dl.simulate("chaotic_rnn", mean_rate=mean_rate, **DATA)
     test = data.split("test")
-    system = dl.systems.get("chaotic_rnn", **data.metadata["params"])
-    scale = data.metadata["max_rate_hz"] * system.dt * data.metadata["rate_scale"]
+    rates = recipe_rates(data)
     truth = torch.as_tensor(test.latents[:, 0])
     generator = torch.Generator().manual_seed(0)
     prior = torch.randn(N_STARTS, *truth.shape, generator=generator, dtype=torch.float64)
     rows = []
     for start, x0 in (("true state", truth),
-                      ("MAP from the prior", map_initial_states(data, prior)),
-                      ("MAP from the truth", map_initial_states(data, truth[None]))):
+                      ("MAP from the prior", map_initial_states(data, rates, prior)),
+                      ("MAP from the truth", map_initial_states(data, rates, truth[None]))):
         with torch.no_grad():
-            rates = predicted_rates(x0, torch.as_tensor(system.weights), system.alpha,
-                                    system.params["g"], data.n_bins, data.n_neurons, scale)
+            inferred = rates(x0).numpy()
         rows.append({"mean_rate": mean_rate, "estimate": start,
-                     "rate_r2": dl.analysis.metrics.rate_r2(test.rates, rates.numpy()),
+                     "rate_r2": dl.analysis.metrics.rate_r2(test.rates, inferred),
                      "spikes_per_trial": float(test.spikes.sum((1, 2)).mean())})
         print(rows[-1], flush=True)
     rows.append({**rows[0], "estimate": "true state, affine readout",
@@ -152,7 +152,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     learned = learned[learned.dataset == "chaotic_rnn"].groupby("model").rate_r2.mean()
     for k, (model, r2) in enumerate(learned.sort_values(ascending=False).items()):
         ax.plot(STUDY_RATE * 100, r2, ls="none", marker="_", ms=14, mew=2, color=f"C{k + 3}",
-                label=f"learned: {LEARNED[model]} ({r2:.3f}, 3 seeds)")
+                label=f"learned: {LABELS[model].replace(chr(10), ' ')} ({r2:.3f}, 3 seeds)")
     ax.axhline(0.9, color="0.5", ls="--", lw=1, label="goal: rate R2 0.9")
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(NullLocator())
