@@ -56,21 +56,35 @@ PULSE_COLUMNS = ["model", "seed", "input_within_2_bins", "input_median_bin_error
 PULSE_RUN = ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0", "chaotic_rnn_pulses")
 
 
+RANK = {"dataset": list(DATASETS), "model": list(LABELS)}  # the tables' order
+
+
+def in_order(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``table`` sorted by ``columns``, datasets and models in the order of ``RANK``."""
+    return table.sort_values(columns, kind="stable", key=lambda column: column.map(
+        {v: i for i, v in enumerate(RANK[column.name])}) if column.name in RANK else column,
+    ).reset_index(drop=True)
+
+
+def finished(folder: Path) -> list[pd.DataFrame]:
+    """The finished runs of the sweep in ``folder`` as a one-table list; empty when the sweep
+    has not been run."""
+    if not (folder / "sweep.toml").is_file():
+        return []
+    table = dl.sweeps.load_results(folder)
+    return [table[table.status == "done"]]
+
+
 def load() -> pd.DataFrame:
     """Finished runs of both sweeps and the capacity study's Arneodo GRU-25 / NODE-3 runs,
     datasets and models in a fixed order."""
-    tables = [dl.sweeps.load_results(HERE / name) for name in SWEEPS
-              if (HERE / name / "sweep.toml").is_file()]
-    capacity = dl.sweeps.load_results(CAPACITY)
+    tables = [part for name in SWEEPS for part in finished(HERE / name)]
+    capacity = finished(CAPACITY)[0]
     tables.append(pd.concat([capacity[(capacity.dataset == "arneodo") & (capacity.model == m)
                                       & (capacity.latent_dim == d)]
                              for m, d in FROM_CAPACITY.items()]))
-    table = pd.concat(tables, ignore_index=True)
-    table = table[table.status == "done"].reindex(columns=COLUMNS)
-    rank = {"dataset": list(DATASETS), "model": list(LABELS)}  # the tables' order
-    return table.sort_values(["dataset", "model", "seed"], key=lambda column: column.map(
-        {v: i for i, v in enumerate(rank[column.name])}) if column.name in rank else column,
-    ).reset_index(drop=True)
+    table = pd.concat(tables, ignore_index=True).reindex(columns=COLUMNS)
+    return in_order(table, ["dataset", "model", "seed"])
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -97,15 +111,11 @@ def variants(table: pd.DataFrame) -> pd.DataFrame:
     and recipe."""
     main = table[(table.dataset == "chaotic_rnn") & (table.seed == 0)].assign(
         recipe="1000 trials (the study's)")
-    parts = [main] + [dl.sweeps.load_results(HERE / name).assign(recipe=recipe)
-                      for name, recipe in VARIANTS.items()
-                      if (HERE / name / "sweep.toml").is_file()]
-    out = pd.concat(parts, ignore_index=True)
-    out = out[out.status.fillna("done") == "done"] if "status" in out else out
-    order = {m: i for i, m in enumerate(LABELS)}
-    out = out.sort_values("model", key=lambda c: c.map(order), kind="stable")
+    parts = [main] + [part.assign(recipe=recipe) for name, recipe in VARIANTS.items()
+                      for part in finished(HERE / name)]
+    out = in_order(pd.concat(parts, ignore_index=True), ["model"])
     return out[["recipe", "model", "seed", "rate_r2", "co_bps", "fp_bps", "state_r2",
-                "epochs", "wall_s"]].reset_index(drop=True)
+                "epochs", "wall_s"]]
 
 
 def variants_table(table: pd.DataFrame) -> str:
@@ -126,11 +136,7 @@ def pulse_variants(table: pd.DataFrame) -> pd.DataFrame:
     """The controller LFADS on the pulse data: the main sweep's (input prior tau 10 bins) and
     the variant's (tau 1 bin), one row per seed."""
     main = table[(table.dataset == "chaotic_rnn_pulses") & (table.model == "lfads")]
-    parts = [main]
-    if (HERE / PULSE_VARIANT / "sweep.toml").is_file():
-        variant = dl.sweeps.load_results(HERE / PULSE_VARIANT)
-        parts.append(variant[variant.status == "done"])
-    return pd.concat(parts, ignore_index=True)[PULSE_COLUMNS]
+    return pd.concat([main, *finished(HERE / PULSE_VARIANT)], ignore_index=True)[PULSE_COLUMNS]
 
 
 def pulse_table(table: pd.DataFrame) -> str:
@@ -199,9 +205,12 @@ def main() -> None:
                         help="only print the input-prior variant's Markdown table")
     args = parser.parse_args()
     table = load()
-    if args.table or args.variants or args.pulses:
-        print(markdown_table(table) if args.table else variants_table(variants(table))
-              if args.variants else pulse_table(pulse_variants(table)))
+    tables = {"table": lambda: markdown_table(table),
+              "variants": lambda: variants_table(variants(table)),
+              "pulses": lambda: pulse_table(pulse_variants(table))}
+    asked = [name for name in tables if getattr(args, name)]
+    if asked:
+        print(tables[asked[0]]())
         return
     with atomic_path(HERE / "results.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
