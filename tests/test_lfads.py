@@ -115,6 +115,20 @@ def test_coordinated_dropout_hides_the_entries_from_the_encoders():
     torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_causal_controller_infers_inputs_from_earlier_spikes_only(causal):
+    model = small_lfads(co_dim=1, dropout=0.0, ci_lag=2, causal_controller=causal).eval()
+    with torch.no_grad():  # an initial condition that reads no spikes: only the controller does
+        model.ic_encoder.to_ic.weight.zero_()
+    spikes = torch.poisson(torch.full((1, 12, 6), 2.0))
+    changed = spikes.clone()
+    changed[0, 7:] += 3  # bins 7 on: with lag 2, inputs up to bin 8 cannot see them
+    a, b = (model(x)["inputs"][0, :, 0] for x in (spikes, changed))
+    assert torch.equal(a[:9], b[:9]) == causal  # a bidirectional encoder sees them at once
+    assert not torch.equal(a[9:], b[9:])
+    assert model.ci_encoder.bidirectional != causal
+
+
 def test_posterior_mean_inference_is_deterministic_and_sampling_is_not(tiny_data):
     model = small_lfads(co_dim=1)
     first, second = model.infer(tiny_data), model.infer(tiny_data)
@@ -215,6 +229,7 @@ def test_evaluate_scores_inferred_inputs_only_where_the_model_infers_them():
     ({"gen_dim": 0}, "gen_dim"), ({"n_factors": -1}, "n_factors"),
     ({"co_dim": -1}, "co_dim"), ({"cd_rate": 1.0}, "cd_rate"),
     ({"heldout_neurons": [6]}, "heldout_neurons"), ({"colour": 1}, "unexpected keyword"),
+    ({"causal_controller": "yes"}, "causal_controller"),
 ])
 def test_bad_settings_are_refused_naming_the_argument(kwargs, name):
     with pytest.raises(DynlensError, match=name):

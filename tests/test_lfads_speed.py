@@ -78,13 +78,15 @@ def _loss_and_grads(model: dl.models.LFADS, batch: torch.Tensor,
 
 
 @pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
-@pytest.mark.parametrize("co_dim", [0, 2])
+@pytest.mark.parametrize("co_dim, causal", [(0, False), (2, False), (2, True)])
 @pytest.mark.parametrize("ext_input_dim", [0, 2])
-def test_lfads_loss_and_gradients_equal_the_autograd_path(dtype, rtol, co_dim, ext_input_dim):
+def test_lfads_loss_and_gradients_equal_the_autograd_path(dtype, rtol, co_dim, causal,
+                                                          ext_input_dim):
     torch.manual_seed(3)
     model = dl.models.LFADS(n_neurons=7, ic_dim=3, n_factors=4, ic_enc_dim=5, gen_dim=6,
                             ci_enc_dim=5, con_dim=4, co_dim=co_dim, ext_input_dim=ext_input_dim,
-                            heldout_neurons=[6], n_forward=2, l2_con_scale=1.0).to(dtype)
+                            heldout_neurons=[6], n_forward=2, l2_con_scale=1.0,
+                            causal_controller=causal).to(dtype)
     model.eval()  # sampling off, dropout off
     batch = torch.poisson(torch.full((3, 9, 7), 1.5, dtype=dtype))
     inputs = torch.randn(3, 9, ext_input_dim, dtype=dtype) if ext_input_dim else None

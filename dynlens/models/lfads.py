@@ -3,9 +3,10 @@ al. 2018), written from the papers.
 
 A variational sequential autoencoder. A bidirectional GRU reads a trial's held-in spikes and
 gives a Gaussian posterior over the initial condition ``g0`` of a generator GRU (prior
-``N(0, ic_prior_var)``). With a controller (``co_dim > 0``), a second bidirectional GRU feeds
-a controller GRU that, bin by bin, also sees the previous factors and emits a Gaussian
-posterior over an inferred input ``u_t`` to the generator (prior: a learned AR(1) process).
+``N(0, ic_prior_var)``). With a controller (``co_dim > 0``), a second bidirectional GRU
+(forward only with ``causal_controller``) feeds a controller GRU that, bin by bin, also sees
+the previous factors and emits a Gaussian posterior over an inferred input ``u_t`` to the
+generator (prior: a learned AR(1) process).
 Factors are a row-normalised linear map of the generator state without bias; log-rates are
 an affine readout of the factors (Poisson observations). The loss is the reconstruction
 (Poisson negative log-likelihood summed over bins and neurons, averaged over trials) plus
@@ -92,6 +93,7 @@ class LFADSConfig:
     co_prior_tau: float = 10.0
     co_prior_nvar: float = 0.1
     ci_lag: int = 1
+    causal_controller: bool = False
     kl_ramp_epochs: int = 50
     l2_ramp_epochs: int = 50
     l2_gen_scale: float = 2000.0
@@ -114,6 +116,10 @@ class LFADSConfig:
             setattr(self, name, 0.0 if value == 0 else check_positive_float(value, name))
         self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
         self.n_forward = check_forward(self.n_forward)
+        if not isinstance(self.causal_controller, (bool, np.bool_)):
+            raise DynlensValueError("causal_controller: expected True or False, found "
+                                    f"{self.causal_controller!r}")
+        self.causal_controller = bool(self.causal_controller)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,6 +159,11 @@ class LFADS(Model):
         inputs (both learned).
     ci_lag : int
         The controller sees the encoder's output this many bins back.
+    causal_controller : bool
+        The controller-input encoder runs forward in time only, so the inferred input at bin
+        ``t`` depends on the spikes before ``t - ci_lag + 1`` (through the controller; the
+        initial condition still reads the whole trial). Default False: a bidirectional
+        encoder, which may place an input before the spikes that reveal it.
     kl_ramp_epochs, l2_ramp_epochs : int
         The KL and L2 weights rise linearly from 0 to 1 over this many epochs (0: no ramp).
         In eval mode (validation) they are 1, so validation losses compare across epochs.
@@ -198,8 +209,9 @@ class LFADS(Model):
                                                   cfg.dropout)
         self.ic_to_gen = nn.Linear(cfg.ic_dim, cfg.gen_dim)
         if cfg.co_dim:
-            self.ci_encoder = nn.GRU(n_in, cfg.ci_enc_dim, batch_first=True, bidirectional=True)
-            self.controller = nn.GRUCell(2 * cfg.ci_enc_dim + cfg.n_factors, cfg.con_dim)
+            self.ci_encoder = nn.GRU(n_in, cfg.ci_enc_dim, batch_first=True,
+                                     bidirectional=not cfg.causal_controller)
+            self.controller = nn.GRUCell(self._ci_width + cfg.n_factors, cfg.con_dim)
             self.to_co = nn.Linear(cfg.con_dim, 2 * cfg.co_dim)
             self.co_prior = AR1Prior(cfg.co_dim, cfg.co_prior_tau, cfg.co_prior_nvar)
         self.dynamics = LFADSGenerator(cfg.gen_dim, max(1, cfg.co_dim + cfg.ext_input_dim),
@@ -217,6 +229,12 @@ class LFADS(Model):
     @property
     def latent_dim(self) -> int:
         return self.config.gen_dim
+
+    @property
+    def _ci_width(self) -> int:
+        """Width of the controller-input encoder's output (one or two directions)."""
+        cfg = self.config
+        return cfg.ci_enc_dim * (1 if cfg.causal_controller else 2)
 
     @property
     def label(self) -> str:
@@ -287,7 +305,7 @@ class LFADS(Model):
         return inputs.to(spikes.dtype)
 
     def _encode(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Both bidirectional encoders over ``log1p`` of the input, ``nn.GRU``'s ``(out, h_n)``
+        """Both encoders over ``log1p`` of the input, ``nn.GRU``'s ``(out, h_n)``
         each; in one loop over time when training on a CPU (:func:`.run_grus`)."""
         grus = [self.ic_encoder.gru] + ([self.ci_encoder] if self.config.co_dim else [])
         return run_grus(grus, torch.log1p(x))
@@ -329,7 +347,7 @@ class LFADS(Model):
                    ext: torch.Tensor | None, sample: bool) -> dict[str, torch.Tensor]:
         """``_controlled_run``'s loop as one autograd node (:mod:`.lfads_loop`), same math."""
         cfg, con, gen = self.config, self.controller, self.dynamics.cell
-        n_ci, (n_bins, batch) = 2 * cfg.ci_enc_dim, ci.shape[1::-1]
+        n_ci, (n_bins, batch) = self._ci_width, ci.shape[1::-1]
         # the controller's input weights split between the encoder's output and the factors
         # (no concatenation per bin); the encoder part for all bins in one matmul
         ci_proj = F.linear(ci.transpose(0, 1), con.weight_ih[:, :n_ci], con.bias_ih)
