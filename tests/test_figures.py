@@ -148,3 +148,21 @@ def test_runs_figure_says_when_a_metric_was_not_measured_and_starts_bits_at_zero
     assert top.get_ylim()[0] == 0.0 and top.get_ylim()[1] > 0.31  # no bar on the frame
     assert [t.get_text() for t in bottom.texts] == ["not measured\nfor these data"]
     assert len(top.texts) == 0 and top.get_title() == "co-bps (held-out neurons)"
+
+
+def test_inferred_pulses_shows_where_and_how_early_each_model_places_the_pulse():
+    rng = np.random.default_rng(0)
+    true = np.zeros((40, 30, 1))
+    pulses = rng.integers(8, 22, size=40)
+    true[np.arange(40), pulses, 0] = 20.0
+    early = -np.roll(true, -2, axis=1) + 0.05 * rng.standard_normal(true.shape)  # sign flipped
+    late = np.roll(true, 4, axis=1) + 0.05 * rng.standard_normal(true.shape)
+    fig = plotting.inferred_pulses(true, {"early": early, "late": late}, window=6)
+    left, right = fig.axes
+    means = [line for line in left.get_lines() if line.get_label().startswith(("early", "late"))]
+    peaks = [int(line.get_xdata()[np.argmax(line.get_ydata())]) for line in means]
+    assert peaks == [-2, 4]  # the sign of an inferred input is arbitrary: matched to the truth
+    labels = [text.get_text() for text in right.get_legend().get_texts()]
+    assert "early: 100% within 2 bins" in labels and "late: 0% within 2 bins" in labels
+    one = plotting.inferred_pulses(true, early, max_trials=5).axes[0]
+    assert len(one.get_lines()) == 5 + 2  # single trials, their mean, the true pulse

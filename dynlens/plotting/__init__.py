@@ -10,7 +10,7 @@ from .analysis import (
     lyapunov_spectra,
 )
 from .data import latent_trajectory_3d, rates, spike_raster
-from .models import rates_vs_truth, training_history
+from .models import inferred_pulses, rates_vs_truth, training_history
 from .sweeps import runs, sweep
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "fixed_point_comparison",
     "fixed_point_graph",
     "fixed_points",
+    "inferred_pulses",
     "latent_trajectory_3d",
     "latents_vs_truth",
     "lyapunov_spectra",

@@ -1,4 +1,4 @@
-"""Figures about trained models: learning curves and inferred vs true rates."""
+"""Figures about trained models: learning curves, inferred vs true rates, inferred inputs."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
+from ..analysis.metrics import input_recovery
 from ..errors import DynlensValueError
-from ..utils import as_numpy
+from ..utils import as_numpy, check_positive_int
 from ._style import new_figure
 
-__all__ = ["rates_vs_truth", "training_history"]
+__all__ = ["inferred_pulses", "rates_vs_truth", "training_history"]
 
 
 def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figure:
@@ -116,3 +117,88 @@ def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, tri
     fig.suptitle(f"Inferred vs true rates, trial {trial}")
     axes[-1, 0].set_xlabel("time (system units)" if bin_width else "time (bins)")
     return fig
+
+
+def _aligned(inputs: np.ndarray, pulse_bins: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``inputs[k, pulse_bins[k] + offsets]`` per trial ``[trials, window]``, NaN outside."""
+    bins = pulse_bins[:, None] + offsets[None]
+    inside = (bins >= 0) & (bins < inputs.shape[1])
+    values = np.take_along_axis(inputs, np.clip(bins, 0, inputs.shape[1] - 1), axis=1)
+    return np.where(inside, values, np.nan)
+
+
+def inferred_pulses(true_inputs, inferred_inputs: dict[str, np.ndarray] | np.ndarray, *,
+                    window: int = 10, max_trials: int = 60) -> Figure:
+    """Inferred inputs around each trial's true input pulse, and their timing errors.
+
+    For the input-pulse experiment (``simulate("chaotic_rnn", input_pulse=...)``, one pulse
+    per trial). Each model's inferred input is matched to the true one as in
+    :func:`dynlens.analysis.metrics.input_recovery` (the best-correlated channel, its sign
+    flipped when negative: both are arbitrary) and z-scored over all bins, so models of any
+    input scale share the left panel's axis. Left: the input averaged over trials, aligned on
+    each trial's true pulse bin (with one model, also up to ``max_trials`` single trials in
+    grey). Right: the signed timing error, inferred pulse bin (the largest matched input)
+    minus true pulse bin, over trials; negative is early.
+
+    Parameters
+    ----------
+    true_inputs : array [trials, bins, k]
+        The true inputs (``data.inputs``); the first channel's pulse is the one aligned on.
+    inferred_inputs : array or dict of label -> array [trials, bins, co_dim]
+        Inferred inputs (``Inference.inputs``) of one or several models.
+    window : int
+        Bins shown on either side of the true pulse.
+    max_trials : int
+        Single trials drawn when there is one model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> true = np.zeros((4, 30, 1))
+    >>> true[np.arange(4), [10, 12, 15, 20], 0] = 20.0
+    >>> early = np.roll(true, -2, axis=1) + 0.1  # two bins early
+    >>> fig = inferred_pulses(true, {"early model": early}, window=5)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['bins from the true pulse', 'inferred pulse bin - true pulse bin (negative: early)']
+    """
+    if isinstance(inferred_inputs, np.ndarray) or not isinstance(inferred_inputs, dict):
+        inferred_inputs = {"model": inferred_inputs}
+    window = check_positive_int(window, "window")
+    max_trials = check_positive_int(max_trials, "max_trials")
+    true = as_numpy(true_inputs, "true_inputs", dtype=float)
+    offsets = np.arange(-window, window + 1)
+    fig, (left, right) = new_figure(1, 2, figsize=(10, 3.6))
+    errors = {}
+    for i, (label, inferred) in enumerate(inferred_inputs.items()):
+        inferred = as_numpy(inferred, "inferred_inputs", dtype=float)
+        found = input_recovery(true[..., :1], inferred)
+        signal = found["signs"][0] * inferred[..., found["dimensions"][0]]
+        signal = (signal - signal.mean()) / (signal.std() or 1.0)
+        aligned = _aligned(signal, found["true_pulse_bins"], offsets)
+        if len(inferred_inputs) == 1:
+            left.plot(offsets, aligned[:max_trials].T, color="0.8", lw=0.5)
+        errors[label] = found["inferred_pulse_bins"] - found["true_pulse_bins"]
+        left.plot(offsets, np.nanmean(aligned, axis=0), color=f"C{i}", lw=2,
+                  label=f"{label}: mean over {len(aligned)} trials")
+    _timing_histogram(right, errors, window)
+    left.axvline(0, color="k", ls="--", lw=1, label="true pulse")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_xlabel("bins from the true pulse")
+    left.set_ylabel("inferred input (z-scored,\nsign matched to the truth)")
+    left.set_title("Inferred input around the true pulse", fontsize=10)
+    left.legend(fontsize=8)
+    return fig
+
+
+def _timing_histogram(ax, errors: dict[str, np.ndarray], window: int) -> None:
+    """Step histograms of signed pulse-timing errors on shared bins that hold every error."""
+    lowest = min([-window, *(int(e.min()) for e in errors.values())])
+    highest = max([window, *(int(e.max()) for e in errors.values())])
+    ax.axvspan(-2.5, 2.5, color="0.92", zorder=0, label="within 2 bins")
+    for i, (label, error) in enumerate(errors.items()):
+        ax.hist(error, bins=np.arange(lowest, highest + 2) - 0.5, histtype="step", lw=1.8,
+                color=f"C{i}", label=f"{label}: {np.mean(np.abs(error) <= 2):.0%} within 2 bins")
+    ax.set_xlabel("inferred pulse bin - true pulse bin (negative: early)")
+    ax.set_ylabel("trials")
+    ax.set_title("Timing of the largest inferred input", fontsize=10)
+    ax.legend(fontsize=8)

@@ -7,20 +7,22 @@
     python3 studies/architectures/run.py           # results.csv, results.png, pulses.png
     python3 studies/architectures/run.py --table   # the README's table
     python3 studies/architectures/run.py --variants  # the data-recipe variants' table
-    python3 studies/architectures/run.py --pulses    # the input-prior variant's table
+    python3 studies/architectures/run.py --pulses    # the pulse-data variants' table
 
 Two variants of the chaotic-RNN data, seed 0 only (``chaotic_rnn_conditions.toml``: 100
 conditions x 10 trials, as the paper repeated its conditions; ``chaotic_rnn_4000.toml``:
 4000 trials instead of 1000), each in its own sweep folder, are set beside seed 0 of the
 main sweep in ``variants.csv``. ``ceiling.py`` adds what the true network itself infers.
 ``chaotic_rnn_pulses_tau.toml`` trains the controller LFADS on the pulse data with a 1-bin
-(instead of 10-bin) initial time constant of its input prior, 3 seeds, set beside the main
-sweep's in ``pulse_variants.csv``.
+(instead of 10-bin) initial time constant of its input prior and
+``chaotic_rnn_pulses_causal.toml`` with a causal (forward-only) controller-input encoder, 3
+seeds each, set beside the main sweep's in ``pulse_variants.csv``.
 
 The GRU-25 and NODE-3 rows on Arneodo are the capacity study's runs of the same data, seeds
 and ``dl.fit`` defaults (``../capacity_vs_dimensionality/sweep``), read rather than retrained.
-``pulses.png`` needs the checkpoint of the controller LFADS on the pulse data (seed 0), which
-the chaotic-RNN sweep leaves in its run folder (checkpoints are not committed).
+``pulses.png`` needs the checkpoints of the controller LFADS on the pulse data (seed 0), which
+the chaotic-RNN sweep and the causal variant's leave in their run folders (checkpoints are not
+committed).
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import dynlens as dl
-from dynlens.plotting import new_figure, save_figure
+from dynlens.plotting import save_figure
 from dynlens.sweeps import mean_sd
 from dynlens.utils import atomic_path
 
@@ -50,10 +51,14 @@ COLUMNS = ["dataset", "model", "latent_dim", "seed", "rate_r2", "co_bps", "fp_bp
            "fp_spurious", "fp_eigenvalue_error", "fp_recovered", "epochs", "wall_s", "threads"]
 VARIANTS = {"sweep_chaotic_rnn_conditions": "100 conditions x 10 trials",
             "sweep_chaotic_rnn_4000": "4000 trials"}  # seed 0 beside the main sweep's
-PULSE_VARIANT = "sweep_chaotic_rnn_pulses_tau"  # LFADS, input prior tau 1 bin
+PULSE_VARIANTS = ("sweep_chaotic_rnn_pulses_tau",  # LFADS, input prior tau 1 bin
+                  "sweep_chaotic_rnn_pulses_causal")  # LFADS, causal controller encoder
+PULSE_CAUSAL = PULSE_VARIANTS[1]
 PULSE_COLUMNS = ["model", "seed", "input_within_2_bins", "input_median_bin_error",
                  "input_correlation", "input_lag", "rate_r2", "co_bps", "epochs", "wall_s"]
-PULSE_RUN = ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0", "chaotic_rnn_pulses")
+PULSE_RUNS = {  # seed 0 of the controller LFADS on the pulse data, drawn in pulses.png
+    "bidirectional encoder": ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0"),
+    "causal encoder": (PULSE_CAUSAL, "chaotic_rnn_pulses-lfads_causal-d64-s0")}
 
 
 RANK = {"dataset": list(DATASETS), "model": list(LABELS)}  # the tables' order
@@ -133,15 +138,18 @@ def variants_table(table: pd.DataFrame) -> str:
 
 
 def pulse_variants(table: pd.DataFrame) -> pd.DataFrame:
-    """The controller LFADS on the pulse data: the main sweep's (input prior tau 10 bins) and
-    the variant's (tau 1 bin), one row per seed."""
+    """The controller LFADS on the pulse data: the main sweep's (input prior tau 10 bins,
+    bidirectional controller encoder) and the variants' (tau 1 bin; a causal encoder), one
+    row per seed."""
     main = table[(table.dataset == "chaotic_rnn_pulses") & (table.model == "lfads")]
-    return pd.concat([main, *finished(HERE / PULSE_VARIANT)], ignore_index=True)[PULSE_COLUMNS]
+    variants = [run for folder in PULSE_VARIANTS for run in finished(HERE / folder)]
+    return pd.concat([main, *variants], ignore_index=True)[PULSE_COLUMNS]
 
 
 def pulse_table(table: pd.DataFrame) -> str:
     """Markdown: per model and seed, the pulse timing and the rates."""
-    names = {"lfads": "LFADS, input prior tau 10 bins", "lfads_tau1": "LFADS, tau 1 bin"}
+    names = {"lfads": "LFADS, input prior tau 10 bins", "lfads_tau1": "LFADS, tau 1 bin",
+             "lfads_causal": "LFADS, causal controller encoder"}
     lines = [("| model | seed | pulse within 2 bins | median error (bins) | correlation | "
               "rate R2 |"), "|---|---|---|---|---|---|"]
     for row in table.itertuples():
@@ -161,37 +169,23 @@ def plot(table: pd.DataFrame) -> None:
 
 
 def plot_pulses() -> None:
-    """The controller LFADS's inferred input around each test trial's true pulse (seed 0)."""
-    folder, run_id, dataset = PULSE_RUN
-    checkpoint = HERE / folder / "runs" / run_id / "model.pt"
-    if not checkpoint.is_file():
-        print(f"pulses.png not redrawn: no checkpoint {checkpoint.relative_to(HERE)}")
+    """Where the controller LFADS places its inferred input around each test trial's true
+    pulse (seed 0): the main sweep's (bidirectional controller encoder) and the causal
+    variant's, those whose checkpoints are here."""
+    inferred, test = {}, None
+    for label, (folder, run_id) in PULSE_RUNS.items():
+        checkpoint = HERE / folder / "runs" / run_id / "model.pt"
+        if not checkpoint.is_file():
+            print(f"pulses.png: no checkpoint {checkpoint.relative_to(HERE)}; {label} left out")
+            continue
+        test = dl.load_dataset(HERE / folder / "datasets" / "chaotic_rnn_pulses.h5").split("test")
+        inferred[label] = dl.load_model(checkpoint).infer(test).inputs
+    if not inferred:
+        print("pulses.png not redrawn")
         return
-    model = dl.load_model(checkpoint)
-    test = dl.load_dataset(HERE / folder / "datasets" / f"{dataset}.h5").split("test")
-    inferred = model.infer(test).inputs
-    recovery = dl.metrics.input_recovery(test.inputs, inferred)
-    sign, true_bins = recovery["signs"][0], recovery["true_pulse_bins"]
-    window = np.arange(-10, 11)
-    aligned = np.stack([sign * inferred[k, b + window, 0] for k, b in enumerate(true_bins)
-                        if b + window[0] >= 0 and b + window[-1] < test.n_bins])
-    fig, axes = new_figure(1, 2, figsize=(10, 3.4))
-    axes[0].plot(window, aligned.T, color="0.8", lw=0.5)
-    axes[0].plot(window, aligned.mean(0), color="k", lw=2, label="mean over test trials")
-    axes[0].axvline(0, color="C3", ls="--", lw=1, label="true pulse (drives bin 0 -> 1)")
-    axes[0].set_xlabel("bins from the true pulse (10 ms bins)")
-    axes[0].set_ylabel("inferred input" + (" x -1 (its sign is arbitrary)" if sign < 0 else ""))
-    axes[0].set_title(f"Inferred input around the pulse ({len(aligned)} test trials)",
-                      fontsize=10)
-    axes[0].legend(fontsize=8)
-    errors = recovery["pulse_bin_error"]
-    axes[1].hist(errors, bins=np.arange(errors.max() + 2) - 0.5, color="C0")
-    axes[1].set_xlabel("|inferred pulse bin - true pulse bin| (bins)")
-    axes[1].set_ylabel("test trials")
-    axes[1].set_title(f"Timing error: {np.mean(errors <= 2):.0%} of trials within 2 bins",
-                      fontsize=10)
-    fig.suptitle("LFADS with a controller (seed 0) on the chaotic RNN with one input pulse "
-                 "per trial", fontsize=10)
+    fig = dl.plotting.inferred_pulses(test.inputs, inferred)
+    fig.suptitle("LFADS with a controller (seed 0) on the chaotic RNN with one input pulse per "
+                 "trial; test trials, 10 ms bins", fontsize=10)
     save_figure(fig, HERE / "pulses.png")
 
 
@@ -202,7 +196,7 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true",
                         help="only print the data-recipe variants' Markdown table")
     parser.add_argument("--pulses", action="store_true",
-                        help="only print the input-prior variant's Markdown table")
+                        help="only print the pulse-data variants' Markdown table")
     args = parser.parse_args()
     table = load()
     tables = {"table": lambda: markdown_table(table),
