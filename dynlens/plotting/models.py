@@ -136,8 +136,8 @@ def inferred_pulses(true_inputs, inferred_inputs: dict[str, np.ndarray] | np.nda
     :func:`dynlens.analysis.metrics.input_recovery` (the best-correlated channel, its sign
     flipped when negative: both are arbitrary) and z-scored over all bins, so models of any
     input scale share the left panel's axis. Left: the input averaged over trials, aligned on
-    each trial's true pulse bin (with one model, also up to ``max_trials`` single trials in
-    grey). Right: the signed timing error, inferred pulse bin (the largest matched input)
+    each trial's true pulse bin (bin 0: the bin whose true input is non-zero; with one model,
+    also up to ``max_trials`` single trials in grey). Right: the signed timing error, inferred pulse bin (the largest matched input)
     minus true pulse bin, over trials; negative is early.
 
     Parameters
@@ -167,7 +167,7 @@ def inferred_pulses(true_inputs, inferred_inputs: dict[str, np.ndarray] | np.nda
     max_trials = check_positive_int(max_trials, "max_trials")
     true = as_numpy(true_inputs, "true_inputs", dtype=float)
     offsets = np.arange(-window, window + 1)
-    fig, (left, right) = new_figure(1, 2, figsize=(10, 3.6))
+    fig, (left, right) = new_figure(1, 2, figsize=(10, 4.2))
     errors = {}
     for i, (label, inferred) in enumerate(inferred_inputs.items()):
         inferred = as_numpy(inferred, "inferred_inputs", dtype=float)
@@ -186,7 +186,7 @@ def inferred_pulses(true_inputs, inferred_inputs: dict[str, np.ndarray] | np.nda
     left.set_xlabel("bins from the true pulse")
     left.set_ylabel("inferred input (z-scored,\nsign matched to the truth)")
     left.set_title("Inferred input around the true pulse", fontsize=10)
-    left.legend(fontsize=8)
+    _legend_below(left)
     return fig
 
 
@@ -201,4 +201,9 @@ def _timing_histogram(ax, errors: dict[str, np.ndarray], window: int) -> None:
     ax.set_xlabel("inferred pulse bin - true pulse bin (negative: early)")
     ax.set_ylabel("trials")
     ax.set_title("Timing of the largest inferred input", fontsize=10)
-    ax.legend(fontsize=8)
+    _legend_below(ax)
+
+
+def _legend_below(ax) -> None:
+    """The legend under the panel, where it cannot hide a curve or a bar."""
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
