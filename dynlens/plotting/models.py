@@ -137,8 +137,9 @@ def inferred_pulses(true_inputs, inferred_inputs: dict[str, np.ndarray] | np.nda
     flipped when negative: both are arbitrary) and z-scored over all bins, so models of any
     input scale share the left panel's axis. Left: the input averaged over trials, aligned on
     each trial's true pulse bin (bin 0: the bin whose true input is non-zero; with one model,
-    also up to ``max_trials`` single trials in grey). Right: the signed timing error, inferred pulse bin (the largest matched input)
-    minus true pulse bin, over trials; negative is early.
+    also up to ``max_trials`` single trials in grey). Right: the signed timing error over
+    trials, inferred pulse bin (the largest matched input) minus true pulse bin; negative is
+    early.
 
     Parameters
     ----------
@@ -161,7 +162,7 @@ def inferred_pulses(true_inputs, inferred_inputs: dict[str, np.ndarray] | np.nda
     >>> [ax.get_xlabel() for ax in fig.axes]
     ['bins from the true pulse', 'inferred pulse bin - true pulse bin (negative: early)']
     """
-    if isinstance(inferred_inputs, np.ndarray) or not isinstance(inferred_inputs, dict):
+    if not isinstance(inferred_inputs, dict):
         inferred_inputs = {"model": inferred_inputs}
     window = check_positive_int(window, "window")
     max_trials = check_positive_int(max_trials, "max_trials")

@@ -14,9 +14,9 @@ conditions x 10 trials, as the paper repeated its conditions; ``chaotic_rnn_4000
 4000 trials instead of 1000), each in its own sweep folder, are set beside seed 0 of the
 main sweep in ``variants.csv``, as is LFADS at the published sizes on the main data
 (``chaotic_rnn_lfads_published.toml``) and, without a controller, on the 4000 trials
-(``chaotic_rnn_4000_lfads_published.toml``). ``ceiling.py`` adds what the true network itself infers.
-``chaotic_rnn_pulses_tau.toml`` trains the controller LFADS on the pulse data with a 1-bin
-(instead of 10-bin) initial time constant of its input prior and
+(``chaotic_rnn_4000_lfads_published.toml``). ``ceiling.py`` adds what the true network
+itself infers. ``chaotic_rnn_pulses_tau.toml`` trains the controller LFADS on the pulse data
+with a 1-bin (instead of 10-bin) initial time constant of its input prior and
 ``chaotic_rnn_pulses_causal.toml`` with a causal (forward-only) controller-input encoder, 3
 seeds each, set beside the main sweep's in ``pulse_variants.csv``.
 
