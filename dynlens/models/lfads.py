@@ -163,7 +163,9 @@ class LFADS(Model):
         The controller-input encoder runs forward in time only, so the inferred input at bin
         ``t`` depends on the spikes before ``t - ci_lag + 1`` (through the controller; the
         initial condition still reads the whole trial). Default False: a bidirectional
-        encoder, which may place an input before the spikes that reveal it.
+        encoder, which may place an input before the spikes that reveal it. With
+        ``ci_lag=0`` a causal controller can place an input at the bin it acts on
+        (``studies/architectures``: every pulse, at .03 of rate R2).
     kl_ramp_epochs, l2_ramp_epochs : int
         The KL and L2 weights rise linearly from 0 to 1 over this many epochs (0: no ramp).
         In eval mode (validation) they are 1, so validation losses compare across epochs.

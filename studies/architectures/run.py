@@ -17,13 +17,14 @@ main sweep in ``variants.csv``, as is LFADS at the published sizes on the main d
 (``chaotic_rnn_4000_lfads_published.toml``). ``ceiling.py`` adds what the true network
 itself infers. ``chaotic_rnn_pulses_tau.toml`` trains the controller LFADS on the pulse data
 with a 1-bin (instead of 10-bin) initial time constant of its input prior and
-``chaotic_rnn_pulses_causal.toml`` with a causal (forward-only) controller-input encoder, 3
+``chaotic_rnn_pulses_causal.toml`` with a causal (forward-only) controller-input encoder
+(``chaotic_rnn_pulses_causal_lag0.toml``: the same, reading the encoder's current bin), 3
 seeds each, set beside the main sweep's in ``pulse_variants.csv``.
 
 The GRU-25 and NODE-3 rows on Arneodo are the capacity study's runs of the same data, seeds
 and ``dl.fit`` defaults (``../capacity_vs_dimensionality/sweep``), read rather than retrained.
 ``pulses.png`` needs the checkpoints of the controller LFADS on the pulse data (seed 0), which
-the chaotic-RNN sweep and the causal variant's leave in their run folders (checkpoints are not
+the chaotic-RNN sweep and the causal variants leave in their run folders (checkpoints are not
 committed).
 """
 
@@ -57,13 +58,14 @@ VARIANTS = {"sweep_chaotic_rnn_conditions": "100 conditions x 10 trials",
             "sweep_chaotic_rnn_4000_lfads_published": "4000 trials, published LFADS sizes",
             }  # seed 0 beside the main sweep's
 PULSE_VARIANTS = ("sweep_chaotic_rnn_pulses_tau",  # LFADS, input prior tau 1 bin
-                  "sweep_chaotic_rnn_pulses_causal")  # LFADS, causal controller encoder
-PULSE_CAUSAL = PULSE_VARIANTS[1]
+                  "sweep_chaotic_rnn_pulses_causal",  # LFADS, causal controller encoder
+                  "sweep_chaotic_rnn_pulses_causal_lag0")  # the same, controller lag 0
 PULSE_COLUMNS = ["model", "seed", "input_within_2_bins", "input_median_bin_error",
                  "input_correlation", "input_lag", "rate_r2", "co_bps", "epochs", "wall_s"]
 PULSE_RUNS = {  # seed 0 of the controller LFADS on the pulse data, drawn in pulses.png
     "bidirectional encoder": ("sweep_chaotic_rnn", "chaotic_rnn_pulses-lfads-d64-s0"),
-    "causal encoder": (PULSE_CAUSAL, "chaotic_rnn_pulses-lfads_causal-d64-s0")}
+    "causal encoder": (PULSE_VARIANTS[1], "chaotic_rnn_pulses-lfads_causal-d64-s0"),
+    "causal encoder, lag 0": (PULSE_VARIANTS[2], "chaotic_rnn_pulses-lfads_causal_lag0-d64-s0")}
 
 
 RANK = {"dataset": list(DATASETS), "model": list(LABELS)}  # the tables' order
@@ -154,7 +156,8 @@ def pulse_variants(table: pd.DataFrame) -> pd.DataFrame:
 def pulse_table(table: pd.DataFrame) -> str:
     """Markdown: per model and seed, the pulse timing and the rates."""
     names = {"lfads": "LFADS, input prior tau 10 bins", "lfads_tau1": "LFADS, tau 1 bin",
-             "lfads_causal": "LFADS, causal controller encoder"}
+             "lfads_causal": "LFADS, causal controller encoder",
+             "lfads_causal_lag0": "LFADS, causal, controller lag 0"}
     lines = [("| model | seed | pulse within 2 bins | median error (bins) | correlation | "
               "rate R2 |"), "|---|---|---|---|---|---|"]
     for row in table.itertuples():
@@ -176,7 +179,7 @@ def plot(table: pd.DataFrame) -> None:
 def plot_pulses() -> None:
     """Where the controller LFADS places its inferred input around each test trial's true
     pulse (seed 0): the main sweep's (bidirectional controller encoder) and the causal
-    variant's, those whose checkpoints are here."""
+    variants' (controller lag 1 and 0), those whose checkpoints are here."""
     inferred, test = {}, None
     for label, (folder, run_id) in PULSE_RUNS.items():
         checkpoint = HERE / folder / "runs" / run_id / "model.pt"
