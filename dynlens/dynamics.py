@@ -125,6 +125,19 @@ class DynamicsInfo:
     :func:`check_dynamics` returns one for any dynamics: a :class:`Dynamics`, a plain
     ``torch.nn.Module`` or a callable with ``dim`` and ``kind`` attributes.
 
+    Attributes
+    ----------
+    dim : int
+        State dimension.
+    kind : {"continuous", "discrete"}
+        Whether the object is a vector field or a map.
+    dt : float or None
+        Length of one data bin in the system's own time units.
+    dtype : torch.dtype
+        The floating-point dtype the object computes in.
+    device : torch.device
+        Where its tensors live (the CPU when it has none).
+
     Examples
     --------
     >>> import torch
@@ -150,6 +163,15 @@ def call_dynamics(dynamics: Callable, x: torch.Tensor,
 
     Callables that take one argument are supported as long as ``u`` is ``None``.
 
+    Parameters
+    ----------
+    dynamics : Dynamics or callable
+        The vector field or map, ``f(x, u)`` or ``f(x)``.
+    x : torch.Tensor [..., dim]
+        States.
+    u : torch.Tensor [..., n_inputs], optional
+        Inputs, passed only when given.
+
     Examples
     --------
     >>> import torch
@@ -171,6 +193,12 @@ def call_dynamics(dynamics: Callable, x: torch.Tensor,
 @contextlib.contextmanager
 def eval_mode(dynamics: Any) -> Iterator[None]:
     """Put every nn.Module in ``dynamics`` in eval mode; restore each ``training`` flag.
+
+    Parameters
+    ----------
+    dynamics : object
+        An ``nn.Module`` (it and all its submodules are switched); anything else is left
+        as it is.
 
     Examples
     --------

@@ -61,6 +61,11 @@ _STALE_S = 10.0
 def check_threads(threads) -> int | str:
     """Return ``threads`` if it is ``"auto"`` or a positive integer, else raise naming it.
 
+    Parameters
+    ----------
+    threads : "auto" or int
+        The ``threads`` setting to check (a NumPy integer is returned as an int).
+
     Examples
     --------
     >>> check_threads("auto"), check_threads(2)
@@ -289,6 +294,12 @@ class ThreadPolicy:
 def describe(threads: int | str) -> str:
     """One line saying which thread count a command uses, for its first line of output.
 
+    Parameters
+    ----------
+    threads : "auto" or int
+        The command's ``threads`` setting; for ``"auto"`` the line gives the cores and how
+        busy other work keeps them now.
+
     Examples
     --------
     >>> describe(1)
@@ -308,6 +319,15 @@ def model_work(model, batch_size: int, dim: int = 0) -> float:
 
     ``model`` is any object; one without parameters (a plain function, a ground-truth
     system) counts ``dim**2`` (its Jacobian) instead.
+
+    Parameters
+    ----------
+    model : object
+        A torch module (its ``parameters()`` are counted) or any other object.
+    batch_size : int
+        Trials (or states) processed together.
+    dim : int
+        State dimension: ``dim**2`` is the least the work counts per trial.
 
     Examples
     --------

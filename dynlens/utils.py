@@ -58,6 +58,13 @@ def short_repr(value) -> str:
 def check_positive_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise naming ``name`` if it is not a positive integer.
 
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The argument's name, for the message.
+
     Examples
     --------
     >>> import numpy as np
@@ -75,6 +82,13 @@ def check_positive_int(value, name: str) -> int:
 
 def check_nonnegative_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= 0.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The argument's name, for the message.
 
     Examples
     --------
@@ -94,6 +108,13 @@ def check_nonnegative_int(value, name: str) -> int:
 
 def check_positive_float(value, name: str) -> float:
     """Return ``value`` as a float, or raise naming ``name`` unless it is finite and > 0.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The argument's name, for the message.
 
     Examples
     --------
@@ -115,6 +136,15 @@ def check_positive_float(value, name: str) -> float:
 
 def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
     """Return ``value`` as a float in [0, 1) (or [0, 1]), else raise naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The argument's name, for the message.
+    inclusive_high : bool
+        Accept 1 as well: the interval is [0, 1] instead of [0, 1).
 
     Examples
     --------
@@ -139,6 +169,15 @@ def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
 def check_choice(value, choices, name: str):
     """Return ``value`` if it is one of ``choices``; otherwise raise, suggesting close names.
 
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    choices : collection
+        The accepted values; the message lists them and the closest ones to ``value``.
+    name : str
+        The argument's name, for the message.
+
     Examples
     --------
     >>> check_choice("lorenz", ["lorenz", "rossler"], "system")
@@ -162,6 +201,15 @@ def check_choice(value, choices, name: str):
 def check_keywords(given, allowed, owner: str) -> None:
     """Raise naming ``owner`` when ``given`` holds names outside ``allowed``.
 
+    Parameters
+    ----------
+    given : iterable of str
+        The keyword names received (a ``**kwargs`` dict works).
+    allowed : iterable of str
+        The keyword names accepted.
+    owner : str
+        The function or option receiving them, for the message.
+
     Examples
     --------
     >>> check_keywords({"lr"}, {"lr", "seed"}, "fit")
@@ -178,6 +226,12 @@ def check_keywords(given, allowed, owner: str) -> None:
 
 def json_default(obj: Any) -> Any:
     """``json.dumps(..., default=json_default)``: NumPy arrays and scalars as plain JSON.
+
+    Parameters
+    ----------
+    obj : object
+        An object ``json`` cannot serialise itself: a NumPy array becomes a list, a NumPy
+        scalar a Python number; anything else raises ``TypeError``, as ``json`` expects.
 
     Examples
     --------
@@ -223,6 +277,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     gets the permissions an ordinary ``open(path, "w")`` would give it: a new file those of
     the user's umask (``0o644`` under the usual umask ``022``; the temporary file itself is
     private until the rename), a replaced file keeps its own.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file to write; its folder is created if missing. An existing folder is refused.
 
     Examples
     --------
@@ -317,6 +376,13 @@ def check_output_path(path, name: str, *, folder: bool = False,
 def check_readable_file(path: Path, name: str = "path") -> Path:
     """Raise naming ``name`` and the path unless ``path`` is an existing, non-empty file.
 
+    Parameters
+    ----------
+    path : str or PathLike
+        The file to check (returned as a ``Path``).
+    name : str
+        The argument's name, for the message.
+
     Examples
     --------
     >>> import pathlib, tempfile
@@ -342,6 +408,11 @@ def check_readable_file(path: Path, name: str = "path") -> Path:
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch for reproducibility; return a CPU torch Generator.
 
+    Parameters
+    ----------
+    seed : int
+        A non-negative seed (NumPy gets it modulo ``2**32``).
+
     Examples
     --------
     >>> import numpy as np, torch
@@ -363,6 +434,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
     ``"auto"`` picks CUDA when available, else CPU. Asking for CUDA where there is none
     raises a clear error instead of torch's.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        The device asked for; ``None`` means the CPU.
 
     Examples
     --------
@@ -395,6 +471,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def as_numpy(array, name: str, *, dtype=None) -> np.ndarray:
     """Convert an array-like or tensor to a NumPy array, naming ``name`` on failure.
+
+    Parameters
+    ----------
+    array : array-like or torch.Tensor
+        The values; a tensor is detached and moved to the CPU first.
+    name : str
+        The argument's name, for the message.
+    dtype : data-type, optional
+        The dtype to convert to (``numpy.asarray``'s); by default the array's own.
 
     Examples
     --------

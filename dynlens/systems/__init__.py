@@ -64,6 +64,13 @@ def get(name: str | GroundTruthSystem, **params: Any) -> GroundTruthSystem:
     A :class:`GroundTruthSystem` passed as ``name`` is returned as is (then ``params`` must
     be empty).
 
+    Parameters
+    ----------
+    name : str or GroundTruthSystem
+        One of :func:`available` (any case), or a system to return unchanged.
+    **params : float
+        Parameter values overriding the system's ``defaults``.
+
     Raises
     ------
     DynlensValueError

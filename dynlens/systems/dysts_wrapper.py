@@ -84,6 +84,13 @@ def _rebind(func, np_module):
 class DystsSystem(GroundTruthSystem):
     """A dysts flow as a :class:`GroundTruthSystem` (built by :func:`from_dysts`).
 
+    Parameters
+    ----------
+    name : str
+        The dysts flow's class name (any case), e.g. ``"Halvorsen"``.
+    **params : float or array-like
+        Parameter values overriding dysts' own.
+
     Attributes
     ----------
     dysts_system : dysts.base.DynSys
@@ -277,6 +284,13 @@ def from_dysts(name: str, **params: Any) -> DystsSystem:
 
     Period, default initial condition and Lyapunov exponent come from dysts' metadata;
     ``pts_per_period`` is dysts' default of 100.
+
+    Parameters
+    ----------
+    name : str
+        The dysts flow's class name (any case), e.g. ``"Halvorsen"``.
+    **params : float or array-like
+        Parameter values overriding dysts' own.
 
     Raises
     ------
