@@ -345,6 +345,12 @@ _REGISTRY: dict[str, type[Model]] = {}
 def register(cls: type[Model]) -> type[Model]:
     """Add a model family to the registry (usable as a class decorator); returns ``cls``.
 
+    Parameters
+    ----------
+    cls : type
+        A subclass of :class:`Model` with a non-empty ``model_type``, its registry name (a
+        family registered under the same name before is replaced).
+
     Examples
     --------
     >>> import dynlens as dl
@@ -388,6 +394,11 @@ def available() -> list[str]:
 def get(name: str) -> type[Model]:
     """The registered class called ``name``.
 
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+
     Examples
     --------
     >>> import dynlens as dl
@@ -406,6 +417,14 @@ def build(name: str, **config: Any) -> Model:
 
     A keyword the family's constructor does not take is refused with a
     :class:`~dynlens.errors.DynlensTypeError` that lists the ones it takes.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+    **config
+        The family's configuration keywords (those of its config dataclass, e.g.
+        :class:`SAEConfig`).
 
     Examples
     --------

@@ -75,6 +75,13 @@ def _unsafe_globals(path: Path) -> list[str]:
 def save_model(model: nn.Module, path) -> None:
     """Save ``model`` (any registered family) as tensors plus its JSON config, atomically.
 
+    Parameters
+    ----------
+    model : Model
+        A model of a registered family (:func:`~dynlens.models.available`).
+    path : str or PathLike
+        The file to write (``.pt`` by convention); its folder is created if missing.
+
     Examples
     --------
     >>> import tempfile, pathlib, torch
@@ -106,6 +113,13 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
 
     Loading never unpickles arbitrary objects: a file that needs it raises
     :class:`~dynlens.errors.DynlensUnsafeCheckpointError` without running anything.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The checkpoint file.
+    device : str or torch.device
+        Where the model's tensors go: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
 
     Examples
     --------

@@ -155,6 +155,13 @@ class GRUDynamics(_CellDynamics):
 class RNNDynamics(_CellDynamics):
     """Vanilla tanh RNN cell with zero input (``kind="discrete"``).
 
+    Parameters
+    ----------
+    dim : int
+        Latent dimension (= hidden size: capacity is tied to dimensionality).
+    n_inputs : int
+        Input size of the cell; the input is zero unless ``u`` is given.
+
     Examples
     --------
     >>> import torch
@@ -233,6 +240,17 @@ class NODEDynamics(Dynamics):
 class DiscreteNODEDynamics(Dynamics):
     """Residual map ``x <- x + step * MLP(x)`` (``kind="discrete"``); the paper's step is 0.1.
 
+    Parameters
+    ----------
+    dim : int
+        Latent dimension.
+    hidden_size : int
+        Width of the MLP (capacity, independent of ``dim``).
+    n_layers : int
+        Number of hidden layers.
+    step : float
+        Size of the residual step.
+
     Examples
     --------
     >>> import torch
@@ -263,6 +281,11 @@ class DiscreteNODEDynamics(Dynamics):
 
 class LinearDynamics(Dynamics):
     """Linear map ``x <- A x + b`` (``kind="discrete"``), initialised near the identity.
+
+    Parameters
+    ----------
+    dim : int
+        Latent dimension.
 
     Examples
     --------
@@ -295,6 +318,13 @@ class ResidualRNNDynamics(Dynamics):
     The discrete NODE with its MLP replaced by one tanh layer of width ``dim``: capacity
     tied to dimensionality again, as in a vanilla RNN, but a step that starts near the
     identity.
+
+    Parameters
+    ----------
+    dim : int
+        Latent dimension (= width of the tanh layer).
+    step : float
+        Size of the residual step.
 
     Examples
     --------
@@ -337,6 +367,15 @@ class ResidualRNNDynamics(Dynamics):
 
 class MLPMapDynamics(Dynamics):
     """Next-state map ``x <- MLP(x)`` (``kind="discrete"``): no residual, no step size.
+
+    Parameters
+    ----------
+    dim : int
+        Latent dimension.
+    hidden_size : int
+        Width of the MLP (capacity, independent of ``dim``).
+    n_layers : int
+        Number of hidden layers.
 
     Examples
     --------

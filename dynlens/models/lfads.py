@@ -62,6 +62,38 @@ _SIZES = ("ic_dim", "n_factors", "ic_enc_dim", "gen_dim", "ci_enc_dim", "con_dim
 class LFADSConfig:
     """Everything needed to rebuild an :class:`LFADS` (JSON in checkpoints); see LFADS.
 
+    Attributes
+    ----------
+    n_neurons : int
+        Neurons the readout predicts (held-in plus held-out).
+    ic_dim, n_factors, ic_enc_dim, gen_dim, ci_enc_dim, con_dim : int
+        Sizes: initial-condition latent, factors, IC encoder units per direction, generator,
+        controller-input encoder units per direction, controller.
+    co_dim : int
+        Inferred input dimensions (0: no controller).
+    ext_input_dim : int
+        External inputs given to the generator.
+    heldout_neurons : list of int
+        Predicted but never given to the encoders (sorted).
+    dropout, cd_rate : float
+        Dropout; the coordinated-dropout fraction of held-in input entries (0: off).
+    cell_clip : float
+        Generator state clipping.
+    ic_prior_var, ic_post_var_min : float
+        Variance of the initial condition's prior; floor of its posterior variance.
+    co_prior_tau, co_prior_nvar : float
+        Initial time constant (bins) and innovation variance of the inferred inputs' prior.
+    ci_lag : int
+        The controller sees the encoder's output this many bins back.
+    causal_controller : bool
+        The controller-input encoder runs forward in time only.
+    kl_ramp_epochs, l2_ramp_epochs : int
+        Epochs over which the KL and L2 weights rise from 0 to 1.
+    l2_gen_scale, l2_con_scale : float
+        L2 penalty scales of the generator's and controller's recurrent weights.
+    n_forward : int or None
+        Forward-prediction bins at the end of every trial (None: unset, taken from the data).
+
     Examples
     --------
     >>> config = LFADSConfig(n_neurons=6, heldout_neurons=[5, 2], co_dim=0)

@@ -43,6 +43,15 @@ class AR1Prior(nn.Module):
     sum is never negative), with the posterior means standing in for the samples at
     evaluation.
 
+    Parameters
+    ----------
+    co_dim : int
+        Dimensions of the inferred input, each with its own ``tau`` and ``nvar``.
+    tau : float
+        Initial autocorrelation time constant, in bins.
+    nvar : float
+        Initial variance of the innovations.
+
     Examples
     --------
     >>> import torch
@@ -78,6 +87,15 @@ class LFADSGenerator(GRUDynamics):
     within ``clip`` when they start there: a GRU's next state is a convex combination of its
     state and a ``tanh``, so clipping the initial state is LFADS's state clipping. The
     update gates start biased towards keeping the state (LFADS's forget bias of 1).
+
+    Parameters
+    ----------
+    dim : int
+        Generator state dimension (= hidden size of the GRU cell).
+    n_inputs : int
+        Input size of the cell: inferred plus external inputs.
+    clip : float
+        Bound on the absolute value of the initial state in :meth:`run`.
 
     Examples
     --------

@@ -13,6 +13,13 @@ __all__ = ["poisson_nll", "poisson_nll_terms"]
 def poisson_nll(log_rates: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
     """Mean Poisson negative log-likelihood of counts given log-rates, with the Stirling term.
 
+    Parameters
+    ----------
+    log_rates : torch.Tensor
+        Log firing rates (per bin), any shape.
+    spikes : torch.Tensor
+        Spike counts of the same shape.
+
     Examples
     --------
     >>> import torch

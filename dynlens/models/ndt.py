@@ -46,6 +46,35 @@ POSITIONS = ("learned", "sinusoidal")
 class NDTConfig:
     """Everything needed to rebuild an :class:`NDT` (JSON in checkpoints); see NDT.
 
+    Attributes
+    ----------
+    n_neurons : int
+        Neurons the readout predicts (held-in plus held-out).
+    latent_dim : int or None
+        Size of the linear bottleneck before the readout (None: none).
+    d_model : int or None
+        Token width (None: the held-in neurons, embedded as they are).
+    n_layers, n_heads, ff_dim : int
+        Encoder layers, attention heads, feed-forward width.
+    context_backward, context_forward : int or None
+        Bins each bin may attend to before / after it (None: all).
+    mask_ratio : float
+        Fraction of each trial's bins hidden from the input in training.
+    mask_span : int
+        Longest run of masked bins.
+    positions : str
+        Position embedding, ``"learned"`` or ``"sinusoidal"``.
+    max_bins : int
+        Bins the learned position embedding covers.
+    dropout_embedding, dropout_attention, dropout_rates : float
+        Dropout on the embedded input, inside each layer, and before the readout.
+    latent_layer : int
+        Which layer's outputs are the latents when there is no bottleneck.
+    heldout_neurons : list of int
+        Predicted but never input (sorted).
+    n_forward : int or None
+        Forward-prediction bins at the end of every trial (None: unset, taken from the data).
+
     Examples
     --------
     >>> config = NDTConfig(n_neurons=6, n_layers=2, n_heads=1, n_forward=5)

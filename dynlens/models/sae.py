@@ -52,6 +52,32 @@ class SAEConfig:
 
     See :class:`SAE` for the meaning of each field.
 
+    Attributes
+    ----------
+    n_neurons : int
+        Number of neurons the readout predicts (held-in plus held-out).
+    latent_dim : int
+        Latent state dimension.
+    generator : str
+        The generator, one of :data:`GENERATORS`.
+    hidden_size : int or None
+        MLP width of the MLP generators (None: 128); None or ``latent_dim`` for the others.
+    n_layers : int
+        Hidden layers of the MLP.
+    encoder_size : int
+        GRU units per direction in the encoder.
+    dropout : float
+        Dropout in the encoder.
+    heldout_neurons : list of int
+        Neurons the encoder never sees (sorted).
+    solver, substeps, rtol, atol : str, int, float, float
+        torchdiffeq method for ``"node"``, fixed-step solver steps per bin, and the
+        tolerances of adaptive solvers.
+    bin_dt : float
+        One bin in model time units (NODE).
+    n_forward : int or None
+        Forward-prediction bins at the end of every trial (None: unset, taken from the data).
+
     Examples
     --------
     >>> import dynlens as dl
@@ -123,14 +149,16 @@ class SAE(Model):
         Number of neurons the readout predicts (held-in plus held-out).
     latent_dim : int
         Latent state dimension.
-    generator : {"node", "gru", "rnn", "node_discrete", "lds"}
+    generator : {"node", "gru", "rnn", "node_discrete", "lds", "rnn_residual", "mlp_map"}
         The generator (``model.dynamics``, the object the analysis opens). ``"node"`` integrates
         a continuous MLP vector field; ``"gru"`` and
         ``"rnn"`` iterate a cell with zero input (capacity tied to ``latent_dim``);
-        ``"node_discrete"`` iterates ``x + 0.1 MLP(x)``; ``"lds"`` a linear map.
+        ``"node_discrete"`` iterates ``x + 0.1 MLP(x)``; ``"lds"`` a linear map;
+        ``"rnn_residual"`` iterates ``x + 0.1 tanh(W x + b)`` and ``"mlp_map"`` ``MLP(x)``
+        (ablations, see :mod:`dynlens.models.generators`).
     hidden_size : int, optional
-        MLP width of ``"node"``/``"node_discrete"`` (capacity; default 128). Must be None or
-        ``latent_dim`` for the other generators.
+        MLP width of ``"node"``, ``"node_discrete"`` and ``"mlp_map"`` (capacity; default
+        128). Must be None or ``latent_dim`` for the other generators.
     n_layers : int
         Hidden layers of the MLP.
     encoder_size : int
