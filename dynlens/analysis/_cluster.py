@@ -52,6 +52,21 @@ def deduplicate(x: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
     The rule ``find_fixed_points`` deduplicates its converged candidates with (public as
     ``dynlens.analysis.deduplicate`` for scripts that compare other finders).
 
+    Parameters
+    ----------
+    x : ndarray [n, dim]
+        The points.
+    q : ndarray [n]
+        Each point's score; the smallest of a group is kept (the fixed-point finder's
+        speed ``q``).
+    tol : float
+        Points within this Euclidean distance are chained into one group.
+
+    Returns
+    -------
+    ndarray of int
+        The kept points' indices, sorted.
+
     Examples
     --------
     >>> import numpy as np

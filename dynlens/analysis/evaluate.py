@@ -25,32 +25,46 @@ def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
     :func:`dynlens.fit` early-stops on, so its scores are slightly optimistic); the row's
     ``split`` says which split was scored.
 
-    Keys (present when the data's truth allows them):
+    Parameters
+    ----------
+    model : Model
+        A trained dynlens model (anything with ``infer``).
+    data : NeuralDataset
+        The dataset; its truth decides which metrics are computed.
+    split : str, optional
+        The split to score (see above); the ``train`` split is always used to fit the maps.
+    batch_size : int
+        Trials per batch while the model infers.
+    threads : "auto" or int
+        Torch's CPU threads while the model infers (see :mod:`dynlens.threads`).
 
-    - ``rate_r2``, ``rate_r2_vw``: R2 of inferred vs true rates, uniform and variance-weighted
-      over neurons (needs true rates);
-    - ``state_r2``: affine true -> inferred latents (the published direction; penalises
-      invented dimensions), ``decode_r2``: inferred -> true (needs true latents); both
-      averaged uniformly over dimensions (the paper), and ``state_r2_vw``, ``decode_r2_vw``
-      weighted by each dimension's variance (as CtDB reports them);
-    - ``bps``: population bits per spike on held-in neurons; ``co_bps`` on held-out neurons
-      (needs held-out neurons); both over the bins the model read, as the Neural Latents
-      Benchmark computes them;
-    - ``fp_bps``: bits per spike on the forward-prediction bins, all neurons (needs data with
-      ``n_forward > 0``; NLB's fp-bps);
-    - ``input_correlation``, ``input_lag``, ``input_within_2_bins``,
-      ``input_median_bin_error``: how well the model's inferred inputs recover the data's
-      inputs (needs data with inputs, e.g. ``simulate("chaotic_rnn", input_pulse=20.0)``, and
-      a model that infers inputs without being given them, as LFADS with a controller and no
-      external inputs); see :func:`~dynlens.analysis.metrics.input_recovery` (the pulse
-      timing numbers assume one pulse per trial);
-    - ``cycle_consistency`` of the inferred latents and log-rates (see
-      :func:`~dynlens.analysis.metrics.cycle_consistency`; a model whose log-rates are a
-      linear, injective readout of its latents, as an SAE's, scores 1 whether trained or not,
-      so for it the number is no evidence of learning);
-    - ``split``, ``n_trials``.
+    Returns
+    -------
+    dict
+        One flat row; its keys, present when the data's truth allows them:
 
-    ``threads`` sets torch's CPU threads while the model infers (see :mod:`dynlens.threads`).
+        - ``rate_r2``, ``rate_r2_vw``: R2 of inferred vs true rates, uniform and variance-weighted
+          over neurons (needs true rates);
+        - ``state_r2``: affine true -> inferred latents (the published direction; penalises
+          invented dimensions), ``decode_r2``: inferred -> true (needs true latents); both averaged
+          uniformly over dimensions (the paper), and ``state_r2_vw``, ``decode_r2_vw`` weighted by
+          each dimension's variance (as CtDB reports them);
+        - ``bps``: population bits per spike on held-in neurons; ``co_bps`` on held-out neurons
+          (needs held-out neurons); both over the bins the model read, as the Neural Latents
+          Benchmark computes them;
+        - ``fp_bps``: bits per spike on the forward-prediction bins, all neurons (needs data with
+          ``n_forward > 0``; NLB's fp-bps);
+        - ``input_correlation``, ``input_lag``, ``input_within_2_bins``,
+          ``input_median_bin_error``: how well the model's inferred inputs recover the data's
+          inputs (needs data with inputs, e.g. ``simulate("chaotic_rnn", input_pulse=20.0)``, and a
+          model that infers inputs without being given them, as LFADS with a controller and no
+          external inputs); see :func:`~dynlens.analysis.metrics.input_recovery` (the pulse timing
+          numbers assume one pulse per trial);
+        - ``cycle_consistency`` of the inferred latents and log-rates (see
+          :func:`~dynlens.analysis.metrics.cycle_consistency`; a model whose log-rates are a
+          linear, injective readout of its latents, as an SAE's, scores 1 whether trained or not,
+          so for it the number is no evidence of learning);
+        - ``split``, ``n_trials``.
 
     Examples
     --------

@@ -27,12 +27,35 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     latents with the true latents of ``split`` (when the data have them, ``dsa-metric`` is
     installed and the split is long enough for its delay embedding).
 
-    ``latents``: the model's latents on ``split`` when the caller has them already (they
-    are inferred otherwise).
+    Parameters
+    ----------
+    model : Model
+        A trained model with a generator (``model.dynamics``).
+    data : NeuralDataset
+        The data it was trained on; ``data.bin_width`` (required) puts both spectra on the
+        true system's clock.
+    system : GroundTruthSystem, optional
+        The true system, whose spectrum is computed alongside. Its starting states are the
+        data's true latents at the same picks when the data came from it, else its
+        ``default_x0``.
+    split : str
+        The split whose latents give the starting states.
+    n_steps : int, optional
+        Bins measured per start (:func:`lyapunov_spectrum`'s default when None).
+    n_starts : int
+        Starting states, drawn at random from the model's latents on ``split``.
+    seed : int
+        Seed of that draw and of :func:`lyapunov_spectrum`.
+    latents : array-like [trials, bins, latent_dim], optional
+        The model's latents on ``split`` when the caller has them already (they are
+        inferred otherwise).
 
-    Keys: ``lambda1_model``, ``ky_model``, ``sum_model`` and, with a ``system``,
-    ``lambda1_true``, ``ky_true``, ``sum_true``; ``dsa_to_truth``; ``spectra`` (the
-    :class:`LyapunovSpectrum` objects, by ``"model"`` and ``"true"``, for figures).
+    Returns
+    -------
+    dict
+        ``lambda1_model``, ``ky_model``, ``sum_model`` and, with a ``system``,
+        ``lambda1_true``, ``ky_true``, ``sum_true``; ``dsa_to_truth``; ``spectra`` (the
+        :class:`LyapunovSpectrum` objects, by ``"model"`` and ``"true"``, for figures).
 
     Examples
     --------

@@ -37,6 +37,11 @@ def kaplan_yorke_dimension(exponents: Any) -> float:
     sum. All sums positive: the dimension is the number of exponents; a negative first
     exponent: 0.
 
+    Parameters
+    ----------
+    exponents : array-like
+        Finite Lyapunov exponents, in any order (they are sorted here).
+
     Examples
     --------
     >>> round(kaplan_yorke_dimension([0.9056, 0.0, -14.5723]), 3)  # Lorenz

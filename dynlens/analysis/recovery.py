@@ -19,6 +19,14 @@ def true_system(data: Any, system: Any = None) -> Any:
     the one :func:`dynlens.simulate` recorded in ``data.metadata`` (with its parameters),
     else None.
 
+    Parameters
+    ----------
+    data : NeuralDataset
+        The data; ``data.metadata["system"]`` and ``["params"]`` name the recorded system.
+    system : str or GroundTruthSystem, optional
+        The system to use instead: a name (built with its default parameters) or an object,
+        returned as it is.
+
     Examples
     --------
     >>> import dynlens as dl

@@ -201,6 +201,18 @@ class NeuralDataset:
     :func:`dynlens.simulate`, or by loading a file (:func:`dynlens.load_dataset`,
     :func:`dynlens.data.read_lfads_h5`).
 
+    The constructor takes the same arguments as :meth:`from_arrays`, which documents each,
+    and validates them the same way.
+
+    Parameters
+    ----------
+    spikes, latents, rates, log_rates, inputs : array-like
+        Spike counts and optional ground truth, stored as the attributes below.
+    bin_width, splits, heldout_neurons, metadata, n_forward
+        Stored as the attributes below; ``splits`` None draws a split.
+    split_fractions, seed
+        The ``(test, valid)`` fractions and the seed of a drawn split.
+
     Attributes
     ----------
     spikes : ndarray of int, shape [trials, bins, neurons]

@@ -145,6 +145,11 @@ def _write_npz(data: NeuralDataset, tmp: Path) -> None:
 def load_dataset(path: str | os.PathLike) -> NeuralDataset:
     """Read a dataset written by :meth:`NeuralDataset.save` (``.h5``/``.hdf5`` or ``.npz``).
 
+    Parameters
+    ----------
+    path : str or PathLike
+        The file; its extension chooses the reader.
+
     Raises
     ------
     DynlensValueError

@@ -261,6 +261,11 @@ def read_lfads_h5(path: str | os.PathLike) -> NeuralDataset:
     The layout is detected from the keys (see the module docstring). True rates come back in
     the file's truth units divided by ``conversion_factor``.
 
+    Parameters
+    ----------
+    path : str or PathLike
+        An HDF5 file in the LFADS or the lfads-torch layout.
+
     Raises
     ------
     DynlensFileNotFoundError

@@ -149,6 +149,20 @@ def nlb_submission(model: Any, data: NeuralDataset, dataset: str) -> dict:
     ``eval_rates_heldin_forward`` / ``eval_rates_heldout_forward``. Rates are expected counts
     per bin, as NLB's bits per spike take them.
 
+    Parameters
+    ----------
+    model : Model
+        A trained model (anything with ``infer(data).rates``) of all the data's neurons.
+    data : NeuralDataset
+        NLB data (:func:`read_nlb`) with a ``test`` split of evaluation trials.
+    dataset : str
+        The NLB dataset's name (``"mc_maze"``, ...), the submission's top-level key.
+
+    Returns
+    -------
+    dict
+        ``{dataset: {array name: rates [trials, bins, neurons]}}``.
+
     Examples
     --------
     >>> import numpy as np
