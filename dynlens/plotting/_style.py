@@ -24,6 +24,21 @@ class NotebookFigure(Figure):
     type; with ``%matplotlib inline`` on, pyplot's own display function (registered for every
     Figure) is used instead, so a figure is never shown twice.
 
+    Parameters
+    ----------
+    figsize, dpi : (float, float), float, optional
+        Width and height in inches, and dots per inch (matplotlib's defaults when None).
+    facecolor, edgecolor, linewidth, frameon : optional
+        The background patch: its colours, its edge width and whether it is drawn.
+    layout, constrained_layout, tight_layout : optional
+        The layout engine (``"constrained"``, ``"tight"``, ...); the two flags are the older
+        spelling of the same choice.
+    subplotpars : matplotlib.figure.SubplotParams, optional
+        Subplot spacing where no layout engine is used.
+    **kwargs
+        Further :class:`~matplotlib.figure.Figure` properties; every parameter is
+        :class:`~matplotlib.figure.Figure`'s own.
+
     Examples
     --------
     >>> fig = NotebookFigure(figsize=(2, 2))
@@ -44,6 +59,14 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
     ``subplot_kw`` and ``squeeze``/``sharex``/``sharey`` are passed to ``Figure.subplots``;
     everything else (``figsize``, ...) to :class:`~matplotlib.figure.Figure`.
 
+    Parameters
+    ----------
+    nrows, ncols : int
+        The grid of axes.
+    **kwargs
+        ``subplot_kw``, ``gridspec_kw``, ``squeeze``, ``sharex`` and ``sharey`` for
+        ``Figure.subplots``; the rest for :class:`NotebookFigure`.
+
     Examples
     --------
     >>> fig, axes = new_figure(1, 2, figsize=(6, 3))
@@ -59,6 +82,15 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
 
 def save_figure(fig: Figure, path, dpi: int = 110) -> None:
     """Write ``fig`` to ``path`` atomically (format from the extension).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to save.
+    path : str or PathLike
+        The file to write; its extension (``.png``, ``.pdf``, ``.svg``, ...) sets the format.
+    dpi : int
+        Resolution of raster formats.
 
     Examples
     --------

@@ -76,8 +76,12 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
     trajectories : array-like [trials, bins, dim] or [n, dim], optional
         Latent trajectories drawn in grey (the first ``n_trajectories`` trials); PCA is fitted
         on them when given, else on the fixed points.
+    n_trajectories : int
+        Number of trials drawn (from the first).
     direction_length : float, optional
         Half-length of the eigen-direction lines; default 8 % of the plotted extent.
+    title : str, optional
+        The axes' title instead of the default, which says what is shown.
 
     Examples
     --------
@@ -151,6 +155,8 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
         the unit circle), the scale on which maps and fields compare.
     max_points : int
         Points drawn in their own colour and legend entry; the rest are drawn in grey.
+    title : str, optional
+        The axes' title instead of the default, which says what is shown.
 
     Examples
     --------
@@ -214,6 +220,13 @@ def _eigenvalue_unit(lin: Linearization) -> str:
 def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
     """Draw a fixed-point graph: nodes at their positions (first two principal components
     of the fixed points), coloured by stability or kind; arrows labelled with edge weights.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        A graph of :func:`dynlens.fixed_point_graph`.
+    title : str, optional
+        The axes' title instead of the default, which says what is shown.
 
     Examples
     --------
@@ -341,6 +354,21 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
     direction. ``split`` names the trials in the title. Wider true spaces are shown by their
     first 3 principal components.
 
+    Parameters
+    ----------
+    model_latents : array-like [trials, bins, latent_dim] or [bins, latent_dim]
+        The model's latents (a 2-D array is one trial).
+    true_latents : array-like [trials, bins, dim] or [bins, dim]
+        The true latents of the same trials and bins.
+    alignment : AffineAlignment, optional
+        A fitted map from model to true latents; by default one is fitted on these trials.
+    n_trials : int
+        Number of trials drawn (from the first).
+    title : str, optional
+        The axes' title instead of the default, which says what is shown.
+    split : str, optional
+        The split the trials come from (``"test"``), named in the default title.
+
     Examples
     --------
     >>> import dynlens as dl
@@ -391,6 +419,13 @@ def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = 
     per-bin eigenvalues of each matched pair on the unit circle (right).
 
     ``FixedPointComparison.plot()`` draws this figure.
+
+    Parameters
+    ----------
+    report : FixedPointComparison
+        A comparison of :func:`dynlens.compare_fixed_points`.
+    title : str, optional
+        The figure's title instead of the default, which gives the comparison's score.
 
     Examples
     --------
@@ -494,6 +529,8 @@ def lyapunov_spectra(spectra: dict, *, unit: str = "per time unit",
         On one clock (see :meth:`~dynlens.analysis.LyapunovSpectrum.rescaled`).
     unit : str
         The y-axis unit.
+    title : str, optional
+        The axes' title instead of the default, which says what is shown.
 
     Examples
     --------

@@ -71,6 +71,11 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     the fixed-point comparison (``fp_*``, see
     :meth:`dynlens.FixedPointComparison.numbers`) and ``error`` for failed runs.
 
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        The sweep folder (it holds ``sweep.toml``).
+
     Examples
     --------
     A folder whose runs have not started yet (:func:`~dynlens.sweeps.run_sweep` shows one
@@ -105,6 +110,11 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
 def sweep_status(out_dir: str | os.PathLike) -> dict[str, int]:
     """How many runs of a sweep folder are done, failed, running and pending.
 
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        The sweep folder (it holds ``sweep.toml``).
+
     Examples
     --------
     >>> import pathlib, tempfile
@@ -130,6 +140,17 @@ def summarise(table: pd.DataFrame, by: str | list[str], metrics: list[str],
     order of first appearance. Columns are ``<metric>_mean``, ``<metric>_std`` and
     ``<metric>_count``.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A results table (:func:`load_results`).
+    by : str or list of str
+        The column(s) to group by: ``"model"``, ``["model", "latent_dim"]``.
+    metrics : list of str
+        The metric columns to summarise.
+    digits : int
+        Decimal places the numbers are rounded to.
+
     Examples
     --------
     >>> table = pd.DataFrame({"model": ["node", "node", "gru"], "status": "done",
@@ -146,6 +167,13 @@ def summarise(table: pd.DataFrame, by: str | list[str], metrics: list[str],
 def mean_sd(values: pd.Series, digits: int = 3) -> str:
     """``"0.961 ± 0.002"``: mean and standard deviation over seeds, the value alone for one
     seed and an empty string for none (missing values are left out).
+
+    Parameters
+    ----------
+    values : pandas.Series or sequence of float
+        One value per seed.
+    digits : int
+        Decimal places shown.
 
     Examples
     --------

@@ -51,6 +51,17 @@ class DatasetSpec:
     ``options`` are :func:`dynlens.simulate` keywords (the sweep's ``data`` table updated by
     the entry's own keys); ``path`` names a file :func:`dynlens.load_dataset` reads.
 
+    Attributes
+    ----------
+    name : str
+        The dataset's label in run ids and the results table.
+    system : str or None
+        The simulated system's name (None for a file).
+    path : str or None
+        The data file (None for a simulated system).
+    options : dict
+        The :func:`dynlens.simulate` keywords of a simulated system.
+
     Examples
     --------
     >>> import dynlens as dl
@@ -128,6 +139,21 @@ class ModelSpec:
     ``latent_dims`` overrides the sweep's axis for this model (``[]`` to keep the family's
     own size: then runs are labelled ``d0``); ``fit`` updates the sweep's :func:`dynlens.fit`
     keywords for this model's runs (an ablation without trial lengthening, say).
+
+    Attributes
+    ----------
+    name : str
+        The model's label in run ids and the results table.
+    family : str
+        The registered model family (:func:`dynlens.models.available`), e.g. ``"sae"``.
+    options : dict
+        The family's configuration options (``generator``, ``hidden_size``, ...).
+    latent_dims : tuple of int or None
+        This model's latent sizes (None: the sweep's).
+    fit : dict
+        :func:`dynlens.fit` keywords updating the sweep's for this model.
+    module : str
+        The module that registers the family (imported by worker processes).
 
     Examples
     --------
@@ -235,6 +261,19 @@ def _check_fit(options: dict) -> dict:
 class RunSpec:
     """One run: a dataset, a model, a latent size and a seed (``run_id`` names its folder).
 
+    Attributes
+    ----------
+    dataset : DatasetSpec
+        The run's dataset.
+    model : ModelSpec
+        The run's model.
+    latent_dim : int
+        The latent size (0: the family's own).
+    seed : int
+        The seed of model initialisation and training.
+    run_id : str
+        ``<dataset>-<model>-d<latent_dim>-s<seed>``, the name of the run's folder.
+
     Examples
     --------
     >>> import dynlens as dl
@@ -304,6 +343,9 @@ class Sweep:
         the split the metrics are computed on).
     name : str
         A label for the sweep.
+    base : Path, optional
+        The folder that relative data ``path`` entries are relative to (:meth:`from_toml`
+        passes the TOML file's); by default the working directory. Not stored.
 
     Examples
     --------

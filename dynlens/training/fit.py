@@ -233,6 +233,11 @@ def fit(
     for ``patience`` epochs; the best full-length weights are restored either way (a run
     too short to reach full-length trials keeps its last weights).
 
+    The training settings, ``max_epochs`` to ``min_delta``, are the fields of
+    :class:`FitConfig`. One not given (or given as None) takes the model's own value,
+    ``model.fit_defaults()``, where the model names one, else the default below (the one
+    in the signature): an LFADS trains in batches of 32, not 128, unless told otherwise.
+
     Parameters
     ----------
     model : dynlens.models.Model
@@ -266,20 +271,26 @@ def fit(
         torch's CPU threads while training (restored afterwards). ``"auto"`` uses the cores
         that other processes leave free, re-checked every epoch, so that a busy neighbour
         does not slow training 2-10x (see :mod:`dynlens.threads`).
-    **settings
-        Any field of :class:`FitConfig` (each described there; the signature that
-        ``help(dl.fit)`` shows lists them with their defaults):
-
-        - ``max_epochs=300``: most passes over the training trials;
-        - ``batch_size=128``: trials per optimisation step;
-        - ``lr=None``, ``weight_decay=None``: AdamW's peak learning rate and weight decay
-          (None: the model's own, ``model.fit_defaults()``, else 1e-3 and 1e-5);
-        - ``bins_per_group=10``, ``epochs_per_group=20``: gradual trial lengthening
-          (``bins_per_group=0`` turns it off);
-        - ``warmup_epochs=5``, ``min_lr_ratio=0.02``: linear warm-up, then cosine decay to
-          ``lr * min_lr_ratio``;
-        - ``clip_grad_norm=10.0``: gradient-norm clipping;
-        - ``patience=60``, ``min_delta=1e-4``: early stopping at full trial length.
+    max_epochs : int
+        Most passes over the training trials (default 300).
+    batch_size : int
+        Trials per optimisation step (default 128).
+    lr, weight_decay : float, optional
+        AdamW's peak learning rate and weight decay (None: the model's own, else 1e-3 and
+        1e-5).
+    bins_per_group, epochs_per_group : int
+        Gradual trial lengthening: the loss covers the first
+        ``min(k * bins_per_group, n_bins)`` bins, ``k = epoch // epochs_per_group + 1``
+        (defaults 10 and 20; ``bins_per_group=0`` turns it off; see :class:`FitConfig` for
+        when ``epochs_per_group`` is shortened).
+    warmup_epochs, min_lr_ratio : int, float
+        Linear learning-rate warm-up over ``warmup_epochs``, then cosine decay to
+        ``lr * min_lr_ratio`` at ``max_epochs`` (defaults 5 and 0.02).
+    clip_grad_norm : float
+        Gradient-norm clipping threshold (default 10.0).
+    patience, min_delta : int, float
+        Early stopping at full trial length: after ``patience`` epochs without a validation
+        loss better by the relative ``min_delta`` (defaults 60 and 1e-4).
 
     Returns
     -------
