@@ -33,7 +33,7 @@ Data: the chaotic RNN recipe (50 neurons, 100 bins of 10 ms, 1000 trials), the p
 sizes (IC encoder 128, controller encoder 128, controller 128, generator 200, IC 64, 50
 factors), with one inferred input and without a controller, at the published batch of 128
 and at dynlens's default of 32 (``LFADS.fit_defaults``); and small ones. Timed:
-a training epoch (forward, loss, backward, Adam step; median of 6 batches per variant, the
+a training epoch (forward, loss, backward, Adam step; median of 12 batches per variant, the
 variants taking turns, times the number of batches) and the latency of inferring one trial
 (median of 20). Writes ``bench_lfads.md`` next to this file.
 """
@@ -174,15 +174,19 @@ def step_seconds(variants: dict, model: dl.models.LFADS,
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
-def matmul_seconds(loss_fn, batch: torch.Tensor, switches: dict) -> float:
-    """Seconds one optimisation step spends in matmul kernels (profiled; the first step of
-    ``loss_fn`` is a warm-up). Any implementation does these same matmuls, so the
+def matmul_seconds(loss_fn, batch: torch.Tensor, switches: dict, repeats: int = 5) -> float:
+    """Seconds one optimisation step spends in matmul kernels (profiled, median of
+    ``repeats`` steps after a warm-up). Any implementation does these same matmuls, so the
     reference's step time over this is the most a faster implementation could gain."""
+    seconds = []
     with hand_backward(**switches):
         loss_fn(batch).backward()
-        with torch.profiler.profile() as prof:
-            loss_fn(batch).backward()
-    return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMUL_OPS) / 1e6
+        for _ in range(repeats):
+            with torch.profiler.profile() as prof:
+                loss_fn(batch).backward()
+            seconds.append(sum(e.self_cpu_time_total for e in prof.key_averages()
+                               if e.key in MATMUL_OPS) / 1e6)
+    return float(np.median(seconds))
 
 
 def latency(variants: dict, trial: torch.Tensor, repeats: int = 20) -> dict[str, float]:
@@ -214,7 +218,7 @@ STEPS = {
     "sequences": {"sequence": True, "loop": False},  # + encoders, free generator
     "all": {"sequence": True, "loop": True},  # + the controller-generator loop
 }
-N_STEPS = 7  # timed optimisation steps per variant, the first a warm-up
+N_STEPS = 13  # timed optimisation steps per variant, the first a warm-up
 
 
 def compare(train: torch.Tensor, sizes: dict, batch_size: int, co_dim: int) -> dict:
@@ -300,7 +304,8 @@ def main() -> None:
         "## What the matmuls allow",
         "",
         ("Time per training epoch in matmul kernels (`aten::mm`, `addmm`, `bmm`, `baddbmm`; "
-         "profiled on one batch, times the number of batches). An implementation that runs the "
+         "profiled, the median of 5 steps on one batch, times the number of batches). An "
+         "implementation that runs the "
          "same matmuls cannot take less, so the reference's epoch over its matmul time bounds "
          "the speed-up any rewrite of the loops could reach (larger, fewer matmuls, as "
          "dynlens's batched weight gradients, run somewhat faster per flop)."),
