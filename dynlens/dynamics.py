@@ -36,6 +36,7 @@ torch.Size([4, 3, 2])
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -186,8 +187,23 @@ def call_dynamics(dynamics: Callable, x: torch.Tensor,
         try:
             return dynamics(x, None)
         except TypeError:
+            if _takes_two_arguments(dynamics):
+                raise  # a genuine error inside f(x, u), not a one-argument callable
             return dynamics(x)
     return dynamics(x, u)
+
+
+def _takes_two_arguments(dynamics: Callable) -> bool:
+    """Whether ``dynamics(x, u)`` matches the callable's signature (True when unknown)."""
+    # a module's __call__ takes anything: its forward says what it accepts
+    target = dynamics.forward if isinstance(dynamics, nn.Module) else dynamics
+    try:
+        inspect.signature(target).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins)
+        return True
+    return True
 
 
 @contextlib.contextmanager

@@ -154,15 +154,18 @@ def check_fraction(value, name: str, *, inclusive_high: bool = False) -> float:
     Traceback (most recent call last):
     ...
     dynlens.errors.DynlensValueError: dropout: expected a number in [0, 1), found 1.0
+    >>> check_fraction("all", "p", inclusive_high=True)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: p: expected a number in [0, 1], found 'all'
     """
+    interval = "[0, 1]" if inclusive_high else "[0, 1)"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise DynlensTypeError(f"{name}: expected a number in [0, 1), found {short_repr(value)}")
-    high_ok = value <= 1 if inclusive_high else value < 1
-    if not (0 <= value and high_ok):
-        bracket = "]" if inclusive_high else ")"
-        raise DynlensValueError(
-            f"{name}: expected a number in [0, 1{bracket}, found {short_repr(value)}"
-        )
+        raise DynlensTypeError(f"{name}: expected a number in {interval}, found "
+                               f"{short_repr(value)}")
+    if not (0 <= value and (value <= 1 if inclusive_high else value < 1)):
+        raise DynlensValueError(f"{name}: expected a number in {interval}, found "
+                                f"{short_repr(value)}")
     return float(value)
 
 

@@ -170,6 +170,20 @@ def test_compare_dynamics_with_another_system_starts_on_that_systems_attractor()
     assert math.isfinite(row["lambda1_true"]) and 0.0 < row["lambda1_true"] < 0.2
 
 
+def test_compare_dynamics_refuses_data_without_a_bin_width_before_any_work():
+    import dynlens as dl
+
+    class Untouchable:
+        def infer(self, data):
+            raise AssertionError("inferred before the bin width was checked")
+
+    spikes = np.random.default_rng(0).poisson(1.0, size=(20, 10, 4))
+    data = dl.NeuralDataset.from_arrays(spikes)
+    assert data.bin_width is None
+    with pytest.raises(DynlensValueError, match="data.bin_width: expected the bin width"):
+        dl.compare_dynamics(Untouchable(), data, split="train")
+
+
 def test_fixed_point_recovery_keeps_the_thread_count_and_checks_it():
     data = dl.simulate("arneodo", n_neurons=6, n_trials=20, n_bins=20, seed=0)
     model = dl.models.SAE(n_neurons=6, latent_dim=3, generator="node")

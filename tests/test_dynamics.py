@@ -74,10 +74,25 @@ def test_call_dynamics_passes_the_input_only_when_given():
 
     x = torch.ones(3, 2)
     assert torch.equal(call_dynamics(one, x), 2 * x)
+    layer = torch.nn.Linear(2, 2)  # a one-argument module (its __call__ takes anything)
+    assert torch.equal(call_dynamics(torch.nn.Sequential(layer), x), layer(x))
     assert torch.equal(call_dynamics(two, x), x)
     assert torch.equal(call_dynamics(two, x, torch.ones(3, 2)), 2 * x)
     with pytest.raises(TypeError):
         call_dynamics(one, x, torch.ones(3, 2))
+
+
+def test_call_dynamics_lets_an_error_inside_a_two_argument_field_through():
+    class Broken(torch.nn.Module):
+        def forward(self, x, u=None):
+            return x + "oops"  # a TypeError of its own
+
+    def one(x):
+        return x + "oops"
+
+    for dynamics in (Broken(), lambda x, u: x + "oops", one):
+        with pytest.raises(TypeError, match="unsupported operand|must be"):
+            call_dynamics(dynamics, torch.ones(2))
 
 
 # ---------------------------------------------------------------- check_dynamics

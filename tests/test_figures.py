@@ -84,6 +84,25 @@ def test_latents_title_says_direction_and_split():
     assert "scored on the test split" in title and "fitted" not in title
 
 
+def test_sweep_figure_draws_the_reference_in_its_model_and_dataset_panels():
+    import pandas as pd
+
+    table = pd.DataFrame({"dataset": ["a", "a", "b", "b"], "model": "x", "status": "done",
+                          "latent_dim": [3, 10, 3, 10], "rate_r2": [.9, .8, .7, .6]})
+
+    def reference_lines(reference):
+        fig = plotting.sweep(table, ("rate_r2",), reference=reference)
+        return [[line.get_ydata().tolist() for line in ax.lines if line.get_linestyle() == "--"]
+                for ax in fig.axes]
+
+    only_b = pd.DataFrame({"dataset": "b", "model": "x", "latent_dim": [10, 3],
+                           "rate_r2": [.5, .4]})
+    assert reference_lines(only_b) == [[], [[.4, .5]]]  # sorted by latent size
+    every_dataset = only_b.drop(columns="dataset")  # no dataset column: every panel
+    assert reference_lines(every_dataset) == [[[.4, .5]], [[.4, .5]]]
+    assert reference_lines(only_b.assign(model="y")) == [[], []]
+
+
 def test_runs_figure_draws_every_run_its_mean_and_the_reference_per_row():
     import pandas as pd
 

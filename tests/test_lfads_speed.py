@@ -116,3 +116,25 @@ def test_lfads_inference_and_sampled_training_run_through_the_loop():
     model.train()  # dropout and sampling on: finite loss, a gradient for every parameter
     model.loss(spikes, epoch=3).total.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_hand_backward_switches_only_the_calling_thread():
+    import threading
+
+    seen = {}
+    inside, checked = threading.Event(), threading.Event()
+
+    def other_thread():
+        inside.wait()
+        seen["other"] = (gru_sequence.enabled("sequence"), gru_sequence.enabled("loop"))
+        checked.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with hand_backward(sequence=False, loop=False):
+        inside.set()
+        checked.wait()
+        seen["here"] = (gru_sequence.enabled("sequence"), gru_sequence.enabled("loop"))
+    worker.join()
+    assert seen == {"here": (False, False), "other": (True, True)}
+    assert gru_sequence.enabled("sequence") and gru_sequence.enabled("loop")

@@ -70,11 +70,14 @@ def test_generator_forward_is_batched_over_leading_shapes(name, lead):
     torch.testing.assert_close(out, one_by_one, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["node", "node_discrete", "lds"])
+@pytest.mark.parametrize("name", ["node", "node_discrete", "lds", "rnn_residual", "mlp_map"])
 def test_generators_without_inputs_reject_u(name):
     gen = _generator(name)
-    with pytest.raises(DynlensValueError, match=r"^u:"):
+    with pytest.raises(DynlensValueError, match=rf"^u: {type(gen).__name__} takes no input"):
         gen(torch.zeros(2, DIM), torch.zeros(2, 1))
+    if "jacobian" in type(gen).__dict__:  # an analytic Jacobian refuses it too
+        with pytest.raises(DynlensValueError, match=r"^u:"):
+            gen.jacobian(torch.zeros(2, DIM), torch.zeros(2, 1))
 
 
 @pytest.mark.parametrize("name", ["gru", "rnn"])

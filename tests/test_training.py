@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -325,6 +326,7 @@ def test_help_of_fit_shows_every_setting_with_its_default():
     text = pydoc.render_doc(dl.fit, renderer=pydoc.plaintext)
     for f in dataclasses.fields(FitConfig):
         assert params[f.name].default == f.default and params[f.name].kind.name == "KEYWORD_ONLY"
-        assert f"``{f.name}=" in dl.fit.__doc__ or f"``{f.name}``" in dl.fit.__doc__, f.name
+        # a Parameters entry ("name : type" or "a, name : type") describes it
+        assert re.search(rf"^ +(\w+, )*{f.name}(, \w+)* : ", dl.fit.__doc__, re.MULTILINE), f.name
         assert f"{f.name}: " in text, f.name  # help(dl.fit)'s signature line
     assert "**settings" not in str(inspect.signature(dl.fit))

@@ -69,16 +69,16 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     """
     n_starts = check_positive_int(n_starts, "n_starts")
     seed = check_nonnegative_int(seed, "seed")
+    if data.bin_width is None:  # before any work: the two spectra need one clock
+        raise DynlensValueError(
+            "data.bin_width: expected the bin width in the true system's time units, to put "
+            "the two spectra on one clock; found None")
     part = data.split(split)
     latents = model.infer(part).latents if latents is None else np.asarray(latents)
     flat = latents.reshape(-1, latents.shape[-1])
     pick = np.random.default_rng(seed).choice(len(flat), min(n_starts, len(flat)),
                                               replace=False)
     spec = lyapunov_spectrum(model.dynamics, flat[pick], n_steps=n_steps, seed=seed)
-    if data.bin_width is None:
-        raise DynlensValueError(
-            "data.bin_width: expected the bin width in the true system's time units, to put "
-            "the two spectra on one clock; found None")
     spec = spec.rescaled(data.bin_width)  # on the true system's clock
     model_lam = spec.exponents
     row: dict[str, Any] = {"lambda1_model": float(model_lam[0]),
@@ -88,10 +88,11 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     if system is not None:
         recorded = data.metadata.get("system") if isinstance(data.metadata, dict) else None
         own = recorded is None or recorded == getattr(system, "name", recorded)
-        # the data's true states lie on the system's attractor only when they came from it
+        # the data's true states lie on the system's attractor only when they came from it;
+        # otherwise as many starts drawn on the attractor
         starts = (part.latents.reshape(-1, part.latents.shape[-1])[pick]
                   if own and part.latents is not None and part.latents.shape[-1] == system.dim
-                  else system.default_x0)
+                  else system.sample_on_attractor(len(pick), seed=seed))
         truth = lyapunov_spectrum(system, starts, n_steps=n_steps, seed=seed)
         spectra["true"] = truth
         row.update(lambda1_true=float(truth.exponents[0]), ky_true=truth.kaplan_yorke,

@@ -117,19 +117,6 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         the undriven network and bin ``p + 1`` is the first to show the pulse. ``b`` and the
         pulse bins come from their own random stream of ``seed``: the initial states are those
         of the same call without pulses. Needs ``n_bins >= 4``. ``None`` (default): no input.
-
-    Returns
-    -------
-    NeuralDataset
-        ``spikes``, and truth ``latents`` (the system's state), ``log_rates``, ``rates``
-        (expected counts per bin), ``bin_width``; ``metadata`` holds the system name and
-        parameters, the readout matrix (``"readout"``, ``[latent_dim, n_neurons]``), the
-        z-scoring (``"zscore_mean"``, ``"zscore_std"``), the rate scale, seed and recipe, so
-        that ``log_rates = warp((latents @ readout - mean) / std) + log(rate_scale)``.
-        With ``input_pulse``, truth ``inputs`` ``[trials, bins, 1]`` holds the pulse signal
-        (the magnitude at each trial's pulse bin, 0 elsewhere) and ``metadata`` adds
-        ``"input_pulse"``, ``"input_vector"`` (``b``) and ``"pulse_bins"`` (one per trial).
-
     n_forward : int
         Forward-prediction bins, as the Neural Latents Benchmark defines them: every trial is
         simulated for ``n_bins + n_forward`` bins, and the last ``n_forward`` are marked
@@ -144,6 +131,18 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         each trial's condition. The split shuffles trials, so a test trial's condition usually
         has trials in the train split too. Needs independent trials and ``n_trials`` divisible
         by it; default 1: every trial its own condition.
+
+    Returns
+    -------
+    NeuralDataset
+        ``spikes``, and truth ``latents`` (the system's state), ``log_rates``, ``rates``
+        (expected counts per bin), ``bin_width``; ``metadata`` holds the system name and
+        parameters, the readout matrix (``"readout"``, ``[latent_dim, n_neurons]``), the
+        z-scoring (``"zscore_mean"``, ``"zscore_std"``), the rate scale, seed and recipe, so
+        that ``log_rates = warp((latents @ readout - mean) / std) + log(rate_scale)``.
+        With ``input_pulse``, truth ``inputs`` ``[trials, bins, 1]`` holds the pulse signal
+        (the magnitude at each trial's pulse bin, 0 elsewhere) and ``metadata`` adds
+        ``"input_pulse"``, ``"input_vector"`` (``b``) and ``"pulse_bins"`` (one per trial).
 
     Raises
     ------

@@ -20,7 +20,7 @@ A model is a :class:`Model`: a ``torch.nn.Module`` with
 - ``infer(data, batch_size=..., threads="auto") -> Inference``;
 - ``dynamics``: a :class:`~dynlens.dynamics.Dynamics` when the model has one; otherwise
   reading it raises :class:`~dynlens.errors.DynlensNoDynamicsError` saying why;
-- ``fit_defaults()``: its own default training settings (any :class:`~dynlens.fit` setting);
+- ``fit_defaults()``: its own default training settings (any :func:`~dynlens.fit` setting);
 - ``label``: a short name for reports;
 - ``latent_option`` (class attribute, default ``"latent_dim"``): the configuration keyword
   that sets its latent size (what a sweep's ``latent_dims`` axis varies);

@@ -63,6 +63,13 @@ def _flatten(x: torch.Tensor, dim: int, name: str = "x") -> tuple[torch.Tensor, 
     return x.reshape(-1, dim), x.shape[:-1]
 
 
+def _refuse_input(dynamics: Dynamics, u: torch.Tensor | None) -> None:
+    """Raise naming ``u`` when a generator that takes no input is given one."""
+    if u is not None:
+        raise DynlensValueError(
+            f"u: {type(dynamics).__name__} takes no input; expected None, found a tensor")
+
+
 class _CellDynamics(Dynamics):
     """Shared batching for cells that take an input (zero when ``u`` is None)."""
 
@@ -232,8 +239,7 @@ class NODEDynamics(Dynamics):
         self.field = mlp(self.dim, self.dim, self.hidden_size, self.n_layers)
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        if u is not None:
-            raise DynlensValueError("u: NODEDynamics takes no input; expected None, found a tensor")
+        _refuse_input(self, u)
         return self.field(x)
 
 
@@ -272,10 +278,7 @@ class DiscreteNODEDynamics(Dynamics):
         self.field = mlp(self.dim, self.dim, self.hidden_size, self.n_layers)
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        if u is not None:
-            raise DynlensValueError(
-                "u: DiscreteNODEDynamics takes no input; expected None, found a tensor"
-            )
+        _refuse_input(self, u)
         return x + self.step * self.field(x)
 
 
@@ -305,10 +308,7 @@ class LinearDynamics(Dynamics):
             self.linear.bias.zero_()
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        if u is not None:
-            raise DynlensValueError(
-                "u: LinearDynamics takes no input; expected None, found a tensor"
-            )
+        _refuse_input(self, u)
         return self.linear(x)
 
 
@@ -343,9 +343,7 @@ class ResidualRNNDynamics(Dynamics):
         self.layer = nn.Linear(self.dim, self.dim)
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        if u is not None:
-            raise DynlensValueError(
-                "u: ResidualRNNDynamics takes no input; expected None, found a tensor")
+        _refuse_input(self, u)
         return x + self.step * torch.tanh(self.layer(x))
 
     def jacobian(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
@@ -360,6 +358,7 @@ class ResidualRNNDynamics(Dynamics):
         >>> bool(torch.allclose(f.jacobian(x), auto, atol=1e-6))
         True
         """
+        _refuse_input(self, u)
         slope = 1 - torch.tanh(self.layer(x)) ** 2
         eye = torch.eye(self.dim, dtype=x.dtype, device=x.device)
         return eye + self.step * slope[..., :, None] * self.layer.weight
@@ -392,7 +391,5 @@ class MLPMapDynamics(Dynamics):
         self.field = mlp(self.dim, self.dim, self.hidden_size, self.n_layers)
 
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        if u is not None:
-            raise DynlensValueError(
-                "u: MLPMapDynamics takes no input; expected None, found a tensor")
+        _refuse_input(self, u)
         return self.field(x)

@@ -22,13 +22,15 @@ either way, dominate). :func:`gru_step`, :func:`gate_slopes`, :func:`chunks` and
 :func:`stack_steps` are shared with the LFADS controller loop
 (:mod:`dynlens.models.lfads_loop`), which walks back with flat slopes of its own;
 :func:`gate_grads` and :func:`gru_step_back` are this module's backward steps.
-:func:`hand_backward` switches the hand-written paths off (process-wide) for comparisons.
+:func:`hand_backward` switches the hand-written paths off (in the calling thread) for
+comparisons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import nn
@@ -52,8 +54,11 @@ __all__ = [
 ]
 
 # Which hand-written backwards are on (both by default); ``hand_backward`` switches them, so
-# that tests and benchmarks can run the previous autograd path on the same weights.
-_ENABLED = {"sequence": True, "loop": True}
+# that tests and benchmarks can run the previous autograd path on the same weights. A context
+# variable, so that a switch in one thread (or asyncio task) leaves the others' training alone.
+_SWITCHES = ("sequence", "loop")
+_ENABLED: ContextVar[frozenset[str]] = ContextVar("dynlens_hand_backward",
+                                                  default=frozenset(_SWITCHES))
 
 
 @contextmanager
@@ -78,12 +83,12 @@ def hand_backward(sequence: bool = True, loop: bool = True) -> Iterator[None]:
     >>> enabled("sequence")
     True
     """
-    before = dict(_ENABLED)
-    _ENABLED.update(sequence=bool(sequence), loop=bool(loop))
+    on = {"sequence": bool(sequence), "loop": bool(loop)}
+    token = _ENABLED.set(frozenset(name for name in _SWITCHES if on[name]))
     try:
         yield
     finally:
-        _ENABLED.update(before)
+        _ENABLED.reset(token)
 
 
 def enabled(name: str) -> bool:
@@ -94,7 +99,9 @@ def enabled(name: str) -> bool:
     >>> enabled("loop")
     True
     """
-    return _ENABLED[name]
+    if name not in _SWITCHES:
+        raise KeyError(f"name: expected one of {_SWITCHES}, found {name!r}")
+    return name in _ENABLED.get()
 
 
 # -- one step forward (shared with the LFADS loop) and back --------------------------------

@@ -123,15 +123,23 @@ def sweep(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2",
     return fig
 
 
-def _draw_reference(ax, reference: pd.DataFrame | None, where: dict, x: str, metric: str,
-                    color: str, label: str | None) -> None:
+def _reference_rows(reference: pd.DataFrame | None, where: dict, metric: str) -> pd.DataFrame:
+    """The rows of ``reference`` with a value of ``metric`` that match ``where`` (column ->
+    value; a column the reference lacks matches every row), or none."""
     if reference is None or metric not in reference:
-        return
+        return pd.DataFrame(columns=[metric])
     rows = reference
     for column, value in where.items():
-        rows = rows[rows[column] == value]
-    rows = rows.dropna(subset=[metric]).sort_values(x)
+        if column in rows:
+            rows = rows[rows[column] == value]
+    return rows.dropna(subset=[metric])
+
+
+def _draw_reference(ax, reference: pd.DataFrame | None, where: dict, x: str, metric: str,
+                    color: str, label: str | None) -> None:
+    rows = _reference_rows(reference, where, metric)
     if len(rows):
+        rows = rows.sort_values(x)
         ax.plot(rows[x], rows[metric], "x--", color=color, lw=0.8, ms=5, alpha=0.8,
                 label=label)
 
@@ -237,11 +245,5 @@ def runs(table: pd.DataFrame, metrics: Sequence[str] = ("rate_r2", "state_r2"), 
 
 def _draw_reference_point(ax, reference: pd.DataFrame | None, where: dict, metric: str,
                           position: int, label: str | None) -> None:
-    if reference is None or metric not in reference:
-        return
-    rows = reference
-    for column, value in where.items():
-        if column in rows:
-            rows = rows[rows[column] == value]
-    for value in rows[metric].dropna():
+    for value in _reference_rows(reference, where, metric)[metric]:
         ax.scatter([position], [value], marker="x", color="C3", s=50, zorder=4, label=label)

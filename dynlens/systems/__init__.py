@@ -75,6 +75,8 @@ def get(name: str | GroundTruthSystem, **params: Any) -> GroundTruthSystem:
     ------
     DynlensValueError
         Unknown name (close names are suggested) or unknown parameter names.
+    DynlensTypeError
+        ``name`` neither a string nor a system, or parameters given with a system instance.
 
     Examples
     --------
