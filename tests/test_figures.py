@@ -30,6 +30,20 @@ def test_the_attractor_node_no_longer_hides_a_fixed_point_and_its_edge():
     assert any("drawn beside its mean state" in t.get_text() for t in ax.texts)
 
 
+def test_the_graph_draws_both_axes_on_one_scale():
+    graph = nx.DiGraph()  # three points nearly on a line: PC2 spans a hundredth of PC1
+    for n, (x, y, stability) in enumerate([(-1.2, -0.01, "stable"), (0.0, 0.016, "unstable"),
+                                           (1.2, -0.008, "stable")]):
+        graph.add_node(n, kind="fixed_point", position=np.array([x, y, 0.01 * n]),
+                       stability=stability)
+    graph.add_edge(1, 2, weight=1.0)
+    ax = plotting.fixed_point_graph(graph).axes[0]
+    assert ax.get_aspect() == 1.0
+    ax.apply_aspect()  # what drawing does
+    width, height = np.ptp(ax.get_xlim()), np.ptp(ax.get_ylim())
+    assert height > 0.5 * width  # the tiny PC2 is not stretched over the whole height
+
+
 def test_a_graph_of_one_point_has_no_meaningless_axes():
     graph = nx.DiGraph()
     graph.add_node(0, kind="fixed_point", position=np.array([0.74, -0.57, 0.1]),

@@ -329,6 +329,9 @@ def _graph_axes(ax, graph: nx.DiGraph, pos: dict, names: tuple, moved: dict) -> 
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
         ax.tick_params(left=True, bottom=True, labelleft=True, labelbottom=True)
+        # one scale on both axes: a second axis spanning a tiny range (PC2 of points that
+        # lie nearly on a line) is not stretched to look as wide as the first
+        ax.set_aspect("equal", adjustable="datalim")
     notes = []
     if not graph.number_of_edges():
         notes.append("no edges: no fixed point has an unstable direction to launch along"
