@@ -67,7 +67,12 @@ def test_known_affine_model_matched_exactly(lorenz_case):
     assert len(table) == 3 and set(table["status"]) == {"matched"}
     assert table["true_n_unstable"].tolist() == [1, 2, 2]
     assert isinstance(report.plot(), Figure)
-    assert isinstance(plots.fixed_point_comparison(report, title="t"), Figure)
+    fig = plots.fixed_point_comparison(report, title="t")
+    rings = [line for line in fig.axes[-1].lines if line.get_label().startswith("true point")]
+    # Arneodo's outer points share their eigenvalues: open rings of different sizes, so
+    # one does not hide the other
+    assert all(line.get_markerfacecolor() == "none" for line in rings)
+    assert len({line.get_markersize() for line in rings}) == 3
     # the default scale comes from the system's own trajectory: close to the given one
     assert compare_fixed_points(model_fps, true, alignment).scale == pytest.approx(
         report.scale, rel=0.2)

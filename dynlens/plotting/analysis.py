@@ -503,8 +503,10 @@ def _comparison_spectra(fig: Figure, report: FixedPointComparison) -> None:
     for k, (ti, mi) in enumerate(report.matched):
         c = f"C{k % 10}"
         a, b = report.true_bin_eigenvalues[ti], report.model_bin_eigenvalues[mi]
-        ax2.plot(a.real, a.imag, ls="none", marker="o", ms=9, color=c, alpha=0.4,
-                 label=f"true point {ti}")
+        # open rings, smaller for each pair: true points with the same eigenvalues (mirror
+        # images, as Arneodo's outer two) show as concentric rings, not one hidden colour
+        ax2.plot(a.real, a.imag, ls="none", marker="o", ms=max(5, 14 - 3 * k), color=c,
+                 markerfacecolor="none", markeredgewidth=1.5, label=f"true point {ti}")
         ax2.plot(b.real, b.imag, ls="none", marker="x", ms=7, color=c,
                  label=f"model point {mi}")
     shown = [report.true_bin_eigenvalues[t] for t, _ in report.matched] + \
