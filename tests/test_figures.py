@@ -44,6 +44,20 @@ def test_the_graph_draws_both_axes_on_one_scale():
     assert height > 0.5 * width  # the tiny PC2 is not stretched over the whole height
 
 
+def test_fixed_points_in_3d_are_not_viewed_along_the_line_they_lie_on():
+    arneodo = dl.systems.get("arneodo")
+    kept = plotting.fixed_points(dl.FixedPoints.from_points(arneodo, arneodo.fixed_points()))
+    assert (kept.axes[0].elev, kept.axes[0].azim) == (30, -60)  # seen across: default view
+    sight = np.array([0.433, -0.75, 0.5])  # matplotlib's default line of sight
+    row = np.outer([-2.0, 0.0, 2.0], sight)  # three points along it
+    ax = plotting.fixed_points(dl.FixedPoints.from_points(arneodo, row)).axes[0]
+    e, a = np.radians([ax.elev, ax.azim])
+    eye = np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])
+    ranges = np.ptp([ax.get_xlim(), ax.get_ylim(), ax.get_zlim()], axis=1)
+    on_screen = sight / ranges * np.asarray(ax.get_box_aspect())
+    assert abs(eye @ on_screen) / np.linalg.norm(on_screen) < 0.56  # 56+ degrees across
+
+
 def test_a_graph_of_one_point_has_no_meaningless_axes():
     graph = nx.DiGraph()
     graph.add_node(0, kind="fixed_point", position=np.array([0.74, -0.57, 0.1]),

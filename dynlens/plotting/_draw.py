@@ -8,7 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-__all__ = ["COLORS", "MARKERS", "Projection", "axes_for", "equal_scales", "plot_points"]
+__all__ = ["COLORS", "MARKERS", "Projection", "axes_for", "equal_scales", "plot_points",
+           "view_across"]
 
 COLORS = {"stable": "tab:blue", "unstable": "tab:red", "marginal": "tab:green"}
 MARKERS = {"stable": "o", "unstable": "X", "marginal": "^"}
@@ -61,3 +62,36 @@ def plot_points(ax, pts: np.ndarray, *args, **kwargs):
     if pts.shape[-1] == 1:
         pts = np.concatenate([pts, np.zeros_like(pts)], -1)
     return ax.plot(*pts.T, *args, **kwargs)
+
+
+def _eye(elev: float, azim: float) -> np.ndarray:
+    """Unit vector from a 3-D panel's centre towards the viewer (matplotlib's angles)."""
+    e, a = np.radians(elev), np.radians(azim)
+    return np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])
+
+
+def view_across(ax, pts: np.ndarray) -> None:
+    """Turn a 3-D panel so that the direction along which ``pts`` spread most lies across the
+    line of sight, not along it (matplotlib's default view can look straight down a row of
+    fixed points and stack them into one spot). The default view (elevation 30, azimuth -60)
+    stays when it sees the spread at 60 degrees or more from the line of sight (foreshortened
+    to 0.87 at most), else the nearest view that does; call it after the axis limits are
+    set."""
+    if getattr(ax, "name", "") != "3d" or pts.shape[-1] != 3 or len(pts) < 2:
+        return
+    centred = pts - pts.mean(0)
+    if not np.abs(centred).max() > 0:
+        return
+    direction = np.linalg.svd(centred, full_matrices=False)[2][0]
+    ranges = np.ptp(np.array([ax.get_xlim(), ax.get_ylim(), ax.get_zlim()]), axis=1)
+    on_screen = direction / ranges * np.asarray(ax.get_box_aspect())  # as the box draws it
+    on_screen /= np.linalg.norm(on_screen)
+
+    def cost(view: tuple[float, float]) -> tuple[float, float]:
+        elev, azim = view
+        turn = abs((azim + 60 + 180) % 360 - 180) / 60 + abs(elev - 30) / 10
+        along = abs(float(_eye(elev, azim) @ on_screen))  # cos of the angle to the sight line
+        return round(max(along - 0.5, 0.0), 1), turn
+
+    elev, azim = min(((e, a) for e in (30, 20, 10) for a in range(-180, 180, 5)), key=cost)
+    ax.view_init(elev=elev, azim=azim)

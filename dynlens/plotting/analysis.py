@@ -31,7 +31,7 @@ from ..analysis.compare import FixedPointComparison
 from ..analysis.fixed_points import FixedPoints
 from ..analysis.linearize import Linearization
 from ..errors import DynlensTypeError, DynlensValueError
-from ._draw import COLORS, MARKERS, Projection, axes_for, equal_scales, plot_points
+from ._draw import COLORS, MARKERS, Projection, axes_for, equal_scales, plot_points, view_across
 from ._style import NotebookFigure, new_figure
 
 __all__ = [
@@ -137,6 +137,7 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
     ax.legend(handles=handles, loc="upper left", fontsize=8)
+    view_across(ax, pts)
     noun = "fixed point" if len(fps) == 1 else "fixed points"
     ax.set_title(title or f"{len(fps)} {noun} ({fps.kind}, {fps.dim}-d)")
     return fig
@@ -487,7 +488,9 @@ def _comparison_points(fig: Figure, report: FixedPointComparison) -> None:
         ax.set_ylabel(proj.labels[1])
     if proj.n == 3:
         ax.set_zlabel(proj.labels[2])
-    equal_scales(ax, np.concatenate([tp, mp]) if mp is not None else tp)
+    shown = np.concatenate([tp, mp]) if mp is not None else tp
+    equal_scales(ax, shown)
+    view_across(ax, shown)
     # below the panel, not over the points (a legend inside a 3-d box covers its corner)
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02),
               ncols=min(4, len(handles)), frameon=False)
