@@ -54,9 +54,14 @@ def test_simulate_train_evaluate_round_trip(tmp_path, capsys):
     assert model.config.generator == "gru" and model.n_neurons == 5
 
     capsys.readouterr()
-    assert main(["evaluate", str(model_path), str(data_path)]) == 0
+    assert main(["evaluate", str(model_path), str(data_path), "--threads", "1"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["split"] == "test" and np.isfinite(row["rate_r2"]) and np.isfinite(row["state_r2"])
+    # the printed row is dl.evaluate's, every key and number (JSON keeps floats exactly)
+    assert row == dl.evaluate(model, data, threads=1)
+    assert row["split"] == "test" and row["n_trials"] == len(data.split("test"))
+    assert main(["evaluate", str(model_path), str(data_path), "--split", "valid",
+                 "--threads", "1"]) == 0
+    assert json.loads(capsys.readouterr().out) == dl.evaluate(model, data, "valid", threads=1)
 
     out = tmp_path / "analysis"
     assert main(["analyze", str(model_path), str(data_path), "--out", str(out), "--n-inits",

@@ -37,11 +37,38 @@ def _assert_finite_row(row) -> None:
             assert isinstance(value, (int, float)) and math.isfinite(value), key
 
 
+def _by_hand(model, data, split: str) -> dict:
+    """Each metric computed directly from the model's inference: rates and bits per spike on
+    ``split``, affine maps fitted on the train split's latents, variance-weighted twins."""
+    part, train = data.split(split), data.split("train")
+    inferred = model.infer(part)
+    row = {}
+    if part.rates is not None:
+        row["rate_r2"] = metrics.rate_r2(part.rates, inferred.rates)
+        row["rate_r2_vw"] = metrics.rate_r2(part.rates, inferred.rates, weighting="variance")
+    if part.latents is not None:
+        fitted = model.infer(train).latents
+        for name in ("state_r2", "decode_r2"):
+            score = getattr(metrics, name)
+            row[name] = score(part.latents, inferred.latents, train.latents, fitted)
+            row[f"{name}_vw"] = score(part.latents, inferred.latents, train.latents, fitted,
+                                      weighting="variance")
+    row["bps"] = metrics.bits_per_spike(part.spikes, inferred.rates)
+    row["cycle_consistency"] = metrics.cycle_consistency(inferred.latents, inferred.log_rates)
+    return row
+
+
 def test_keys_without_heldout_neurons(make_sae, tiny_data):
-    row = evaluate(make_sae("node"), tiny_data)
+    model = make_sae("node")
+    row = evaluate(model, tiny_data)
     assert set(row) == TRUTH_KEYS
     assert row["split"] == "test" and row["n_trials"] == len(tiny_data.split("test"))
     _assert_finite_row(row)
+    expected = _by_hand(model, tiny_data, "test")
+    assert {k: row[k] for k in expected} == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    # an untrained model: the two weightings of each R2 differ, so each is its own number
+    assert row["rate_r2"] != pytest.approx(row["rate_r2_vw"], rel=1e-3)
+    assert row["state_r2"] != pytest.approx(row["state_r2_vw"], rel=1e-3)
 
 
 def test_keys_with_heldout_neurons(make_sae, heldout_data):
@@ -61,9 +88,12 @@ def test_keys_with_heldout_neurons(make_sae, heldout_data):
 
 def test_keys_without_truth(make_sae, tiny_data):
     spikes_only = NeuralDataset.from_arrays(tiny_data.spikes, splits=tiny_data.splits)
-    row = evaluate(make_sae("gru"), spikes_only)
+    model = make_sae("gru")
+    row = evaluate(model, spikes_only)
     assert set(row) == {"split", "n_trials", "bps", "cycle_consistency"}
     _assert_finite_row(row)
+    expected = _by_hand(model, spikes_only, "test")
+    assert {k: row[k] for k in expected} == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_a_model_that_infers_the_truth_scores_perfectly(tiny_data):

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from scipy.stats import poisson
 
 import dynlens as dl
 from dynlens.errors import DynlensError
@@ -241,6 +242,31 @@ class _Fixed:
         return Inference(rates=self.rates, log_rates=np.log(self.rates))
 
 
+def _bps_by_hand(spikes, rates) -> float:
+    """Population bits per spike from scipy's Poisson log-likelihood; the null model is each
+    neuron's mean count over the given bins."""
+    spikes, rates = spikes.reshape(-1, spikes.shape[-1]), rates.reshape(-1, rates.shape[-1])
+    null = np.broadcast_to(spikes.mean(axis=0), spikes.shape)
+    gain = poisson.logpmf(spikes, rates).sum() - poisson.logpmf(spikes, null).sum()
+    return gain / (np.log(2) * spikes.sum())
+
+
+def test_evaluate_scores_bps_co_bps_and_fp_bps_over_their_own_bins(forward_data):
+    """By hand, without nlb_tools: bps held in and co-bps held out over the 10 input bins,
+    fp-bps over the 4 forward bins and all 6 neurons."""
+    part = forward_data.split("test")
+    rates = np.random.default_rng(0).uniform(0.3, 3.0, size=part.spikes.shape)
+    row = dl.evaluate(_Fixed(rates), forward_data)
+    spikes = part.spikes.astype(float)
+    heldin, heldout = [0, 1, 2, 3], [4, 5]
+    assert row["bps"] == pytest.approx(
+        _bps_by_hand(spikes[:, :N_BINS, heldin], rates[:, :N_BINS, heldin]), rel=1e-10)
+    assert row["co_bps"] == pytest.approx(
+        _bps_by_hand(spikes[:, :N_BINS, heldout], rates[:, :N_BINS, heldout]), rel=1e-10)
+    assert row["fp_bps"] == pytest.approx(
+        _bps_by_hand(spikes[:, N_BINS:], rates[:, N_BINS:]), rel=1e-10)
+
+
 def test_evaluate_reports_co_bps_and_fp_bps_exactly_as_nlb_computes_them(forward_data):
     nlb = pytest.importorskip("nlb_tools.evaluation")
     part = forward_data.split("test")
@@ -261,8 +287,19 @@ def test_evaluate_reports_co_bps_and_fp_bps_exactly_as_nlb_computes_them(forward
 
 def test_evaluate_reports_fp_bps_only_for_data_with_forward_bins(forward_data, heldout_data):
     model = build("ndt", heldout_neurons=[4, 5])
-    assert "fp_bps" in dl.evaluate(model, forward_data, threads=1)
-    assert "fp_bps" not in dl.evaluate(model, heldout_data, threads=1)
+    row = dl.evaluate(model, forward_data, threads=1)
+    spikes = forward_data.split("test").spikes
+    rates = model.infer(forward_data.split("test"), threads=1).rates
+    assert row["fp_bps"] == pytest.approx(
+        _bps_by_hand(spikes[:, N_BINS:], rates[:, N_BINS:]), rel=1e-10)
+    assert row["bps"] == pytest.approx(
+        _bps_by_hand(spikes[:, :N_BINS, :4], rates[:, :N_BINS, :4]), rel=1e-10)
+    plain = dl.evaluate(model, heldout_data, threads=1)  # 12 bins, none of them forward
+    assert "fp_bps" not in plain
+    spikes = heldout_data.split("test").spikes
+    rates = model.infer(heldout_data.split("test"), threads=1).rates
+    assert plain["bps"] == pytest.approx(_bps_by_hand(spikes[..., :4], rates[..., :4]),
+                                         rel=1e-10)
 
 
 @pytest.mark.parametrize("bad", [0, 14, -1])

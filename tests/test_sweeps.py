@@ -166,6 +166,22 @@ def test_local_sweep_table(local_sweep):
     pd.testing.assert_frame_equal(dl.sweeps.load_results(out), table)
     model = dl.load_model(out / "runs" / "lorenz-gru-d3-s0" / "model.pt")
     assert model.config.generator == "gru"
+    # each run's numbers are dl.evaluate's of its saved model on its cached dataset (the
+    # test split), and its epochs and best loss those of its own history
+    for run in table.itertuples():
+        folder = out / "runs" / run.run_id
+        data = dl.load_dataset(out / "datasets" / f"{run.dataset}.h5")
+        expected = dl.evaluate(dl.load_model(folder / "model.pt"), data, threads=1)
+        assert expected["split"] == "test" and set(expected) - {"split", "n_trials"} <= set(
+            table.columns)
+        for key, value in expected.items():
+            if key not in ("split", "n_trials"):
+                assert getattr(run, key) == pytest.approx(value, rel=1e-9, abs=1e-12), (
+                    run.run_id, key)
+        history = pd.read_csv(folder / "history.csv")
+        assert run.epochs == len(history)
+        assert run.best_valid_loss == pytest.approx(history.valid_loss.min(), rel=1e-12)
+        assert run.fp_matched + run.fp_missing == run.fp_true
     assert dl.sweeps.sweep_status(out) == {"done": 4, "failed": 0, "running": 0, "pending": 0}
     for log in out.glob("runs/*/worker.log"):  # no runpy warning about the worker module
         assert "RuntimeWarning" not in log.read_text(), log
