@@ -57,8 +57,14 @@ def test_saved_file_holds_tensors_and_a_json_config(make_sae, tmp_path):
     model.save(tmp_path / "m.pt")
     payload = read_checkpoint(tmp_path / "m.pt")
     assert payload["model_type"] == "sae"
+    assert (payload["format"], payload["version"]) == ("dynlens-checkpoint", 1)
     assert isinstance(payload["config"], str)  # JSON text, not a pickled dataclass
+    assert json.loads(payload["config"]) == model.config.to_dict()
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
+    state = model.state_dict()
+    assert list(payload["state_dict"]) == list(state)
+    for key, value in payload["state_dict"].items():
+        assert value.dtype == state[key].dtype and torch.equal(value, state[key]), key
 
 
 def test_failed_write_leaves_the_previous_file_intact(make_sae, tiny_data, tmp_path, monkeypatch):

@@ -391,7 +391,15 @@ def test_figures(lorenz):
     assert any("unstable (3)" in s for s in labels)
     eig = plots.eigenvalues(fps)
     assert eig.axes[0].get_xlabel().startswith("Re $\\lambda$ (per time unit")
-    assert isinstance(plots.eigenvalues(fps, per_bin=True), Figure)
+    # the points drawn are the spectra: of the field, or of the per-bin maps exp(dt J)
+    per_bin = plots.eigenvalues(fps, per_bin=True)
+    for fig, expected in ((eig, fps.eigenvalues), (per_bin, np.exp(fps.dt * fps.eigenvalues))):
+        drawn = [line for line in fig.axes[0].lines if line.get_label().startswith("point ")]
+        assert len(drawn) == 3
+        for line, values in zip(drawn, expected):
+            got = np.asarray(line.get_xdata()) + 1j * np.asarray(line.get_ydata())
+            np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(values),
+                                       rtol=1e-10, atol=1e-12)
     wide = FixedPoints._build(np.c_[fps.xstar, fps.xstar], fps.q, np.tile(
         np.eye(6) * -1.0, (3, 1, 1)), "continuous", 0.1, 1e-8)
     assert plots.fixed_points(wide).axes[0].get_xlabel().startswith("PC1")

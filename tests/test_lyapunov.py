@@ -90,6 +90,13 @@ def test_the_first_k_exponents_and_the_model_dtype():
     spec = dl.lyapunov_spectrum(net, np.zeros(3), n_steps=100, n_starts=4, k=2)
     assert spec.exponents.shape == (2,) and spec.trace.dtype == np.float64
     assert spec.exponents[0] >= spec.exponents[1]
+    # the first k exponents are the k largest: known exactly for a linear map and field
+    grow = Linear(rotated([2.0, 0.5, 0.25]), "discrete")
+    for k in (1, 2):
+        first = dl.lyapunov_spectrum(grow, np.ones(3), n_steps=200, n_starts=4, k=k)
+        np.testing.assert_allclose(first.exponents, np.log([2.0, 0.5])[:k], atol=1e-9)
+        assert first.per_start.shape == (4, k) and first.trace.shape[1] == k
+        assert first.sum == pytest.approx(np.log([2.0, 0.5])[:k].sum(), abs=1e-9)
 
 
 def test_bad_arguments_are_refused():

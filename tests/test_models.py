@@ -225,6 +225,9 @@ def test_rollout_rejects_x0_of_the_wrong_dimension_with_a_dynlens_error(name):
 @pytest.mark.parametrize("dynamics", GENERATORS)
 def test_sae_output_shapes_and_generator(make_sae, dynamics):
     model = make_sae(dynamics).eval()
+    with torch.no_grad():  # a field strong enough that the integration scheme shows
+        for p in model.dynamics.parameters():
+            p.mul_(3.0)
     spikes = torch.poisson(torch.ones(4, 12, 6), generator=torch.Generator().manual_seed(0))
     out = model(spikes)
     assert out["log_rates"].shape == (4, 12, 6)
@@ -232,6 +235,22 @@ def test_sae_output_shapes_and_generator(make_sae, dynamics):
     assert out["ic"].shape == (4, 3)
     assert torch.equal(out["latents"][:, 0], out["ic"])
     torch.testing.assert_close(out["log_rates"], model.readout(out["latents"]))
+    # the latents are the generator's own trajectory from the initial condition: one map
+    # step per bin, or for the NODE one RK4 step of its field per bin (solver "rk4", one
+    # substep: torchdiffeq's rk4 is Kutta's 3/8 rule)
+    z, f = out["latents"].detach(), model.dynamics
+    with torch.no_grad():
+        if dynamics == "node":
+            h, x = model.config.bin_dt, z[:, :-1]
+            k1 = f(x)
+            k2 = f(x + h * k1 / 3)
+            k3 = f(x + h * (k2 - k1 / 3))
+            k4 = f(x + h * (k1 - k2 + k3))
+            step = x + h * (k1 + 3 * (k2 + k3) + k4) / 8
+        else:
+            step = f(z[:, :-1])
+    torch.testing.assert_close(z[:, 1:], step, rtol=0, atol=2e-6)
+    assert (z[:, -1] - z[:, 0]).abs().max() > 1e-3  # the states do move
     info = check_dynamics(model.dynamics)
     assert info.dim == 3
     assert info.kind == ("continuous" if dynamics == "node" else "discrete")

@@ -111,6 +111,10 @@ def test_history_lr_is_the_rate_each_epoch_trained_with(make_sae, tiny_data, mon
                   lr=1e-2, **QUIET)
     assert len(used) == 6  # one step per epoch: 15 training trials fit in one batch
     np.testing.assert_allclose(history["lr"].to_numpy(), used, rtol=1e-12)
+    # the schedule by hand: linear warm-up (1/3, 2/3 of lr), then a cosine from lr down
+    # towards lr * min_lr_ratio (0.02), reached at epoch max_epochs (after the last epoch)
+    cosine = [0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)) for p in (0, 1 / 4, 2 / 4, 3 / 4)]
+    np.testing.assert_allclose(used, 1e-2 * np.array([1 / 3, 2 / 3, *cosine]), rtol=1e-12)
 
 
 def test_default_fit_config_per_generator(make_sae):
