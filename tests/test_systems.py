@@ -361,6 +361,38 @@ def test_registry():
     assert sys_.params["c"] == 5.0
 
 
+def test_register_adds_a_user_system_and_guards_names(monkeypatch):
+    monkeypatch.setattr(systems, "_REGISTRY", dict(systems._REGISTRY))  # leave no trace
+
+    @systems.register
+    class Tilted(systems.Bistable2D):
+        name = "tilted_well"
+
+    assert systems.available() == ["arneodo", "bistable2d", "chaotic_rnn", "lorenz", "rossler",
+                                   "tilted_well"]
+    built = systems.get("Tilted_Well", gamma=0.25)
+    assert type(built) is Tilted and built.params == {"gamma": 0.25}
+    assert systems.register(Tilted) is Tilted  # again: harmless
+
+    class Same(systems.Bistable2D):  # a re-import of the module gives a new class object
+        name = "tilted_well"
+
+    Same.__qualname__ = Tilted.__qualname__
+    assert systems.register(Same) is Same and systems.get("tilted_well").__class__ is Same
+
+    class Clash(systems.Bistable2D):
+        name = "lorenz"
+
+    with pytest.raises(DynlensValueError, match=r"'lorenz' is taken by dynlens\.systems\.flows"):
+        systems.register(Clash)
+    assert systems.get("lorenz").__class__ is systems.Lorenz
+    for bad, match in [(dict, "expected a subclass"), (systems.Lorenz(), "expected a subclass"),
+                       (type("Upper", (systems.Bistable2D,), {"name": "Upper"}), "lower-case"),
+                       (type("Unnamed", (systems.Bistable2D,), {"name": ""}), "lower-case")]:
+        with pytest.raises(DynlensTypeError, match=match):
+            systems.register(bad)
+
+
 def test_unknown_name_suggests_close_names():
     with pytest.raises(DynlensValueError, match=r"name: .*did you mean 'lorenz'"):
         systems.get("lorentz")

@@ -1,7 +1,9 @@
 """Ground-truth dynamical systems: exact fields, analytic Jacobians and fixed points.
 
-``available()`` lists the built-in systems, ``get(name, **params)`` builds one and
-``from_dysts(name)`` wraps any flow of the optional ``dysts`` package.
+``available()`` lists the registered systems (the built-in ones and any a user registered
+with ``register``), ``get(name, **params)`` builds one and ``from_dysts(name)`` wraps any flow
+of the optional ``dysts`` package. Every part of dynlens (``simulate``, sweeps, the command
+line) reads this one registry.
 
 Examples
 --------
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import DynlensTypeError
+from ..errors import DynlensTypeError, DynlensValueError
 from ..utils import check_choice
 from .base import ATOL, RTOL, GroundTruthSystem, Stability
 from .chaotic_rnn import ChaoticRNN
@@ -40,15 +42,83 @@ __all__ = [
     "available",
     "from_dysts",
     "get",
+    "register",
 ]
 
-_REGISTRY: dict[str, type[GroundTruthSystem]] = {
-    cls.name: cls for cls in (Arneodo, Bistable2D, ChaoticRNN, Lorenz, Rossler)
-}
+_REGISTRY: dict[str, type[GroundTruthSystem]] = {}
+
+
+def register(cls: type[GroundTruthSystem]) -> type[GroundTruthSystem]:
+    """Add a system class to the registry under its ``name`` (usable as a decorator).
+
+    Afterwards ``get(cls.name, **params)``, ``simulate(cls.name, ...)``, sweeps and the command
+    line (``--import MODULE``) find it. Registering a class again (or its re-imported copy: same
+    module and qualified name) is harmless; a name taken by another class is refused, so that a
+    user module cannot silently change what ``"lorenz"`` means.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of :class:`GroundTruthSystem` whose class attribute ``name`` is a non-empty
+        lower-case string (names are looked up case-insensitively).
+
+    Returns
+    -------
+    type
+        ``cls`` itself.
+
+    Raises
+    ------
+    DynlensTypeError
+        ``cls`` is not a :class:`GroundTruthSystem` subclass, or has no usable ``name``.
+    DynlensValueError
+        ``name`` already belongs to another class.
+
+    Examples
+    --------
+    A system is written as in :mod:`dynlens.systems.base`; ``@register`` above its class (or
+    ``register(MySystem)`` after it) makes it known by name:
+
+    >>> register(Lorenz) is Lorenz  # registered already: harmless
+    True
+    >>> class Impostor(Arneodo):
+    ...     name = "lorenz"
+    >>> register(Impostor)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: cls: the system name 'lorenz' is taken by dynlens.systems.flows.Lorenz; give Impostor another name, found name='lorenz'
+    >>> register(Impostor())
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: cls: expected a subclass of dynlens.systems.GroundTruthSystem, found Impostor(a=-5.5, b=4.5, c=1, d=-1, dim=3, kind='continuous', dt=0.0904029)
+    """  # noqa: E501
+    if not (isinstance(cls, type) and issubclass(cls, GroundTruthSystem)):
+        raise DynlensTypeError(
+            f"cls: expected a subclass of dynlens.systems.GroundTruthSystem, found {cls!r}")
+    name = cls.name
+    if not isinstance(name, str) or not name or name != name.lower():
+        raise DynlensTypeError(
+            f"cls: expected a non-empty lower-case string name on {cls.__name__} (the registry "
+            f"name), found {name!r}")
+    taken = _REGISTRY.get(name)
+    if taken is not None and _where(taken) != _where(cls):
+        raise DynlensValueError(
+            f"cls: the system name {name!r} is taken by {_where(taken)}; give {cls.__name__} "
+            f"another name, found name={name!r}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+for _cls in (Arneodo, Bistable2D, ChaoticRNN, Lorenz, Rossler):
+    register(_cls)
 
 
 def available() -> list[str]:
-    """Names of the built-in systems, sorted.
+    """Names of the registered systems (built-in and user-registered), sorted.
 
     Examples
     --------
@@ -59,7 +129,7 @@ def available() -> list[str]:
 
 
 def get(name: str | GroundTruthSystem, **params: Any) -> GroundTruthSystem:
-    """Build the built-in system ``name`` (case-insensitive) with ``params`` overriding defaults.
+    """Build the registered system ``name`` (case-insensitive) with ``params`` overriding defaults.
 
     A :class:`GroundTruthSystem` passed as ``name`` is returned as is (then ``params`` must
     be empty).
