@@ -303,7 +303,7 @@ def test_default_call_is_unchanged_and_a_zero_pulse_only_adds_the_truth(pulse_pa
         ("chaotic_rnn", {"input_pulse": 20.0, "n_bins": 3}, DynlensValueError,
          "n_bins: an input pulse needs at least 4 bins"),
         ("lorenz", {"input_pulse": 20.0}, DynlensValueError,
-         "input_pulse: expected None for 'lorenz'; only the 'chaotic_rnn' recipe"),
+         "input_pulse: expected None for 'lorenz', whose observation recipe has no input pulses"),
         ("arneodo", {"input_pulse": 0.0}, DynlensValueError,
          "input_pulse: expected None for 'arneodo'"),
     ],

@@ -1,20 +1,25 @@
 """Simulate spiking data from a ground-truth system, keeping the truth.
 
-Two recipes:
+:func:`simulate` checks its arguments, asks the system to observe them (its
+:meth:`~dynlens.systems.observation.ObservationRecipe.observe`: trials, inputs, rates) and
+draws Poisson spikes from the rates. It never asks which system it has: a system brings its
+own recipe. The built-in ones:
 
-- **Flows** (``"arneodo"``, ``"lorenz"``, ``"rossler"``, any other continuous system): the
-  recipe of Sedler, Versteeg & Pandarinath (2023). One long trajectory of
-  ``n_trials * n_bins`` points from the system's default initial condition, one point every
-  ``period / pts_per_period`` time units, cut into consecutive trials; a readout
-  ``W ~ U(-0.5, 0.5)`` of shape ``[latent_dim, n_neurons]`` without bias; activity
-  ``latents @ W`` z-scored per neuron over all bins and trials; ``rates = exp(z)`` (expected
-  counts per bin, about 1.6 on average); ``spikes ~ Poisson(rates)``.
+- **Flows** (``"arneodo"``, ``"lorenz"``, ``"rossler"``, any other continuous system, and
+  maps without a recipe of their own): the recipe of Sedler, Versteeg & Pandarinath (2023).
+  One long trajectory of ``n_trials * n_bins`` points from the system's default initial
+  condition, one point every ``period / pts_per_period`` time units, cut into consecutive
+  trials; a readout ``W ~ U(-0.5, 0.5)`` of shape ``[latent_dim, n_neurons]`` without bias;
+  activity ``latents @ W`` z-scored per neuron over all bins and trials; ``rates = exp(z)``
+  (expected counts per bin, about 1.6 on average); ``spikes ~ Poisson(rates)``
+  (:mod:`dynlens.systems.observation`).
 - **Chaotic RNN** (``"chaotic_rnn"``): the original LFADS synthetic set (Sussillo et al. 2016).
   Each trial starts from its own ``x0 ~ N(0, 1)``; the observed neurons are the network's first
   ``n_neurons`` units; their rates ``tanh(x)`` are min-max normalised to [0, 1] per trial and
   unit, times 30 Hz, times the 10 ms bin (so up to 0.3 expected counts per bin). With
   ``input_pulse``, the paper's input-pulse experiment: one pulse per trial at a random bin,
-  entering every unit through one random input vector (see :func:`simulate`).
+  entering every unit through one random input vector (see :func:`simulate` and
+  :class:`~dynlens.systems.ChaoticRNN`).
 
 Examples
 --------
@@ -35,7 +40,9 @@ import numpy as np
 
 from .. import systems
 from ..errors import DynlensTypeError, DynlensValueError
-from ..systems import ChaoticRNN, GroundTruthSystem
+from ..systems import GroundTruthSystem, SimulationRequest
+from ..systems.chaotic_rnn import RNN_MAX_RATE_HZ
+from ..systems.observation import EMBEDDINGS
 from ..utils import (
     check_choice,
     check_nonnegative_int,
@@ -45,10 +52,6 @@ from ..utils import (
 from .dataset import NeuralDataset
 
 __all__ = ["EMBEDDINGS", "RNN_MAX_RATE_HZ", "simulate"]
-
-EMBEDDINGS = ("linear", "saturating")
-#: Peak firing rate of the LFADS chaotic-RNN recipe, in Hz.
-RNN_MAX_RATE_HZ = 30.0
 
 
 def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int = 2000,
@@ -186,39 +189,18 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
             f"independent_trials: expected True, False or None, found {independent_trials!r}"
         )
     sys = _resolve_system(system, system_params)
-    input_pulse = _check_input_pulse(input_pulse, sys, n_bins)
+    input_pulse = _check_input_pulse(input_pulse)
     if independent_trials is None:
-        independent_trials = isinstance(sys, ChaoticRNN)  # each recipe's own default
+        independent_trials = sys.independent_trials  # the recipe's own default
     repeats = _check_trials_per_condition(trials_per_condition, n_trials,
                                           bool(independent_trials))
-
-    # Independent streams, so that e.g. the readout does not change with n_trials. (The first
-    # three children of a SeedSequence do not depend on how many are spawned.)
-    rng_state, rng_readout, rng_spikes, rng_pulse = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
-    common = {"n_neurons": n_neurons, "n_trials": n_trials, "n_bins": n_bins + n_forward,
-              "seed": seed,
-              "rng_state": rng_state, "rng_readout": rng_readout, "mean_rate": mean_rate,
-              "repeats": repeats}
-    if isinstance(sys, ChaoticRNN):
-        if embedding != "linear":
-            raise DynlensValueError(
-                f"embedding: the chaotic_rnn recipe observes the units' own rates, so only "
-                f"'linear' applies; found {embedding!r}"
-            )
-        latents, rates, log_rates, meta, inputs = _chaotic_rnn(
-            sys, independent=bool(independent_trials), pts_per_period=pts_per_period,
-            bin_width=bin_width, input_pulse=input_pulse, rng_pulse=rng_pulse,
-            pulse_window=n_bins, **common)
-        width = sys.dt
-    else:
-        inputs = None
-        width, pts = _bin_width(sys, pts_per_period, bin_width)
-        latents, rates, log_rates, meta = _flow(
-            sys, independent=bool(independent_trials), bin_width=width, embedding=embedding,
-            **common)
-        meta["pts_per_period"] = pts
-    spikes = rng_spikes.poisson(rates)
+    request = SimulationRequest(
+        n_neurons=n_neurons, n_trials=n_trials, n_bins=n_bins, n_forward=n_forward, seed=seed,
+        independent_trials=bool(independent_trials), trials_per_condition=repeats,
+        mean_rate=mean_rate, embedding=embedding, pts_per_period=pts_per_period,
+        bin_width=bin_width, input_pulse=input_pulse)
+    obs = sys.observe(request)
+    spikes = request.rng("spikes").poisson(obs.rates)
     heldout = np.arange(n_neurons - n_heldout, n_neurons)
     metadata = {
         "system": getattr(sys, "name", type(sys).__name__),
@@ -228,17 +210,18 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         "n_bins": n_bins,
         "n_forward": n_forward,
         "n_neurons": n_neurons,
-        "bin_width": width,
-        "time_unit": "s" if isinstance(sys, ChaoticRNN) else "system time units",
+        "bin_width": obs.bin_width,
+        "time_unit": sys.time_unit,
         "mean_rate": mean_rate,
         "embedding": embedding,
         "trials_per_condition": repeats,
         "conditions": (np.arange(n_trials) // repeats).tolist(),
-        **meta,
+        **obs.metadata,
     }
-    return NeuralDataset(spikes, latents=latents, rates=rates, log_rates=log_rates,
-                         inputs=inputs, bin_width=width, heldout_neurons=heldout, metadata=metadata,
-                         split_fractions=split_fractions, seed=seed, n_forward=n_forward)
+    return NeuralDataset(spikes, latents=obs.latents, rates=obs.rates, log_rates=obs.log_rates,
+                         inputs=obs.inputs, bin_width=obs.bin_width, heldout_neurons=heldout,
+                         metadata=metadata, split_fractions=split_fractions, seed=seed,
+                         n_forward=n_forward)
 
 
 def _resolve_system(system, system_params) -> GroundTruthSystem:
@@ -263,8 +246,9 @@ def _resolve_system(system, system_params) -> GroundTruthSystem:
     )
 
 
-def _check_input_pulse(input_pulse, sys: GroundTruthSystem, n_bins: int) -> float | None:
-    """``input_pulse`` as a float (or None), refused for systems without the pulse recipe."""
+def _check_input_pulse(input_pulse) -> float | None:
+    """``input_pulse`` as a float (or None); whether the system's recipe takes one is its own
+    check (``check_request``)."""
     if input_pulse is None:
         return None
     if isinstance(input_pulse, (bool, np.bool_)) or not isinstance(
@@ -277,17 +261,6 @@ def _check_input_pulse(input_pulse, sys: GroundTruthSystem, n_bins: int) -> floa
         raise DynlensValueError(
             f"input_pulse: expected a finite pulse magnitude >= 0 (the paper used 20), found "
             f"{input_pulse!r}"
-        )
-    if not isinstance(sys, ChaoticRNN):
-        name = getattr(sys, "name", type(sys).__name__)
-        raise DynlensValueError(
-            f"input_pulse: expected None for {name!r}; only the 'chaotic_rnn' recipe has input "
-            f"pulses, found input_pulse={input_pulse!r}"
-        )
-    if n_bins < 4:
-        raise DynlensValueError(
-            f"n_bins: an input pulse needs at least 4 bins, so that every pulse bin in "
-            f"[n_bins/4, 3*n_bins/4) is followed by a bin that shows it; found {n_bins}"
         )
     return float(input_pulse)
 
@@ -323,172 +296,3 @@ def _check_trials_per_condition(trials_per_condition, n_trials: int, independent
             f"independent_trials=False"
         )
     return repeats
-
-
-def _bin_width(sys: GroundTruthSystem, pts_per_period, bin_width) -> tuple[float, int | None]:
-    """The bin width (and points per period) for a non-RNN system."""
-    name = getattr(sys, "name", type(sys).__name__)
-    if sys.kind == "discrete":
-        if bin_width is not None and not np.isclose(bin_width, sys.dt, rtol=1e-12, atol=0):
-            raise DynlensValueError(
-                f"bin_width: {name!r} is a map advancing by its own step {sys.dt}; found "
-                f"bin_width={bin_width}"
-            )
-        if pts_per_period is not None:
-            raise DynlensValueError(
-                f"pts_per_period: {name!r} is a map with one bin per step; found "
-                f"pts_per_period={pts_per_period}"
-            )
-        return float(sys.dt), None
-    if bin_width is not None:
-        return bin_width, None
-    if sys.period is None:
-        if pts_per_period is not None:
-            raise DynlensValueError(
-                f"pts_per_period: {name!r} has no period; pass bin_width instead "
-                f"(found pts_per_period={pts_per_period})"
-            )
-        if sys.dt is None:
-            raise DynlensValueError(
-                f"bin_width: {name!r} has neither a period nor a default bin width; pass "
-                f"bin_width (in its time units)"
-            )
-        return float(sys.dt), None
-    pts = pts_per_period if pts_per_period is not None else sys.pts_per_period
-    if pts is None:
-        raise DynlensValueError(
-            f"pts_per_period: {name!r} has no default points per period; pass pts_per_period or "
-            f"bin_width"
-        )
-    return sys.period / pts, int(pts)
-
-
-def _scale_rates(log_rates: np.ndarray, mean_rate: float | None) -> tuple[np.ndarray, float]:
-    """Shift log-rates so that the mean rate is ``mean_rate``; return them and the scale."""
-    if mean_rate is None:
-        return log_rates, 1.0
-    scale = mean_rate / float(np.exp(log_rates).mean())
-    return log_rates + np.log(scale), scale
-
-
-def _flow(sys, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout, mean_rate,
-          repeats, independent, bin_width, embedding):
-    x0 = None
-    if independent:
-        starts = sys.sample_on_attractor(n_trials // repeats,
-                                         seed=int(rng_state.integers(2**31)))
-        latents = np.repeat(sys.trajectories(starts, n_bins, dt=bin_width), repeats, axis=0)
-    else:
-        traj = sys.trajectory(n_trials * n_bins, dt=bin_width, seed=seed)
-        x0 = traj[0].tolist()
-        latents = traj.reshape(n_trials, n_bins, sys.dim)
-    readout = rng_readout.uniform(-0.5, 0.5, size=(sys.dim, n_neurons))
-    activity = latents @ readout
-    mean = activity.mean(axis=(0, 1))
-    std = activity.std(axis=(0, 1))
-    std = np.where(std > 0, std, 1.0)  # a silent readout direction (constant latents) stays 0
-    z = (activity - mean) / std
-    meta: dict[str, Any] = {"recipe": "sedler2023", "independent_trials": independent,
-                            "x0": x0}
-    if embedding == "saturating":
-        saturation = rng_readout.uniform(0.5, 1.5, size=n_neurons)
-        z = saturation * np.tanh(z / saturation)
-        meta["saturation"] = saturation.tolist()
-    log_rates, scale = _scale_rates(z, mean_rate)
-    meta.update(readout=readout.tolist(), zscore_mean=mean.tolist(), zscore_std=std.tolist(),
-                rate_scale=scale)
-    return latents, np.exp(log_rates), log_rates, meta
-
-
-def _chaotic_rnn(sys: ChaoticRNN, *, n_neurons, n_trials, n_bins, seed, rng_state, rng_readout,
-                 mean_rate, repeats, independent, pts_per_period, bin_width, input_pulse, rng_pulse,
-                 pulse_window):
-    del seed, rng_readout  # the recipe has no random readout
-    if pts_per_period is not None:
-        raise DynlensValueError(
-            f"pts_per_period: the chaotic_rnn has one bin per step ({sys.dt} s) and no period; "
-            f"found pts_per_period={pts_per_period}"
-        )
-    if bin_width is not None and not np.isclose(bin_width, sys.dt, rtol=1e-12, atol=0):
-        raise DynlensValueError(
-            f"bin_width: the chaotic_rnn advances by its step dt={sys.dt} s; found "
-            f"bin_width={bin_width} (build it with system_params={{'dt': {bin_width}}} instead)"
-        )
-    if n_neurons > sys.dim:
-        raise DynlensValueError(
-            f"n_neurons: the chaotic_rnn recipe observes the network's units, so expected at "
-            f"most {sys.dim}, found {n_neurons}; pass system_params={{'n': {n_neurons}}} for "
-            f"a larger network"
-        )
-    x0 = rng_state.standard_normal((n_trials // repeats, sys.dim) if independent else sys.dim)
-    if independent:
-        x0 = np.repeat(x0, repeats, axis=0)  # the trials of a condition start together
-    inputs, pulse_meta = None, {}
-    if input_pulse is None:
-        latents = _undriven(sys, x0, n_trials, n_bins, independent)
-    else:
-        vector, bins, signal = _draw_pulses(rng_pulse, sys.dim, n_trials, n_bins, input_pulse,
-                                            pulse_window)
-        if independent:
-            latents = _driven(sys, x0, signal, vector)
-        else:
-            latents = _driven(sys, x0[None], signal.reshape(1, -1), vector).reshape(
-                n_trials, n_bins, sys.dim)
-        inputs = signal[..., None]
-        pulse_meta = {"input_pulse": input_pulse, "input_vector": vector.tolist(),
-                      "pulse_bins": bins.tolist()}
-    activity = np.tanh(latents[..., :n_neurons])
-    low = activity.min(axis=1, keepdims=True)
-    span = activity.max(axis=1, keepdims=True) - low
-    # Min-max per trial and unit; a unit constant over a trial (e.g. one bin) gets rate 0.
-    normalised = np.divide(activity - low, span, out=np.zeros_like(activity), where=span > 0)
-    rates = normalised * (RNN_MAX_RATE_HZ * sys.dt)
-    scale = 1.0
-    if mean_rate is not None:
-        scale = mean_rate / float(rates.mean())
-        rates = rates * scale
-    with np.errstate(divide="ignore"):  # the minimum of every trial and unit is a zero rate
-        log_rates = np.log(rates)
-    meta = {"recipe": "lfads_chaotic_rnn", "independent_trials": independent,
-            "observed_units": list(range(n_neurons)), "max_rate_hz": RNN_MAX_RATE_HZ,
-            "rate_scale": scale, **pulse_meta}
-    return latents, rates, log_rates, meta, inputs
-
-
-def _undriven(sys: ChaoticRNN, x0: np.ndarray, n_trials: int, n_bins: int,
-              independent: bool) -> np.ndarray:
-    """The network's own trajectories ``[n_trials, n_bins, n]`` (no input)."""
-    if independent:
-        return sys.trajectories(x0, n_bins)
-    return sys.trajectory(n_trials * n_bins, x0=x0).reshape(n_trials, n_bins, sys.dim)
-
-
-def _draw_pulses(rng: np.random.Generator, n: int, n_trials: int, n_bins: int,
-                 magnitude: float, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The input vector ``b [n]``, each trial's pulse bin and the pulse signal ``[trials, bins]``.
-
-    Pulse bins are uniform over the whole bins ``t`` with ``window/4 <= t < 3*window/4``
-    (``window``: the bins before any forward-prediction bins).
-    """
-    vector = rng.standard_normal(n)
-    low, high = -(-window // 4), -(-3 * window // 4)  # ceil(T/4), ceil(3T/4)
-    bins = rng.integers(low, high, size=n_trials)
-    signal = np.zeros((n_trials, n_bins))
-    signal[np.arange(n_trials), bins] = magnitude
-    return vector, bins, signal
-
-
-def _driven(sys: ChaoticRNN, x0: np.ndarray, signal: np.ndarray,
-            vector: np.ndarray) -> np.ndarray:
-    """Iterate the network from ``x0 [m, n]`` driven by the current ``signal[:, k] * vector``.
-
-    The current of bin ``k`` drives the step from bin ``k`` to ``k + 1`` and enters as
-    ``alpha * u``, like ``sys.forward(x, u)``; a zero current leaves the step bit-identical to
-    the undriven map.
-    """
-    m, n_steps = signal.shape
-    out = np.empty((m, n_steps, sys.dim))
-    out[:, 0] = x0
-    for k in range(1, n_steps):
-        out[:, k] = sys.step(out[:, k - 1]) + sys.alpha * (signal[:, k - 1, None] * vector)
-    return out

@@ -27,6 +27,7 @@ from .base import ATOL, RTOL, GroundTruthSystem, Stability
 from .chaotic_rnn import ChaoticRNN
 from .dysts_wrapper import DystsSystem, from_dysts
 from .flows import Arneodo, Bistable2D, Lorenz, Rossler
+from .observation import Observation, ObservationRecipe, SimulationRequest
 
 __all__ = [
     "ATOL",
@@ -37,7 +38,10 @@ __all__ = [
     "DystsSystem",
     "GroundTruthSystem",
     "Lorenz",
+    "Observation",
+    "ObservationRecipe",
     "Rossler",
+    "SimulationRequest",
     "Stability",
     "available",
     "from_dysts",

@@ -8,8 +8,10 @@ base class turns those into
 - ``forward(x, u=None)`` (torch, batched over any leading shape, dtype kept),
 - ``jacobian(x)`` (numpy in, numpy out; torch in, torch out),
 - ``trajectory`` / ``trajectories`` (scipy's solvers, float64, tight tolerances),
-- ``stability`` (eigenvalues of the analytic Jacobian at the fixed points) and
-- ``sample_on_attractor``.
+- ``stability`` (eigenvalues of the analytic Jacobian at the fixed points),
+- ``sample_on_attractor`` and
+- ``observe``: how :func:`dynlens.simulate` turns it into rates (the default recipe of
+  :mod:`dynlens.systems.observation`; a system may override any of its steps).
 
 Examples
 --------
@@ -56,6 +58,7 @@ from ..utils import (
     check_positive_float,
     check_positive_int,
 )
+from .observation import ObservationRecipe
 
 __all__ = ["ATOL", "RTOL", "GroundTruthSystem", "Stability"]
 
@@ -138,11 +141,15 @@ def _block_band(blocks: np.ndarray) -> np.ndarray:
     return band
 
 
-class GroundTruthSystem(Dynamics):
+class GroundTruthSystem(Dynamics, ObservationRecipe):
     """A dynamical system with an exact vector field (or map), Jacobian and fixed points.
 
     Subclasses set the class attributes below and implement ``_field(x, xp)``,
-    ``_jac(x, xp)`` and ``fixed_points()``; constructor keywords override ``defaults``.
+    ``_jac(x, xp)`` and ``fixed_points()``; constructor keywords override ``defaults``. How
+    the system is observed in :func:`dynlens.simulate` comes from
+    :class:`~dynlens.systems.observation.ObservationRecipe` (its ``recipe``,
+    ``independent_trials`` and ``time_unit`` attributes and its steps, any of which a subclass
+    may override).
 
     Attributes
     ----------
