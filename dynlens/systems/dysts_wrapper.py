@@ -4,8 +4,15 @@ dysts writes each right-hand side once as plain arithmetic on ``np``; dynlens re
 function's ``np`` to torch, so the same equations run on tensors with autograd (the
 Jacobian is then exact, by automatic differentiation). A system whose code does not run on
 tensors (checked against dysts' own NumPy evaluation at construction) falls back to its
-NumPy right-hand side; its Jacobian is then dysts' analytic one where dysts has one, else
-central finite differences. Fixed points are found numerically from states on the attractor.
+NumPy right-hand side; its Jacobian is then dysts' analytic one where dysts has one and it
+agrees with finite differences, else central finite differences. Fixed points are found
+numerically from states on the attractor.
+
+dysts evaluates one state at a time. Whether its NumPy code also runs on a batch is checked
+at construction, never assumed: a batch of random states evaluated at once, as ``[n, dim]``
+rows or as ``[dim, n]`` components (some ``rhs`` index ``X[0]``, ``X[2:-1]``: components only
+when the state comes first), must match dysts's own value state by state; otherwise the
+states are evaluated one by one.
 
 Examples
 --------
@@ -97,6 +104,8 @@ class DystsSystem(GroundTruthSystem):
         The wrapped dysts object (with this system's parameters).
     torch_native : bool
         Whether the field runs natively on tensors (Jacobian by autograd) or through NumPy.
+    batch_layout : {"rows", "components", "loop"}
+        How the NumPy field takes a batch of states (checked at construction).
 
     Examples
     --------
@@ -143,6 +152,8 @@ class DystsSystem(GroundTruthSystem):
             self.dysts_system = cls(parameters=dict(self._params))
         self._param_list = [self._params[k] for k in sorted(self._params)]
         self._fixed_points: np.ndarray | None = None
+        self.batch_layout = self._batch_layout()
+        self._analytic_jac_ok = self._check_analytic_jac()
         rhs_overridden = type(self.dysts_system).rhs is not base.DynSys.rhs
         self._torch_rhs = None if rhs_overridden else _rebind(cls._rhs, _TorchAsNumpy())
         self.torch_native = self._torch_rhs is not None and self._check_torch_rhs()
@@ -156,18 +167,45 @@ class DystsSystem(GroundTruthSystem):
         return value.copy()
 
     # ------------------------------------------------------------------ field evaluation
+    def _rows_rhs(self, flat: np.ndarray) -> np.ndarray:
+        """dysts' ``rhs`` state by state: its own definition, the reference."""
+        return np.array([np.asarray(self.dysts_system.rhs(row, 0.0), dtype=np.float64)
+                         .reshape(self.dim) for row in flat]).reshape(flat.shape)
+
+    def _batched_rhs(self, flat: np.ndarray, layout: str) -> np.ndarray:
+        """dysts' ``rhs`` on the whole batch at once, laid out as ``"rows"`` (``[n, dim]``,
+        what ``DynSys.rhs`` unpacks as ``*X.T``) or ``"components"`` (``[dim, n]``)."""
+        state = flat if layout == "rows" else flat.T
+        out = self.dysts_system.rhs(state, 0.0)
+        if layout == "rows":  # a tuple of components, scalars broadcast (a constant one)
+            return np.stack(np.broadcast_arrays(*out, flat[:, 0]), axis=-1)[..., :-1]
+        return np.asarray(out, dtype=np.float64).T
+
+    def _batch_layout(self) -> str:
+        """How dysts' NumPy ``rhs`` takes a batch: ``"rows"``, ``"components"`` or
+        ``"loop"`` (one state at a time), checked on random states against the loop."""
+        rng = np.random.default_rng(1)
+        flat = self.default_x0 + 0.1 * rng.standard_normal((self.dim + 3, self.dim)) * (
+            1.0 + np.abs(self.default_x0))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            ref = self._rows_rhs(flat)
+            for layout in ("rows", "components"):
+                try:
+                    out = self._batched_rhs(flat, layout)
+                except Exception:  # noqa: BLE001 - code that does not run on a batch
+                    out = None
+                if out is not None and out.shape == ref.shape and np.allclose(
+                        out, ref, rtol=1e-12, atol=1e-12, equal_nan=True):
+                    return layout
+        return "loop"
+
     def _numpy_rhs(self, x: np.ndarray) -> np.ndarray:
-        """dysts' own right-hand side on ``[..., dim]`` (vectorised when it can be)."""
+        """dysts' own right-hand side on ``[..., dim]`` (batched where checked to be safe)."""
         flat = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
-        try:
-            out = np.stack(np.broadcast_arrays(*self.dysts_system.rhs(flat, 0.0)), axis=-1)
-            out = out.reshape(flat.shape) if out.size == flat.size else None
-        except Exception:  # noqa: BLE001 - a rhs that is not vectorised: evaluate rows
-            out = None
-        if out is None or len(flat) == 1:
-            out = np.array([np.asarray(self.dysts_system.rhs(row, 0.0), dtype=np.float64)
-                            .reshape(self.dim) for row in flat]).reshape(flat.shape)
-        return out.reshape(np.shape(x))
+        if self.batch_layout == "loop" or len(flat) == 1:
+            return self._rows_rhs(flat).reshape(np.shape(x))
+        return self._batched_rhs(flat, self.batch_layout).reshape(np.shape(x))
 
     def _torch_field(self, x: torch.Tensor) -> torch.Tensor:
         params = [p if np.ndim(p) == 0 else torch.as_tensor(p, dtype=x.dtype, device=x.device)
@@ -216,19 +254,41 @@ class DystsSystem(GroundTruthSystem):
         rows = [torch.zeros_like(x) if r is None else r for r in rows]
         return torch.stack(rows, dim=-2)
 
+    def _analytic_numpy_jac(self, flat: np.ndarray) -> np.ndarray:
+        return np.array([np.array(self.dysts_system.jac(row, 0.0), dtype=np.float64)
+                         .reshape(self.dim, self.dim) for row in flat])
+
+    def _difference_jac(self, flat: np.ndarray) -> np.ndarray:
+        """Central differences, step ~ cube root of machine epsilon."""
+        out = np.empty((len(flat), self.dim, self.dim))
+        for j in range(self.dim):
+            h = 6e-6 * np.maximum(1.0, np.abs(flat[:, j]))
+            step = np.zeros_like(flat)
+            step[:, j] = h
+            out[:, :, j] = (self._numpy_rhs(flat + step) - self._numpy_rhs(flat - step)) \
+                / (2 * h)[:, None]
+        return out
+
+    def _check_analytic_jac(self) -> bool:
+        """Whether dysts has an analytic Jacobian that agrees with finite differences."""
+        if not self.dysts_system.has_jacobian():
+            return False
+        rng = np.random.default_rng(2)
+        flat = self.default_x0 + 0.1 * rng.standard_normal((3, self.dim)) * (
+            1.0 + np.abs(self.default_x0))
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                analytic, numeric = self._analytic_numpy_jac(flat), self._difference_jac(flat)
+        except Exception:  # noqa: BLE001 - a jac that fails: use differences
+            return False
+        scale = 1.0 + np.abs(numeric).max()
+        return bool(np.all(np.abs(analytic - numeric) <= 1e-5 * scale))
+
     def _numpy_jac(self, x: np.ndarray) -> np.ndarray:
         flat = x.reshape(-1, self.dim)
-        if self.dysts_system.has_jacobian():
-            out = np.array([np.array(self.dysts_system.jac(row, 0.0), dtype=np.float64)
-                            for row in flat])
-        else:  # central differences, step ~ cube root of machine epsilon
-            out = np.empty((len(flat), self.dim, self.dim))
-            for j in range(self.dim):
-                h = 6e-6 * np.maximum(1.0, np.abs(flat[:, j]))
-                step = np.zeros_like(flat)
-                step[:, j] = h
-                out[:, :, j] = (self._numpy_rhs(flat + step) - self._numpy_rhs(flat - step)) \
-                    / (2 * h)[:, None]
+        out = (self._analytic_numpy_jac(flat) if self._analytic_jac_ok
+               else self._difference_jac(flat))
         return out.reshape(*x.shape, self.dim)
 
     def _jac(self, x, xp):
