@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import importlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -356,3 +361,70 @@ def test_repeated_conditions_keep_a_pulse_per_trial():
 def test_bad_trials_per_condition_are_refused(kwargs, pattern):
     with pytest.raises(DynlensValueError, match=pattern):
         simulate("lorenz", n_neurons=3, n_bins=5, **kwargs)
+
+
+# --------------------------------------------------------------- regression fingerprints
+SMALL = {"n_neurons": 6, "n_trials": 12, "n_bins": 24, "seed": 5}
+# One small simulation per built-in system, and two with every option, recorded when the
+# recipes moved from simulate() into the systems (each bit-identical before and after). Spike
+# counts are integers (their sha256 is exact); the float arrays enter through a fixed
+# projection, compared to 1e-6 since ODE solutions may differ in the last digits across
+# platforms. A numpy release that changes its random streams would need new values:
+# print(_fingerprint(simulate(...))) for each case.
+FINGERPRINTS = {
+    "arneodo": ({}, "5db4bce89f83fc8b", (3.52606846, 87.2234863, 94.6188059)),
+    "bistable2d": ({}, "e5fa5df8af89491d", (1.75543842, -91.200212, 17.8572983)),
+    "lorenz": ({}, "97a162bb459dac57", (5.86060953, -286.19178, -14.8401957)),
+    "rossler": ({}, "66fcd902550f219c", (1.19054542, -8.3691525, -18.525046)),
+    "chaotic_rnn": ({}, "b1aee405e46e0bff", (10.7945256, -4.0820729, -13.2640171)),
+    "arneodo options": (
+        {"n_heldout": 2, "independent_trials": True, "trials_per_condition": 3,
+         "embedding": "saturating", "mean_rate": 0.3, "n_forward": 4,
+         "split_fractions": (0.25, 0.25)},
+        "7a59fe90b94231f9", (-1.60720113, -6.57435312, -28.5430943)),
+    "chaotic_rnn options": (
+        {"n_heldout": 2, "trials_per_condition": 4, "input_pulse": 20.0, "n_forward": 3,
+         "mean_rate": 0.1, "system_params": {"n": 30, "g": 2.5, "seed": 2}},
+        "f16b148e62b153a7", (-61.2098715, 0.946168405, 13.6972838, -63.9293463)),
+}
+
+
+def _fingerprint(data: NeuralDataset) -> tuple[str, tuple[float, ...]]:
+    spikes = np.ascontiguousarray(data.spikes, dtype="<i8").tobytes()
+    floats = []
+    for array in (data.latents, data.rates, data.log_rates, data.inputs):
+        if array is not None:
+            flat = np.where(np.isfinite(array), array, 0.0).ravel()  # log(0) = -inf
+            floats.append(float(flat @ np.sin(np.arange(flat.size))))
+    return hashlib.sha256(spikes).hexdigest()[:16], tuple(floats)
+
+
+@pytest.mark.parametrize("case", list(FINGERPRINTS))
+def test_simulations_match_their_recorded_fingerprints(case):
+    options, spikes_hash, floats = FINGERPRINTS[case]
+    data = simulate(case.split()[0], **SMALL, **options)
+    found_hash, found_floats = _fingerprint(data)
+    assert found_hash == spikes_hash
+    np.testing.assert_allclose(found_floats, floats, rtol=1e-6, atol=1e-6)
+
+
+def test_every_built_in_system_has_a_fingerprint():
+    built_in = [name for name in systems.available()
+                if type(systems.get(name)).__module__.startswith("dynlens.")]
+    assert set(built_in) <= {case.split()[0] for case in FINGERPRINTS}
+
+
+def test_the_data_layer_names_no_system_class():
+    """simulate() and the rest of dynlens/data ask systems to observe themselves, never which
+    class they are: no system class (GroundTruthSystem aside) is named there."""
+    classes = {name for name in systems.__all__ if isinstance(getattr(systems, name), type)
+               and issubclass(getattr(systems, name), systems.GroundTruthSystem)}
+    classes.discard("GroundTruthSystem")
+    assert {"ChaoticRNN", "Lorenz", "DystsSystem"} <= classes
+    data_dir = Path(importlib.import_module(simulate.__module__).__file__).parent
+    named = {(path.name, node.id if isinstance(node, ast.Name) else node.attr)
+             for path in sorted(data_dir.glob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, (ast.Name, ast.Attribute))
+             and (node.id if isinstance(node, ast.Name) else node.attr) in classes}
+    assert named == set()
