@@ -27,6 +27,7 @@ __all__ = [
     "DynlensMissingDependencyError",
     "DynlensNoDynamicsError",
     "DynlensNotFittedError",
+    "DynlensNotRegisteredError",
     "DynlensTypeError",
     "DynlensUnsafeCheckpointError",
     "DynlensValueError",
@@ -81,6 +82,11 @@ class DynlensNoDynamicsError(DynlensError, AttributeError):
 
     Also an ``AttributeError``, so ``hasattr(model, "dynamics")`` is False for such models.
     """
+
+
+class DynlensNotRegisteredError(DynlensValueError):
+    """A name that nothing registered (e.g. a checkpoint's SAE generator); the message names
+    the module to import, which registers it."""
 
 
 class DynlensNotFittedError(DynlensValueError, NotFittedError):

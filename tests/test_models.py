@@ -11,7 +11,6 @@ import torch
 from dynlens.dynamics import Dynamics, check_dynamics, rollout
 from dynlens.errors import DynlensError, DynlensTypeError, DynlensValueError
 from dynlens.models import (
-    GENERATORS,
     SAE,
     DiscreteNODEDynamics,
     GRUDynamics,
@@ -22,6 +21,7 @@ from dynlens.models import (
     ResidualRNNDynamics,
     RNNDynamics,
     SAEConfig,
+    available_generators,
 )
 
 DIM = 4
@@ -222,7 +222,7 @@ def test_rollout_rejects_x0_of_the_wrong_dimension_with_a_dynlens_error(name):
 # ---------------------------------------------------------------- SAE
 
 
-@pytest.mark.parametrize("dynamics", GENERATORS)
+@pytest.mark.parametrize("dynamics", available_generators())
 def test_sae_output_shapes_and_generator(make_sae, dynamics):
     model = make_sae(dynamics).eval()
     with torch.no_grad():  # a field strong enough that the integration scheme shows
@@ -249,7 +249,8 @@ def test_sae_output_shapes_and_generator(make_sae, dynamics):
             step = x + h * (k1 + 3 * (k2 + k3) + k4) / 8
         else:
             step = f(z[:, :-1])
-    torch.testing.assert_close(z[:, 1:], step, rtol=0, atol=2e-6)
+    # relative too: the tripled linear map grows the states to ~1e4, where float32 steps by 1e-3
+    torch.testing.assert_close(z[:, 1:], step, rtol=1e-6, atol=2e-6)
     assert (z[:, -1] - z[:, 0]).abs().max() > 1e-3  # the states do move
     info = check_dynamics(model.dynamics)
     assert info.dim == 3

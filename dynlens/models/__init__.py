@@ -4,12 +4,15 @@ Families: the deterministic sequential autoencoder :class:`SAE`, :class:`LFADS` 
 transformer :class:`NDT` (no generator).
 
 Every family is a :class:`Model` registered by name; ``available()`` lists them and
-``build(name, **config)`` makes one. Each generator is a :class:`~dynlens.dynamics.Dynamics`.
+``build(name, **config)`` makes one. Each generator of the SAE is a
+:class:`~dynlens.dynamics.Dynamics` registered by name with :func:`register_generator`
+(``available_generators()`` lists them), or any Dynamics instance passed to :class:`SAE`.
 """
 
 from .base import LossTerms, Model, available, build, get, register
 from .checkpoint import load_model, save_model
 from .encoder import BidirectionalGRUEncoder
+from .generator_registry import available_generators, register_generator
 from .generators import (
     DiscreteNODEDynamics,
     GRUDynamics,
@@ -24,10 +27,9 @@ from .lfads import LFADS, LFADSConfig
 from .lfads_parts import AR1Prior, LFADSGenerator
 from .losses import poisson_nll
 from .ndt import NDT, NDTConfig
-from .sae import GENERATORS, SAE, SAEConfig
+from .sae import SAE, SAEConfig
 
 __all__ = [
-    "GENERATORS",
     "LFADS",
     "NDT",
     "SAE",
@@ -48,10 +50,12 @@ __all__ = [
     "ResidualRNNDynamics",
     "SAEConfig",
     "available",
+    "available_generators",
     "build",
     "get",
     "load_model",
     "poisson_nll",
     "register",
+    "register_generator",
     "save_model",
 ]

@@ -14,6 +14,7 @@ from torch import nn
 from ..errors import (
     DynlensFileFormatError,
     DynlensFileNotFoundError,
+    DynlensNotRegisteredError,
     DynlensTypeError,
     DynlensUnsafeCheckpointError,
 )
@@ -151,6 +152,8 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
         config = json.loads(payload["config"])
         model = get(model_type).from_config(config)
         model.load_state_dict(payload["state_dict"])
+    except DynlensNotRegisteredError as err:  # intact, but its generator's module is needed
+        raise DynlensNotRegisteredError(f"path: {path} holds a model whose {err}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise DynlensFileFormatError(
             f"path: {path} is a damaged dynlens checkpoint ({err})"

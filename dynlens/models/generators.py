@@ -32,6 +32,7 @@ from torch import nn
 from ..dynamics import Dynamics
 from ..errors import DynlensValueError
 from ..utils import check_positive_float, check_positive_int
+from .generator_registry import register_generator
 
 __all__ = [
     "DiscreteNODEDynamics",
@@ -393,3 +394,26 @@ class MLPMapDynamics(Dynamics):
     def forward(self, x: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         _refuse_input(self, u)
         return self.field(x)
+
+
+def _node(latent_dim: int, hidden_size: int = 128, n_layers: int = 1,
+          bin_dt: float = 0.1) -> NODEDynamics:
+    """The SAE's NODE: one bin is ``bin_dt`` in model time."""
+    return NODEDynamics(latent_dim, hidden_size, n_layers, dt=bin_dt)
+
+
+# The built-in generators, with the published learning rate and weight decay of each (Sedler
+# et al. 2023 for the NODE and the GRU; the RNN follows the GRU, the linear baseline its own,
+# the two ablations of the discrete NODE its recipe).
+_NODE_RECIPE = {"lr": 5e-3, "weight_decay": 1e-5}
+_GRU_RECIPE = {"lr": 1e-2, "weight_decay": 1e-4}
+for _name, _factory, _recipe in (
+    ("gru", GRUDynamics, _GRU_RECIPE),
+    ("rnn", RNNDynamics, _GRU_RECIPE),
+    ("node", _node, _NODE_RECIPE),
+    ("node_discrete", DiscreteNODEDynamics, _NODE_RECIPE),
+    ("lds", LinearDynamics, {"lr": 1e-2, "weight_decay": 1e-5}),
+    ("rnn_residual", ResidualRNNDynamics, _NODE_RECIPE),
+    ("mlp_map", MLPMapDynamics, _NODE_RECIPE),
+):
+    register_generator(_name, _factory, fit_defaults=_recipe)

@@ -17,33 +17,11 @@ from ..errors import DynlensValueError
 from ..utils import check_choice, check_fraction, check_positive_float, check_positive_int
 from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
 from .encoder import BidirectionalGRUEncoder
-from .generators import (
-    DiscreteNODEDynamics,
-    GRUDynamics,
-    LinearDynamics,
-    MLPMapDynamics,
-    NODEDynamics,
-    ResidualRNNDynamics,
-    RNNDynamics,
-)
+from .generator_registry import GENERATOR_OPTIONS, generator_entry, resolve_generator
 from .inference import Inference
 from .losses import poisson_nll
 
-__all__ = ["GENERATORS", "SAE", "SAEConfig"]
-
-GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds", "rnn_residual", "mlp_map")
-
-# Learning rate and weight decay per generator: the published NODE and GRU recipes (Sedler et
-# al. 2023); the RNN follows the GRU, the linear baseline its own.
-_FIT_DEFAULTS = {
-    "node": {"lr": 5e-3, "weight_decay": 1e-5},
-    "node_discrete": {"lr": 5e-3, "weight_decay": 1e-5},
-    "gru": {"lr": 1e-2, "weight_decay": 1e-4},
-    "rnn": {"lr": 1e-2, "weight_decay": 1e-4},
-    "lds": {"lr": 1e-2, "weight_decay": 1e-5},
-    "rnn_residual": {"lr": 5e-3, "weight_decay": 1e-5},  # ablations of the discrete NODE:
-    "mlp_map": {"lr": 5e-3, "weight_decay": 1e-5},  # its recipe
-}
+__all__ = ["SAE", "SAEConfig"]
 
 
 @dataclass
@@ -59,9 +37,11 @@ class SAEConfig:
     latent_dim : int
         Latent state dimension.
     generator : str
-        The generator, one of :data:`GENERATORS`.
+        The generator: a registered name (:func:`~dynlens.models.available_generators`) or
+        the ``module:qualname`` of an unregistered Dynamics class.
     hidden_size : int or None
-        MLP width of the MLP generators (None: 128); None or ``latent_dim`` for the others.
+        Capacity of generators whose factory takes it (the MLP width; None: the factory's
+        default, 128 for the built-in MLPs); None or ``latent_dim`` for the others.
     n_layers : int
         Hidden layers of the MLP.
     encoder_size : int
@@ -77,6 +57,9 @@ class SAEConfig:
         One bin in model time units (NODE).
     n_forward : int or None
         Forward-prediction bins at the end of every trial (None: unset, taken from the data).
+    generator_source : str or None
+        ``module:qualname`` of the generator's factory (set from the registry; a checkpoint's
+        value names the module to import when the generator is not registered).
 
     Examples
     --------
@@ -86,6 +69,8 @@ class SAEConfig:
     (None, [], None)
     >>> dl.models.SAE(**config.to_dict()).config == config  # what checkpoints rebuild
     True
+    >>> config.generator_source
+    'dynlens.models.generators:GRUDynamics'
     >>> SAEConfig(n_neurons=5, latent_dim=2, generator="gru", hidden_size=8)
     Traceback (most recent call last):
     ...
@@ -106,15 +91,20 @@ class SAEConfig:
     atol: float = 1e-3
     bin_dt: float = 0.1
     n_forward: int | None = None
+    generator_source: str | None = None
 
     def __post_init__(self) -> None:
         self.n_neurons = check_positive_int(self.n_neurons, "n_neurons")
         self.latent_dim = check_positive_int(self.latent_dim, "latent_dim")
-        check_choice(self.generator, GENERATORS, "generator")
+        options: tuple[str, ...] = ()
+        if isinstance(self.generator, str) and ":" in self.generator:  # an unregistered class
+            self.generator_source = self.generator
+        else:
+            entry = generator_entry(self.generator, self.generator_source)
+            self.generator_source, options = entry.source, entry.options
         if self.hidden_size is not None:
             self.hidden_size = check_positive_int(self.hidden_size, "hidden_size")
-            if (self.generator in ("gru", "rnn", "lds", "rnn_residual")
-                    and self.hidden_size != self.latent_dim):
+            if "hidden_size" not in options and self.hidden_size != self.latent_dim:
                 raise DynlensValueError(
                     f"hidden_size: a {self.generator!r} generator's capacity is tied to its latent "
                     f"size; expected None or {self.latent_dim}, found {self.hidden_size}"
@@ -149,8 +139,14 @@ class SAE(Model):
         Number of neurons the readout predicts (held-in plus held-out).
     latent_dim : int
         Latent state dimension.
-    generator : {"node", "gru", "rnn", "node_discrete", "lds", "rnn_residual", "mlp_map"}
-        The generator (``model.dynamics``, the object the analysis opens). ``"node"`` integrates
+    generator : str or Dynamics
+        The generator (``model.dynamics``, the object the analysis opens): a registered name
+        (:func:`~dynlens.models.available_generators`, :func:`~dynlens.models.register_generator`
+        adds one) or a Dynamics ``nn.Module`` instance of dimension ``latent_dim``, used as it
+        is. An instance is recorded under the name its class is registered as (a class can be
+        its own factory), else as its class's ``"module:qualname"`` (also accepted as a
+        string); a checkpoint must be able to rebuild it from that record and the options
+        below, else a DynlensValueError says so here. Built in: ``"node"`` integrates
         a continuous MLP vector field; ``"gru"`` and
         ``"rnn"`` iterate a cell with zero input (capacity tied to ``latent_dim``);
         ``"node_discrete"`` iterates ``x + 0.1 MLP(x)``; ``"lds"`` a linear map;
@@ -158,7 +154,8 @@ class SAE(Model):
         (ablations, see :mod:`dynlens.models.generators`).
     hidden_size : int, optional
         MLP width of ``"node"``, ``"node_discrete"`` and ``"mlp_map"`` (capacity; default
-        128). Must be None or ``latent_dim`` for the other generators.
+        128), or the capacity of any generator whose factory takes ``hidden_size``. Must be
+        None or ``latent_dim`` for the others.
     n_layers : int
         Hidden layers of the MLP.
     encoder_size : int
@@ -186,6 +183,9 @@ class SAE(Model):
     dynamics : str, optional
         Deprecated name of ``generator`` (a ``DeprecationWarning``; ``model.dynamics`` is the
         generator module itself).
+    generator_source : str, optional
+        What a checkpoint records of the generator's factory (``module:qualname``); used only
+        to name the module to import when ``generator`` is not registered.
 
     Examples
     --------
@@ -212,7 +212,7 @@ class SAE(Model):
         self,
         n_neurons: int,
         latent_dim: int = 3,
-        generator: str = "node",
+        generator: str | nn.Module = "node",
         hidden_size: int | None = None,
         n_layers: int = 1,
         encoder_size: int = 64,
@@ -225,43 +225,46 @@ class SAE(Model):
         bin_dt: float = 0.1,
         n_forward: int | None = None,
         dynamics: str | None = None,
+        generator_source: str | None = None,
     ) -> None:
         super().__init__()
         generator = _renamed_generator(generator, dynamics)
-        self.config = SAEConfig(
-            n_neurons=n_neurons, latent_dim=latent_dim, generator=generator,
-            hidden_size=hidden_size,
-            n_layers=n_layers, encoder_size=encoder_size, dropout=dropout,
-            heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons),
-            solver=solver, substeps=substeps,
-            rtol=rtol, atol=atol, bin_dt=bin_dt, n_forward=n_forward,
-        )
+        instance = generator if isinstance(generator, nn.Module) else None
+        config = {
+            "n_neurons": n_neurons, "latent_dim": latent_dim, "hidden_size": hidden_size,
+            "n_layers": n_layers, "encoder_size": encoder_size, "dropout": dropout,
+            "heldout_neurons": [] if heldout_neurons is None else list(heldout_neurons),
+            "solver": solver, "substeps": substeps,
+            "rtol": rtol, "atol": atol, "bin_dt": bin_dt, "n_forward": n_forward,
+        }
+        if instance is not None:  # its record first: the config checks the options against it
+            generator, generator_source, _ = resolve_generator(
+                instance, check_positive_int(latent_dim, "latent_dim"), self._options(config))
+        self.config = SAEConfig(generator=generator, generator_source=generator_source,
+                                **config)
         cfg = self.config
         self.register_neuron_indices()
         self.encoder = BidirectionalGRUEncoder(
             len(self.heldin_index), cfg.latent_dim, cfg.encoder_size, cfg.dropout
         )
-        width = cfg.hidden_size or 128
-        builders = {
-            "gru": lambda: GRUDynamics(cfg.latent_dim),
-            "rnn": lambda: RNNDynamics(cfg.latent_dim),
-            "node": lambda: NODEDynamics(cfg.latent_dim, width, cfg.n_layers, dt=cfg.bin_dt),
-            "node_discrete": lambda: DiscreteNODEDynamics(cfg.latent_dim, width, cfg.n_layers),
-            "lds": lambda: LinearDynamics(cfg.latent_dim),
-            "rnn_residual": lambda: ResidualRNNDynamics(cfg.latent_dim),
-            "mlp_map": lambda: MLPMapDynamics(cfg.latent_dim, width, cfg.n_layers),
-        }
-        self.dynamics = builders[cfg.generator]()
+        self.dynamics = instance if instance is not None else resolve_generator(
+            cfg.generator, cfg.latent_dim, self._options(cfg.to_dict()), cfg.generator_source)[2]
         self.readout = nn.Linear(cfg.latent_dim, cfg.n_neurons)
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
+    @staticmethod
+    def _options(config: dict[str, Any]) -> dict[str, Any]:
+        """The generator options of a config (what factories may take)."""
+        return {name: config[name] for name in GENERATOR_OPTIONS}
+
     @property
     def label(self) -> str:
         """``"NODE-3"``, ``"GRU-25"``, ...: the generator and the latent size."""
-        return f"{self.config.generator.upper()}-{self.config.latent_dim}"
+        name = self.config.generator.rpartition(":")[2].rpartition(".")[2]
+        return f"{name.upper()}-{self.config.latent_dim}"
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SAE:
@@ -272,8 +275,11 @@ class SAE(Model):
         return cls(**config)
 
     def fit_defaults(self) -> dict[str, Any]:
-        """The published learning rate and weight decay of this model's generator."""
-        return dict(_FIT_DEFAULTS[self.config.generator])
+        """The fit settings its generator was registered with (the published learning rate
+        and weight decay for the built-in ones; none for an unregistered class)."""
+        if ":" in self.config.generator:
+            return {}
+        return dict(generator_entry(self.config.generator).fit_defaults)
 
     def loss(self, batch: torch.Tensor, *, n_bins: int | None = None,
              epoch: int = 0) -> LossTerms:

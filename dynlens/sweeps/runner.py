@@ -117,13 +117,14 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "loca
 
 
 def _check_importable(sweep: Sweep) -> None:
-    """Worker processes find a model family by importing the module that registered it."""
+    """Worker processes find a model family or generator by importing the module that
+    registered it."""
     for model in sweep.model_specs:
         if model.module == "__main__":
             raise DynlensValueError(
-                f"models: the family {model.family!r} of {model.name!r} is defined in the "
-                f"running script or notebook, which worker processes cannot import; define it "
-                f"in a module and import that")
+                f"models: the family {model.family!r} or generator of {model.name!r} is "
+                f"defined in the running script or notebook, which worker processes cannot "
+                f"import; define it in a module and import that")
 
 
 def _threads_per_run(threads: int | str, workers: int) -> int:

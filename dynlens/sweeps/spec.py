@@ -153,7 +153,8 @@ class ModelSpec:
     fit : dict
         :func:`dynlens.fit` keywords updating the sweep's for this model.
     module : str
-        The module that registers the family (imported by worker processes).
+        The module that registers the family, or else its SAE generator (imported by worker
+        processes).
 
     Examples
     --------
@@ -180,16 +181,16 @@ class ModelSpec:
     @classmethod
     def parse(cls, entry: Any) -> ModelSpec:
         from .. import models
-        from ..models.sae import GENERATORS  # shorthands: "node" is an SAE with that generator
 
         if isinstance(entry, str):
             entry = {"name": entry, "model": entry}
         entry = _check_table(entry, "models entry")
         family = entry.pop("model", None) or entry.get("name")
         module = entry.pop("module", None)
-        if module and family not in models.available():
-            importlib.import_module(module)  # a family of the user's registers on import
-        if family in GENERATORS:
+        known = set(models.available()) | set(models.available_generators())
+        if module and not {family, entry.get("generator", family)} <= known:
+            importlib.import_module(module)  # a family or generator of the user's registers
+        if family in models.available_generators():  # shorthand: an SAE with that generator
             entry.setdefault("generator", family)
             family = "sae"
         family = check_choice(family, models.available(), "models entry model")
@@ -199,15 +200,16 @@ class ModelSpec:
             dims = tuple(_check_axis(dims, f"latent_dims of model {name!r}", allow_empty=True))
         fit = _check_fit(_check_table(entry.pop("fit", {}), f"fit of model {name!r}"))
         return cls(name=name, family=family, options=entry, latent_dims=dims, fit=fit,
-                   module=models.get(family).__module__)
+                   module=_home_module(family, entry.get("generator")))
 
     def to_entry(self) -> str | dict:
-        from ..models.sae import GENERATORS
+        from ..models import available_generators
 
         short = {"generator": self.name} if self.family == "sae" else {}
         own_family = not self.module.startswith("dynlens.")
+        shorthand = self.name in available_generators() or self.name == self.family
         if self.options == short and self.latent_dims is None and not self.fit and (
-                not own_family) and (self.name in GENERATORS or self.name == self.family):
+                not own_family) and shorthand:
             return self.name
         entry = {"name": self.name, "model": self.family, **self.options}
         if own_family:  # where worker processes (and readers of the TOML) find the family
@@ -229,6 +231,18 @@ class ModelSpec:
         if len(heldout_neurons):
             config.setdefault("heldout_neurons", [int(i) for i in heldout_neurons])
         return cls.from_config(config)
+
+
+def _home_module(family: str, generator: Any) -> str:
+    """The module worker processes import to find the family, or else its SAE generator."""
+    from .. import models
+
+    home = models.get(family).__module__
+    if home.startswith("dynlens.") and isinstance(generator, str):
+        source = (generator if ":" in generator
+                  else models.generator_registry.generator_entry(generator).source)
+        home = source.partition(":")[0]
+    return home
 
 
 def _check_axis(values: Any, what: str, *, allow_empty: bool = False,
@@ -324,8 +338,10 @@ class Sweep:
         Model families: ``"node"``, ``"gru"`` (or another SAE generator), ``"sae"``,
         ``"lfads"``, ``"ndt"``, or a table ``{"name": "node_w256", "model": "sae",
         "generator": "node", "hidden_size": 256}`` whose other keys are the model's options
-        (plus ``latent_dims``, ``fit`` and, for a family of your own, ``module``: the module
-        that registers it, filled in when you pass a family registered in a module).
+        (plus ``latent_dims``, ``fit`` and, for a family or SAE generator of your own,
+        ``module``: the module that registers it, filled in when you pass one registered in a
+        module). A generator's name alone (``"node"``, or one of
+        :func:`~dynlens.models.available_generators` of your own) is an SAE with it.
     latent_dims : list of int
         Latent sizes (each family's ``latent_option``: ``latent_dim`` for the SAE and NDT,
         ``gen_dim`` for LFADS). A model table may give its own ``latent_dims``.
