@@ -39,7 +39,7 @@ import contextlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -49,15 +49,20 @@ from torchdiffeq import odeint
 from .errors import DynlensTypeError, DynlensValueError
 from .utils import check_positive_float, check_positive_int, short_repr
 
+if TYPE_CHECKING:  # defined on top of Dynamics; module __getattr__ at the end loads them
+    from .rnn_dynamics import RNNDynamics, from_rnn
+
 __all__ = [
     "ADAPTIVE_SOLVERS",
     "FIXED_STEP_SOLVERS",
     "KINDS",
     "Dynamics",
     "DynamicsInfo",
+    "RNNDynamics",
     "call_dynamics",
     "check_dynamics",
     "eval_mode",
+    "from_rnn",
     "rollout",
 ]
 
@@ -549,3 +554,13 @@ def _probe_input(inputs: Any) -> Any:
     except (TypeError, ValueError):
         return None
     return arr.reshape(-1, arr.shape[-1])[0] if arr.ndim >= 1 and arr.size else None
+
+
+def __getattr__(name: str) -> Any:
+    """``from_rnn`` and ``RNNDynamics``, defined in :mod:`dynlens.rnn_dynamics` on top of
+    :class:`Dynamics` (imported on first use: an import at the top would be circular)."""
+    if name in ("from_rnn", "RNNDynamics"):
+        from . import rnn_dynamics
+
+        return getattr(rnn_dynamics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
