@@ -229,7 +229,7 @@ class SAE(Model):
     ) -> None:
         super().__init__()
         generator = _renamed_generator(generator, dynamics)
-        instance = generator if isinstance(generator, nn.Module) else None
+        instance = None if isinstance(generator, str) else generator
         config = {
             "n_neurons": n_neurons, "latent_dim": latent_dim, "hidden_size": hidden_size,
             "n_layers": n_layers, "encoder_size": encoder_size, "dropout": dropout,
