@@ -86,7 +86,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
         ``False``: trials are consecutive segments of one long trajectory (the recipe for
         flows). ``True``: each trial starts from its own point (flows: drawn on the attractor
         with ``system.sample_on_attractor``; chaotic RNN: ``x0 ~ N(0, 1)``). ``None`` (default):
-        the system's recipe (``False`` for flows, ``True`` for ``"chaotic_rnn"``).
+        the system's recipe, ``system.independent_trials`` (``False`` for flows, ``True`` for
+        ``"chaotic_rnn"``).
     mean_rate : float, optional
         Rescale the rates so that the mean expected count per bin over all neurons, bins and
         trials equals ``mean_rate``; the unit is **expected spikes per bin** (for a rate in Hz,
@@ -109,7 +110,8 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     system_params : dict, optional
         Parameters passed to :func:`dynlens.systems.get` when ``system`` is a name.
     input_pulse : float, optional
-        ``"chaotic_rnn"`` only: the magnitude (>= 0) of one input pulse per trial, the input
+        ``"chaotic_rnn"`` (or another recipe with input pulses; the default recipe refuses
+        them): the magnitude (>= 0) of one input pulse per trial, the input
         experiment of Sussillo et al. (2016), whose generator used magnitude 20 with the default
         gain g = 1.5 (and a second set at g = 2.5: ``system_params={"g": 2.5}``), 1 s trials
         (``n_bins=100``). Each trial gets the pulse for one bin at a bin ``p`` drawn uniformly
@@ -140,9 +142,11 @@ def simulate(system: str | GroundTruthSystem, n_neurons: int = 10, n_trials: int
     NeuralDataset
         ``spikes``, and truth ``latents`` (the system's state), ``log_rates``, ``rates``
         (expected counts per bin), ``bin_width``; ``metadata`` holds the system name and
-        parameters, the readout matrix (``"readout"``, ``[latent_dim, n_neurons]``), the
-        z-scoring (``"zscore_mean"``, ``"zscore_std"``), the rate scale, seed and recipe, so
-        that ``log_rates = warp((latents @ readout - mean) / std) + log(rate_scale)``.
+        parameters, the seed, the sizes and whatever the system's recipe records (its
+        ``observe``). The default recipe records the readout matrix (``"readout"``,
+        ``[latent_dim, n_neurons]``), the z-scoring (``"zscore_mean"``, ``"zscore_std"``), the
+        rate scale and the recipe's name, so that
+        ``log_rates = warp((latents @ readout - mean) / std) + log(rate_scale)``.
         With ``input_pulse``, truth ``inputs`` ``[trials, bins, 1]`` holds the pulse signal
         (the magnitude at each trial's pulse bin, 0 elsewhere) and ``metadata`` adds
         ``"input_pulse"``, ``"input_vector"`` (``b``) and ``"pulse_bins"`` (one per trial).
