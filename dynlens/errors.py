@@ -28,9 +28,11 @@ __all__ = [
     "DynlensNoDynamicsError",
     "DynlensNotFittedError",
     "DynlensNotRegisteredError",
+    "DynlensOtherDataWarning",
     "DynlensTypeError",
     "DynlensUnsafeCheckpointError",
     "DynlensValueError",
+    "DynlensWarning",
 ]
 
 
@@ -100,4 +102,24 @@ class DynlensNotFittedError(DynlensValueError, NotFittedError):
     Traceback (most recent call last):
     ...
     dynlens.errors.DynlensNotFittedError: alignment: this AffineAlignment is not fitted yet; ...
+    """
+
+
+class DynlensWarning(UserWarning):
+    """Base class of every warning dynlens gives on purpose (the ``dynlens`` command prints
+    each as one line)."""
+
+
+class DynlensOtherDataWarning(DynlensWarning):
+    """A model is given data other than those it was trained on (see
+    :func:`dynlens.models.other_data_message`).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("trained on lorenz data, given rossler data", DynlensOtherDataWarning)
+    >>> issubclass(caught[0].category, DynlensWarning), str(caught[0].message)[:17]
+    (True, 'trained on lorenz')
     """

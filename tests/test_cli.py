@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -140,7 +141,8 @@ def test_train_refuses_sae_flags_for_another_family_and_bad_settings(tmp_path, c
 
 def test_help_and_version_answer_without_importing_torch():
     code = ("import sys\nfrom dynlens.app.cli import main\n"
-            "for argv in (['--help'], ['train', '--help'], ['--version']):\n"
+            "for argv in (['--help'], ['train', '--help'], ['simulate', '--help'],\n"
+            "             ['analyze', '--help'], ['--version']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "print('torch' in sys.modules, 'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -149,29 +151,54 @@ def test_help_and_version_answer_without_importing_torch():
     assert f"dynlens {dl.__version__}" in out
 
 
-def test_the_names_in_help_are_the_registries():
+def test_the_names_checked_are_the_registries_and_help_names_none_of_its_own(capsys):
     from dynlens.app import cli, demo
 
-    assert cli.SYSTEMS == tuple(dl.systems.available())
-    assert cli.MODELS == tuple(dl.models.available())
-    assert cli.GENERATORS == tuple(dl.models.GENERATORS)
-    assert cli.DEMO_MODELS == tuple(demo.MODELS)
-    text = build_parser().commands["simulate"].format_help()
-    assert all(name in text for name in cli.SYSTEMS)  # all five, not four
+    assert not {"SYSTEMS", "MODELS", "GENERATORS", "DEMO_MODELS"} & set(vars(cli))
+    for argv, names in ((["simulate", "lorenzz", "--out", "x.h5"], dl.systems.available()),
+                        (["train", "d.h5", "--out", "m.pt", "--model", "lfad"],
+                         dl.models.available()),
+                        (["train", "d.h5", "--out", "m.pt", "--generator", "grus"],
+                         dl.models.available_generators()),
+                        (["demo", "--model", "lfad"], demo.MODELS)):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"expected one of {', '.join(map(repr, names))}, found" in err, err
+    helps = {name: " ".join(p.format_help().split())
+             for name, p in build_parser().commands.items()}
+    assert all(name in helps["demo"] for name in demo.MODELS)
+    assert "dl.systems.available()" in helps["simulate"] and "--import" in helps["simulate"]
+    assert "dl.models.available_generators()" in helps["train"]
 
 
-def test_train_help_states_the_models_own_defaults():
+def test_train_help_states_the_sae_defaults_and_show_defaults_prints_each_models_own(capsys):
+    from dataclasses import asdict, fields
+
+    from dynlens.models import SAEConfig
     from dynlens.training.fit import default_fit_config
 
+    own = {f.name: f.default for f in fields(SAEConfig)}
     text = " ".join(build_parser().commands["train"].format_help().split())
-    for model, lr in ((dl.models.SAE(n_neurons=3, generator="node"), "5e-3 for a NODE SAE"),
-                      (dl.models.SAE(n_neurons=3, generator="gru"), "1e-2 for a GRU SAE"),
-                      (dl.models.LFADS(n_neurons=3), "4e-3 for lfads"),
-                      (dl.models.NDT(n_neurons=4), "1e-3 for ndt")):
-        assert lr in text and default_fit_config(model).lr == float(lr.split()[0])
-    assert default_fit_config(dl.models.SAE(n_neurons=3)).batch_size == 128
-    assert default_fit_config(dl.models.NDT(n_neurons=4)).batch_size == 64
-    assert "128, 64 for ndt" in text and "(default: 300)" in text
+    assert f"(default: the SAE's own, {own['generator']};" in text
+    assert f"(default: the SAE's own, {own['latent_dim']})" in text
+    for flag in ("--max-epochs", "--batch-size", "--lr"):  # no number of its own to drift
+        action = next(a for a in build_parser().commands["train"]._actions
+                      if flag in a.option_strings)
+        assert action.help.endswith("(default: the model's own; --show-defaults)")
+    cases = [["--model", name] for name in dl.models.available()]
+    cases += [["--generator", name] for name in dl.models.available_generators()]
+    for case in cases:
+        assert main(["train", "--show-defaults", *case]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        options = {"generator": case[1]} if case[0] == "--generator" else {}
+        model = dl.models.build(case[1] if case[0] == "--model" else "sae", n_neurons=2,
+                                **options)
+        assert shown == {"model": model.label, **asdict(default_fit_config(model))}, case
+    assert main(["train", "--show-defaults", "--model", "lfads"]) == 0
+    assert json.loads(capsys.readouterr().out)["batch_size"] == 32  # LFADS's, not 128
+    with pytest.raises(SystemExit) as stop:  # without --show-defaults, DATA is needed
+        main(["train", "--out", "m.pt"])
+    assert stop.value.code == 2 and "required: data" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["demo", "simulate", "train", "evaluate", "analyze", "sweep"])
@@ -230,3 +257,172 @@ def test_analyze_warns_when_the_system_is_not_the_datas_and_when_the_fit_is_poor
     assert "No answer: its fit is too poor" in text and "Partly" not in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["system"] == "lorenz" and summary["system_recorded"] == "arneodo"
+
+
+def _small(system: str, path, seed: int = 0) -> list[str]:
+    return ["simulate", system, "--out", str(path), "--neurons", "5", "--trials", "16",
+            "--bins", "8", "--seed", str(seed)]
+
+
+def test_simulate_refuses_to_replace_a_file_unless_forced_and_its_hint_can_be_pasted(tmp_path,
+                                                                                     capsys):
+    path = tmp_path / "my data.h5"  # a space, as in a folder of a user's
+    assert main(_small("lorenz", path)) == 0
+    hint = capsys.readouterr().out.splitlines()[-1]
+    command = hint.split("next: ", 1)[1]
+    assert shlex.split(command) == ["dynlens", "train", str(path), "--out", "model.pt"]
+    before = path.read_bytes()
+    assert main(_small("rossler", path)) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"dynlens simulate: error: --out: expected a new file, found the "
+                            f"existing file {str(path)!r} (--force replaces it)\n")
+    assert path.read_bytes() == before and captured.out == ""
+    assert main([*_small("rossler", path), "--force"]) == 0
+    assert dl.load_dataset(path).metadata["system"] == "rossler"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my data.h5"]  # no temporary left
+
+
+def test_train_and_analyze_refuse_to_replace_unless_forced(tmp_path, capsys):
+    data_path, model_path, out = tmp_path / "d.h5", tmp_path / "m.pt", tmp_path / "report"
+    dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=8, seed=0).save(data_path)
+    dl.models.SAE(n_neurons=5, latent_dim=3, hidden_size=8, encoder_size=4).save(model_path)
+    before = model_path.read_bytes()
+    train = ["train", str(data_path), "--out", str(model_path), "--max-epochs", "1", "--quiet",
+             "--threads", "1"]
+    assert main(train) == 2 and "--force replaces it" in capsys.readouterr().err
+    assert model_path.read_bytes() == before
+    assert main([*train, "--force"]) == 0 and model_path.read_bytes() != before
+    assert dl.load_model(model_path).trained_on["system"] == "arneodo"
+    capsys.readouterr()
+
+    out.mkdir()
+    (out / "old.txt").write_text("kept until replaced\n")
+    analyze = ["analyze", str(model_path), str(data_path), "--out", str(out), "--n-inits", "8",
+               "--lyapunov-steps", "10", "--quiet", "--threads", "1"]
+    assert main(analyze) == 2
+    assert capsys.readouterr().err == (
+        f"dynlens analyze: error: --out: expected a new or empty folder, found {str(out)!r} "
+        f"holding files (--force replaces it)\n")
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert main([*analyze, "--force"]) == 0
+    assert not (out / "old.txt").exists() and (out / "report.md").is_file()
+    assert f"report written to {out / 'report.md'}" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5", "m.pt", "report"]
+    # --force never replaces a folder that holds the inputs
+    assert main([*analyze[:3], "--out", str(tmp_path), "--force"]) == 2
+    assert "holding" in capsys.readouterr().err and data_path.is_file()
+
+
+def test_a_replaced_folder_stays_as_it_was_when_the_command_fails(tmp_path):
+    from dynlens.app.cli import _replacing
+
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "old.txt").write_text("old\n")
+    with pytest.raises(RuntimeError), _replacing(out) as where:
+        assert where != out and where.parent == tmp_path
+        (where / "new.txt").write_text("new\n")
+        raise RuntimeError("interrupted")
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    with _replacing(out) as where:
+        (where / "new.txt").write_text("new\n")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+    with _replacing(tmp_path / "fresh") as where:  # a new folder is written in place
+        assert where == tmp_path / "fresh"
+
+
+def test_a_setting_given_twice_is_refused(tmp_path, capsys):
+    data_path = tmp_path / "d.npz"
+    dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=8, seed=0).save(data_path)
+    base = ["train", str(data_path), "--out", str(tmp_path / "m.pt")]
+    assert main([*base, "--set", "latent_dim=2", "--set", "latent-dim=4"]) == 2
+    assert capsys.readouterr().err == (
+        "dynlens train: error: --set latent_dim: expected each setting once, found it twice: "
+        "--set latent_dim=2 and --set latent-dim=4\n")
+    assert main([*base, "--generator", "gru", "--set", "generator=node"]) == 2
+    assert "found it twice: --generator gru and --set generator=node" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_lorenz_model_given_rossler_data_names_both_systems(tmp_path, capsys):
+    lorenz, rossler, model = tmp_path / "lorenz.h5", tmp_path / "rossler.h5", tmp_path / "m.pt"
+    assert main(_small("lorenz", lorenz)) == 0 and main(_small("rossler", rossler)) == 0
+    assert main(["train", str(lorenz), "--out", str(model), "--max-epochs", "1", "--quiet",
+                 "--threads", "1"]) == 0
+    capsys.readouterr()
+    expected = dl.models.other_data_message(dl.load_model(model), dl.load_dataset(rossler))
+    assert expected.startswith("the model was trained on lorenz data, given rossler data")
+    assert main(["evaluate", str(model), str(lorenz), "--threads", "1"]) == 0
+    assert "warning" not in capsys.readouterr().err  # its own data
+    assert main(["evaluate", str(model), str(rossler), "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert f"dynlens evaluate: warning: {expected}\n" in captured.err
+    assert json.loads(captured.out)["n_trials"] > 0  # scored all the same
+    out = tmp_path / "a"
+    assert main(["analyze", str(model), str(rossler), "--out", str(out), "--n-inits", "8",
+                 "--lyapunov-steps", "10", "--quiet", "--threads", "1"]) == 0
+    assert f"dynlens analyze: warning: {expected}\n" in capsys.readouterr().err
+    assert f"> **Other data.** T{expected[1:]}." in (out / "report.md").read_text()
+
+
+@pytest.fixture
+def own_registries(monkeypatch):
+    """What a test's --import registers (generators, systems, modules, sys.path) is undone."""
+    from dynlens.models import generator_registry
+
+    registries = (generator_registry._GENERATORS, dl.systems._REGISTRY)
+    saved = [dict(registry) for registry in registries]
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    modules = set(sys.modules)
+    yield
+    for registry, entries in zip(registries, saved):
+        registry.clear()
+        registry.update(entries)
+    for name in set(sys.modules) - modules:
+        if name.startswith(("my_parts", "typo_parts")):
+            del sys.modules[name]
+
+
+@pytest.mark.usefixtures("own_registries")
+def test_import_registers_a_users_generator_and_system_before_names_are_checked(tmp_path,
+                                                                               capsys):
+    module = tmp_path / "my_parts.py"
+    module.write_text(
+        "import torch\nimport dynlens as dl\n\n\n"
+        "class Leak(dl.Dynamics):\n"
+        "    def __init__(self, dim):\n"
+        "        super().__init__(dim=dim, kind='discrete')\n"
+        "        self.rate = torch.nn.Parameter(torch.full((dim,), 0.9))\n\n"
+        "    def forward(self, x, u=None):\n"
+        "        return self.rate * x\n\n\n"
+        "dl.models.register_generator('cli_leak', Leak, fit_defaults={'lr': 0.02})\n\n\n"
+        "@dl.systems.register\n"
+        "class CliLorenz(dl.systems.Lorenz):\n"
+        "    name = 'cli_lorenz'\n")
+    data, model = tmp_path / "d.h5", tmp_path / "m.pt"
+    assert main([*_small("cli_lorenz", data), "--import", str(module)]) == 0
+    assert dl.load_dataset(data).metadata["system"] == "cli_lorenz"
+    assert main(["train", str(data), "--out", str(model), "--generator", "cli_leak",
+                 "--max-epochs", "1", "--quiet", "--threads", "1", "--import",
+                 "my_parts"]) == 0  # by name: its folder is on the path since the first import
+    assert "trained CLI_LEAK-3: 1 epochs (batch size 128, learning rate 0.02)" in \
+        capsys.readouterr().out
+    assert dl.load_model(model).config.generator == "cli_leak"
+
+
+@pytest.mark.usefixtures("own_registries")
+def test_a_failing_import_is_one_line(tmp_path, capsys):
+    broken = tmp_path / "typo_parts.py"
+    broken.write_text("import dynlens as dl\ndl.models.register_generatr('x', None)\n")
+    assert main(["evaluate", "m.pt", "d.h5", "--import", str(broken)]) == 2
+    assert capsys.readouterr().err == (
+        f"dynlens evaluate: error: --import: importing {str(broken)!r} failed at "
+        f"typo_parts.py:2: AttributeError: module 'dynlens.models' has no attribute "
+        f"'register_generatr'\n")
+    assert main(["analyze", "m.pt", "d.h5", "--import", "no_such_module_here"]) == 2
+    assert capsys.readouterr().err == (
+        "dynlens analyze: error: --import: importing 'no_such_module_here' failed: "
+        "ModuleNotFoundError: No module named 'no_such_module_here'\n")

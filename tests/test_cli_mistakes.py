@@ -47,6 +47,10 @@ MISTAKES: list[tuple[str, str, str]] = [
      "--trials: expected a positive integer, found 'ten'"),
     ("every neuron held out", "simulate arneodo --out new.h5 --neurons 5 --heldout 5",
      "n_heldout"),
+    ("`--out` naming a dataset file that exists", "simulate rossler --out data.h5",
+     "expected a new file, found the existing file 'data.h5' (--force replaces it)"),
+    ("a system of one's own, its module not imported", "simulate my_system --out new.h5",
+     "--import the module that registers it"),
     # train
     ("a data file that does not exist", "train missing.h5 --out model.pt",
      "no such file 'missing.h5'"),
@@ -55,6 +59,8 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("`--out` naming a dataset file (it would be overwritten)", "train data.h5 --out data.npz",
      "not ending in .h5, .hdf5, .npz"),
     ("`--out` naming a folder", "train data.h5 --out folder", "existing folder 'folder'"),
+    ("`--out` naming a model that exists", "train data.h5 --out sae.pt",
+     "found the existing file 'sae.pt' (--force replaces it)"),
     ("a generator given as the model", "train data.h5 --out model.pt --model node",
      "use --model sae --generator node"),
     ("an unknown model family", "train data.h5 --out model.pt --model lfad",
@@ -65,6 +71,20 @@ MISTAKES: list[tuple[str, str, str]] = [
      "--set: expected KEY=VALUE"),
     ("`--set` of an unknown setting", "train data.h5 --out model.pt --set latent_size=4",
      "latent_size"),
+    ("a setting given twice",
+     "train data.h5 --out model.pt --set latent_dim=2 --set latent_dim=4",
+     "expected each setting once, found it twice"),
+    ("a setting given as a flag and with `--set`",
+     "train data.h5 --out model.pt --generator gru --set generator=node",
+     "found it twice: --generator gru and --set generator=node"),
+    ("a misspelt generator", "train data.h5 --out model.pt --generator grus",
+     "did you mean 'gru'?"),
+    ("a generator of one's own, its module not imported",
+     "train data.h5 --out model.pt --generator low_rank", "--import the module"),
+    ("an `--import` of a module that does not exist",
+     "train data.h5 --out model.pt --import my_modles", "No module named 'my_modles'"),
+    ("an `--import` of a module with a mistake in it",
+     "train data.h5 --out model.pt --import my_models.py", "at my_models.py:2: AttributeError"),
     ("a negative learning rate", "train data.h5 --out model.pt --lr -1",
      "--lr: expected a positive number"),
     ("zero epochs", "train data.h5 --out model.pt --max-epochs 0",
@@ -88,6 +108,10 @@ MISTAKES: list[tuple[str, str, str]] = [
     # analyze
     ("`--out` naming a file", "analyze sae.pt data.h5 --out notes.txt",
      "expected a folder to write into, found the existing file 'notes.txt'"),
+    ("`--out` naming a report folder that holds files", "analyze sae.pt data.h5 --out report",
+     "found 'report' holding files (--force replaces it)"),
+    ("`--force` on the folder that holds the inputs",
+     "analyze sae.pt data.h5 --out . --force", "write into another folder"),
     ("a misspelt system", "analyze sae.pt data.h5 --system lorenzz", "did you mean 'lorenz'?"),
     ("a system of another dimension", "analyze sae.pt data.h5 --system bistable2d",
      "dimension 3"),
@@ -98,6 +122,8 @@ MISTAKES: list[tuple[str, str, str]] = [
     # demo and sweep
     ("`--out` naming a file", "demo --out notes.txt",
      "expected a folder to write into, found the existing file 'notes.txt'"),
+    ("`--out` naming a report folder that holds files", "demo --out report",
+     "(--force replaces it)"),
     ("a generator as the model", "demo --model node", "with --model sae"),
     ("an unknown model", "demo --model lfad", "did you mean 'lfads'?"),
     ("no specification", "sweep --out runs", "expected SPEC.toml and --out DIR"),
@@ -107,7 +133,8 @@ MISTAKES: list[tuple[str, str, str]] = [
 
 def _write_files(where: Path) -> None:
     """The files the mistakes are tried on: a small dataset, untrained models, a folder, a
-    text file, a foreign HDF5 file and a broken one."""
+    report folder, a text file, a user's module with a typo, a foreign HDF5 file and a broken
+    one."""
     data = dl.simulate("arneodo", n_neurons=5, n_trials=12, n_bins=8, seed=0)
     data.save(where / "data.h5")
     dl.models.SAE(n_neurons=5, latent_dim=3, hidden_size=8, encoder_size=4).save(
@@ -117,6 +144,10 @@ def _write_files(where: Path) -> None:
     dl.models.NDT(n_neurons=5, d_model=8, n_layers=1, n_heads=1, ff_dim=8).save(
         where / "ndt.pt")
     (where / "folder").mkdir()
+    (where / "report").mkdir()
+    (where / "report" / "report.md").write_text("# an earlier report\n")
+    (where / "my_models.py").write_text(
+        "import dynlens as dl\ndl.models.register_generatr('low_rank', None)\n")
     (where / "notes.txt").write_text("notes\n")
     (where / "broken.h5").write_text("not HDF5\n")
     (where / "broken.pt").write_text("not a checkpoint\n")
@@ -146,9 +177,10 @@ def render(rows: list[tuple[str, str, str]]) -> str:
         "command answered on stderr; each exits with status 2 before any long work, with no",
         "traceback and without writing a file. The files named are those a user has at hand:",
         "`data.h5` (from `dynlens simulate`, 5 neurons), `sae.pt` and `ndt.pt` (from `dynlens",
-        "train`), `sae6.pt` (a model of 6 neurons), a folder `folder`, a text file",
-        "`notes.txt`, an HDF5 file of another program `other.h5` and a text file named",
-        "`broken.h5`.",
+        "train`), `sae6.pt` (a model of 6 neurons), a folder `folder`, a folder `report`",
+        "holding an earlier report, a text file `notes.txt`, a module of the user's",
+        "`my_models.py` with a typo on line 2, an HDF5 file of another program `other.h5`",
+        "and a text file named `broken.h5`.",
         "",
         "This page is generated by `tests/test_cli_mistakes.py` from what the command answers;",
         "the test suite fails when an answer changes and the page was not rewritten",

@@ -3,7 +3,9 @@ evaluates through the public functions alone."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,12 @@ import torch
 from torch import nn
 
 import dynlens as dl
-from dynlens.errors import DynlensError, DynlensNoDynamicsError
+from dynlens.errors import (
+    DynlensError,
+    DynlensNoDynamicsError,
+    DynlensTypeError,
+    DynlensValueError,
+)
 from dynlens.models import base
 
 
@@ -150,3 +157,83 @@ def test_an_old_checkpoint_naming_the_generator_dynamics_loads(tmp_path):
         "format": "dynlens-checkpoint", "version": 1, "model_type": "sae",
         "config": json.dumps(config), "state_dict": model.state_dict()})
     assert dl.load_model(tmp_path / "old.pt").config.generator == "gru"
+
+
+# -- the one gate ---------------------------------------------------------------------------
+
+
+def test_check_model_names_everything_a_torch_module_lacks_in_one_error(tiny_data, tmp_path):
+    with pytest.raises(DynlensTypeError) as info:
+        dl.models.check_model(nn.Linear(2, 2))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("model: a Linear is not a dynlens model")
+    lacked = message.split("it lacks ")[1].split(", ")
+    assert lacked == [m for m in dl.models.CONTRACT if m != "dynamics"]
+    # fit, checkpoints and evaluate go through the same gate
+    for call in (lambda: dl.fit(nn.Linear(2, 2), tiny_data, progress=False),
+                 lambda: dl.models.save_model(nn.Linear(2, 2), tmp_path / "x.pt")):
+        with pytest.raises(DynlensTypeError, match="not a dynlens model .*it lacks model_type, config"):
+            call()
+    with pytest.raises(DynlensTypeError, match="it lacks infer$"):
+        dl.evaluate(object(), tiny_data)
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_check_model_names_members_that_are_wrong_or_not_implemented():
+    class Half(dl.models.Model):  # no config, no loss, no infer; a label that is no string
+        model_type = ""
+        label = 3
+
+    with pytest.raises(DynlensTypeError) as info:
+        dl.models.check_model(Half())
+    lacked = str(info.value).split("it lacks ")[1]
+    for part in ("model_type (a non-empty str, found '')", "config, ", "n_neurons, ",
+                 "loss (not implemented)", "infer (not implemented", "label (a str, found 3)"):
+        assert part in lacked
+    for model in (dl.models.SAE(n_neurons=4), dl.models.build("lfads", n_neurons=4),
+                  dl.models.build("ndt", n_neurons=4), ToyFactorModel(n_neurons=4)):
+        assert dl.models.check_model(model) is model
+    with pytest.raises(DynlensValueError, match=r"needs: expected members of CONTRACT"):
+        dl.models.check_model(ToyFactorModel(n_neurons=4), needs=["infer", "speed"])
+
+
+class BatchStepModel(dl.models.Model):
+    """One learned log-rate per neuron and bin offset; it supplies only its batch step."""
+
+    model_type = "batch_step"
+
+    def __init__(self, n_neurons: int, heldout_neurons: list[int] | None = None) -> None:
+        super().__init__()
+        self.config = ToyConfig(n_neurons, heldout_neurons=list(heldout_neurons or []))
+        self.weight = nn.Parameter(torch.linspace(-1.0, 1.0, n_neurons))
+
+    def loss(self, batch, *, n_bins=None, epoch=0):
+        return dl.models.LossTerms(dl.models.poisson_nll(self.weight.expand_as(batch), batch))
+
+    def infer_batch(self, spikes, *, n_forward, inputs=None):
+        seen = self.input_spikes(spikes, n_forward)  # held-in neurons of the input bins
+        log_rates = self.weight.expand_as(spikes) + 0 * seen.sum()
+        return {"log_rates": log_rates, "latents": seen.cumsum(1), "mean_count": spikes.mean(1)}
+
+
+def test_infer_wiring_lives_in_the_base_class_and_neuron_indices_need_no_call(tiny_data):
+    model = BatchStepModel(n_neurons=6, heldout_neurons=[5])  # never registers its indices
+    assert model.heldin_index.tolist() == [0, 1, 2, 3, 4] and model.heldout_index.tolist() == [5]
+    model.train()
+    out = model.infer(tiny_data, batch_size=7, threads=1)  # batches of 7 of the 24 trials
+    spikes = tiny_data.spikes.astype(np.float32)
+    np.testing.assert_array_equal(out.log_rates[3, 2], model.weight.detach().numpy())
+    np.testing.assert_array_equal(out.rates, np.exp(out.log_rates))
+    np.testing.assert_array_equal(out.latents, np.cumsum(spikes[..., :5], axis=1))
+    np.testing.assert_array_equal(out.extras["mean_count"], spikes.mean(1))
+    assert model.training  # its mode restored
+    with pytest.raises(DynlensValueError, match=r"data: expected spike counts of shape"):
+        model.infer(np.zeros((2, 3, 4)))
+
+
+def test_the_design_documents_contract_table_is_the_contract():
+    text = (Path(__file__).parents[1] / "docs" / "design.md").read_text()
+    table = text.split("## The model contract")[1].split("| member | meaning |\n|---|---|\n")[1]
+    rows = table.split("\n\n")[0].splitlines()
+    members = [re.match(r"\| `(\w+)` \|", row).group(1) for row in rows]
+    assert members == list(dl.models.CONTRACT)

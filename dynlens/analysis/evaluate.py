@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..errors import DynlensTypeError, DynlensValueError
+from ..errors import DynlensOtherDataWarning, DynlensTypeError, DynlensValueError
+from ..models.trained_on import other_data_message
 from ..threads import ThreadPolicy, model_work
 from . import metrics
 
@@ -24,6 +26,11 @@ def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
     (LFADS HDF5 files hold only train and valid trials; the valid split is the one
     :func:`dynlens.fit` early-stops on, so its scores are slightly optimistic); the row's
     ``split`` says which split was scored.
+
+    A model trained with :func:`dynlens.fit` remembers its data: given other data, this warns
+    in one line (a :class:`~dynlens.errors.DynlensOtherDataWarning` with
+    :func:`~dynlens.models.other_data_message`, e.g. "the model was trained on lorenz data,
+    given rossler data") and scores them all the same.
 
     Parameters
     ----------
@@ -83,6 +90,9 @@ def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
     if not hasattr(data, "split"):
         raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
     split = _split_to_score(data, split)
+    mismatch = other_data_message(model, data)
+    if mismatch:
+        warnings.warn(mismatch, DynlensOtherDataWarning, stacklevel=2)
     part = data.split(split)
     if len(part) == 0:
         raise DynlensValueError(f"split: expected a non-empty split, found 0 trials in {split!r}")

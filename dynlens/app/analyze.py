@@ -35,6 +35,7 @@ import numpy as np
 from .. import plotting
 from ..analysis import true_system
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
+from ..models import other_data_message
 from ..utils import (
     check_nonnegative_int,
     check_output_path,
@@ -479,6 +480,9 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     warning = other_system_warning(data, truth)
     if warning:
         report.text(f"> **Another system.** {warning}")
+    other = other_data_message(model, data)  # the one-line warning of dynlens analyze, too
+    if other:
+        report.text(f"> **Other data.** {other[0].upper()}{other[1:]}.")
     summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",
                                system=truth, split=split, n_inits=n_inits, seed=seed,
                                progress=progress, lyapunov_steps=lyapunov_steps)

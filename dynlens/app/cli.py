@@ -12,25 +12,21 @@ lists the mistakes the command was tried with and what it answered.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import __version__
 
-__all__ = ["DATA_SUFFIXES", "GENERATORS", "MODELS", "SYSTEMS", "build_parser", "main"]
+__all__ = ["DATA_SUFFIXES", "build_parser", "main"]
 
-# Named here, not imported, so that `dynlens --help` needs no torch; a test checks each
-# against the registry it mirrors.
-#: The systems ``dynlens simulate`` knows (``dl.systems.available()``).
-SYSTEMS = ("arneodo", "bistable2d", "chaotic_rnn", "lorenz", "rossler")
-#: The model families ``dynlens train --model`` builds (``dl.models.available()``).
-MODELS = ("lfads", "ndt", "sae")
-#: The SAE's generators (``dl.models.GENERATORS``).
-GENERATORS = ("gru", "rnn", "node", "node_discrete", "lds", "rnn_residual", "mlp_map")
-#: The models ``dynlens demo --model`` trains (``dynlens.app.demo.MODELS``).
-DEMO_MODELS = ("sae", "lfads", "ndt")
+# The names of systems, model families, generators and demo models are read from the API's
+# registries after parsing (`dynlens --help` imports no torch); `--import MODULE` lets a
+# user's module register its own first.
 #: Dataset files: dynlens's own (``.h5``/``.hdf5``, ``.npz``) and LFADS HDF5 files.
 DATA_SUFFIXES = (".h5", ".hdf5", ".npz")
 
@@ -171,39 +167,153 @@ def _check_pair(model, data, args: argparse.Namespace) -> None:
             f"found {args.split!r}")
 
 
+def _within(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _check_new(path: Path, name: str, force: bool, *, folder: bool = False,
+               inputs: tuple[Path, ...] = ()) -> None:
+    """Nothing lost: an existing file or non-empty folder at ``path`` is replaced only with
+    ``--force``, and never a folder that holds the command's inputs or the working folder."""
+    from ..errors import DynlensValueError
+
+    shown = str(path)
+    if not folder:
+        if path.is_file() and not force:
+            raise DynlensValueError(
+                f"{name}: expected a new file, found the existing file {shown!r} (--force "
+                f"replaces it)")
+        return
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    if not force:
+        raise DynlensValueError(
+            f"{name}: expected a new or empty folder, found {shown!r} holding files (--force "
+            f"replaces it)")
+    held = next((p for p in (*inputs, Path.cwd()) if _within(p, path)), None)
+    if held is not None:
+        raise DynlensValueError(
+            f"{name}: expected a folder --force may replace, found {shown!r} holding "
+            f"{str(held)!r}; write into another folder")
+
+
+@contextlib.contextmanager
+def _replacing(folder: Path) -> Iterator[Path]:
+    """Where to write ``folder``: itself when new or empty, else a temporary folder beside it
+    that takes its place only once the command has finished (a failure leaves it as it was)."""
+    import shutil
+    import tempfile
+
+    if not folder.is_dir() or not any(folder.iterdir()):
+        yield folder
+        return
+    new = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    try:
+        yield new
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    folder.rename(old / folder.name)
+    new.rename(folder)
+    shutil.rmtree(old)
+
+
+def _import_modules(names: list[str]) -> None:
+    """``--import``: each module (a name, or a path to a .py file) registers what it adds."""
+    import importlib
+    import traceback
+
+    from ..errors import DynlensValueError
+
+    for name in names:
+        module, folder = name, None
+        if name.endswith(".py"):
+            path = Path(name)
+            if not path.is_file():
+                raise DynlensValueError(f"--import: expected a module or a .py file, found no "
+                                        f"file {name!r}")
+            module, folder = path.stem, str(path.resolve().parent)
+            loaded = sys.modules.get(module)
+            if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() \
+                    != path.resolve():
+                raise DynlensValueError(
+                    f"--import: {name!r} is named like the module {module!r} already imported "
+                    f"from {getattr(loaded, '__file__', 'elsewhere')}; rename the file")
+            if folder not in sys.path:
+                sys.path.insert(0, folder)  # also how sweep workers find it by name
+        elif os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.append(os.getcwd())  # as `python -m` would find a module of the folder
+        try:
+            importlib.import_module(module)
+        except Exception as err:  # a user's module may fail in any way
+            frame = traceback.extract_tb(err.__traceback__)[-1]
+            where = f" at {Path(frame.filename).name}:{frame.lineno}" \
+                if not frame.filename.startswith("<") else ""
+            said = " ".join(str(err).split())
+            raise DynlensValueError(
+                f"--import: importing {name!r} failed{where}: {type(err).__name__}: "
+                f"{said}") from err
+
+
+def _show_warning(command: str):
+    """``warnings.showwarning`` for a command: dynlens's own warnings as one line each."""
+    import warnings
+
+    from ..errors import DynlensWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DynlensWarning):
+            print(f"dynlens {command}: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def _cmd_demo(args: argparse.Namespace, announce) -> int:
     from ..utils import check_output_path
-    from .demo import run_demo
+    from .demo import MODELS, run_demo
 
     check_output_path(args.out, "--out", folder=True)
-    _check_model_name(args.model, DEMO_MODELS, "the demo trains NODE and GRU SAEs with "
-                                               "--model sae")
+    _check_new(args.out, "--out", args.force, folder=True)
+    _check_model_name(args.model, tuple(MODELS), "the demo trains NODE and GRU SAEs with "
+                                                 "--model sae", importable=False)
     if args.quiet:  # otherwise the demo's own first line says it
         announce()
-    report = run_demo(args.out, model=args.model, fast=args.fast, seed=args.seed,
-                      device=args.device, progress=not args.quiet, threads=args.threads)
+    with _replacing(args.out) as out:
+        report = run_demo(out, model=args.model, fast=args.fast, seed=args.seed,
+                          device=args.device, progress=not args.quiet, threads=args.threads)
+    report = args.out / report.relative_to(out)
     print(f"report written to {report} and {report.with_suffix('.html')}")
     return 0
 
 
 def _cmd_simulate(args: argparse.Namespace, announce) -> int:
     from ..data import simulate
-    from ..utils import check_choice, check_output_path
+    from ..systems import available
+    from ..utils import check_output_path
 
     out = check_output_path(args.out, "--out", suffixes=DATA_SUFFIXES)
-    check_choice(args.system, SYSTEMS, "system")
+    _check_new(out, "--out", args.force)
+    _check_name(args.system, available(), "system")
     data = simulate(args.system, n_neurons=args.neurons, n_trials=args.trials, n_bins=args.bins,
                     pts_per_period=args.pts_per_period, seed=args.seed, n_heldout=args.heldout,
                     n_forward=args.forward, independent_trials=args.independent_trials or None)
-    data.save(out)
+    data.save(out)  # atomically: an interruption leaves any old file as it was
     print(data)
-    print(f"saved to {out}; next: dynlens train {out} --out model.pt")
+    print(f"saved to {out}; next: dynlens train {shlex.quote(str(out))} --out model.pt")
     return 0
 
 
 def _model_options(args: argparse.Namespace) -> dict:
-    """The model's keywords: the SAE's own flags (for ``--model sae``), then ``--set``."""
+    """The model's keywords: the SAE's own flags (for ``--model sae``), then ``--set``, each
+    key given once."""
     from ..errors import DynlensValueError
+    from ..models import available_generators
 
     sae_flags = {"generator": args.generator, "latent_dim": args.latent_dim,
                  "hidden_size": args.hidden_size}
@@ -212,46 +322,86 @@ def _model_options(args: argparse.Namespace) -> dict:
         raise DynlensValueError(
             f"--{next(iter(given)).replace('_', '-')}: an SAE option; for --model "
             f"{args.model} pass its settings as --set KEY=VALUE")
-    options = {"generator": "node", "latent_dim": 3, **given} if args.model == "sae" else {}
+    if args.generator is not None:
+        _check_name(args.generator, available_generators(), "--generator")
+    options = dict(given)
+    said = {k: f"--{k.replace('_', '-')} {v}" for k, v in given.items()}  # as typed
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise DynlensValueError(f"--set: expected KEY=VALUE, found {item!r}")
+        key = key.replace("-", "_")
+        if key in said:
+            raise DynlensValueError(
+                f"--set {key}: expected each setting once, found it twice: {said[key]} and "
+                f"--set {item}")
+        said[key] = f"--set {item}"
         try:
-            options[key.replace("-", "_")] = json.loads(text)
+            options[key] = json.loads(text)
         except json.JSONDecodeError:
-            options[key.replace("-", "_")] = text
+            options[key] = text
     return options
 
 
-def _check_model_name(name: str, choices: tuple[str, ...], hint: str) -> None:
-    """``--model``: one of ``choices``; an SAE generator's name gets ``hint``."""
+def _check_name(value: str, names, name: str, importable: bool = True) -> None:
+    """One of the registry's ``names``; one unlike all of them may be the user's own, whose
+    module was not imported (the command then says how)."""
     from ..errors import DynlensValueError
     from ..utils import check_choice
 
-    if name in GENERATORS:
+    try:
+        check_choice(value, list(names), name)
+    except DynlensValueError as err:
+        if not importable or "did you mean" in str(err):
+            raise
+        raise DynlensValueError(
+            f"{err} (one of yours? --import the module that registers it)") from None
+
+
+def _check_model_name(name: str, choices: tuple[str, ...], hint: str,
+                      importable: bool = True) -> None:
+    """``--model``: one of ``choices``; an SAE generator's name gets ``hint``."""
+    from ..errors import DynlensValueError
+    from ..models import available_generators
+
+    if name not in choices and name in available_generators():
         raise DynlensValueError(
             f"--model: expected one of {', '.join(map(repr, choices))}, found {name!r}, an SAE "
             f"generator: {hint.format(name=name)}")
-    check_choice(name, choices, "--model")
+    _check_name(name, choices, "--model", importable)
+
+
+def _show_defaults(args: argparse.Namespace) -> int:
+    """``dynlens train --show-defaults``: the family's own training settings, as JSON."""
+    from dataclasses import asdict
+
+    from ..models import build
+    from ..training.fit import default_fit_config
+
+    model = build(args.model, n_neurons=2, **_model_options(args))
+    print(json.dumps({"model": model.label, **asdict(default_fit_config(model))}, indent=2))
+    return 0
 
 
 def _cmd_train(args: argparse.Namespace, announce) -> int:
-    from ..models import build
+    from ..models import available, build
     from ..training import fit
     from ..training.fit import default_fit_config
     from ..utils import check_output_path, resolve_device, seed_everything
 
-    _check_model_name(args.model, MODELS, "use --model sae --generator {name}")
+    _check_model_name(args.model, tuple(available()), "use --model sae --generator {name}")
+    if args.show_defaults:
+        return _show_defaults(args)
     check_output_path(args.out, "--out", refuse=DATA_SUFFIXES)
-    if args.checkpoint_dir is not None:
+    _check_new(args.out, "--out", args.force)
+    if args.checkpoint_dir is not None:  # an existing one is resumed from, on purpose
         check_output_path(args.checkpoint_dir, "--checkpoint-dir", folder=True)
+    options = _model_options(args)
     resolve_device(args.device)
     data = _read_data(args.data)
     seed_everything(args.seed)  # the initial weights too
     model = build(args.model, n_neurons=data.n_neurons,
-                  heldout_neurons=[int(i) for i in data.heldout_neurons],
-                  **_model_options(args))
+                  heldout_neurons=[int(i) for i in data.heldout_neurons], **options)
     settings = {k: v for k, v in (("max_epochs", args.max_epochs),
                                   ("batch_size", args.batch_size), ("lr", args.lr))
                 if v is not None}
@@ -259,10 +409,11 @@ def _cmd_train(args: argparse.Namespace, announce) -> int:
     announce()
     history = fit(model, data, seed=args.seed, device=args.device,
                   checkpoint_dir=args.checkpoint_dir, progress=not args.quiet, **settings)
-    model.save(args.out)
+    model.save(args.out)  # atomically, with what it was trained on
     print(f"trained {model.label}: {len(history)} epochs (batch size {config.batch_size}, "
           f"learning rate {config.lr:g}), best valid loss {history.valid_loss.min():.5f}; "
-          f"model saved to {args.out}; next: dynlens evaluate {args.out} {args.data}")
+          f"model saved to {args.out}; next: dynlens evaluate "
+          f"{shlex.join([str(args.out), str(args.data)])}")
     return 0
 
 
@@ -273,7 +424,7 @@ def _cmd_evaluate(args: argparse.Namespace, announce) -> int:
     data = _read_data(args.data)
     _check_pair(model, data, args)
     announce()
-    row = evaluate(model, data, split=args.split)
+    row = evaluate(model, data, split=args.split)  # warns (one line) on other data
     if args.split is None and row["split"] != "test":
         print(f"dynlens evaluate: the data have no 'test' split; scored the {row['split']!r} "
               f"split (--split to choose)", file=sys.stderr)
@@ -283,22 +434,26 @@ def _cmd_evaluate(args: argparse.Namespace, announce) -> int:
 
 def _cmd_analyze(args: argparse.Namespace, announce) -> int:
     from ..analysis import true_system
+    from ..models import other_data_message
     from ..utils import check_output_path
     from .analyze import _check, other_system_warning, run_analysis
 
     check_output_path(args.out, "--out", folder=True)
+    _check_new(args.out, "--out", args.force, folder=True, inputs=(args.model, args.data))
     model = _read_model(args.model, args.device)
     data = _read_data(args.data)
     _check_pair(model, data, args)
     truth = true_system(data, args.system)
     _check(model, data, truth, args.split)  # before any work
-    warning = other_system_warning(data, truth)
-    if warning:
-        print(f"dynlens analyze: warning: {warning}", file=sys.stderr)
+    for warning in (other_system_warning(data, truth), other_data_message(model, data)):
+        if warning:
+            print(f"dynlens analyze: warning: {warning}", file=sys.stderr)
     announce()
-    report = run_analysis(model, data, args.out, system=args.system, split=args.split,
-                          n_inits=args.n_inits, seed=args.seed, progress=not args.quiet,
-                          lyapunov_steps=args.lyapunov_steps)
+    with _replacing(args.out) as out:
+        report = run_analysis(model, data, out, system=args.system, split=args.split,
+                              n_inits=args.n_inits, seed=args.seed, progress=not args.quiet,
+                              lyapunov_steps=args.lyapunov_steps)
+    report = args.out / report.relative_to(out)
     print(f"report written to {report} and {report.with_suffix('.html')}")
     return 0
 
@@ -314,7 +469,7 @@ def _cmd_sweep(args: argparse.Namespace, announce) -> int:
         return 0
     if args.spec is None or args.out is None:
         raise DynlensValueError("sweep: expected SPEC.toml and --out DIR (or --status DIR)")
-    check_output_path(args.out, "--out", folder=True)
+    check_output_path(args.out, "--out", folder=True)  # an existing one is resumed
     sweep = Sweep.from_toml(args.spec)
     announce()
     table = sweep.run(
@@ -347,6 +502,20 @@ def _device_quiet_seed(parser: argparse.ArgumentParser, *, quiet: bool = True,
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _force(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace an existing {what} (without it, the command refuses "
+                             f"before any work)")
+
+
+def _imports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE",
+                        help="import a module of yours (a name, or a path to a .py file) that "
+                             "registers model families, SAE generators or systems, before the "
+                             "names are checked; repeatable")
+
+
 def _add_demo(commands, common: argparse.ArgumentParser) -> None:
     demo = _command(
         commands, "demo", common,
@@ -361,10 +530,11 @@ def _add_demo(commands, common: argparse.ArgumentParser) -> None:
     demo.add_argument("--fast", action="store_true",
                       help="smaller data and shorter training (under 2 minutes); the report "
                            "says so")
-    demo.add_argument("--model", default="sae", metavar="{sae,lfads,ndt}",
+    demo.add_argument("--model", default="sae", metavar="MODEL",
                       help="sae: NODE-3 and GRU-3 autoencoders (default); lfads: LFADS without "
                            "a controller; ndt: a Neural Data Transformer (no dynamics, so no "
                            "fixed points)")
+    _force(demo, "report folder that holds files")
     _device_quiet_seed(demo)
     demo.set_defaults(func=_cmd_demo)
 
@@ -380,7 +550,8 @@ def _add_simulate(commands, common: argparse.ArgumentParser) -> None:
         examples=["dynlens simulate arneodo --out arneodo.h5",
                   "dynlens simulate lorenz --out lorenz.npz --trials 500 --heldout 3"])
     sim.add_argument("system", metavar="SYSTEM",
-                     help=f"the ground-truth system: {', '.join(SYSTEMS)}")
+                     help="the ground-truth system: a name of dl.systems.available() (a "
+                          "misspelt one lists them), or one your --import module registers")
     sim.add_argument("--out", type=Path, required=True,
                      help=f"dataset file to write ({', '.join(DATA_SUFFIXES)})")
     sim.add_argument("--neurons", type=_positive, default=10, help="neurons")
@@ -399,6 +570,8 @@ def _add_simulate(commands, common: argparse.ArgumentParser) -> None:
                           "the system's published recipe)")
     sim.add_argument("--seed", type=_count, default=0,
                      help="random seed (the same seed gives the same data)")
+    _force(sim, "dataset file")
+    _imports(sim)
     sim.set_defaults(func=_cmd_simulate)
 
 
@@ -411,17 +584,19 @@ def _add_train(commands, common: argparse.ArgumentParser) -> None:
                     "on the valid split, then the best weights are saved.",
         examples=["dynlens train arneodo.h5 --out node3.pt",
                   "dynlens train arneodo.h5 --out gru3.pt --generator gru --max-epochs 100",
-                  "dynlens train lfads_data.h5 --out lfads.pt --model lfads --set co_dim=0"])
-    train.add_argument("data", type=Path,
+                  "dynlens train lfads_data.h5 --out lfads.pt --model lfads --set co_dim=0",
+                  "dynlens train --model lfads --show-defaults"])
+    train.add_argument("data", type=Path, nargs="?",
                        help="dataset file (.h5/.npz from `dynlens simulate`, or LFADS HDF5)")
-    train.add_argument("--out", type=Path, required=True, help="model checkpoint to write (.pt)")
-    train.add_argument("--model", default="sae", metavar="{" + ",".join(MODELS) + "}",
-                       help="model family")
+    train.add_argument("--out", type=Path, help="model checkpoint to write (.pt)")
+    train.add_argument("--model", default="sae", metavar="FAMILY",
+                       help="model family: a name of dl.models.available() (sae, lfads, ndt "
+                            "and any your --import module registers)")
     train.add_argument("--generator", "--dynamics", default=None, metavar="NAME",
-                       help=f"SAE generator: {', '.join(GENERATORS)} (default: node; "
-                            f"--dynamics is its old name)")
+                       help="SAE generator: a name of dl.models.available_generators() "
+                            "(default: the SAE's own, node; --dynamics is its old name)")
     train.add_argument("--latent-dim", type=_positive, default=None,
-                       help="SAE latent size (default: 3)")
+                       help="SAE latent size (default: the SAE's own, 3)")
     train.add_argument("--hidden-size", type=_positive, default=None,
                        help="SAE generator width (default: the generator's own)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -429,15 +604,19 @@ def _add_train(commands, common: argparse.ArgumentParser) -> None:
                             "gen_dim=64 for LFADS (values read as JSON when they parse)")
     train.add_argument("--max-epochs", type=_positive, default=None,
                        help="most epochs; training stops earlier when the valid loss stops "
-                            "improving (default: 300)")
+                            "improving (default: the model's own; --show-defaults)")
     train.add_argument("--batch-size", type=_positive, default=None,
-                       help="trials per batch (default: the model's own: 128, 64 for ndt)")
+                       help="trials per batch (default: the model's own; --show-defaults)")
     train.add_argument("--lr", type=_positive_float, default=None,
-                       help="peak learning rate (default: the model's own: 5e-3 for a NODE "
-                            "SAE, 1e-2 for a GRU SAE, 4e-3 for lfads, 1e-3 for ndt)")
+                       help="peak learning rate (default: the model's own; --show-defaults)")
+    train.add_argument("--show-defaults", action="store_true",
+                       help="print the training settings of --model (and --generator, --set) "
+                            "as JSON and stop; no DATA or --out needed")
     train.add_argument("--checkpoint-dir", type=Path, default=None,
                        help="write best/last checkpoints here and resume from them (default: "
                             "none)")
+    _force(train, "model checkpoint")
+    _imports(train)
     _device_quiet_seed(train)
     train.set_defaults(func=_cmd_train)
 
@@ -455,6 +634,7 @@ def _add_evaluate(commands, common: argparse.ArgumentParser) -> None:
     ev.add_argument("--split", default=None,
                     help="split to score: train, valid or test (default: test, or valid when "
                          "the data have no test split, as LFADS files)")
+    _imports(ev)
     _device_quiet_seed(ev, quiet=False, seed=False)
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -475,14 +655,16 @@ def _add_analyze(commands, common: argparse.ArgumentParser) -> None:
     an.add_argument("--out", type=Path, default=Path("dynlens-analysis"),
                     help="report folder, created if needed")
     an.add_argument("--system", default=None, metavar="SYSTEM",
-                    help="true system to compare with (default: the one the data were "
-                         f"simulated from, when recorded; one of {', '.join(SYSTEMS)})")
+                    help="true system to compare with: a name of dl.systems.available() "
+                         "(default: the one the data were simulated from, when recorded)")
     an.add_argument("--split", default="train",
                     help="split whose latents start the search and fit the alignment")
     an.add_argument("--n-inits", type=_positive, default=1024, help="fixed-point search starts")
     an.add_argument("--lyapunov-steps", type=_positive, default=None,
                     help="bins per start of the Lyapunov spectra (default: 2000 for fields, "
                          "5000 for maps)")
+    _force(an, "report folder that holds files")
+    _imports(an)
     _device_quiet_seed(an)
     an.set_defaults(func=_cmd_analyze)
 
@@ -508,6 +690,7 @@ def _add_sweep(commands, common: argparse.ArgumentParser) -> None:
                        default=0.0, help="Ray: GPUs per run")
     sweep.add_argument("--status", metavar="DIR", default=None,
                        help="only count the done / failed / running / pending runs in DIR")
+    _imports(sweep)
     _device_quiet_seed(sweep, seed=False)
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -545,7 +728,15 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
-    from ..errors import DynlensError  # after parsing: --help and --version need no torch
+    if args.command == "train" and not args.show_defaults:  # both optional only for that
+        missing = [shown for shown, given in (("data", args.data), ("--out", args.out))
+                   if given is None]
+        if missing:
+            parser.commands["train"].error(
+                f"the following arguments are required: {', '.join(missing)}")
+    import warnings
+
+    from ..errors import DynlensError, DynlensWarning  # after parsing: --help needs no torch
     from ..threads import ThreadPolicy, describe
 
     def announce() -> None:
@@ -554,7 +745,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dynlens {args.command}: {describe(args.threads)}", file=sys.stderr, flush=True)
 
     try:
-        with ThreadPolicy(args.threads):
+        with ThreadPolicy(args.threads), warnings.catch_warnings():
+            warnings.showwarning = _show_warning(args.command)
+            warnings.simplefilter("always", DynlensWarning)
+            _import_modules(getattr(args, "imports", []))
             return args.func(args, announce)
     except DynlensError as err:
         print(f"dynlens {args.command}: error: {err}", file=sys.stderr)

@@ -28,6 +28,7 @@ from .lfads_parts import AR1Prior, LFADSGenerator
 from .losses import poisson_nll
 from .ndt import NDT, NDTConfig
 from .sae import SAE, SAEConfig
+from .trained_on import other_data_message, training_record
 
 __all__ = [
     "LFADS",
@@ -54,8 +55,10 @@ __all__ = [
     "build",
     "get",
     "load_model",
+    "other_data_message",
     "poisson_nll",
     "register",
     "register_generator",
     "save_model",
+    "training_record",
 ]

@@ -24,8 +24,13 @@ A model is a :class:`Model`: a ``torch.nn.Module`` with
 - ``label``: a short name for reports;
 - ``latent_option`` (class attribute, default ``"latent_dim"``): the configuration keyword
   that sets its latent size (what a sweep's ``latent_dims`` axis varies);
-- ``n_ext_inputs`` (optional, default 0): external inputs it takes; ``fit`` then passes
-  ``inputs=`` (from ``data.inputs``) to ``loss`` and ``infer`` reads them from the data.
+- ``loss_label`` (class attribute, default ``"loss"``): what ``loss`` returns, in words;
+- ``n_ext_inputs`` (default 0): external inputs it takes; ``fit`` then passes
+  ``inputs=`` (from ``data.inputs``) to ``loss`` and ``infer`` reads them from the data;
+- ``from_config(config_dict)`` and ``save(path)`` (inherited).
+
+:data:`CONTRACT` names these members and :func:`check_model` is the one gate: it names, in
+one error, everything a model lacks. ``fit``, ``evaluate`` and checkpoints call it.
 
 Examples
 --------
@@ -40,6 +45,7 @@ Examples
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,8 +58,30 @@ from ..threads import ThreadPolicy, model_work
 from ..utils import check_choice, check_keywords, check_nonnegative_int, check_positive_int
 from .inference import Inference
 
-__all__ = ["LossTerms", "Model", "available", "build", "check_forward", "check_heldout", "get",
-           "register", "spikes_of"]
+__all__ = ["CONTRACT", "LossTerms", "Model", "available", "build", "check_forward",
+           "check_heldout", "check_model", "get", "register", "spikes_of"]
+
+#: The model contract: every member :func:`check_model` checks (all but ``dynamics``,
+#: which a model may lack), and what it is. ``docs/design.md``'s contract table lists these.
+CONTRACT: dict[str, str] = {
+    "model_type": "class attribute: its registry name, written into checkpoints",
+    "config": "a dataclass instance with to_dict(), saved as JSON in checkpoints",
+    "from_config": "classmethod rebuilding the model from config.to_dict()",
+    "n_neurons": "the neurons it predicts (held-in plus held-out)",
+    "heldout_neurons": "neurons predicted but never given as input",
+    "n_forward": "forward-prediction bins at the end of every trial",
+    "adopt_forward": "adopt_forward(n): take the data's forward bins (fit calls it)",
+    "loss": "loss(batch, *, n_bins=None, epoch=0) -> LossTerms",
+    "loss_label": "class attribute: what loss returns, in words (the learning curves' label)",
+    "infer": "infer(data, batch_size=512, threads='auto') -> Inference",
+    "fit_defaults": "fit_defaults() -> dict of dynlens.fit settings",
+    "latent_option": "class attribute: the config keyword setting its latent size",
+    "n_ext_inputs": "external inputs it takes (0: none)",
+    "label": "a short name for reports",
+    "save": "save(path): tensors plus the JSON config, atomically",
+    "dynamics": "its generator, a Dynamics; optional (reading it may raise "
+                "DynlensNoDynamicsError)",
+}
 
 
 @dataclass(frozen=True)
@@ -132,6 +160,8 @@ class Model(nn.Module):
 
     model_type: ClassVar[str] = ""
     latent_option: ClassVar[str] = "latent_dim"
+    #: External inputs it takes (``data.inputs`` columns); 0: none.
+    n_ext_inputs: int = 0
     #: What ``loss`` returns, in words: the y label of the learning curves (``fit`` records
     #: it in ``history.attrs["loss_label"]``).
     loss_label: ClassVar[str] = "loss"
@@ -147,9 +177,15 @@ class Model(nn.Module):
         """Neurons predicted but never given as input."""
         return [int(i) for i in getattr(self.config, "heldout_neurons", [])]
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "config" and hasattr(value, "n_neurons"):  # no family has to remember it
+            self.register_neuron_indices()
+
     def register_neuron_indices(self) -> None:
         """Buffers ``heldin_index`` (the neurons given as input) and ``heldout_index``, from
-        ``config``; not saved in checkpoints (the config rebuilds them)."""
+        ``config``; not saved in checkpoints (the config rebuilds them). Called whenever
+        ``config`` is set."""
         held = set(self.heldout_neurons)
         self.register_buffer("heldin_index", torch.tensor(
             [i for i in range(self.n_neurons) if i not in held], dtype=torch.long),
@@ -237,8 +273,54 @@ class Model(nn.Module):
         raise NotImplementedError(f"{type(self).__name__}.loss")
 
     def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto") -> Inference:
-        """What the model infers for every trial of ``data``."""
-        raise NotImplementedError(f"{type(self).__name__}.infer")
+        """Rates, log-rates, latents, ... for every trial of ``data`` (a
+        :class:`~dynlens.data.NeuralDataset` or spike counts ``[trials, bins, n_neurons]``).
+
+        Runs :meth:`infer_batches`: in eval mode, without gradients, in batches of
+        ``batch_size`` trials on the model's device, with ``threads`` torch CPU threads
+        meanwhile (see :mod:`dynlens.threads`); forward-prediction bins are predicted,
+        never read. A family supplies :meth:`infer_batch` (or overrides ``infer`` whole).
+        """
+        if type(self).infer_batch is Model.infer_batch:
+            raise NotImplementedError(f"{type(self).__name__}.infer_batch")
+        return self.infer_batches(data, batch_size, threads)
+
+    def infer_batches(self, data: Any, batch_size: int = 512, threads: int | str = "auto",
+                      **options: Any) -> Inference:
+        """The shared wiring of ``infer``: the spikes, forward bins and external inputs of
+        ``data``, checked, through :meth:`infer_batch` (given ``options``) batch by batch
+        (:meth:`run_batches`), concatenated into an :class:`Inference`."""
+        spikes = spikes_of(data, self.n_neurons)
+        n_forward = self.forward_bins_of(data)
+        inputs = self.external_inputs(data)
+
+        def step(rows: slice) -> dict[str, np.ndarray]:
+            u = None if inputs is None else torch.as_tensor(inputs[rows], device=self.device)
+            out = self.infer_batch(torch.as_tensor(spikes[rows], device=self.device),
+                                   n_forward=n_forward, inputs=u, **options)
+            return {key: value.cpu().numpy() for key, value in out.items()}
+
+        return Inference.from_arrays(self.run_batches(len(spikes), batch_size, threads, step))
+
+    def infer_batch(self, spikes: torch.Tensor, *, n_forward: int,
+                    inputs: torch.Tensor | None = None, **options: Any) -> dict[str, torch.Tensor]:
+        """One batch of ``infer``: spike counts ``[trials, bins, n_neurons]`` (float32, on the
+        model's device), the forward bins not to read, the external inputs (None unless
+        ``n_ext_inputs``) -> tensors named as :class:`Inference`'s fields (``log_rates`` or
+        ``rates``, ``latents``, ...; other names go to its ``extras``)."""
+        raise NotImplementedError(f"{type(self).__name__}.infer_batch")
+
+    def external_inputs(self, data: Any) -> np.ndarray | None:
+        """``data.inputs`` as float32 when the model takes ``n_ext_inputs`` of them, else None."""
+        if not self.n_ext_inputs:
+            return None
+        inputs = getattr(data, "inputs", None)
+        if inputs is None or np.shape(inputs)[-1] != self.n_ext_inputs:
+            found = "none" if inputs is None else f"{np.shape(inputs)[-1]}"
+            raise DynlensValueError(
+                f"data: the model takes {self.n_ext_inputs} external input(s) from "
+                f"data.inputs; found {found}")
+        return np.asarray(inputs, dtype=np.float32)
 
     def fit_defaults(self) -> dict[str, Any]:
         """Training settings this model uses unless ``fit`` is told otherwise."""
@@ -291,6 +373,86 @@ class Model(nn.Module):
                 raise DynlensNoDynamicsError(f"model.dynamics: {self.no_dynamics_reason()}") \
                     from None
             raise
+
+
+def _contract_problem(model: Any, name: str) -> str | None:
+    """What is wrong with ``model``'s contract member ``name`` (None: nothing)."""
+    try:
+        value = getattr(model, name)
+    except Exception as err:  # noqa: BLE001 - a property failing means the member is missing
+        return f"{name} ({type(err).__name__}: {err})" if not isinstance(
+            err, AttributeError) else name
+    expected = {"model_type": "a non-empty str", "loss_label": "a str", "label": "a str",
+                "latent_option": "a str"}.get(name)
+    if expected is not None and not (isinstance(value, str) and (value or name != "model_type")):
+        return f"{name} ({expected}, found {value!r})"
+    if name in ("n_neurons", "n_forward", "n_ext_inputs") and not (
+            isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0):
+        return f"{name} (an int >= 0, found {value!r})"
+    if name == "config" and not callable(getattr(value, "to_dict", None)):
+        return "config.to_dict()"
+    if name == "loss" and type(model).loss is Model.loss:
+        return "loss (not implemented)"
+    if name == "infer" and type(model).infer is Model.infer and (
+            type(model).infer_batch is Model.infer_batch):
+        return "infer (not implemented: neither infer nor infer_batch)"
+    if name in ("from_config", "adopt_forward", "loss", "infer", "fit_defaults",
+                "save") and not callable(value):
+        return f"{name}()"
+    return None
+
+
+def check_model(model: Any, name: str = "model", *, needs: Iterable[str] | None = None) -> Model:
+    """Return ``model`` if it meets the model contract, else raise naming all it lacks.
+
+    The one gate of :func:`dynlens.fit`, :func:`dynlens.evaluate` and checkpoints: each
+    member of :data:`CONTRACT` (``dynamics`` is optional) must be there, of the right kind.
+
+    Parameters
+    ----------
+    model : object
+        A dynlens model (a subclass of :class:`Model` gets every member but ``model_type``,
+        ``config``, ``loss`` and ``infer`` from the base class).
+    name : str
+        The argument's name, for the message.
+    needs : iterable of str, optional
+        Only these members (a caller that uses fewer: :func:`dynlens.evaluate` scores any
+        object with ``infer``); all by default.
+
+    Raises
+    ------
+    DynlensTypeError
+        Naming every member that is missing or wrong, in one message.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import dynlens as dl
+    >>> dl.models.check_model(dl.models.SAE(n_neurons=4)).label
+    'NODE-3'
+    >>> dl.models.check_model(object(), needs=["infer"])
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: model: a object is not a dynlens model (subclass dynlens.models.Model); it lacks infer
+    >>> dl.models.check_model(torch.nn.Linear(2, 2))
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensTypeError: model: a Linear is not a dynlens model (subclass dynlens.models.Model); it lacks model_type, config, ...
+    """  # noqa: E501
+    members = [m for m in CONTRACT if m != "dynamics"] if needs is None else list(needs)
+    unknown = sorted(set(members) - set(CONTRACT))
+    if unknown:
+        raise DynlensValueError(f"needs: expected members of CONTRACT, found {unknown}")
+    if needs is None and not isinstance(model, nn.Module):
+        raise DynlensTypeError(
+            f"{name}: expected a dynlens model (an nn.Module subclassing dynlens.models.Model), "
+            f"found {type(model).__name__}")
+    problems = [p for p in (_contract_problem(model, member) for member in members) if p]
+    if problems:
+        raise DynlensTypeError(
+            f"{name}: a {type(model).__name__} is not a dynlens model (subclass "
+            f"dynlens.models.Model); it lacks {', '.join(problems)}")
+    return model
 
 
 def spikes_of(data: Any, n_neurons: int) -> np.ndarray:

@@ -76,6 +76,10 @@ def _unsafe_globals(path: Path) -> list[str]:
 def save_model(model: nn.Module, path) -> None:
     """Save ``model`` (any registered family) as tensors plus its JSON config, atomically.
 
+    What :func:`dynlens.fit` trained it on (``model.trained_on``, see
+    :func:`~dynlens.models.training_record`) is saved with it and restored by
+    :func:`load_model`, so that evaluating it on other data warns.
+
     Parameters
     ----------
     model : Model
@@ -106,6 +110,8 @@ def save_model(model: nn.Module, path) -> None:
         "model_type": model.model_type,
         "config": json.dumps(model.config.to_dict()),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        # what dl.fit trained it on (dynlens.models.training_record), or null
+        "trained_on": json.dumps(getattr(model, "trained_on", None)),
     })
 
 
@@ -152,6 +158,9 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
         config = json.loads(payload["config"])
         model = get(model_type).from_config(config)
         model.load_state_dict(payload["state_dict"])
+        trained_on = json.loads(payload.get("trained_on", "null"))  # older files: none
+        if trained_on is not None:
+            model.trained_on = trained_on
     except DynlensNotRegisteredError as err:  # intact, but its generator's module is needed
         raise DynlensNotRegisteredError(f"path: {path} holds a model whose {err}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as err:

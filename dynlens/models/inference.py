@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -53,6 +53,27 @@ class Inference:
     factors: np.ndarray | None = None
     inputs: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Inference:
+        """An Inference of arrays named as its fields; ``rates`` or ``log_rates`` gives the
+        other, names that are not fields go to ``extras``.
+
+        Examples
+        --------
+        >>> out = Inference.from_arrays({"log_rates": np.zeros((2, 3, 4)),
+        ...                              "ic_std": np.ones((2, 5))})
+        >>> float(out.rates.max()), list(out.extras)
+        (1.0, ['ic_std'])
+        """
+        arrays = dict(arrays)
+        if "rates" not in arrays:
+            arrays["rates"] = np.exp(arrays["log_rates"])
+        if "log_rates" not in arrays:
+            arrays["log_rates"] = np.log(arrays["rates"])
+        names = {f.name for f in fields(cls)} - {"extras"}
+        return cls(**{k: v for k, v in arrays.items() if k in names},
+                   extras={k: v for k, v in arrays.items() if k not in names})
 
     @property
     def n_trials(self) -> int:

@@ -45,7 +45,7 @@ from ..utils import (
     check_positive_float,
     check_positive_int,
 )
-from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
+from .base import LossTerms, Model, check_forward, check_heldout, register
 from .encoder import BidirectionalGRUEncoder
 from .gru_sequence import enabled, run_grus
 from .inference import Inference
@@ -236,7 +236,6 @@ class LFADS(Model):
             ext_input_dim=ext_input_dim,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
         cfg = self.config
-        self.register_neuron_indices()
         n_in = len(self.heldin_index)
         self.input_dropout = nn.Dropout(cfg.dropout)
         self.ic_encoder = BidirectionalGRUEncoder(n_in, 2 * cfg.ic_dim, cfg.ic_enc_dim,
@@ -465,38 +464,21 @@ class LFADS(Model):
         Posterior means by default; ``n_samples``: the average over that many posterior
         samples (rates averaged as rates). External inputs come from ``data.inputs``.
         """
-        spikes = spikes_of(data, self.n_neurons)
         if n_samples is not None:
             n_samples = check_positive_int(n_samples, "n_samples")
-        inputs = self._data_inputs(data, spikes)
-        n_forward = self.forward_bins_of(data)
-        cat = self.run_batches(len(spikes), batch_size, threads, lambda rows: self._infer_batch(
-            spikes[rows], None if inputs is None else inputs[rows], n_samples, n_forward))
-        return Inference(rates=cat["rates"], log_rates=np.log(cat["rates"]),
-                         latents=cat["states"], initial_conditions=cat["ic_mean"],
-                         factors=cat["factors"], inputs=cat.get("inputs"),
-                         extras={"ic_std": np.sqrt(cat["ic_var"])})
+        return self.infer_batches(data, batch_size, threads, n_samples=n_samples)
 
-    def _data_inputs(self, data: Any, spikes: np.ndarray) -> np.ndarray | None:
-        if not self.config.ext_input_dim:
-            return None
-        inputs = getattr(data, "inputs", None)
-        if inputs is None:
-            raise DynlensValueError(
-                f"data: the model takes {self.config.ext_input_dim} external input(s); "
-                f"expected data with inputs, found none")
-        return np.asarray(inputs, dtype=np.float32)
-
-    def _infer_batch(self, spikes: np.ndarray, inputs: np.ndarray | None,
-                     n_samples: int | None, n_forward: int) -> dict[str, np.ndarray]:
-        x = torch.as_tensor(spikes, device=self.device)
-        u = None if inputs is None else torch.as_tensor(inputs, device=self.device)
-        draws = [self(x, u, sample=n_samples is not None, n_forward=n_forward)
+    def infer_batch(self, spikes: torch.Tensor, *, n_forward: int,
+                    inputs: torch.Tensor | None = None,
+                    n_samples: int | None = None) -> dict[str, torch.Tensor]:
+        """One batch of ``infer``: posterior means, or the average of ``n_samples`` draws."""
+        draws = [self(spikes, inputs, sample=n_samples is not None, n_forward=n_forward)
                  for _ in range(n_samples or 1)]
-        keys = ["states", "factors", "ic_mean", "ic_var"] + (["inputs"] if self.config.co_dim
-                                                          else [])
-        out = {k: torch.stack([d[k] for d in draws]).mean(0).cpu().numpy() for k in keys}
-        out["rates"] = torch.stack([d["log_rates"].exp() for d in draws]).mean(0).cpu().numpy()
+        names = {"states": "latents", "factors": "factors", "ic_mean": "initial_conditions",
+                 "ic_var": "ic_var"} | ({"inputs": "inputs"} if self.config.co_dim else {})
+        out = {name: torch.stack([d[key] for d in draws]).mean(0) for key, name in names.items()}
+        out["ic_std"] = out.pop("ic_var").sqrt()
+        out["rates"] = torch.stack([d["log_rates"].exp() for d in draws]).mean(0)
         return out
 
 

@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -34,8 +33,7 @@ from ..utils import (
     check_nonnegative_int,
     check_positive_int,
 )
-from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
-from .inference import Inference
+from .base import LossTerms, Model, check_forward, check_heldout, register
 
 __all__ = ["NDT", "NDTConfig"]
 
@@ -200,7 +198,6 @@ class NDT(Model):
             n_neurons=n_neurons, latent_dim=latent_dim,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
         cfg = self.config
-        self.register_neuron_indices()
         n_in = len(self.heldin_index)
         width = cfg.d_model or n_in
         self.embed = nn.Identity() if cfg.d_model is None else nn.Linear(n_in, width)
@@ -351,19 +348,12 @@ class NDT(Model):
         weight = self.loss_weights(nll, hidden[..., None], n_bins)
         return (nll * weight).sum() / weight.sum().clamp_min(1.0)
 
-    def infer(self, data: Any, batch_size: int = 512, threads: int | str = "auto") -> Inference:
-        """Rates and latents of every trial (nothing hidden but the forward-prediction bins,
-        no dropout)."""
-        spikes = spikes_of(data, self.n_neurons)
-        n_forward = self.forward_bins_of(data)
-
-        def step(rows: slice) -> dict[str, np.ndarray]:
-            out = self(torch.as_tensor(spikes[rows], device=self.device), n_forward=n_forward)
-            return {key: out[key].cpu().numpy() for key in ("log_rates", "latents")}
-
-        chunks = self.run_batches(len(spikes), batch_size, threads, step)
-        return Inference(rates=np.exp(chunks["log_rates"]), log_rates=chunks["log_rates"],
-                         latents=chunks["latents"])
+    def infer_batch(self, spikes: torch.Tensor, *, n_forward: int,
+                    inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Log-rates and latents of one batch (nothing hidden but the forward-prediction
+        bins; see ``Model.infer``)."""
+        out = self(spikes, n_forward=n_forward)
+        return {"log_rates": out["log_rates"], "latents": out["latents"]}
 
 
 def _sinusoid(n_bins: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -8,17 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..dynamics import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS, rollout
 from ..errors import DynlensValueError
 from ..utils import check_choice, check_fraction, check_positive_float, check_positive_int
-from .base import LossTerms, Model, check_forward, check_heldout, register, spikes_of
+from .base import LossTerms, Model, check_forward, check_heldout, register
 from .encoder import BidirectionalGRUEncoder
 from .generator_registry import GENERATOR_OPTIONS, generator_entry, resolve_generator
-from .inference import Inference
 from .losses import poisson_nll
 
 __all__ = ["SAE", "SAEConfig"]
@@ -243,7 +241,6 @@ class SAE(Model):
         self.config = SAEConfig(generator=generator, generator_source=generator_source,
                                 **config)
         cfg = self.config
-        self.register_neuron_indices()
         self.encoder = BidirectionalGRUEncoder(
             len(self.heldin_index), cfg.latent_dim, cfg.encoder_size, cfg.dropout
         )
@@ -304,28 +301,12 @@ class SAE(Model):
                           atol=cfg.atol, substeps=cfg.substeps)
         return {"log_rates": self.readout(latents), "latents": latents, "ic": ic}
 
-    @torch.no_grad()
-    def infer(self, data, batch_size: int = 512, threads: int | str = "auto") -> Inference:
-        """Rates, log-rates, latents and initial conditions for every trial of ``data``.
-
-        ``data`` is a :class:`~dynlens.data.NeuralDataset` or an array of spike counts
-        ``[trials, bins, n_neurons]``. Runs in eval mode (no dropout), in batches, without
-        gradients, on the model's device; the training mode is restored afterwards.
-        ``threads`` sets torch's CPU threads meanwhile (see :mod:`dynlens.threads`).
-        Forward-prediction bins (``data.n_forward``) are predicted, never read.
-        """
-        spikes = spikes_of(data, self.n_neurons)
-        n_forward = self.forward_bins_of(data)
-
-        def step(rows: slice) -> dict[str, np.ndarray]:
-            out = self(torch.as_tensor(spikes[rows], dtype=torch.float32, device=self.device),
-                       n_forward=n_forward)
-            return {key: out[key].cpu().numpy() for key in ("log_rates", "latents", "ic")}
-
-        chunks = self.run_batches(len(spikes), batch_size, threads, step)
-        log_rates = chunks["log_rates"]
-        return Inference(rates=np.exp(log_rates), log_rates=log_rates,
-                         latents=chunks["latents"], initial_conditions=chunks["ic"])
+    def infer_batch(self, spikes: torch.Tensor, *, n_forward: int,
+                    inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Log-rates, latents and initial conditions of one batch (see ``Model.infer``)."""
+        out = self(spikes, n_forward=n_forward)
+        return {"log_rates": out["log_rates"], "latents": out["latents"],
+                "initial_conditions": out["ic"]}
 
 
 def _renamed_generator(generator: str, dynamics: str | None) -> str:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
 from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
+from ..models.trained_on import training_record
 from ..threads import ThreadPolicy, check_threads, model_work
 from ..utils import (
     check_fraction,
@@ -242,7 +243,10 @@ def fit(
     ----------
     model : dynlens.models.Model
         The model to train, in place (any registered family: it supplies its loss and its
-        default settings).
+        default settings). ``model.trained_on`` records what it is trained on
+        (:func:`~dynlens.models.training_record`: system, parameters, neurons, bin width,
+        a fingerprint of the spikes), saved in its checkpoint, so that
+        :func:`dynlens.evaluate` and ``dynlens analyze`` warn when given other data.
     data : NeuralDataset
         Spike counts with ``train`` and ``valid`` splits. A model whose ``n_forward`` is
         unset takes ``data.n_forward``; one set to another count is refused.
@@ -317,6 +321,7 @@ def fit(
     seed = check_nonnegative_int(seed, "seed")
     threads = check_threads(threads)
     _check_model_data(model, data)
+    model.trained_on = training_record(data)  # saved with it; evaluate compares
     device = resolve_device(device)
     with ThreadPolicy(threads, work=model_work(model, config.batch_size)) as policy:
         run = _Run(model, config, seed, device,
