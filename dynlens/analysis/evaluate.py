@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DynlensOtherDataWarning, DynlensTypeError, DynlensValueError
 from ..models.trained_on import other_data_message
+from ..models.base import check_model
 from ..threads import ThreadPolicy, model_work
 from . import metrics
 
@@ -83,10 +84,7 @@ def evaluate(model, data, split: str | None = None, *, batch_size: int = 512,
     ['bps', 'cycle_consistency', 'decode_r2', 'decode_r2_vw', 'n_trials', 'rate_r2',
      'rate_r2_vw', 'split', 'state_r2', 'state_r2_vw']
     """
-    if not hasattr(model, "infer"):
-        raise DynlensTypeError(
-            f"model: expected a dynlens model with .infer(), found {type(model).__name__}"
-        )
+    check_model(model, needs=["infer"])  # anything that infers can be scored
     if not hasattr(data, "split"):
         raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
     split = _split_to_score(data, split)

@@ -9,7 +9,7 @@ Every family is a :class:`Model` registered by name; ``available()`` lists them 
 (``available_generators()`` lists them), or any Dynamics instance passed to :class:`SAE`.
 """
 
-from .base import LossTerms, Model, available, build, get, register
+from .base import CONTRACT, LossTerms, Model, available, build, check_model, get, register
 from .checkpoint import load_model, save_model
 from .encoder import BidirectionalGRUEncoder
 from .generator_registry import available_generators, register_generator
@@ -31,6 +31,7 @@ from .sae import SAE, SAEConfig
 from .trained_on import other_data_message, training_record
 
 __all__ = [
+    "CONTRACT",
     "LFADS",
     "NDT",
     "SAE",
@@ -53,6 +54,7 @@ __all__ = [
     "available",
     "available_generators",
     "build",
+    "check_model",
     "get",
     "load_model",
     "other_data_message",

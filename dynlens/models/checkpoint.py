@@ -19,7 +19,7 @@ from ..errors import (
     DynlensUnsafeCheckpointError,
 )
 from ..utils import atomic_path, resolve_device
-from .base import available, get
+from .base import available, check_model, get
 
 __all__ = ["load_model", "read_checkpoint", "save_model", "write_checkpoint"]
 
@@ -99,7 +99,7 @@ def save_model(model: nn.Module, path) -> None:
     ...     for a, b in zip(model.state_dict().values(), clone.state_dict().values()))
     True
     """
-    if getattr(model, "model_type", None) not in available():
+    if check_model(model).model_type not in available():
         raise DynlensTypeError(
             f"model: expected a registered dynlens model ({', '.join(available())}), found "
             f"{type(model).__name__}"

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
+from ..models.base import check_model
 from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from ..models.trained_on import training_record
 from ..threads import ThreadPolicy, check_threads, model_work
@@ -110,8 +111,7 @@ def default_fit_config(model: torch.nn.Module, **overrides: Any) -> FitConfig:
     """
     fields = set(FitConfig.__dataclass_fields__)
     check_keywords(overrides, fields, "fit")
-    defaults_of = getattr(model, "fit_defaults", None)
-    model_defaults = dict(defaults_of()) if callable(defaults_of) else {}
+    model_defaults = dict(check_model(model).fit_defaults())
     foreign = set(model_defaults) - fields
     if foreign:
         raise DynlensTypeError(
@@ -160,7 +160,7 @@ def _split_arrays(data, name: str, model, device: torch.device) -> dict:
         ) from err
     arrays = {"spikes": torch.as_tensor(np.asarray(part.spikes, dtype=np.float32),
                                         device=device), "inputs": None}
-    n_inputs = getattr(model, "n_ext_inputs", 0)
+    n_inputs = model.n_ext_inputs
     if n_inputs:
         inputs = getattr(part, "inputs", None)
         if inputs is None or np.shape(inputs)[-1] != n_inputs:
@@ -179,15 +179,15 @@ def _batch(arrays: dict, index) -> tuple[torch.Tensor, dict]:
 
 
 def _check_model_data(model, data) -> None:
-    n_model = getattr(model, "n_neurons", None)
+    n_model = model.n_neurons
     spikes = getattr(data, "spikes", None)
     if spikes is None:
         raise DynlensTypeError(f"data: expected a NeuralDataset, found {type(data).__name__}")
-    if n_model is not None and spikes.shape[-1] != n_model:
+    if spikes.shape[-1] != n_model:
         raise DynlensValueError(
             f"data: the model predicts {n_model} neurons, found data with {spikes.shape[-1]}"
         )
-    held_model = list(getattr(model, "heldout_neurons", []))
+    held_model = list(model.heldout_neurons)
     held_data = [
         int(i) for i in np.asarray(getattr(data, "heldout_neurons", []), dtype=int).ravel()
     ]
@@ -196,18 +196,7 @@ def _check_model_data(model, data) -> None:
             f"data: the model holds out neurons {held_model} but the data holds out {held_data}; "
             f"build the model with heldout_neurons=data.heldout_neurons"
         )
-    _adopt_forward(model, int(getattr(data, "n_forward", 0)))
-
-
-def _adopt_forward(model, n_forward: int) -> None:
-    """The model takes the data's forward-prediction bins (or refuses a different count)."""
-    adopt = getattr(model, "adopt_forward", None)
-    if adopt is not None:
-        adopt(n_forward)
-    elif n_forward:
-        raise DynlensValueError(
-            f"data: {type(model).__name__} has no adopt_forward, so it cannot predict "
-            f"forward bins; expected data with n_forward=0, found {n_forward}")
+    model.adopt_forward(int(getattr(data, "n_forward", 0)))
 
 
 def fit(
