@@ -60,9 +60,11 @@ def test_known_affine_model_matched_exactly(lorenz_case):
     assert report.eigenvalue_error.max() < 1e-8
     assert report.stability_agrees.all() and report.recovered
     assert report.score == pytest.approx(1.0, abs=1e-6)
-    assert report.summary().startswith("The model recovered the true fixed points: 3 of 3")
+    assert report.summary().startswith(
+        "The model recovered the true fixed points (3): 3 matched, 0 mislocated, 0 missing, "
+        "0 spurious (3 of 3 matched with the right number of unstable directions")
     assert report.summary("the GRU-25's").startswith(
-        "The model recovered the GRU-25's fixed points: 3 of 3")
+        "The model recovered the GRU-25's fixed points (3): 3 matched")
     table = report.table()
     assert len(table) == 3 and set(table["status"]) == {"matched"}
     assert table["true_n_unstable"].tolist() == [1, 2, 2]
@@ -91,9 +93,19 @@ def test_missing_and_spurious_lower_the_score(lorenz_case):
     far = FixedPoints._build(model_fps.xstar + 50.0, model_fps.q, model_fps.jacobians,
                              "continuous", model_fps.dt, model_fps.marginal_tol)
     noisy = compare_fixed_points(far, truth, alignment, true_trajectories=traj)
-    assert noisy.matched == [] and len(noisy.spurious) == 3 and noisy.score == 0.0
-    assert noisy.table()["status"].tolist() == ["missing"] * 3 + ["spurious"] * 3
+    # points of the true kinds, far away: mislocated, not missing and spurious
+    assert noisy.matched == [] and len(noisy.mislocated) == 3 and noisy.score == 0.0
+    assert noisy.table()["status"].tolist() == ["mislocated"] * 3
     assert "did not recover" in noisy.summary()
+    # the score counts each mislocated pair as a true point and a model point, as it counted
+    # a missing and a spurious one before mislocated points were told apart
+    xs = model_fps.xstar.copy()
+    xs[2] += 50.0
+    one_far = compare_fixed_points(
+        FixedPoints._build(xs, model_fps.q, model_fps.jacobians, "continuous", model_fps.dt,
+                           model_fps.marginal_tol), truth, alignment, true_trajectories=traj)
+    assert one_far.counts()["matched"] == 2 and one_far.counts()["mislocated"] == 1
+    assert one_far.score == pytest.approx(2 / 4, abs=1e-6)
 
 
 def test_discrete_model_of_continuous_truth_compared_per_bin():

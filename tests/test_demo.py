@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import dynlens as dl
+from dynlens.analysis.compare import count_words
 from dynlens.app.analyze import analysis_section, interpretation
 from dynlens.app.report import Report
 
@@ -22,12 +23,13 @@ def test_analysis_section_writes_its_figures_and_table(tmp_path, capfd):
     text = report.write().read_text()
     assert summary["n_fixed_points"] >= 1  # a stable point near the origin
     assert "## 3. Opening the GRU" in text and "| status |" in text
-    assert summary["matched"] + summary["missing"] == 3
+    assert summary["matched"] + summary["mislocated"] + summary["missing"] == 3
     short = interpretation([summary]).split("\n\n")[0]
     assert short.startswith("**GRU-3** (train split): ")
-    assert f"of 3 true fixed points matched by position ({summary['matched_with_stability']} " \
-        "with the right stability)" in short or "No answer" in short
-    assert f"{summary['score']:.2f}" in short
+    said = count_words(summary, summary["mislocated_at"])
+    assert f"3 true fixed points: {said}" in text  # the report's comparison sentence
+    assert (f"3 true fixed points: {said}" in short and f"{summary['score']:.2f}" in short
+            or "No answer" in short)
     assert (tmp_path / "fixed_points.csv").read_text().count("\n") == summary["n_fixed_points"] + 1
     for name in ("latents_vs_truth", "fixed_points", "eigenvalues", "fixed_point_graph",
                  "fixed_point_comparison"):
@@ -61,8 +63,8 @@ def test_run_analysis_on_recorded_spikes_without_truth(tmp_path):
     text = path.read_text()
     # a system is named in the metadata, but without true latents there is nothing to align
     assert "The data carry no true latents" in text and "| status |" not in text
-    assert "Cannot say: without true latents" in text  # the verdict in words
-    assert "Cannot say" in (tmp_path / "report.html").read_text()
+    assert "No answer: without true latents" in text  # the verdict in words
+    assert "No answer" in (tmp_path / "report.html").read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["model"] == "GRU-3" and "matched" not in summary
             and "alignment_r2" not in summary)

@@ -174,14 +174,17 @@ def test_demo_command_refuses_an_unknown_model_in_one_line(tmp_path, capsys):
 
 def test_interpretation_answers_in_words():
     base = {"model": "M", "split": "train", "system": "arneodo", "match_threshold": 0.25,
-            "matched": 3, "matched_with_stability": 3, "missing": 0, "spurious": 0,
-            "score": 0.8}
+            "matched": 3, "mislocated": 0, "matched_with_stability": 3, "missing": 0,
+            "spurious": 0, "duplicate": 0, "score": 0.8}
     good = interpretation([{**base, "rate_r2": 0.9, "alignment_r2": 0.9}])
-    assert "at least 0.8" in good and "below 0.5" in good and "within 0.25" in good
-    assert good.startswith("**M** (train split): Yes: it fits the data (rate R2 0.90)")
-    # the score and the threshold are defined in the text
+    assert "at least 0.8" in good and "below 0.5" in good and "within the matching" in good
+    assert good.startswith("**M** (train split): Yes: it fits well (rate R2 0.90")
+    # the score, the threshold and every category are defined in the text
     assert "agree x (1 - d / 0.25) x max(0, 1 - e)" in good and "RMS distance" in good
-    assert "Probably" in interpretation([{**base, "rate_r2": 0.6, "alignment_r2": 0.9}])
+    assert all(f"*{name}*:" in good for name in ("matched", "mislocated", "missing",
+                                                 "spurious", "duplicate"))
+    tentative = interpretation([{**base, "rate_r2": 0.6, "alignment_r2": 0.9}])
+    assert tentative.startswith("**M** (train split): Partly: ") and "tentative" in tentative
     # the 40-epoch model: a poor fit gets no answer, whatever the comparison counts
     poor = interpretation([{**base, "rate_r2": 0.04, "alignment_r2": 0.20, "matched": 1,
                             "matched_with_stability": 1, "missing": 2, "score": 0.1}])
@@ -190,10 +193,11 @@ def test_interpretation_answers_in_words():
     assert "Partly" not in poor.split("\n\n")[0]
     wrong = interpretation([{**base, "rate_r2": 0.95, "alignment_r2": 0.9,
                              "matched_with_stability": 0, "spurious": 2}])
-    assert "No: although it fits the data" in wrong and "does not mean" in wrong
+    assert "No: it fits well" in wrong and "does not mean" in wrong
     assert "Partly" in interpretation([{**base, "rate_r2": 0.9, "alignment_r2": 0.9,
                                         "matched_with_stability": 1}])
-    assert "Cannot say" in interpretation([{"model": "M", "split": "train", "rate_r2": 0.9}])
+    assert "No answer: without true latents" in interpretation(
+        [{"model": "M", "split": "train", "rate_r2": 0.9}])
 
 
 def test_mislocated_points_are_told_apart_from_missing_and_spurious():
@@ -202,7 +206,6 @@ def test_mislocated_points_are_told_apart_from_missing_and_spurious():
     import numpy as np
 
     import dynlens as dl
-    from dynlens.app.analyze import mislocated, same_pattern
 
     well = dl.systems.get("bistable2d")  # a saddle at 0 between stable points at -1 and 1
     truth = dl.FixedPoints.from_points(well, well.fixed_points())
@@ -211,21 +214,21 @@ def test_mislocated_points_are_told_apart_from_missing_and_spurious():
     states = np.random.default_rng(0).normal(size=(50, 2))
     identity = dl.AffineAlignment().fit(states, states)
     comparison = dl.compare_fixed_points(model, truth, identity, scale=1.0)
-    assert comparison.missing == [0] and comparison.spurious == [0]
-    assert same_pattern(comparison)
-    (t, m, d), = mislocated(comparison)
-    assert (t, m) == (0, 0) and d == pytest.approx(0.8)
+    assert comparison.mislocated == [(0, 0)] and comparison.mislocation == pytest.approx([0.8])
+    assert comparison.missing == [] and comparison.spurious == []
     summary = {"model": "M", "split": "train", "system": "bistable2d", "rate_r2": 0.9,
-               "alignment_r2": 0.95, "matched": 2, "matched_with_stability": 2, "missing": 1,
-               "spurious": 1, "score": comparison.score, "match_threshold": comparison.threshold,
-               "mislocated": [[t, m, d]], "same_pattern": True}
+               "alignment_r2": 0.95, **comparison.counts(), "matched_with_stability": 2,
+               "score": comparison.score, "match_threshold": comparison.threshold,
+               "mislocated_at": comparison.mislocation.tolist()}
     text = interpretation([summary]).split("\n\n")[0]
     assert "Partly" in text and "has bistable2d's number of fixed points" in text
-    assert "1 mislocated (at 0.80 attractor sizes from the true one), 0 missing, 0 spurious" in text
+    assert ("2 matched, 1 mislocated (0.80 attractor sizes away), 0 missing, 0 spurious"
+            in text)
     # without a model point of its kind, the true point is missing, not mislocated
     stable_only = dataclasses.replace(model, n_unstable=np.array([0, 0, 0]))
     comparison = dl.compare_fixed_points(stable_only, truth, identity, scale=1.0)
-    assert mislocated(comparison) == [] and not same_pattern(comparison)
+    assert comparison.mislocated == [] and comparison.missing == [0]
+    assert comparison.spurious == [0]
 
 
 # -- a real browser -------------------------------------------------------------------------

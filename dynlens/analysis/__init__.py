@@ -14,6 +14,7 @@ from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectru
 from .options import SolverOptions, Tolerances
 from .recovery import fixed_point_recovery, true_system
 from .similarity import dynamics_similarity
+from .verdicts import Verdict, verdict
 
 __all__ = [
     "AffineAlignment",
@@ -24,6 +25,7 @@ __all__ = [
     "LyapunovSpectrum",
     "SolverOptions",
     "Tolerances",
+    "Verdict",
     "compare_dynamics",
     "compare_fixed_points",
     "deduplicate",
@@ -37,4 +39,5 @@ __all__ = [
     "lyapunov_spectrum",
     "metrics",
     "true_system",
+    "verdict",
 ]

@@ -3,11 +3,15 @@
 :func:`compare_fixed_points` reads as its steps: check the alignment, find the attractor's
 size (:func:`_scale`) and the matching threshold, compute per-bin spectra on both sides
 (:func:`_bin_spectra`), match points one-to-one (:func:`_match`), measure each pair's errors,
-list the unmatched points (:func:`_spurious`) and sum up a score (:func:`_score`).
+sort the unmatched points into the categories of :data:`CATEGORIES` (:func:`_unmatched`) and
+sum up a score (:func:`_score`). Every word a user reads about the comparison (the statuses
+of :meth:`FixedPointComparison.table`, the counts of :meth:`FixedPointComparison.counts`,
+``numbers()``, ``summary()``, the figure and the reports) comes from :data:`CATEGORIES`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +25,83 @@ from ._prepare import as_states
 from ._spectra import sorted_eig
 from .fixed_points import FixedPoints, _affine_parts
 
-__all__ = ["FixedPointComparison", "compare_fixed_points"]
+__all__ = ["CATEGORIES", "FixedPointComparison", "compare_fixed_points", "count_words"]
+
+#: Every category of a compared fixed point, in reading order, with its one-sentence
+#: definition. Each true point is in exactly one of matched, mislocated and missing; each
+#: model point in exactly one of matched, mislocated, spurious and duplicate (matched and
+#: mislocated are one-to-one pairs, so their counts are the same on both sides).
+CATEGORIES = {
+    "matched": "a true point and a model point paired one-to-one (least total distance) "
+               "within the matching threshold",
+    "mislocated": "an unmatched true point paired one-to-one (least total distance) with an "
+                  "unmatched model point of the same number of unstable directions that lies "
+                  "beyond the threshold: the model has a fixed point of its kind, elsewhere",
+    "missing": "a true point neither matched nor mislocated",
+    "spurious": "a model point neither matched nor mislocated, counted once per line or sheet "
+                "of fixed points (manifold) that holds no matched or mislocated point",
+    "duplicate": "any further model point of a line or sheet of fixed points already counted "
+                 "through another of its points",
+}
+#: The categories a true point can be in, and those a model point can be in.
+TRUE_CATEGORIES = ("matched", "mislocated", "missing")
+MODEL_CATEGORIES = ("matched", "mislocated", "spurious", "duplicate")
+
+
+def count_words(counts: Mapping[str, int], mislocated_at: Sequence[float] = ()) -> str:
+    """A comparison's counts in the words of :data:`CATEGORIES`, as every report says them.
+
+    Parameters
+    ----------
+    counts : mapping of category to int
+        Counts of the categories (:meth:`FixedPointComparison.counts`, or a report summary
+        holding them); ``duplicate`` is said only when there are any.
+    mislocated_at : sequence of float
+        Distances of the mislocated pairs in attractor sizes, said after their count.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> count_words({"matched": 1, "mislocated": 2, "missing": 0, "spurious": 1,
+    ...              "duplicate": 0}, mislocated_at=[0.41, 0.62])
+    '1 matched, 2 mislocated (0.41 and 0.62 attractor sizes away), 0 missing, 1 spurious'
+    """
+    words = []
+    for name in CATEGORIES:
+        n = int(counts.get(name, 0))
+        if name == "duplicate" and not n:
+            continue
+        far = ""
+        if name == "mislocated" and len(mislocated_at):
+            shown = [f"{d:.2f}" for d in mislocated_at]
+            listed = ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+            far = f" ({listed} attractor sizes away)"
+        words.append(f"{n} {name}{far}")
+    return ", ".join(words)
 
 
 @dataclass(frozen=True, eq=False)
 class FixedPointComparison:
     """How well a model's fixed points match the true ones (see :func:`compare_fixed_points`).
+
+    Every true point is in exactly one category and every model point in exactly one:
+
+    - *matched*: a true point and a model point paired one-to-one (least total distance)
+      within the matching threshold;
+    - *mislocated*: an unmatched true point paired one-to-one with an unmatched model point
+      of the same number of unstable directions beyond the threshold (the model has a fixed
+      point of its kind, elsewhere);
+    - *missing*: a true point neither matched nor mislocated;
+    - *spurious*: a model point neither matched nor mislocated, one per line or sheet of
+      fixed points (``manifold_id``) holding no matched or mislocated point;
+    - *duplicate*: any further model point of a line or sheet already counted through
+      another of its points.
+
+    So ``n_true = matched + mislocated + missing`` and
+    ``n_model = matched + mislocated + spurious + duplicate`` (:meth:`counts`).
 
     Attributes
     ----------
@@ -37,12 +112,16 @@ class FixedPointComparison:
     mapped_fps : FixedPoints
         The model's fixed points mapped into true coordinates by the alignment.
     matched : list of (int, int)
-        ``(true_index, model_index)`` pairs.
+        ``(true_index, model_index)`` pairs within the threshold.
+    mislocated : list of (int, int)
+        ``(true_index, model_index)`` pairs of the same number of unstable directions
+        beyond the threshold.
     missing : list of int
-        True points with no model point within the threshold.
+        True points neither matched nor mislocated.
     spurious : list of int
-        Unmatched model points (one per line or sheet of fixed points, see ``manifold_id``;
-        points of a manifold that contains a matched point are not spurious).
+        Model points neither matched nor mislocated (one per manifold).
+    duplicate : list of int
+        Further model points of manifolds counted through another of their points.
     location_error : ndarray
         Per matched pair: distance in true coordinates divided by ``scale``.
     eigenvalue_error : ndarray
@@ -50,6 +129,8 @@ class FixedPointComparison:
         the per-bin maps (see :func:`compare_fixed_points`).
     stability_agrees : ndarray of bool
         Per matched pair: equal numbers of unstable directions.
+    mislocation : ndarray
+        Per mislocated pair: distance in true coordinates divided by ``scale``.
     true_bin_eigenvalues, model_bin_eigenvalues : ndarray
         Per-bin map eigenvalues of each true point and of each mapped model point
         ([n, true_dim], sorted by modulus, descending).
@@ -78,7 +159,7 @@ class FixedPointComparison:
     >>> report = dl.analysis.compare_fixed_points(found, true,
     ...                                           dl.analysis.AffineAlignment().fit(x, x))
     >>> report
-    FixedPointComparison(matched=2, missing=1, spurious=0, score=0.667)
+    FixedPointComparison(matched=2, mislocated=0, missing=1, spurious=0, score=0.667)
     >>> report.matched, report.missing, report.recovered
     ([(0, 0), (2, 1)], [1], False)
     >>> report.table()["status"].tolist()
@@ -91,11 +172,14 @@ class FixedPointComparison:
     model_fps: FixedPoints
     mapped_fps: FixedPoints
     matched: list
+    mislocated: list
     missing: list
     spurious: list
+    duplicate: list
     location_error: np.ndarray
     eigenvalue_error: np.ndarray
     stability_agrees: np.ndarray
+    mislocation: np.ndarray
     true_bin_eigenvalues: np.ndarray = field(repr=False)
     model_bin_eigenvalues: np.ndarray = field(repr=False)
     scale: float = 1.0
@@ -105,26 +189,65 @@ class FixedPointComparison:
     @property
     def recovered(self) -> bool:
         """Every true point matched with the right stability, and no spurious point."""
-        return (not self.missing and not self.spurious and bool(np.all(self.stability_agrees)))
+        return (len(self.matched) == len(self.true_fps) and not self.spurious
+                and bool(np.all(self.stability_agrees)))
+
+    def counts(self) -> dict[str, int]:
+        """How many points each category of :data:`CATEGORIES` holds (matched and mislocated
+        count pairs), in reading order.
+
+        Returns
+        -------
+        dict of str to int
+        """
+        return {name: len(getattr(self, name)) for name in CATEGORIES}
+
+    def true_status(self) -> list[str]:
+        """Each true point's category: "matched", "mislocated" or "missing"."""
+        status = ["missing"] * len(self.true_fps)
+        for name in ("matched", "mislocated"):
+            for t, _ in getattr(self, name):
+                status[t] = name
+        return status
+
+    def model_status(self) -> list[str]:
+        """Each model point's category: "matched", "mislocated", "spurious" or "duplicate"."""
+        status = ["duplicate"] * len(self.model_fps)
+        for name in ("matched", "mislocated"):
+            for _, m in getattr(self, name):
+                status[m] = name
+        for m in self.spurious:
+            status[m] = "spurious"
+        return status
 
     def table(self) -> pd.DataFrame:
-        """One row per true point (status "matched" or "missing"), then one per spurious
-        model point (status "spurious"); positions in true coordinates."""
+        """One row per true point (status "matched", "mislocated" or "missing", the paired
+        model point beside it), then one per spurious model point; positions in true
+        coordinates. Duplicate model points are not listed (:meth:`counts` has their number).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         dim = self.true_fps.dim
-        pair = {t: (k, m) for k, (t, m) in enumerate(self.matched)}
+        pairs = {t: ("matched", k, m) for k, (t, m) in enumerate(self.matched)}
+        pairs.update({t: ("mislocated", k, m) for k, (t, m) in enumerate(self.mislocated)})
         rows = []
-        for t in range(len(self.true_fps)):
-            row = {"status": "missing", "true_index": t, "model_index": pd.NA}
+        for t, status in enumerate(self.true_status()):
+            row = {"status": status, "true_index": t, "model_index": pd.NA}
             row.update({f"true_x{i}": self.true_fps.xstar[t, i] for i in range(dim)})
             row.update(true_stability=self.true_fps.stability[t],
                        true_n_unstable=int(self.true_fps.n_unstable[t]))
-            if t in pair:
-                k, m = pair[t]
-                row.update(status="matched", model_index=m)
-                row.update(self._model_cols(m))
+            if status == "matched":
+                _, k, m = pairs[t]
+                row.update(model_index=m, **self._model_cols(m))
                 row.update(location_error=self.location_error[k],
                            eigenvalue_error=self.eigenvalue_error[k],
                            stability_agrees=bool(self.stability_agrees[k]))
+            elif status == "mislocated":
+                _, k, m = pairs[t]
+                row.update(model_index=m, **self._model_cols(m))
+                row.update(location_error=self.mislocation[k], stability_agrees=True)
             rows.append(row)
         for m in self.spurious:
             row = {"status": "spurious", "true_index": pd.NA, "model_index": m}
@@ -147,13 +270,19 @@ class FixedPointComparison:
 
     def numbers(self) -> dict:
         """The comparison as flat numbers (one row of a results table): ``fp_true``,
-        ``fp_model``, ``fp_matched``, ``fp_missing``, ``fp_spurious``,
-        ``fp_stability_agree``, mean ``fp_location_error`` and ``fp_eigenvalue_error``
-        over the matched points (NaN when none matched), ``fp_score``, ``fp_recovered``."""
+        ``fp_model``, one ``fp_<category>`` count per category of :data:`CATEGORIES`
+        (``fp_matched``, ``fp_mislocated``, ``fp_missing``, ``fp_spurious``,
+        ``fp_duplicate``), ``fp_stability_agree``, mean ``fp_location_error`` and
+        ``fp_eigenvalue_error`` over the matched points (NaN when none matched),
+        ``fp_score``, ``fp_recovered``.
+
+        Returns
+        -------
+        dict
+        """
         matched = len(self.matched)
         return {"fp_true": len(self.true_fps), "fp_model": len(self.model_fps),
-                "fp_matched": matched, "fp_missing": len(self.missing),
-                "fp_spurious": len(self.spurious),
+                **{f"fp_{name}": n for name, n in self.counts().items()},
                 "fp_stability_agree": int(np.sum(self.stability_agrees)),
                 "fp_location_error": float(np.mean(self.location_error)) if matched
                 else float("nan"),
@@ -164,9 +293,17 @@ class FixedPointComparison:
     def summary(self, reference: str = "the true") -> str:
         """One sentence saying whether the model recovered the true fixed points.
 
-        ``reference`` names the other side when it is not a true system (``"GRU-25's"``
-        when two models were compared)."""
-        n_true, n_match = len(self.true_fps), len(self.matched)
+        Parameters
+        ----------
+        reference : str
+            Names the other side when it is not a true system (``"GRU-25's"`` when two
+            models were compared).
+
+        Returns
+        -------
+        str
+        """
+        n_match = len(self.matched)
         n_agree = int(np.sum(self.stability_agrees))
         verdict = ("recovered" if self.recovered else
                    "partly recovered" if n_match else "did not recover")
@@ -176,8 +313,8 @@ class FixedPointComparison:
                       f"directions; mean location error {100 * np.mean(self.location_error):.1f}"
                       f"% of the attractor size, mean per-bin eigenvalue error "
                       f"{np.mean(self.eigenvalue_error):.3g})")
-        return (f"The model {verdict} {reference} fixed points: {n_match} of {n_true} matched"
-                f"{detail}, {len(self.missing)} missing, {len(self.spurious)} spurious; "
+        return (f"The model {verdict} {reference} fixed points ({len(self.true_fps)}): "
+                f"{count_words(self.counts(), self.mislocation)}{detail}; "
                 f"score {self.score:.2f}.")
 
     def plot(self, **kwargs: Any):
@@ -194,9 +331,9 @@ class FixedPointComparison:
         return fixed_point_comparison(self, **kwargs)
 
     def __repr__(self) -> str:
-        return (f"FixedPointComparison(matched={len(self.matched)}, "
-                f"missing={len(self.missing)}, spurious={len(self.spurious)}, "
-                f"score={self.score:.3f})")
+        counts = ", ".join(f"{name}={n}" for name, n in self.counts().items()
+                           if name != "duplicate" or n)
+        return f"FixedPointComparison({counts}, score={self.score:.3f})"
 
 
 def _as_true(true_fps: Any) -> tuple[FixedPoints, Any]:
@@ -284,17 +421,41 @@ def _match(true_x: np.ndarray, mapped_x: np.ndarray, scale: float,
     return [(int(r), int(c)) for r, c in zip(rows, cols) if dist[r, c] <= threshold]
 
 
-def _spurious(manifold_id: np.ndarray, matched: list[tuple[int, int]]) -> list[int]:
-    """Unmatched model points, one per manifold, none on a manifold with a matched point."""
-    matched_models = {m for _, m in matched}
-    seen = {int(manifold_id[m]) for m in matched_models}
-    spurious = []
-    for m in range(len(manifold_id)):
-        mid = int(manifold_id[m])
+def _unmatched(truth: FixedPoints, model_fps: FixedPoints, mapped_x: np.ndarray,
+               matched: list[tuple[int, int]], scale: float
+               ) -> tuple[list[tuple[int, int]], np.ndarray, list[int], list[int], list[int]]:
+    """The unmatched points sorted into categories: mislocated pairs and their distances (in
+    units of ``scale``), missing true points, spurious and duplicate model points.
+
+    Each manifold without a matched point offers one model point (its first): those of the
+    same number of unstable directions as an unmatched true point are paired with them
+    one-to-one by least total distance (mislocated); the others are spurious. Every other
+    model point not matched is a duplicate of its manifold."""
+    matched_true, matched_models = {t for t, _ in matched}, {m for _, m in matched}
+    seen = {int(model_fps.manifold_id[m]) for m in matched_models}
+    offered = []
+    for m in range(len(model_fps)):
+        mid = int(model_fps.manifold_id[m])
         if m not in matched_models and mid not in seen:
-            spurious.append(m)
+            offered.append(m)
             seen.add(mid)
-    return spurious
+    lost = [t for t in range(len(truth)) if t not in matched_true]
+    mislocated: list[tuple[int, int]] = []
+    if lost and offered:
+        dist = np.linalg.norm(truth.xstar[lost][:, None] - mapped_x[offered][None],
+                              axis=-1) / scale
+        same = truth.n_unstable[lost][:, None] == model_fps.n_unstable[offered][None]
+        # a large finite cost for pairs of unlike stability (inf could make it infeasible)
+        rows, cols = linear_sum_assignment(np.where(same, dist, 1e9))
+        mislocated = sorted((lost[r], offered[c]) for r, c in zip(rows, cols) if same[r, c])
+    far = np.array([np.linalg.norm(truth.xstar[t] - mapped_x[m]) / scale
+                    for t, m in mislocated])
+    paired = {t for t, _ in mislocated}, {m for _, m in mislocated}
+    missing = [t for t in lost if t not in paired[0]]
+    spurious = [m for m in offered if m not in paired[1]]
+    counted = matched_models | set(offered)
+    duplicate = [m for m in range(len(model_fps)) if m not in counted]
+    return mislocated, far, missing, spurious, duplicate
 
 
 def _score(loc: np.ndarray, eig: np.ndarray, agree: np.ndarray, threshold: float,
@@ -361,8 +522,12 @@ def compare_fixed_points(
     *Stability* agrees when the model point (in its own space) has as many unstable
     directions as the true point.
 
+    *Categories*: the unmatched points are then sorted as :class:`FixedPointComparison`
+    defines (mislocated, missing, spurious, duplicate), so that every point is in one.
+
     *Score* = sum over matched pairs of ``agree * (1 - d / threshold) * max(0, 1 - e)``,
-    divided by ``n_true + n_spurious``, where ``d`` is the location error (in units of
+    divided by ``n_true + n_spurious + n_mislocated`` (every true point, and every model
+    manifold without a matched point), where ``d`` is the location error (in units of
     ``scale``), ``e`` the eigenvalue error and ``agree`` 1 when stability agrees, else 0.
     It is 1 only for a perfect one-to-one recovery and falls with missing and spurious
     points, misplaced points, wrong spectra and wrong stability.
@@ -387,6 +552,8 @@ def compare_fixed_points(
     >>> report = compare_fixed_points(model, true, align)
     >>> report.matched, report.missing, report.spurious, round(report.score, 6)
     ([(0, 0), (1, 1), (2, 2)], [], [], 1.0)
+    >>> report.counts()
+    {'matched': 3, 'mislocated': 0, 'missing': 0, 'spurious': 0, 'duplicate': 0}
     """
     if not isinstance(model_fps, FixedPoints):
         raise DynlensTypeError(
@@ -407,12 +574,14 @@ def compare_fixed_points(
     eig = np.array([_eig_error(true_eig[t], model_eig[m]) for t, m in matched])
     agree = np.array([truth.n_unstable[t] == model_fps.n_unstable[m] for t, m in matched],
                      dtype=bool)
-    missing = sorted(set(range(len(truth))) - {t for t, _ in matched})
-    spurious = _spurious(model_fps.manifold_id, matched)
-    score = _score(loc, eig, agree, threshold, len(truth) + len(spurious), bool(matched))
+    mislocated, far, missing, spurious, duplicate = _unmatched(truth, model_fps, mapped.xstar,
+                                                               matched, scale)
+    score = _score(loc, eig, agree, threshold, len(truth) + len(spurious) + len(mislocated),
+                   bool(matched))
     return FixedPointComparison(
         true_fps=truth, model_fps=model_fps, mapped_fps=mapped, matched=matched,
-        missing=missing, spurious=spurious, location_error=loc, eigenvalue_error=eig,
-        stability_agrees=agree, true_bin_eigenvalues=true_eig,
-        model_bin_eigenvalues=model_eig, scale=scale, threshold=threshold, score=score,
+        mislocated=mislocated, missing=missing, spurious=spurious, duplicate=duplicate,
+        location_error=loc, eigenvalue_error=eig, stability_agrees=agree, mislocation=far,
+        true_bin_eigenvalues=true_eig, model_bin_eigenvalues=model_eig, scale=scale,
+        threshold=threshold, score=score,
     )

@@ -31,26 +31,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import plotting
 from ..analysis import true_system
+from ..analysis.compare import CATEGORIES, count_words
+from ..analysis.verdicts import GOOD_R2, POOR_R2, rule_table, verdict
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
-from ..models import other_data_message
 from ..utils import (
     check_nonnegative_int,
     check_output_path,
     check_positive_int,
     json_default,
 )
-from .report import Report
+from .report import Report, markdown_table
 
-__all__ = ["GOOD_R2", "POOR_R2", "analysis_section", "interpretation", "mislocated",
-           "other_system_warning", "run_analysis", "same_pattern", "system_line"]
-
-#: An R2 (rates, or latents aligned onto the truth) at or above this is a good fit.
-GOOD_R2 = 0.8
-#: Below this R2 the fit is too poor for a fixed-point comparison to mean anything.
-POOR_R2 = 0.5
+__all__ = ["GOOD_R2", "POOR_R2", "add_interpretation", "analysis_section", "interpretation",
+           "other_system_warning", "run_analysis", "system_line"]
 
 
 def _check(model: Any, data: Any, system: Any, split: str) -> tuple[Any, Any]:
@@ -148,14 +145,13 @@ def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, syste
         comparison = analysis.compare_fixed_points(fps, true_fps, alignment,
                                                    true_trajectories=part.latents)
         table = comparison.table()
+        # the comparison's own categories and counts: nothing is re-derived here
         summary.update(system=getattr(system, "name", type(system).__name__),
-                       matched=len(comparison.matched),
+                       **comparison.counts(),
                        matched_with_stability=int(np.sum(comparison.stability_agrees)),
-                       missing=len(comparison.missing),
-                       spurious=len(comparison.spurious), score=float(comparison.score),
+                       score=float(comparison.score),
                        match_threshold=float(comparison.threshold),
-                       mislocated=[[t, m, d] for t, m, d in mislocated(comparison)],
-                       same_pattern=same_pattern(comparison))
+                       mislocated_at=[float(d) for d in comparison.mislocation])
         warning = _poor_fit_warning(summary)
         if warning:
             report.text(warning)
@@ -171,56 +167,19 @@ def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, syste
     return comparison
 
 
-def mislocated(comparison: Any) -> list[tuple[int, int, float]]:
-    """Unmatched true points that have an unmatched model point with the same number of
-    unstable directions, farther away than the matching threshold: ``(true index, model
-    index, distance in attractor sizes)``, paired one-to-one by least total distance.
-
-    Such a true point is *mislocated* rather than missing: the model has a fixed point of
-    its kind, in the wrong place.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    missing, spurious = list(comparison.missing), list(comparison.spurious)
-    if not missing or not spurious:
-        return []
-    true_x = comparison.true_fps.xstar[missing]
-    model_x = comparison.mapped_fps.xstar[spurious]
-    dist = np.linalg.norm(true_x[:, None] - model_x[None], axis=-1) / comparison.scale
-    same = (comparison.true_fps.n_unstable[missing][:, None]
-            == comparison.model_fps.n_unstable[spurious][None])
-    cost = np.where(same, dist, 1e9)
-    rows, cols = linear_sum_assignment(cost)
-    return [(int(missing[r]), int(spurious[c]), float(dist[r, c]))
-            for r, c in zip(rows, cols) if same[r, c]]
-
-
-def same_pattern(comparison: Any) -> bool:
-    """The model has as many fixed points as the truth, with the same numbers of unstable
-    directions (its stability pattern), wherever they lie."""
-    return sorted(comparison.true_fps.n_unstable.tolist()) == sorted(
-        comparison.model_fps.n_unstable.tolist())
-
-
 def _counts(s: dict) -> str:
-    """The comparison's counts in words, mislocated points apart from missing and spurious."""
-    n_true = s["matched"] + s["missing"]
-    n_mis = len(s.get("mislocated", []))
-    far = (f" (at {', '.join(f'{d:.2f}' for _, _, d in s['mislocated'])} attractor sizes "
-           f"from the true one{'s' if n_mis > 1 else ''})" if n_mis else "")
-    return (f"{s['matched']} of {n_true} true fixed points matched by position "
-            f"({s['matched_with_stability']} with the right stability), {n_mis} mislocated"
-            f"{far}, {s['missing'] - n_mis} missing, {s['spurious'] - n_mis} spurious; score "
-            f"{s['score']:.2f}")
+    """The comparison's counts in the words of its categories, with the score."""
+    n_true = s["matched"] + s["mislocated"] + s["missing"]
+    return (f"{n_true} true fixed points: {count_words(s, s.get('mislocated_at', ()))} "
+            f"({s['matched_with_stability']} of the {s['matched']} matched with the right "
+            f"stability); score {s['score']:.2f}")
 
 
 def _comparison_sentence(s: dict) -> str:
     """What the comparison found, naming the system compared against."""
-    pattern = (" The model has the true number of fixed points with the true stability "
-               "pattern." if s.get("same_pattern") else "")
     return (f"Compared with the fixed points of **{s['system']}**{_system_note(s)}, after "
             f"mapping the model's into its coordinates with the affine alignment: "
-            f"{_counts(s)}.{pattern}")
+            f"{_counts(s)}.")
 
 
 def _system_note(s: dict) -> str:
@@ -263,107 +222,96 @@ def _fixed_point_figures(report: Report, dynamics: Any, fps: Any, latents: Any, 
     summary["graph_edges"] = graph.number_of_edges()
 
 
-def interpretation(summaries: list[dict]) -> str:
-    """"What the numbers mean", in words: one plain answer per model, then the thresholds
-    and how the fixed points are compared and scored; paragraphs separated by blank lines.
-
-    Each summary is one :func:`analysis_section` returned. A model recovered the true
-    dynamics when its rate and alignment R2 are at least :data:`GOOD_R2` and every true
-    fixed point is matched with the right number of unstable directions, with no spurious
-    one; below :data:`POOR_R2` the comparison is not judged at all.
-
-    >>> print(interpretation([{"model": "NODE-3", "split": "train", "rate_r2": 0.9,
-    ...     "alignment_r2": 0.95, "system": "arneodo", "matched": 3,
-    ...     "matched_with_stability": 3, "missing": 0, "spurious": 0, "score": 0.81,
-    ...     "match_threshold": 0.25}]).split("\\n\\n")[0])
-    **NODE-3** (train split): Yes: it fits the data (rate R2 0.90) and its latents are an
-    affine image of the true state (alignment R2 0.95), and its fixed points are those of
-    arneodo in number, place and stability (score 0.81). In numbers: 3 of 3 true fixed
-    points matched by position (3 with the right stability), 0 mislocated, 0 missing, 0
-    spurious; score 0.81.
-    """
+def _interpretation_parts(summaries: list[dict]) -> list:
+    """The paragraphs of "what the numbers mean", with the rule table as a DataFrame."""
     threshold = next((s["match_threshold"] for s in summaries if "match_threshold" in s), None)
-    text = [_verdict(s) for s in summaries]
-    text.append(f"**What the numbers mean.** Thresholds: an R2 of at least {GOOD_R2} (rates: "
-            f"true vs inferred, on the split analysed; alignment: the model's latents mapped "
-            f"affinely onto the true latents, fitted and scored on that split) is a good fit; "
-            f"below {POOR_R2} the model fits too poorly for its fixed points to be compared "
-            f"with the truth. The true dynamics count as recovered when every true fixed "
-            f"point is matched with the same number of unstable directions and no spurious "
-            f"fixed point appears.")
+    parts: list = [_verdict(s) for s in summaries]
+    parts.append(f"**What the numbers mean.** Thresholds: an R2 of at least {GOOD_R2} (rates: "
+                 f"true vs inferred, on the split analysed; alignment: the model's latents "
+                 f"mapped affinely onto the true latents, fitted and scored on that split) is "
+                 f"a good fit; below {POOR_R2} the model fits too poorly for its fixed points "
+                 f"to be compared with the truth. Each answer is the first row of this table "
+                 f"that holds (`dl.analysis.verdict`):")
+    parts.append(rule_table())
     if threshold is not None:
-        text.append(_scoring_rule(threshold))
-    return "\n\n".join(text)
+        parts.append(_scoring_rule(threshold))
+    return parts
+
+
+def interpretation(summaries: list[dict]) -> str:
+    """"What the numbers mean", in Markdown: one plain answer per model
+    (:func:`dynlens.analysis.verdict`), then the thresholds, the verdict's rule table and how
+    the fixed points are compared and scored; blocks separated by blank lines.
+
+    Parameters
+    ----------
+    summaries : list of dict
+        What :func:`analysis_section` returned, one per model.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(interpretation([{"model": "NODE-3", "split": "train", "rate_r2": 0.9,
+    ...     "alignment_r2": 0.95, "system": "arneodo", "matched": 3, "mislocated": 0,
+    ...     "matched_with_stability": 3, "missing": 0, "spurious": 0, "duplicate": 0,
+    ...     "score": 0.81, "match_threshold": 0.25}]).split("\\n\\n")[0])
+    **NODE-3** (train split): Yes: it fits well (rate R2 0.90, alignment R2 0.95: its
+    latents are an affine image of the true state and it predicts the rates), and its fixed
+    points are those of arneodo in number, place and stability (score 0.81). In numbers: 3
+    true fixed points: 3 matched, 0 mislocated, 0 missing, 0 spurious (3 of the 3 matched
+    with the right stability); score 0.81.
+    """
+    return "\n\n".join(markdown_table(p) if isinstance(p, pd.DataFrame) else p
+                       for p in _interpretation_parts(summaries))
+
+
+def add_interpretation(report: Report, heading: str, summaries: list[dict]) -> None:
+    """Append :func:`interpretation` to ``report`` under ``heading`` (its rule table as a
+    table of the report).
+
+    Parameters
+    ----------
+    report : Report
+        The report to append to.
+    heading : str
+        The section's Markdown heading.
+    summaries : list of dict
+        What :func:`analysis_section` returned, one per model.
+    """
+    report.text(heading)
+    for part in _interpretation_parts(summaries):
+        if isinstance(part, pd.DataFrame):
+            report.table(part)
+        else:
+            report.text(part)
 
 
 def _scoring_rule(threshold: float) -> str:
-    """How the fixed points are matched and scored (compare_fixed_points), in words."""
+    """How the fixed points are matched, sorted and scored (compare_fixed_points), in words."""
+    defined = "; ".join(f"*{name}*: {meaning}" for name, meaning in CATEGORIES.items())
     return (f"**How the fixed points are compared.** The model's fixed points are mapped into "
-            f"the true system's coordinates by the affine alignment. A model point matches a "
-            f"true one when it lies within {threshold:.2f} of the attractor's size (the RMS "
-            f"distance of the true latents from their centroid; the threshold is 0.25, or "
-            f"half the distance between the two closest true fixed points when that is "
-            f"smaller), pairs chosen one-to-one by least total distance. An unmatched true "
-            f"point is *mislocated* when an unmatched model point with the same number of "
-            f"unstable directions lies farther away, else *missing*; unmatched model points "
-            f"left over are *spurious*. The score is the sum over matched pairs of agree x "
-            f"(1 - d / {threshold:.2f}) x max(0, 1 - e), divided by the number of true plus "
-            f"spurious points (mislocated ones counted as both): d is the location error in "
+            f"the true system's coordinates by the affine alignment. The matching threshold "
+            f"is {threshold:.2f} of the attractor's size (the RMS distance of the true latents "
+            f"from their centroid; 0.25, or half the distance between the two closest true "
+            f"fixed points when that is smaller). Every true and every model fixed point is "
+            f"in one category: {defined}. The score is the sum over matched pairs of agree x "
+            f"(1 - d / {threshold:.2f}) x max(0, 1 - e), divided by the number of true points "
+            f"plus spurious and mislocated model points: d is the location error in "
             f"attractor sizes, e the mean error of the per-bin eigenvalues, agree 1 when the "
             f"numbers of unstable directions agree, else 0. 1 is a perfect recovery; 0 means "
             f"no true point was matched with the right stability.")
 
 
 def _verdict(s: dict) -> str:
-    """One model's answer to "did it recover the true dynamics?" in one plain sentence
-    that reconciles its R2 with its fixed-point score, then its numbers."""
-    head = f"**{s['model']}** ({s['split']} split):"
-    rate = f"rate R2 {s['rate_r2']:.2f}" if "rate_r2" in s else None
-    if "alignment_r2" not in s:
-        fit = f" its {rate} shows how well it fits the data, but" if rate else ""
-        return (f"{head} Cannot say:{fit} without true latents its fixed points cannot be "
-                f"put in the true system's coordinates, and fitting the data does not show "
-                f"that a model's dynamics are the true ones.")
-    align = f"alignment R2 {s['alignment_r2']:.2f}"
-    fits = {"rate": s.get("rate_r2"), "alignment": s["alignment_r2"]}
-    poor = [name for name, value in fits.items() if value is not None and not value >= POOR_R2]
-    if poor:
-        score = (f", so its fixed-point score of {s['score']:.2f} says nothing about the true "
-                 f"dynamics either way" if "score" in s else "")
-        return (f"{head} No answer: its fit is too poor to judge its dynamics "
-                f"({', '.join(filter(None, (rate, align)))}; {' and '.join(poor)} R2 "
-                f"{'both ' if len(poor) > 1 else ''}below {POOR_R2}){score}; train longer or "
-                f"on more data.")
-    if "matched" not in s:
-        return (f"{head} Cannot say: its latents carry the true state ({align}), but no true "
-                f"system is known, so its fixed points cannot be checked.")
-    return f"{head} {_answer(s, rate, align)} In numbers: {_counts(s)}."
-
-
-def _answer(s: dict, rate: str | None, align: str) -> str:
-    """The one-sentence answer for a model that fits well enough to be judged."""
-    moderate = min(v for v in (s.get("rate_r2"), s["alignment_r2"]) if v is not None) < GOOD_R2
-    fit = (f"it fits the data ({rate}) and its latents are an affine image of the true state "
-           f"({align})" if rate else f"its latents are an affine image of the true state "
-                                      f"({align})")
-    n_true, n_mis = s["matched"] + s["missing"], len(s.get("mislocated", []))
-    if s["matched_with_stability"] == n_true and not s["spurious"]:
-        if moderate:
-            return (f"Probably: its fixed points are those of {s['system']} (score "
-                    f"{s['score']:.2f}), but with a fit below {GOOD_R2} "
-                    f"({', '.join(filter(None, (rate, align)))}) take it as tentative.")
-        return (f"Yes: {fit}, and its fixed points are those of {s['system']} in number, "
-                f"place and stability (score {s['score']:.2f}).")
-    if s.get("same_pattern") and n_mis:
-        return (f"Partly: {fit}, and it has {s['system']}'s number of fixed points with their "
-                f"stability, but {n_mis} of them lie farther from the true ones than the "
-                f"threshold (mislocated), so the score is only {s['score']:.2f}.")
-    good = "" if moderate else (": fitting the data this well does not mean a model learned "
-                                "the true dynamics")
-    answer = "Partly" if s["matched_with_stability"] else "No"
-    return (f"{answer}: although {fit}, only {s['matched_with_stability']} of {n_true} of "
-            f"{s['system']}'s fixed points are matched with the right stability (score "
-            f"{s['score']:.2f}){good}.")
+    """One model's answer to "did it recover the true dynamics?" (the rule table of
+    :func:`dynlens.analysis.verdict`), then its numbers."""
+    found = verdict(s if "matched" in s else None, rate_r2=s.get("rate_r2"),
+                    alignment_r2=s.get("alignment_r2"), system=s.get("system"))
+    numbers = f" In numbers: {_counts(s)}." if "matched" in s and found.rule > 2 else ""
+    return f"**{s['model']}** ({s['split']} split): {found.sentence()}{numbers}"
 
 
 def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: str,
@@ -480,13 +428,10 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     warning = other_system_warning(data, truth)
     if warning:
         report.text(f"> **Another system.** {warning}")
-    other = other_data_message(model, data)  # the one-line warning of dynlens analyze, too
-    if other:
-        report.text(f"> **Other data.** {other[0].upper()}{other[1:]}.")
     summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",
                                system=truth, split=split, n_inits=n_inits, seed=seed,
                                progress=progress, lyapunov_steps=lyapunov_steps)
-    report.text("## What the numbers mean", *interpretation([summary]).split("\n\n"))
+    add_interpretation(report, "## What the numbers mean", [summary])
     report.text("---", f"Generated by `dynlens analyze` in {time.perf_counter() - started:.0f} s "
                        f"(seed {seed}).")
     report.write_file("summary.json", json.dumps(summary, indent=2, default=json_default))

@@ -28,7 +28,7 @@ from ..systems import get as get_system
 from ..threads import ThreadPolicy, describe
 from ..training import fit
 from ..utils import check_choice, check_output_path, seed_everything
-from .analyze import analysis_section, interpretation
+from .analyze import add_interpretation, analysis_section
 from .report import Report
 
 __all__ = ["FAST", "FULL", "MODELS", "DemoSettings", "run_demo"]
@@ -176,7 +176,7 @@ def _opening_sections(report: Report, models: dict, data: NeuralDataset,
             report, model, data, label=label, heading=f"## {number}. Opening {label}",
             system=get_system("arneodo"), n_inits=settings.n_inits, seed=seed,
             progress=progress, prefix=prefix, invariants=settings.invariants))
-    report.text(f"## {len(models) + 3}. In short", *interpretation(found).split("\n\n"))
+    add_interpretation(report, f"## {len(models) + 3}. In short", found)
 
 
 def _settings_note(family: str, settings: DemoSettings, fast: bool) -> str | None:

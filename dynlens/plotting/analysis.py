@@ -24,10 +24,11 @@ import networkx as nx
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from sklearn.decomposition import PCA
 
 from ..analysis.alignment import AffineAlignment
-from ..analysis.compare import FixedPointComparison
+from ..analysis.compare import FixedPointComparison, count_words
 from ..analysis.fixed_points import FixedPoints
 from ..analysis.linearize import Linearization
 from ..errors import DynlensTypeError, DynlensValueError
@@ -456,33 +457,34 @@ def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = 
 
 
 def _comparison_points(fig: Figure, report: FixedPointComparison) -> None:
-    """Left panel: true points (large, filled), mapped model points (small, open), matches."""
+    """Left panel: true points (large circles) and mapped model points (crosses), coloured by
+    stability, matched pairs joined by solid lines and mislocated pairs by dotted ones; the
+    title counts the comparison's categories in its own words."""
     true, mapped = report.true_fps, report.mapped_fps
     pts_all = np.concatenate([true.xstar, mapped.xstar]) if len(mapped) else true.xstar
     proj = Projection(pts_all, true.dim)
     ax = fig.add_subplot(1, 2, 1, projection="3d") if proj.n == 3 else fig.add_subplot(1, 2, 1)
     tp, mp = proj.points(true.xstar), proj.points(mapped.xstar) if len(mapped) else None
-    handles = []
+    handles = [Line2D([], [], ls="none", marker="o", ms=10, color="0.75", markeredgecolor="k",
+                      label="true point"),
+               Line2D([], [], ls="none", marker="x", ms=8, markeredgewidth=2, color="0.3",
+                      label="model point")]
     for label in ("stable", "unstable", "marginal"):
-        sel = true.stability == label
-        if sel.any():
-            plot_points(ax, tp[sel], ls="none", marker=MARKERS[label], ms=11,
-                        color=COLORS[label], markeredgecolor="k", alpha=0.45)
-            handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=10, alpha=0.45,
-                                  color=COLORS[label], markeredgecolor="k",
-                                  label=f"true {label}"))
-        if mp is not None:
-            sel = mapped.stability == label
-            if sel.any():
-                plot_points(ax, mp[sel], ls="none", marker=MARKERS[label], ms=6, color="none",
-                            markeredgecolor=COLORS[label], markeredgewidth=1.5)
-                handles.append(Line2D([], [], ls="none", marker=MARKERS[label], ms=6,
-                                      color="none", markeredgecolor=COLORS[label],
-                                      markeredgewidth=1.5, label=f"model {label}"))
-    for t, m in report.matched:
-        plot_points(ax, np.stack([tp[t], mp[m]]), color="k", lw=0.8, ls="--")
-    if report.matched:
-        handles.append(Line2D([], [], color="k", lw=0.8, ls="--", label="match"))
+        sel_t = true.stability == label
+        sel_m = mapped.stability == label if mp is not None else np.zeros(0, bool)
+        if sel_t.any():
+            plot_points(ax, tp[sel_t], ls="none", marker="o", ms=12, color=COLORS[label],
+                        markeredgecolor="k", alpha=0.45)
+        if sel_m.any():
+            plot_points(ax, mp[sel_m], ls="none", marker="x", ms=8, markeredgewidth=2,
+                        color=COLORS[label])
+        if sel_t.any() or sel_m.any():
+            handles.append(Patch(color=COLORS[label], label=label))
+    for name, ls in (("matched", "-"), ("mislocated", ":")):
+        for t, m in getattr(report, name):
+            plot_points(ax, np.stack([tp[t], mp[m]]), color="k", lw=1.0, ls=ls)
+        if getattr(report, name):
+            handles.append(Line2D([], [], color="k", lw=1.0, ls=ls, label=f"{name} pair"))
     ax.set_xlabel(proj.labels[0])
     if proj.n >= 2:
         ax.set_ylabel(proj.labels[1])
@@ -494,8 +496,7 @@ def _comparison_points(fig: Figure, report: FixedPointComparison) -> None:
     # below the panel, not over the points (a legend inside a 3-d box covers its corner)
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02),
               ncols=min(4, len(handles)), frameon=False)
-    ax.set_title(f"{len(report.matched)} matched, {len(report.missing)} missing, "
-                 f"{len(report.spurious)} spurious (true coordinates)", fontsize=9)
+    ax.set_title(f"{count_words(report.counts())} (true coordinates)", fontsize=9)
 
 
 def _comparison_spectra(fig: Figure, report: FixedPointComparison) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..analysis.compare import CATEGORIES
 from ..errors import DynlensValueError
 from ._style import new_figure
 
@@ -18,11 +19,12 @@ _LABELS = {"rate_r2": "rate R2", "state_r2": "state R2 (true -> inferred)",
            "decode_r2": "decode R2 (inferred -> true)",
            "co_bps": "co-bps (held-out neurons)", "fp_bps": "fp-bps (forward bins)",
            "bps": "bits per spike", "fp_matched_fraction": "fixed points matched\n(fraction)",
-           "fp_spurious": "spurious fixed points", "fp_eigenvalue_error":
+           **{f"fp_{name}": f"{name} fixed points" for name in CATEGORIES},
+           "fp_eigenvalue_error":
            "eigenvalue error\n(matched points)", "fp_score": "fixed-point score"}
 
 
-_COUNTS = ("fp_true", "fp_model", "fp_matched", "fp_missing", "fp_spurious",
+_COUNTS = ("fp_true", "fp_model", *(f"fp_{name}" for name in CATEGORIES),
            "fp_stability_agree", "epochs")
 
 
