@@ -142,3 +142,80 @@ def test_link_runs_joins_runs_that_pass_within_tol():
     for tol in (0.004, 1e-9):  # under half the 0.01 gap: only identical samples still meet
         labels = link_runs(runs, tol=tol)
         assert labels[0] == labels[3] and len({labels[0], labels[1], labels[2]}) == 3
+
+
+class _Slow(Dynamics):
+    """dx/dt = 0.01 x: an unstable point that launches take some 5000 bins to leave."""
+
+    def __init__(self):
+        super().__init__(dim=1, kind="continuous", dt=0.1)
+
+    def forward(self, x, u=None):
+        return 0.01 * x
+
+
+def test_the_bound_cuts_a_run_that_would_stall_and_says_so():
+    f = _Slow()
+    fps = FixedPoints.from_points(f, [[0.0]])
+    assert fps.n_unstable.tolist() == [1]
+    # 5 stretches of 10**6 bins each without the bound: minutes; with it, 2000 bins
+    graph = fixed_point_graph(f, fps, n_steps=10**6, max_bins=2000, progress=False)
+    assert graph.graph["bins_run"] == 2000 and graph.graph["max_bins"] == 2000
+    node = graph.nodes[0]
+    assert node["n_launches"] == 10 and node["n_stayed"] == 10 and graph.out_degree(0) == 0
+    note = graph.graph["note"]
+    assert note.startswith("max_bins=2000 reached with 10 launch(es) still next to their source")
+    # the default bound is 5 stretches; launches that settle stop after their first one
+    graph = fixed_point_graph(f, fps, n_steps=40, progress=False)
+    assert graph.graph["max_bins"] == 200 and graph.graph["bins_run"] == 200
+
+
+def test_runs_escaping_a_saturating_field_diverge_and_stop_early():
+    class Saturating(Dynamics):  # dx/dt = tanh(x): runs from 0 escape linearly, forever
+        def __init__(self):
+            super().__init__(dim=1, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            return torch.tanh(x)
+
+    f = Saturating()
+    fps = FixedPoints.from_points(f, [[0.0]])
+    graph = fixed_point_graph(f, fps, n_steps=500, progress=False)
+    assert graph.edges[0, "diverges"]["weight"] == 1.0
+    assert [n for n, k in graph.nodes(data="kind") if k == "attractor"] == []
+    # escape is recognised after the first stretch (at x ~ 43, beyond 10 and receding), not
+    # at the bound; the old rule (beyond 1e6) saw a moving run and named it an attractor
+    assert graph.graph["bins_run"] == 500 < graph.graph["max_bins"] == 2500
+    assert graph.graph["note"] == ""
+
+
+def test_progress_bar_threads_and_automatic_substeps(bistable, capsys):
+    sys, fps = bistable
+    seen = []
+
+    class Watched(torch.nn.Module):  # records torch's thread count at every evaluation
+        dim, kind, dt = 2, "continuous", sys.dt
+
+        def forward(self, x, u=None):
+            seen.append(torch.get_num_threads())
+            return sys(x)
+
+    before = torch.get_num_threads()
+    graph = fixed_point_graph(Watched(), fps, n_steps=100, threads=1)
+    assert set(seen) == {1} and torch.get_num_threads() == before
+    assert "fixed-point graph" in capsys.readouterr().err
+    # bistable2d's fastest eigenvalue is sqrt(2) per unit time, dt = 0.1: one RK4 step per bin
+    assert graph.graph["substeps"] == 1
+    assert sorted(graph.out_edges(1)) == [(1, 0), (1, 2)]
+    # one RK4 step per bin (4 evaluations; the solver adds one per call)
+    assert 4 * graph.graph["bins_run"] <= len(seen) < 5 * graph.graph["bins_run"]
+
+
+def test_bad_settings_of_the_bound(bistable):
+    sys, fps = bistable
+    with pytest.raises(DynlensValueError, match="max_bins"):
+        fixed_point_graph(sys, fps, max_bins=0)
+    with pytest.raises(DynlensTypeError, match="progress"):
+        fixed_point_graph(sys, fps, progress="yes")
+    with pytest.raises(DynlensValueError, match="threads"):
+        fixed_point_graph(sys, fps, threads=0)
