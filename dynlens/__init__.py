@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what the lazy loading below provides, for type checkers and
         systems,
         threads,
         training,
+        tuning,
         utils,
     )
     from .analysis import (
@@ -51,11 +52,12 @@ if TYPE_CHECKING:  # what the lazy loading below provides, for type checkers and
     from .models import Inference, load_model
     from .sweeps import Sweep
     from .training import fit
+    from .tuning import tune
 
 #: Subpackages and foundation modules, imported on first use: ``import dynlens`` alone does
 #: not import torch, so that ``dynlens --help`` answers at once.
 _MODULES = ("analysis", "data", "dynamics", "errors", "models", "plotting", "sweeps",
-            "systems", "threads", "training", "utils")
+            "systems", "threads", "training", "tuning", "utils")
 #: Re-exported names and the module each comes from, imported on first use.
 _NAMES = {
     **dict.fromkeys(("AffineAlignment", "FixedPointComparison", "FixedPoints", "Linearization",
@@ -66,7 +68,7 @@ _NAMES = {
     **dict.fromkeys(("NeuralDataset", "load_dataset", "simulate"), "data"),
     **dict.fromkeys(("Dynamics", "check_dynamics", "rollout"), "dynamics"),
     "DynlensError": "errors", "Inference": "models", "load_model": "models", "Sweep": "sweeps",
-    "fit": "training",
+    "fit": "training", "tune": "tuning",
 }
 
 
@@ -128,5 +130,7 @@ __all__ = [
     "systems",
     "threads",
     "training",
+    "tune",
+    "tuning",
     "utils",
 ]

@@ -33,6 +33,7 @@ MODULES = [
     "dynlens.data",
     "dynlens.plotting",
     "dynlens.sweeps",
+    "dynlens.tuning",
     "dynlens.threads",
     "dynlens.utils",
     "dynlens.dynamics",

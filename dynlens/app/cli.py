@@ -695,6 +695,21 @@ def _add_sweep(commands, common: argparse.ArgumentParser) -> None:
     sweep.set_defaults(func=_cmd_sweep)
 
 
+def _add_tune(commands, common: argparse.ArgumentParser) -> None:
+    from ..tuning import command  # argparse only: no torch, no Ray
+
+    tune = _command(
+        commands, "tune", common,
+        help="search a model family's settings with Ray Tune (resumable; dynlens[tune])",
+        description="Search the settings of a TOML specification (family, data, space) with "
+                    "Ray Tune, every trial trained by dl.fit, into a folder (docs/tuning.md).",
+        examples=["dynlens tune search.toml --out search/",
+                  "dynlens tune search.toml --out search/ --address auto"])
+    command.add_arguments(tune)
+    _imports(tune)
+    tune.set_defaults(func=command.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``dynlens`` argument parser: one sub-command per job, each with ``--threads``."""
     parser = _Parser(
@@ -711,7 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch CPU threads: 'auto' (default: the cores other processes "
                              "leave free, re-checked every epoch) or a number")
 
-    for add in (_add_demo, _add_simulate, _add_train, _add_evaluate, _add_analyze, _add_sweep):
+    for add in (_add_demo, _add_simulate, _add_train, _add_evaluate, _add_analyze, _add_sweep,
+                _add_tune):
         add(sub, common)
     parser.commands = sub.choices  # so that a command's own mistakes point to its --help
     return parser

@@ -28,6 +28,7 @@ from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from ..models.trained_on import training_record
 from ..threads import ThreadPolicy, check_threads, model_work
 from ..utils import (
+    check_choice,
     check_fraction,
     check_keywords,
     check_nonnegative_int,
@@ -206,7 +207,8 @@ def fit(
     seed: int = 0,
     device: str | torch.device = "cpu",
     checkpoint_dir: str | Path | None = None,
-    resume: bool = True,
+    resume: bool | str = True,
+    checkpoint_every: int = 10,
     progress: bool = True,
     callback: Callable[[int, torch.nn.Module, dict[str, float]], Any] | None = None,
     threads: int | str = "auto",
@@ -250,16 +252,22 @@ def fit(
     checkpoint_dir : path, optional
         Where ``best.pt`` (best weights, loadable with :func:`dynlens.load_model`) and
         ``last.pt`` (everything needed to resume) are written.
-    resume : bool
-        Continue from ``checkpoint_dir/last.pt`` when it exists.
+    resume : bool or "adapt"
+        Continue from ``checkpoint_dir/last.pt`` when it exists (True: refusing one written
+        with other settings). ``"adapt"`` continues with the settings given now where they
+        differ (what population-based training does after perturbing them): the optimiser
+        keeps its moments but takes the new ``lr`` and ``weight_decay``, and the schedule
+        its new shape at the saved epoch.
+    checkpoint_every : int
+        Write ``last.pt`` every this many epochs (and at the last epoch).
     progress : bool
         Show a tqdm progress bar with the current losses.
     callback : callable, optional
-        Called as ``callback(epoch, model, row)`` after every epoch, ``row`` being that
-        epoch's history row (a dict). Use it to log or to evaluate along the way; the model is
-        in train mode and must be left so. Its time is not counted in ``seconds``; it must
-        not consume the global random state if bit-identical runs matter (evaluation with
-        :func:`dynlens.evaluate` does not).
+        Called as ``callback(epoch, model, row)`` after every epoch (and after that epoch's
+        checkpoints are written), ``row`` being that epoch's history row (a dict). Use it to
+        log or to evaluate along the way; the model is in train mode and must be left so.
+        Its time is not counted in ``seconds``; it must not consume the global random state
+        if bit-identical runs matter (evaluation with :func:`dynlens.evaluate` does not).
     threads : "auto" or int
         torch's CPU threads while training (restored afterwards). ``"auto"`` uses the cores
         that other processes leave free, re-checked every epoch, so that a busy neighbour
@@ -308,28 +316,31 @@ def fit(
     """
     config = default_fit_config(model, **settings)
     seed = check_nonnegative_int(seed, "seed")
+    check_choice(resume, (True, False, "adapt"), "resume")
+    checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
     threads = check_threads(threads)
     _check_model_data(model, data)
     model.trained_on = training_record(data)  # saved with it; evaluate compares
     device = resolve_device(device)
     with ThreadPolicy(threads, work=model_work(model, config.batch_size)) as policy:
         run = _Run(model, config, seed, device,
-                   None if checkpoint_dir is None else Path(checkpoint_dir))
+                   None if checkpoint_dir is None else Path(checkpoint_dir), checkpoint_every)
         train, valid = run.tensors(data)
         if run.ckpt_dir is not None and resume and (run.ckpt_dir / "last.pt").is_file():
-            run.resume()
+            run.resume(adapt=resume == "adapt")
         bar = tqdm(range(run.start_epoch, config.max_epochs), disable=not progress, desc="fit",
                    unit="epoch", initial=run.start_epoch, total=config.max_epochs)
         model.train()
         for epoch in bar:
             policy.update()  # a neighbour that started or stopped since the last epoch
             row = run.epoch(epoch, train, valid, policy.threads)
+            stop = run.finish_epoch(epoch)  # checkpoints first: a callback may copy them
             if callback is not None:
                 callback(epoch, model, row)
                 model.train()
             bar.set_postfix(train=f"{row['train_loss']:.4f}", valid=f"{row['valid_loss']:.4f}",
                             bins=row["scored_bins"], refresh=False)
-            if run.finish_epoch(epoch):
+            if stop:
                 break
         bar.close()
     history = run.history()
@@ -354,8 +365,9 @@ class _Run:
     """The state of one fit: optimiser, schedule, random stream, history and best weights."""
 
     def __init__(self, model, config: FitConfig, seed: int, device: torch.device,
-                 ckpt_dir: Path | None) -> None:
+                 ckpt_dir: Path | None, checkpoint_every: int = 10) -> None:
         self.model, self.config, self.device, self.ckpt_dir = model, config, device, ckpt_dir
+        self.checkpoint_every = checkpoint_every
         self.generator = seed_everything(seed)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay)
@@ -379,13 +391,14 @@ class _Run:
         self.n_bins = train["spikes"].shape[1]
         return train, valid
 
-    def resume(self) -> None:
-        """Continue from ``last.pt``, refusing one written with other settings."""
+    def resume(self, adapt: bool = False) -> None:
+        """Continue from ``last.pt``, refusing one written with other settings unless
+        ``adapt``."""
         path = self.ckpt_dir / "last.pt"
         state = read_checkpoint(path)
         now = asdict(self.config)
         changed = {k: (v, now[k]) for k, v in state["fit_config"].items() if now.get(k) != v}
-        if changed:
+        if changed and not adapt:
             raise DynlensValueError(
                 f"checkpoint_dir: {path} was written with other settings (saved vs now: "
                 f"{changed}); resume with the same settings, or pass resume=False or another "
@@ -394,6 +407,12 @@ class _Run:
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if changed:  # the new peak lr and weight decay; LambdaLR computes from base_lrs
+            self.scheduler.base_lrs = [self.config.lr] * len(self.optimizer.param_groups)
+            for group in self.optimizer.param_groups:
+                group.update(initial_lr=self.config.lr, weight_decay=self.config.weight_decay,
+                             lr=self.config.lr * _lr_factor(int(state["epoch"]) + 1,
+                                                            self.config))
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.best = {"loss": state["best_loss"], "state": state["best_state"],
@@ -470,7 +489,8 @@ class _Run:
         elif full_length:
             self.stale += 1
         stop = self.stale >= config.patience
-        if self.ckpt_dir is not None and (stop or epoch % 10 == 9
+        every = self.checkpoint_every
+        if self.ckpt_dir is not None and (stop or epoch % every == every - 1
                                           or epoch == config.max_epochs - 1):
             self.save_last(epoch)
         return stop

@@ -1,0 +1,106 @@
+"""One trial of a search, as Ray Tune runs it: build the model, train it with ``dl.fit``.
+
+Every epoch reports ``dl.fit``'s history row (plus ``best_valid_loss``) with a Tune
+checkpoint of ``dl.fit``'s own checkpoint folder (``last.pt``: everything to resume;
+``best.pt``: the best weights so far, a loadable model). A trial that Tune restores (a
+resumed search, or population-based training copying a better trial's checkpoint into this
+one with perturbed settings) continues from that checkpoint through ``dl.fit``'s
+``resume="adapt"``: the weights, optimiser moments and epoch carry over, the new settings
+apply from there on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import DynlensDivergenceError
+from .space import build_trial_model
+
+__all__ = ["TrialJob", "run_trial"]
+
+_STATE = "trial.json"  # this trial's best full-length validation loss, kept with the checkpoint
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """What every trial of a search shares.
+
+    Attributes
+    ----------
+    family : str
+        The model family (or SAE generator shorthand such as ``"node"``).
+    fixed : dict
+        Settings every trial uses (model options and ``dl.fit`` settings).
+    max_epochs : int
+        ``dl.fit``'s ``max_epochs`` for every trial.
+    threads : int
+        torch threads per trial.
+    """
+
+    family: str
+    fixed: dict
+    max_epochs: int
+    threads: int
+
+
+def _restore(work: Path) -> bool:
+    """Fill ``work`` from the checkpoint Tune hands this trial, if any; True when it did."""
+    from ray import tune
+
+    shutil.rmtree(work, ignore_errors=True)  # a previous run of this trial left its files
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        work.mkdir(parents=True)
+        return False
+    with checkpoint.as_directory() as folder:
+        shutil.copytree(folder, work)
+    return (work / "last.pt").is_file()
+
+
+def run_trial(config: dict, data: Any, job: TrialJob) -> None:
+    """Train one trial with the settings ``config`` on top of ``job.fixed``; report each epoch.
+
+    Parameters
+    ----------
+    config : dict
+        The trial's searched settings (Ray Tune's trial config).
+    data : NeuralDataset
+        The data every trial trains on.
+    job : TrialJob
+        The search's shared settings.
+    """
+    from ray import tune
+
+    from ..training import fit
+
+    torch.set_num_threads(job.threads)
+    model, fit_options = build_trial_model(job.family, {**job.fixed, **config}, data)
+    work = Path(tune.get_context().get_trial_dir()) / "fit"
+    resumed = _restore(work)
+    state = json.loads((work / _STATE).read_text()) if (work / _STATE).is_file() else {}
+    best = state.get("best_valid_loss", math.inf)
+
+    def report(epoch: int, model: Any, row: dict) -> None:
+        nonlocal best
+        if row["scored_bins"] == data.n_bins:  # dl.fit keeps the best full-length weights
+            best = min(best, row["valid_loss"])
+        (work / _STATE).write_text(json.dumps({"best_valid_loss": best}))
+        tune.report({**row, "best_valid_loss": best, "diverged": False},
+                    checkpoint=tune.Checkpoint.from_directory(str(work)))
+
+    try:
+        fit(model, data, threads=job.threads, progress=False, checkpoint_dir=work,
+            resume="adapt" if resumed else False, checkpoint_every=1, callback=report,
+            max_epochs=job.max_epochs, **fit_options)
+    except DynlensDivergenceError:  # a setting that diverges loses; the search goes on
+        tune.report({"valid_loss": math.inf, "train_loss": math.inf, "best_valid_loss": best,
+                     "diverged": True})
+    finally:  # the reported checkpoints hold these files; a trial stopped early may not get here
+        shutil.rmtree(work, ignore_errors=True)
