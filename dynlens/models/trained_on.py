@@ -60,7 +60,8 @@ def training_record(data: Any) -> dict[str, Any]:
     return {"system": metadata.get("system"),
             "params": dict(params) if isinstance(params, dict) else None,
             "n_neurons": int(spikes.shape[-1]), "n_trials": int(spikes.shape[0]),
-            "n_bins": int(spikes.shape[1]), "bin_width": float(data.bin_width),
+            "n_bins": int(spikes.shape[1]),
+            "bin_width": None if data.bin_width is None else float(data.bin_width),
             "fingerprint": _fingerprint(spikes)}
 
 
@@ -130,9 +131,9 @@ def _differences(record: dict, given: dict, *, fingerprint: bool) -> list[str]:
     if shape != (given["n_trials"], given["n_bins"]):
         out.append(f"{shape[0]} trials of {shape[1]} bins, given {given['n_trials']} of "
                    f"{given['n_bins']}")
-    width = record.get("bin_width")
-    if not isinstance(width, (int, float)) or not math.isclose(width, given["bin_width"],
-                                                               rel_tol=1e-9):
+    width, now = record.get("bin_width"), given["bin_width"]
+    if (width is None) != (now is None) or (
+            width is not None and not math.isclose(width, now, rel_tol=1e-9)):
         out.append(f"bin width {_number(width)}, given {_number(given['bin_width'])}")
     if fingerprint and record.get("fingerprint") != given["fingerprint"]:
         out.append(f"spikes fingerprint {record.get('fingerprint')}, given "
