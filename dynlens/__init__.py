@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what the lazy loading below provides, for type checkers and
         LyapunovSpectrum,
         SolverOptions,
         Tolerances,
+        agreement,
         compare_dynamics,
         compare_fixed_points,
         dynamics_similarity,
@@ -61,7 +62,8 @@ _MODULES = ("analysis", "data", "dynamics", "errors", "models", "plotting", "swe
 #: Re-exported names and the module each comes from, imported on first use.
 _NAMES = {
     **dict.fromkeys(("AffineAlignment", "FixedPointComparison", "FixedPoints", "Linearization",
-                     "LyapunovSpectrum", "SolverOptions", "Tolerances", "compare_dynamics",
+                     "LyapunovSpectrum", "SolverOptions", "Tolerances", "agreement",
+                     "compare_dynamics",
                      "compare_fixed_points", "dynamics_similarity", "evaluate",
                      "find_fixed_points", "fixed_point_graph", "kaplan_yorke_dimension",
                      "linearize", "lyapunov_spectrum", "metrics"), "analysis"),
@@ -104,6 +106,7 @@ __all__ = [
     "Sweep",
     "Tolerances",
     "__version__",
+    "agreement",
     "analysis",
     "check_dynamics",
     "compare_dynamics",

@@ -11,6 +11,7 @@ from .graph import fixed_point_graph
 from .invariants import compare_dynamics
 from .linearize import Linearization, linearize
 from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectrum
+from .model_agreement import Agreement, agreement
 from .options import SolverOptions, Tolerances
 from .recovery import fixed_point_recovery, true_system
 from .similarity import dynamics_similarity
@@ -18,6 +19,7 @@ from .verdicts import Verdict, verdict
 
 __all__ = [
     "AffineAlignment",
+    "Agreement",
     "DynlensNotFittedError",
     "FixedPointComparison",
     "FixedPoints",
@@ -26,6 +28,7 @@ __all__ = [
     "SolverOptions",
     "Tolerances",
     "Verdict",
+    "agreement",
     "compare_dynamics",
     "compare_fixed_points",
     "deduplicate",
