@@ -38,6 +38,7 @@ from ..analysis import true_system
 from ..analysis.compare import CATEGORIES, count_words
 from ..analysis.verdicts import GOOD_R2, POOR_R2, rule_table, verdict
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
+from ..models import check_model
 from ..utils import (
     check_nonnegative_int,
     check_output_path,
@@ -421,7 +422,7 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     n_inits = check_positive_int(n_inits, "n_inits")
     seed = check_nonnegative_int(seed, "seed")
     truth = true_system(data, system)
-    label = getattr(model, "label", type(model).__name__)
+    label = check_model(model, needs=["infer", "label"]).label
     report = Report(Path(out))
     report.text("# dynlens analysis report", f"Model: {label}. {system_line(data, truth)}",
                 f"```\n{data!r}\n```")

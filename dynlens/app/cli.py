@@ -155,8 +155,9 @@ def _read_model(path: Path, device: str):
 def _check_pair(model, data, args: argparse.Namespace) -> None:
     """The model reads the data's neurons, and ``--split`` names one of the data's splits."""
     from ..errors import DynlensValueError
+    from ..models import check_model
 
-    n_model = getattr(model, "n_neurons", data.n_neurons)
+    n_model = check_model(model, needs=["n_neurons"]).n_neurons
     if n_model != data.n_neurons:
         raise DynlensValueError(
             f"data: expected the {n_model} neurons the model was trained on, found "
