@@ -213,3 +213,98 @@ def test_inferred_pulses_shows_where_and_how_early_each_model_places_the_pulse()
     assert "early: 100% within 2 bins" in labels and "late: 0% within 2 bins" in labels
     one = plotting.inferred_pulses(true, early, max_trials=5).axes[0]
     assert len(one.get_lines()) == 5 + 2  # single trials, their mean, the true pulse
+
+
+def _history(losses, full_from):
+    import pandas as pd
+
+    epochs = np.arange(len(losses))
+    return pd.DataFrame({"epoch": epochs, "train_loss": losses, "valid_loss": losses,
+                         "scored_bins": np.where(epochs >= full_from, 70, 10)})
+
+
+def test_training_history_labels_the_converged_losses_and_keeps_equal_epochs_apart():
+    from matplotlib.ticker import ScalarFormatter
+
+    node = _history(np.geomspace(4.5, 1.39, 60), 30)
+    gru = _history(np.geomspace(2.4, 1.58, 60), 30)
+    fig = plotting.training_history({"NODE-3": node, "GRU-3": gru})
+    ax = fig.axes[0]
+    FigureCanvasAgg(fig).draw()
+    low, high = ax.get_ylim()
+    labelled = [t for t in ax.get_yticks() if low <= t <= high]
+    assert isinstance(ax.yaxis.get_major_formatter(), ScalarFormatter)
+    # a labelled tick between the two converged losses (a plain log axis labels none there)
+    assert any(1.39 < t < 1.58 for t in labelled)
+    assert {t.get_text() for t in ax.texts} >= {"1.39", "1.58"}  # each final value written
+    full = [t.get_text() for t in ax.get_legend().texts if "full length" in t.get_text()]
+    assert full == ["NODE-3, GRU-3: trials at full length from here"]  # one line, both named
+
+
+def test_titles_name_the_model():
+    arneodo, fps, graph = _arneodo_graph()
+    assert plotting.fixed_points(fps, name="NODE-3").axes[0].get_title().startswith(
+        "NODE-3: 3 fixed points")
+    assert plotting.eigenvalues(fps, name="NODE-3").axes[0].get_title().startswith("NODE-3: ")
+    assert plotting.fixed_point_graph(graph, name="GRU-3").axes[0].get_title().startswith(
+        "GRU-3: Fixed-point graph")
+    states = arneodo.trajectory(300)
+    report = dl.compare_fixed_points(fps, arneodo, dl.AffineAlignment().fit(states, states),
+                                     true_trajectories=states)
+    assert plotting.fixed_point_comparison(report, name="GRU-3").get_suptitle().startswith(
+        "GRU-3: Fixed points vs the true ones, score 1.00")
+
+
+def test_a_maps_eigenvalues_near_the_unit_circle_get_a_zoom():
+    map_ = dl.FixedPoints.from_points(dl.systems.get("arneodo"),
+                                      dl.systems.get("arneodo").fixed_points())
+    per_bin = plotting.eigenvalues(map_, per_bin=True)  # exp(dt J): all near mu = 1
+    (inset,) = per_bin.axes[0].child_axes
+    x0, x1 = inset.get_xlim()
+    assert x1 - x0 < 0.5 and x0 < 1.0 < x1  # the circle's crossing of the real axis, magnified
+    assert "outside the circle = unstable" in inset.get_title()
+    spread = dl.FixedPoints.from_points(dl.systems.get("arneodo"), [[0.0, 0.0, 0.0]])
+    assert not plotting.eigenvalues(spread).axes[0].child_axes  # a vector field: no circle
+
+
+def test_time_units_name_the_system_and_the_rates_figure_names_the_trial():
+    data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    assert plotting.time_unit(data) == "arneodo time units"
+    test = data.split("test")
+    fig = plotting.rates_vs_truth(test.rates, test.rates, bin_width=data.bin_width,
+                                  trial_name=f"test trial 0 (trial {data.splits['test'][0]} "
+                                             f"of the data)", time_unit=plotting.time_unit(data))
+    assert fig.get_suptitle() == (f"Inferred vs true rates, test trial 0 (trial "
+                                  f"{data.splits['test'][0]} of the data)")
+    assert fig.axes[-1].get_xlabel() == "time (arneodo time units)"
+    assert plotting.rates(data).axes[-1].get_xlabel() == "time (arneodo time units)"
+
+
+def test_graph_edge_labels_sit_beside_their_arrows():
+    _, _, graph = _arneodo_graph()
+    fig = plotting.fixed_point_graph(graph)
+    ax = fig.axes[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    labels = [t for t in ax.texts if t.get_text() == "1.00"]
+    assert len(labels) == graph.number_of_edges()
+    # the arrows as drawn: their curves flattened into points on screen
+    arrows = [np.concatenate(p.get_path().transformed(p.get_transform()).to_polygons(
+        closed_only=False)) for p in ax.patches]
+    for label in labels:
+        box = label.get_window_extent(renderer)
+        centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+        gaps = [np.min(np.linalg.norm(a - centre, axis=1)) for a in arrows]
+        assert min(gaps) > 0.3 * box.height  # the label's centre is off every arrow
+
+
+def test_comparison_tells_true_and_model_points_apart_by_marker_and_links_pairs():
+    arneodo, fps, _ = _arneodo_graph()
+    states = arneodo.trajectory(300)
+    report = dl.compare_fixed_points(fps, arneodo, dl.AffineAlignment().fit(states, states),
+                                     true_trajectories=states)
+    ax = plotting.fixed_point_comparison(report).axes[0]
+    legend = {t.get_text(): h for t, h in zip(ax.get_legend().texts,
+                                              ax.get_legend().legend_handles)}
+    assert legend["true point"].get_marker() != legend["model point"].get_marker()
+    assert "matched pair" in legend and ax.get_title().startswith("3 matched, 0 mislocated")

@@ -38,7 +38,7 @@ from ..analysis import true_system
 from ..analysis.compare import CATEGORIES, count_words
 from ..analysis.verdicts import GOOD_R2, POOR_R2, rule_table, verdict
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
-from ..models import check_model
+from ..models import check_model, other_data_message
 from ..utils import (
     check_nonnegative_int,
     check_output_path,
@@ -113,7 +113,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
                                      summary, split)
     _fixed_point_figures(report, dynamics, fps, latents, label, prefix, seed, summary)
     if comparison is not None:
-        report.figure(comparison.plot(), f"{prefix}fixed_point_comparison",
+        report.figure(comparison.plot(name=label), f"{prefix}fixed_point_comparison",
                       "Model fixed points mapped into true coordinates vs the true fixed points")
     if invariants and data.bin_width is not None:
         summary.update(_chaos_section(report, model, data, system, label, split, seed, prefix,
@@ -209,16 +209,17 @@ def _fixed_point_figures(report: Report, dynamics: Any, fps: Any, latents: Any, 
     """The fixed points on the latents, their eigenvalues and the fixed-point graph."""
     from .. import analysis
 
-    report.figure(plotting.fixed_points(fps, trajectories=latents[:20]),
+    report.figure(plotting.fixed_points(fps, trajectories=latents[:20], name=label),
                   f"{prefix}fixed_points", f"{label} fixed points on its latent trajectories")
     if not len(fps):
         report.text("No fixed point lies within the region the latents visit (2 RMS radii "
                     "of them), so there are no spectra or graph to draw.")
         return
-    report.figure(plotting.eigenvalues(fps), f"{prefix}eigenvalues",
-                  f"Eigenvalues of the {label} Jacobian at its fixed points")
+    report.figure(plotting.eigenvalues(fps, name=label, time_unit=f"{label} time unit"),
+                  f"{prefix}eigenvalues", f"Eigenvalues of the {label} Jacobian at its fixed "
+                  f"points (a vector field's on its own clock, a map's per bin)")
     graph = analysis.fixed_point_graph(dynamics, fps, seed=seed)
-    report.figure(plotting.fixed_point_graph(graph), f"{prefix}fixed_point_graph",
+    report.figure(plotting.fixed_point_graph(graph, name=label), f"{prefix}fixed_point_graph",
                   "Fixed-point graph: where the unstable manifolds lead")
     summary["graph_edges"] = graph.number_of_edges()
 
@@ -325,8 +326,10 @@ def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: st
     row = analysis.compare_dynamics(model, data, system, split=split, seed=seed,
                                     n_steps=n_steps, latents=latents)
     spectra = row.pop("spectra")
-    lines = [(f"**Chaos.** {label}: largest Lyapunov exponent {row['lambda1_model']:.3f} per "
-             f"time unit of the true system, Kaplan-Yorke dimension {row['ky_model']:.2f}")]
+    clock = plotting.time_unit(data)
+    per = f"per {clock[:-1] if clock.endswith('units') else clock}"
+    lines = [(f"**Chaos.** {label}: largest Lyapunov exponent {row['lambda1_model']:.3f} {per}"
+             f", Kaplan-Yorke dimension {row['ky_model']:.2f}")]
     if "lambda1_true" in row:
         lines.append(f"; the true system: {row['lambda1_true']:.3f} and "
                      f"{row['ky_true']:.2f}")
@@ -336,7 +339,7 @@ def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: st
     report.text("".join(lines) + ".")
     report.figure(plotting.lyapunov_spectra({f"{label} (model)": spectra["model"], **(
         {"true system": spectra["true"]} if "true" in spectra else {})},
-        unit="per time unit of the true system"), f"{prefix}lyapunov_spectra",
+        unit=per), f"{prefix}lyapunov_spectra",
         f"Lyapunov spectra of {label} and the true system")
     return row
 

@@ -304,9 +304,11 @@ def _training_section(report: Report, data: NeuralDataset, family: str,
     report.figure(plotting.training_history(histories), "training_history", "Learning curves")
     test = data.split("test")
     inferred = {label: m.infer(test).rates for label, m in models.items()}
+    shown = f"test trial 0 (trial {data.splits['test'][0]} of the data)"
     report.figure(plotting.rates_vs_truth(test.rates, inferred, trial=0, neurons=(0, 1, 2),
-                                          bin_width=data.bin_width, spikes=test.spikes),
-                  "rates_vs_truth", "Inferred vs true rates of three neurons on a test trial")
+                                          bin_width=data.bin_width, spikes=test.spikes,
+                                          trial_name=shown, time_unit=plotting.time_unit(data)),
+                  "rates_vs_truth", f"Inferred vs true rates of three neurons on {shown}")
     return models
 
 

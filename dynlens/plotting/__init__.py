@@ -9,7 +9,7 @@ from .analysis import (
     latents_vs_truth,
     lyapunov_spectra,
 )
-from .data import latent_trajectory_3d, rates, spike_raster
+from .data import latent_trajectory_3d, rates, spike_raster, time_unit
 from .models import inferred_pulses, rates_vs_truth, training_history
 from .sweeps import runs, sweep
 
@@ -30,5 +30,6 @@ __all__ = [
     "save_figure",
     "spike_raster",
     "sweep",
+    "time_unit",
     "training_history",
 ]

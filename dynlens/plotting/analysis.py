@@ -65,7 +65,8 @@ def _unstable_directions(fps: FixedPoints, i: int) -> np.ndarray:
 
 
 def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: int = 20,
-                 direction_length: float | None = None, title: str | None = None) -> Figure:
+                 direction_length: float | None = None, title: str | None = None,
+                 name: str | None = None) -> Figure:
     """Fixed points over latent trajectories, in 3-D (PCA when the latent is wider).
 
     Stable points are blue circles, unstable red crosses, marginal green triangles; the
@@ -83,13 +84,17 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
         Half-length of the eigen-direction lines; default 8 % of the plotted extent.
     title : str, optional
         The axes' title instead of the default, which says what is shown.
+    name : str, optional
+        The model's name, said first in the default title.
 
     Examples
     --------
     >>> import dynlens as dl
     >>> lorenz = dl.systems.get("lorenz")
     >>> fps = dl.FixedPoints.from_points(lorenz, lorenz.fixed_points())
-    >>> fig = fixed_points(fps, trajectories=lorenz.trajectory(500))
+    >>> fig = fixed_points(fps, trajectories=lorenz.trajectory(500), name="Lorenz")
+    >>> fig.axes[0].get_title()
+    'Lorenz: 3 fixed points (continuous, 3-d)'
     >>> fig.axes[0].name  # a 3-D axis
     '3d'
     """
@@ -140,12 +145,13 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
     ax.legend(handles=handles, loc="upper left", fontsize=8)
     view_across(ax, pts)
     noun = "fixed point" if len(fps) == 1 else "fixed points"
-    ax.set_title(title or f"{len(fps)} {noun} ({fps.kind}, {fps.dim}-d)")
+    ax.set_title(title or _named(name, f"{len(fps)} {noun} ({fps.kind}, {fps.dim}-d)"))
     return fig
 
 
 def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
-                max_points: int = 12, title: str | None = None) -> Figure:
+                max_points: int = 12, title: str | None = None, name: str | None = None,
+                time_unit: str = "time unit") -> Figure:
     """Eigenvalue spectra in the complex plane: the unit circle for maps, the imaginary axis
     for vector fields (the stability boundaries).
 
@@ -159,6 +165,13 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
         Points drawn in their own colour and legend entry; the rest are drawn in grey.
     title : str, optional
         The axes' title instead of the default, which says what is shown.
+    name : str, optional
+        The model's name, said first in the default title.
+    time_unit : str
+        The clock of a vector field's eigenvalues (``"arneodo time unit"``), in the labels.
+
+    A map's eigenvalues that crowd near the unit circle (as per-bin maps of slow dynamics
+    do) get a zoomed inset, so that a reader sees on which side of the circle each lies.
 
     Examples
     --------
@@ -200,26 +213,61 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
     if len(lin) > max_points:
         ax.plot([], [], ls="none", marker=".", color="0.6",
                 label=f"{len(lin) - max_points} more points")
-    unit = _eigenvalue_unit(lin)
+    unit = _eigenvalue_unit(lin, time_unit)
     ax.set_xlabel(f"Re $\\lambda$ ({unit})")
     ax.set_ylabel(f"Im $\\lambda$ ({unit})")
     what = "per-bin map" if per_bin or lin.kind == "discrete" else "vector field"
-    ax.set_title(title or f"Jacobian eigenvalues ({what})")
+    ax.set_title(title or _named(name, f"Jacobian eigenvalues ({what})"))
+    if lin.kind == "discrete" and len(lin):
+        _zoom_on_circle(ax, np.concatenate(list(lin.eigenvalues[:max_points])))
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
-def _eigenvalue_unit(lin: Linearization) -> str:
+def _named(name: str | None, what: str) -> str:
+    """A default title, naming the model first when its name is known."""
+    return f"{name}: {what}" if name else what
+
+
+def _eigenvalue_unit(lin: Linearization, time_unit: str = "time unit") -> str:
     """The unit of the eigenvalues: a map's are per bin (a factor); a vector field's are
     rates per time unit of its own clock, whose bin length is ``dt``."""
     if lin.kind == "discrete":
         return "factor per bin"
     if lin.dt is None:
-        return "per time unit"
-    return f"per time unit; 1 bin = {lin.dt:.3g} time units"
+        return f"per {time_unit}"
+    return f"per {time_unit}; 1 bin = {lin.dt:.3g} {time_unit}s"
 
 
-def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
+def _zoom_on_circle(ax, values: np.ndarray) -> None:
+    """An inset magnifying eigenvalues that crowd near the unit circle (all within 0.35 of
+    it, spanning under half its radius), drawn on the side of the circle they leave empty."""
+    gap = np.abs(np.abs(values) - 1.0)
+    span = max(np.ptp(values.real), np.ptp(values.imag))
+    if gap.max() > 0.35 or span > 0.5:
+        return
+    pad = max(0.25 * span, 0.02)
+    right = values.real.mean() > 0
+    inset = ax.inset_axes([0.06 if right else 0.52, 0.30, 0.42, 0.42])
+    t = np.linspace(0, 2 * np.pi, 2000)
+    inset.plot(np.cos(t), np.sin(t), color="k", lw=0.8)
+    for line in ax.get_lines():  # the points as drawn (lines with a marker)
+        if line.get_marker() not in (None, "None", ""):
+            inset.plot(*line.get_data(), ls="none", marker=line.get_marker(),
+                       color=line.get_color(), ms=6, alpha=0.85, markeredgecolor="k",
+                       markeredgewidth=0.4)
+    # the box holds each eigenvalue and the point of the circle nearest to it
+    near = np.concatenate([values, values / np.where(np.abs(values) > 0, np.abs(values), 1)])
+    inset.set_xlim(near.real.min() - pad, near.real.max() + pad)
+    inset.set_ylim(near.imag.min() - pad, near.imag.max() + pad)
+    inset.set_aspect("equal", adjustable="box")
+    inset.tick_params(labelsize=6)
+    inset.set_title("zoom: outside the circle = unstable", fontsize=7)
+    ax.indicate_inset_zoom(inset, edgecolor="0.4")
+
+
+def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None,
+                      name: str | None = None) -> Figure:
     """Draw a fixed-point graph: nodes at their positions (first two principal components
     of the fixed points), coloured by stability or kind; arrows labelled with edge weights.
 
@@ -229,6 +277,8 @@ def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
         A graph of :func:`dynlens.fixed_point_graph`.
     title : str, optional
         The axes' title instead of the default, which says what is shown.
+    name : str, optional
+        The model's name, said first in the default title.
 
     Examples
     --------
@@ -263,10 +313,7 @@ def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
     nx.draw_networkx_edges(graph, pos, ax=ax, width=[0.8 + 3 * w for w in weights],
                            arrowsize=14, connectionstyle="arc3,rad=0.12", node_size=size,
                            edge_color="0.15")
-    nx.draw_networkx_edge_labels(graph, pos, ax=ax, font_size=7, connectionstyle="arc3,rad=0.12",
-                                 label_pos=0.35, bbox={"fc": "white", "ec": "none", "alpha": 0.5},
-                                 edge_labels={(u, v): f"{w:.2f}"
-                                              for u, v, w in graph.edges(data="weight")})
+    _edge_labels(ax, graph, pos, rad=0.12)
     kinds = {graph.nodes[n].get("stability") or graph.nodes[n].get("kind") for n in graph.nodes}
     handles = [Line2D([], [], ls="none", marker="o", ms=9, markeredgecolor="k",
                       color=COLORS.get(k, _KIND_COLORS.get(k, "0.5")),
@@ -277,11 +324,28 @@ def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None) -> Figure:
         ax.plot(*np.transpose([pos[n], actual]), ls=":", color="0.4", lw=1.0, zorder=0)
     ax.legend(handles=handles, fontsize=8, loc="best", title="node", title_fontsize=8)
     n_nodes, n_edges = graph.number_of_nodes(), graph.number_of_edges()
-    ax.set_title(title or f"Fixed-point graph: {n_nodes} node{'s' * (n_nodes != 1)}, "
-                 f"{n_edges} edge{'s' * (n_edges != 1)}\n(edge label: fraction of launches "
-                 f"along the unstable manifold that end there)", fontsize=9)
+    counted = (f"{n_nodes} node{'s' * (n_nodes != 1)}, {n_edges} edge{'s' * (n_edges != 1)}")
+    ax.set_title(title or _named(name, f"Fixed-point graph: {counted}") + "\n(edge label: "
+                 "fraction of launches along the unstable manifold that end there)", fontsize=9)
     _graph_axes(ax, graph, pos, names, moved)
     return fig
+
+
+def _edge_labels(ax, graph: nx.DiGraph, pos: dict, rad: float) -> None:
+    """Each edge's weight beside its arc, not on it: at the arc's middle (an ``arc3`` curve
+    bulges by ``rad / 2`` of the chord there), moved 9 points further out of the bulge."""
+    for u, v, w in graph.edges(data="weight"):
+        a, b = np.asarray(pos[u], float), np.asarray(pos[v], float)
+        if u == v:
+            continue
+        d = b - a
+        normal = np.array([d[1], -d[0]])
+        middle = (a + b) / 2 + 0.5 * rad * normal
+        out = normal / (np.linalg.norm(normal) or 1.0)
+        ax.annotate(f"{w:.2f}", middle, xytext=9 * out, textcoords="offset points",
+                    ha="center", va="center", fontsize=7, color="0.15",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.85})
 
 
 def _graph_positions(graph: nx.DiGraph, fixed: list) -> tuple[dict, tuple, dict]:
@@ -419,7 +483,8 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
     return fig
 
 
-def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = None) -> Figure:
+def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = None,
+                           name: str | None = None) -> Figure:
     """Two panels: true and mapped model fixed points with their matches (left), and the
     per-bin eigenvalues of each matched pair on the unit circle (right).
 
@@ -431,6 +496,8 @@ def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = 
         A comparison of :func:`dynlens.compare_fixed_points`.
     title : str, optional
         The figure's title instead of the default, which gives the comparison's score.
+    name : str, optional
+        The model's name, said first in the default title.
 
     Examples
     --------
@@ -452,7 +519,8 @@ def fixed_point_comparison(report: FixedPointComparison, *, title: str | None = 
     fig = NotebookFigure(figsize=(11, 5), layout="constrained")
     _comparison_points(fig, report)
     _comparison_spectra(fig, report)
-    fig.suptitle(title or f"Fixed-point comparison: score {report.score:.2f}", fontsize=11)
+    fig.suptitle(title or _named(name, f"Fixed points vs the true ones, score "
+                                       f"{report.score:.2f}"), fontsize=11)
     return fig
 
 

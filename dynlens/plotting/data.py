@@ -28,7 +28,7 @@ from ..data import NeuralDataset
 from ..errors import DynlensTypeError, DynlensValueError
 from ._style import NotebookFigure
 
-__all__ = ["latent_trajectory_3d", "rates", "spike_raster"]
+__all__ = ["latent_trajectory_3d", "rates", "spike_raster", "time_unit"]
 
 _MAX_DEFAULT_NEURONS = 8
 
@@ -48,12 +48,35 @@ def _check_trial(data: NeuralDataset, trial) -> int:
     return int(trial) % data.n_trials
 
 
+def time_unit(data: NeuralDataset) -> str:
+    """The unit of ``data.bin_width`` as every figure says it: the simulated system's time
+    units by its name (``"arneodo time units"``), else the unit the metadata record.
+
+    Parameters
+    ----------
+    data : NeuralDataset
+        The dataset whose clock is meant.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> time_unit(dl.simulate("arneodo", n_neurons=4, n_trials=4, n_bins=5, seed=0))
+    'arneodo time units'
+    """
+    unit = data.metadata.get("time_unit", "time units")
+    system = data.metadata.get("system")
+    return f"{system} time units" if system and unit == "system time units" else unit
+
+
 def _time_axis(data: NeuralDataset) -> tuple[np.ndarray, str]:
     """Bin centres in time units when the bin width is known, else bin indices."""
     if data.bin_width is None:
         return np.arange(data.n_bins), "time (bins)"
-    unit = data.metadata.get("time_unit", "time units")
-    return (np.arange(data.n_bins) + 0.5) * data.bin_width, f"time ({unit})"
+    return (np.arange(data.n_bins) + 0.5) * data.bin_width, f"time ({time_unit(data)})"
 
 
 def _title(data: NeuralDataset, what: str) -> str:
@@ -245,7 +268,7 @@ def latent_trajectory_3d(data: NeuralDataset, n_trials: int = 10) -> Figure:
         ax.set_zlabel(labels[2])
     ax.legend(loc="upper left", fontsize=8)
     span = (f"{data.n_bins} bins = {data.n_bins * data.bin_width:.3g} "
-            f"{data.metadata.get('time_unit', 'time units')}" if data.bin_width is not None
+            f"{time_unit(data)}" if data.bin_width is not None
             else f"{data.n_bins} bins")
     ax.set_title(f"{_title(data, 'True latents')}\n{len(shown)} trials, {how}; colour: time "
                  f"within trial (dark = start, {span})", fontsize=9)

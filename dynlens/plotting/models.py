@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, ScalarFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
 from ..analysis.metrics import input_recovery
 from ..errors import DynlensValueError
@@ -36,20 +36,31 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
     if isinstance(histories, pd.DataFrame):
         histories = {"model": histories}
     fig, ax = new_figure(figsize=(6.5, 3.6))
+    full_from: dict[int, list] = {}  # epoch -> models at full trial length from there
     for i, (label, hist) in enumerate(histories.items()):
         colour = f"C{i}"
         ax.plot(hist["epoch"], hist["train_loss"], color=colour, alpha=0.45, lw=1,
                 label=f"{label} train (scored entries only)")
         ax.plot(hist["epoch"], hist["valid_loss"], color=colour, lw=1.8,
                 label=f"{label} validation (full trials)")
+        if len(hist):  # the converged value, readable without the axis
+            ax.annotate(f"{hist['valid_loss'].iloc[-1]:.3g}",
+                        (hist["epoch"].iloc[-1], hist["valid_loss"].iloc[-1]), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=7, color=colour)
         if "scored_bins" in hist and len(hist):
             full = hist["epoch"][hist["scored_bins"] == hist["scored_bins"].max()]
             if len(full) and full.iloc[0] > hist["epoch"].iloc[0]:
-                ax.axvline(full.iloc[0], color=colour, ls=":", lw=1,
-                           label=f"{label}: trials at full length from here")
+                full_from.setdefault(int(full.iloc[0]), []).append((label, colour))
+    for epoch, models in full_from.items():  # one line per epoch: none hides another
+        names = ", ".join(label for label, _ in models)
+        ax.axvline(epoch, color=models[0][1] if len(models) == 1 else "0.3", ls=":", lw=1,
+                   label=f"{names}: trials at full length from here")
     ax.set_yscale("log")  # early, unstable epochs would otherwise flatten the rest
+    # labelled ticks at 1, 1.2, 1.5, 2, 3, 5, 7 of each decade: a log axis spanning less
+    # than a decade otherwise labels none where the losses converge
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0)))
     ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("epoch")
     labels = {hist.attrs.get("loss_label", "loss") for hist in histories.values()}
     first, *rest = (labels.pop() if len(labels) == 1 else "loss, as each model defines it"
@@ -62,7 +73,8 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
 
 def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, trial: int = 0,
                    neurons: Sequence[int] = (0, 1, 2), bin_width: float | None = None,
-                   spikes=None) -> Figure:
+                   spikes=None, *, trial_name: str | None = None,
+                   time_unit: str = "time units") -> Figure:
     """Inferred rates of a few neurons over the true rates, for one trial.
 
     Parameters
@@ -79,6 +91,11 @@ def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, tri
         Bin width in system time units, for the time axis (bins otherwise).
     spikes : array, optional
         Spike counts to show as dots.
+    trial_name : str, optional
+        The trial as the reader should know it (``"test trial 0 (trial 3 of the data)"``);
+        default ``"trial <trial>"``.
+    time_unit : str
+        The unit of ``bin_width`` (``"arneodo time units"``), on the time axis.
 
     Examples
     --------
@@ -114,8 +131,8 @@ def rates_vs_truth(true_rates, inferred: dict[str, np.ndarray] | np.ndarray, tri
     # legend above the panels so that it never hides a peak
     axes[0, 0].legend(fontsize=8, ncol=2 + len(inferred), loc="lower center",
                       bbox_to_anchor=(0.5, 1.02), frameon=False)
-    fig.suptitle(f"Inferred vs true rates, trial {trial}")
-    axes[-1, 0].set_xlabel("time (system units)" if bin_width else "time (bins)")
+    fig.suptitle(f"Inferred vs true rates, {trial_name or f'trial {trial}'}")
+    axes[-1, 0].set_xlabel(f"time ({time_unit})" if bin_width else "time (bins)")
     return fig
 
 
