@@ -432,6 +432,9 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     warning = other_system_warning(data, truth)
     if warning:
         report.text(f"> **Another system.** {warning}")
+    other = other_data_message(model, data)  # the one-line warning of dynlens analyze, too
+    if other:
+        report.text(f"> **Other data.** {other[0].upper()}{other[1:]}.")
     summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",
                                system=truth, split=split, n_inits=n_inits, seed=seed,
                                progress=progress, lyapunov_steps=lyapunov_steps)
