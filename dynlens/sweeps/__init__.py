@@ -17,9 +17,11 @@ Examples
 2-core machine) and returns the table :func:`load_results` reads back.
 """
 
+from .cross_seed import agreement
 from .results import load_results, mean_sd, summarise, sweep_status
 from .runner import run_sweep
+from .selection import Selection, select
 from .spec import DatasetSpec, ModelSpec, RunSpec, Sweep
 
-__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep", "load_results", "mean_sd",
-           "run_sweep", "summarise", "sweep_status"]
+__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Selection", "Sweep", "agreement",
+           "load_results", "mean_sd", "run_sweep", "select", "summarise", "sweep_status"]

@@ -1,0 +1,115 @@
+"""Cross-seed agreement of a sweep's cells: ``dl.sweeps.agreement(out_dir)``.
+
+A cell (one dataset, model and latent size) trained with several seeds is reproducible when
+its seeds agree with each other (:func:`dynlens.agreement`): a column a user can compute on
+their own recordings, and check here against the truth columns beside it. Each run of a sweep
+keeps its trained model (``runs/<run_id>/model.pt``), which is what this reads.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..utils import atomic_path
+from ..errors import DynlensValueError
+from .results import SPEC_FILE, load_results
+
+__all__ = ["AGREEMENT_COLUMNS", "CELL", "agreement"]
+
+#: The columns that identify a cell of a sweep (its seeds vary within it).
+CELL = ["dataset", "model", "latent_dim"]
+#: The columns :func:`agreement` adds, per cell, over its pairs of seeds.
+AGREEMENT_COLUMNS = ("agreement_mean", "agreement_min", "latent_r2_agreement_mean",
+                     "latent_r2_agreement_min", "fp_agreement_mean", "n_seed_pairs")
+
+
+def _cell_row(pairs: pd.DataFrame) -> dict:
+    return {"agreement_mean": float(pairs["score"].mean()),
+            "agreement_min": float(pairs["score"].min()),
+            "latent_r2_agreement_mean": float(pairs["latent_r2"].mean()),
+            "latent_r2_agreement_min": float(pairs["latent_r2"].min()),
+            "fp_agreement_mean": float(pairs["fp_score"].mean()),
+            "n_seed_pairs": len(pairs)}
+
+
+def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bool = True,
+              fixed_points: bool = True, lyapunov: bool = False, n_inits: int = 256,
+              progress: bool = True, threads: int | str = "auto") -> pd.DataFrame:
+    """Add per-cell cross-seed agreement columns to a sweep's results table.
+
+    For each cell (:data:`CELL`: dataset, model, latent size) with at least two finished
+    seeds, :func:`dynlens.agreement` compares its seeds' models (``runs/<run_id>/model.pt``)
+    on the sweep's cached dataset; the cell gets the mean and minimum over its seed pairs of
+    the pair ``score`` and of ``latent_r2`` (the smaller R2 of the two directions), and the
+    mean ``fp_score`` (:data:`AGREEMENT_COLUMNS`). Cells with one finished seed, or whose
+    runs kept no model, get NaN.
+
+    Parameters
+    ----------
+    out_dir : path
+        A sweep folder (:func:`dynlens.sweeps.run_sweep`).
+    split : str, optional
+        The split the latent maps are scored on; default the sweep's ``analysis.split``.
+    write : bool
+        Also write the table as ``agreement.csv`` beside ``results.csv``.
+    fixed_points, lyapunov, n_inits, progress, threads
+        Passed to :func:`dynlens.agreement` (the Lyapunov part is off by default: it is
+        reported, never scored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The results table (:func:`~dynlens.sweeps.load_results`), one row per run, with the
+        agreement columns of its cell.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import dynlens as dl
+    >>> sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[2], seeds=[0, 1],
+    ...                  data={"n_neurons": 4, "n_trials": 20, "n_bins": 10},
+    ...                  fit={"max_epochs": 1}, analysis={"fixed_points": False})
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "runs"
+    >>> _ = sweep.run(folder, threads=1, progress=False)
+    >>> table = dl.sweeps.agreement(folder, fixed_points=False, progress=False, threads=1)
+    >>> table[["run_id", "n_seed_pairs"]].values.tolist()
+    [['arneodo-gru-d2-s0', 1], ['arneodo-gru-d2-s1', 1]]
+    >>> (folder / "agreement.csv").is_file()
+    True
+    """
+    from ..analysis import agreement as agree
+    from ..data import load_dataset
+    from ..models import load_model
+    from .spec import Sweep
+
+    out_dir = Path(out_dir)
+    if not (out_dir / SPEC_FILE).is_file():
+        raise DynlensValueError(
+            f"out_dir: expected a sweep folder holding {SPEC_FILE}, found none in {out_dir}")
+    sweep = Sweep.from_toml(out_dir / SPEC_FILE)
+    split = sweep.analysis["split"] if split is None else split
+    table = load_results(out_dir)
+    done = table[table["status"] == "done"]
+    rows = []
+    for cell, runs in done.groupby(CELL, sort=False):
+        paths = [out_dir / "runs" / run_id / "model.pt" for run_id in runs["run_id"]]
+        kept = [(run_id, path) for run_id, path in zip(runs["run_id"], paths)
+                if path.is_file()]
+        if len(kept) < 2:
+            continue
+        data = load_dataset(out_dir / "datasets" / f"{cell[0]}.h5")
+        result = agree({run_id: load_model(path) for run_id, path in kept}, data, split,
+                       fixed_points=fixed_points, lyapunov=lyapunov, n_inits=n_inits,
+                       progress=progress, threads=threads)
+        rows.append({**dict(zip(CELL, cell)), **_cell_row(result.table())})
+    cells = pd.DataFrame(rows, columns=[*CELL, *AGREEMENT_COLUMNS]).astype(
+        {column: table[column].dtype for column in CELL})  # also when no cell had two seeds
+    out = table.merge(cells, on=CELL, how="left")
+    out["n_seed_pairs"] = out["n_seed_pairs"].fillna(0).astype(int)
+    if write:
+        with atomic_path(out_dir / "agreement.csv") as tmp:
+            out.to_csv(tmp, index=False)
+    return out
