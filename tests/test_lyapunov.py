@@ -56,30 +56,56 @@ def test_a_linear_map_and_a_linear_field_give_their_eigenvalues_exactly():
                                  np.ones(3), n_steps=60, n_starts=4, transient=60, substeps=10)
     np.testing.assert_allclose(field.exponents, [-0.5, -1.0, -3.0], atol=2e-5)
     assert field.kind == "continuous" and spec.kind == "discrete"
+    # a flow that comes to rest has no exponent along the flow; the sums are exact
+    assert field.zero_index is None and field.checks["sum_is_divergence"]
+    assert spec.divergence == pytest.approx(np.log(2.0 * 0.5 * 0.25), abs=1e-9)
 
 
-def test_lorenz_against_the_textbook_and_its_constant_divergence():
+def within_error(spec, truth, slack):
+    """Each exponent within 4 standard errors (plus ``slack``) of the known answer."""
+    return np.all(np.abs(spec.exponents - truth) <= 4 * spec.error + slack)
+
+
+def test_lorenz_converged_by_default_with_its_known_answers():
     lorenz = dl.systems.get("lorenz")
-    spec = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=800, n_starts=64)
-    np.testing.assert_allclose(spec.exponents, [0.9056, 0.0, -14.5723], atol=0.08)
-    assert spec.sum == pytest.approx(-(10 + 1 + 8 / 3), abs=1e-3)  # RK4's error only
-    assert spec.kaplan_yorke == pytest.approx(2.062, abs=0.01)
-    assert spec.trace.shape[1] == 3 and spec.trace_time[-1] == pytest.approx(800 * lorenz.dt)
+    spec = dl.lyapunov_spectrum(lorenz, lorenz.default_x0)
+    truth = np.array([0.9056, 0.0, -14.5723])
+    assert spec.converged and spec.n_steps < 10_000
+    # the stated criterion held: every standard error within its tolerance
+    assert np.all(spec.error <= spec.tolerance) and spec.tolerance[0] == pytest.approx(
+        0.02 * spec.exponents[0])
+    assert within_error(spec, truth, 0.01) and spec.error[0] < 0.03
+    # the known structure: the exponent along the flow is 0, the divergence -(sigma+1+beta)
+    assert spec.zero_index == 1 and spec.checks == {
+        "converged": True, "zero_exponent": True, "sum_is_divergence": True}
+    p = lorenz.params
+    assert spec.divergence == pytest.approx(-(p["sigma"] + 1 + p["beta"]), abs=1e-9)
+    assert spec.sum == pytest.approx(spec.divergence, abs=1e-3)  # RK4's error only
+    assert spec.kaplan_yorke == pytest.approx(2.062, abs=0.01) and spec.kaplan_yorke_note == ""
+    assert 0 < spec.kaplan_yorke_error < 0.01
+    assert spec.trace.shape[1] == 3 and spec.trace_time[-1] == pytest.approx(
+        spec.n_steps * lorenz.dt)
     assert np.all(spec.spread > 0) and spec.per_start.shape == (64, 3)
 
 
-def test_rossler_against_the_textbook():
+def test_rossler_from_states_on_its_attractor():
     rossler = dl.systems.get("rossler")
-    spec = dl.lyapunov_spectrum(rossler, rossler.default_x0, n_steps=400, n_starts=64)
-    np.testing.assert_allclose(spec.exponents[:2], [0.0714, 0.0], atol=0.03)
-    assert spec.exponents[2] == pytest.approx(-5.3943, abs=0.15)
+    spec = dl.lyapunov_spectrum(rossler, rossler.sample_on_attractor(64, seed=0),
+                                n_steps=400)
+    assert within_error(spec, [0.0714, 0.0, -5.3943], 0.01)
+    assert spec.error[0] < 0.01 and spec.n_steps == 400
     assert spec.kaplan_yorke == pytest.approx(2.013, abs=0.01)
+    assert spec.checks["sum_is_divergence"] and spec.checks["zero_exponent"]
 
 
 def test_henon_as_a_plain_user_module():
-    spec = dl.lyapunov_spectrum(Henon(), np.array([0.1, 0.1]), n_steps=3000, n_starts=32)
+    spec = dl.lyapunov_spectrum(Henon(), np.array([0.1, 0.1]), n_starts=32)
+    assert spec.converged and spec.kind == "discrete"
     np.testing.assert_allclose(spec.exponents, [0.4192, -1.6232], atol=0.02)
+    assert within_error(spec, [0.4192, -1.6232], 0.002)
     assert spec.sum == pytest.approx(math.log(0.3), abs=1e-9)  # log |det J| per step
+    assert spec.divergence == pytest.approx(math.log(0.3), abs=1e-9)
+    assert spec.zero_index is None and spec.checks["zero_exponent"] is None
     assert spec.per_time(0.5) == pytest.approx(spec.exponents / 0.5)
     assert spec.per_bin == pytest.approx(spec.exponents)
 
@@ -111,3 +137,37 @@ def test_bad_arguments_are_refused():
     assert short.per_time(0.04) == pytest.approx(short.exponents / 2)  # a bin of 0.02 in
     with pytest.raises(DynlensError, match="bin_width"):                 # a clock of 0.04
         short.per_time(0.0)
+
+
+class StandardMap(torch.nn.Module):
+    """Chirikov's standard map, area-preserving (det J = 1): exponents l and -l."""
+
+    dim, kind = 2, "discrete"
+
+    def forward(self, x, u=None):
+        p = x[..., 1] + 6.0 * torch.sin(x[..., 0])
+        return torch.stack([x[..., 0] + p, p], -1)
+
+
+def test_kaplan_yorke_says_when_it_is_not_resolved_or_not_defined():
+    spec = dl.lyapunov_spectrum(StandardMap(), [0.5, 0.3], n_steps=400, n_starts=8)
+    assert spec.exponents[0] > 0.5 and spec.sum == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(spec.kaplan_yorke) and "not resolved" in spec.kaplan_yorke_note
+    assert "not resolved" in repr(spec)
+    first = dl.lyapunov_spectrum(Henon(), [0.1, 0.1], n_steps=400, n_starts=8, k=1)
+    assert np.isnan(first.kaplan_yorke) and "not defined" in first.kaplan_yorke_note
+    assert first.checks["sum_is_divergence"] is None  # a partial spectrum
+
+
+def test_the_work_is_bounded_and_the_units_follow_the_clock():
+    spec = dl.lyapunov_spectrum(Henon(), [0.1, 0.1], n_starts=8, rtol=1e-9, max_steps=1500)
+    assert not spec.converged and spec.n_steps == 1500 and not spec.checks["converged"]
+    assert "not converged" in repr(spec)
+    half = spec.rescaled(0.5)
+    np.testing.assert_allclose(half.error, spec.error / 0.5)
+    assert half.divergence == pytest.approx(spec.divergence / 0.5)
+    assert half.kaplan_yorke == spec.kaplan_yorke and half.dt == 0.5
+    with pytest.raises(DynlensError, match="max_steps: expected None when n_steps"):
+        dl.lyapunov_spectrum(Henon(), [0.1, 0.1], n_steps=100, max_steps=200)
+    with pytest.raises(DynlensError, match="rtol"):
+        dl.lyapunov_spectrum(Henon(), [0.1, 0.1], rtol=0.0)

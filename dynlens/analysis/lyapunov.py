@@ -6,7 +6,15 @@ variational equations, integrated together with ``x`` by the one
 :func:`~dynlens.dynamics.rollout`), and every so often ``Y = Q R`` is re-orthonormalised; the
 exponents are the average growth rates ``log |R_ii|``. Jacobians are the dynamics' own
 (analytic for ground-truth systems and dynlens's GRU cells, exact automatic differentiation
-otherwise). Several starting states run as one batch; their spread is the uncertainty.
+otherwise). Several starting states run as one batch.
+
+By default the run goes on, round by round, until the exponents stop moving (the criterion
+is in :func:`lyapunov_spectrum`), and every exponent comes with a standard error. What is known
+exactly is used and checked: a flow that does not come to rest has one exponent 0 (the one
+along the flow: reported, set to 0 in the Kaplan-Yorke dimension, and its estimate checked
+against 0), and a full spectrum sums to the mean divergence ``tr J`` of the field (mean
+``log |det J|`` of a map), integrated alongside (reported as a check). The Kaplan-Yorke
+dimension carries its error and is NaN, with a note, where it is not defined or not resolved.
 """
 
 from __future__ import annotations
@@ -64,7 +72,8 @@ def kaplan_yorke_dimension(exponents: Any) -> float:
 
 @dataclass(frozen=True, eq=False)
 class LyapunovSpectrum:
-    """The result of :func:`lyapunov_spectrum`.
+    """The result of :func:`lyapunov_spectrum`: exponents with their standard errors, and
+    checks against what is known exactly.
 
     Attributes
     ----------
@@ -82,6 +91,38 @@ class LyapunovSpectrum:
     kind : {"continuous", "discrete"}
     dt : float or None
         One bin of the dynamics, in its own time units.
+    error : ndarray [k]
+        Standard error of each exponent: the larger of the spread over starts over
+        ``sqrt(n_starts)`` and the spread of the start-averaged rate over the run's rounds
+        over ``sqrt(n_rounds)`` (batch means: honest when starts stay correlated).
+    tolerance : ndarray [k]
+        The accuracy the run aimed at (see :func:`lyapunov_spectrum`).
+    converged : bool
+        Whether the stopping criterion held when the run ended.
+    n_steps : int
+        Bins (steps of a map) measured per start.
+    divergence : float
+        Mean divergence ``tr J`` of the field (mean ``log |det J|`` of a map) along the
+        measured trajectories: what the sum of a full spectrum must equal.
+    divergence_error : float
+        Its standard error.
+    sum_error : float
+        Standard error of :attr:`sum`.
+    zero_index : int or None
+        For the full spectrum of a flow that does not come to rest: the index of the exponent
+        along the flow, which is 0 exactly; None otherwise.
+    kaplan_yorke : float
+        Kaplan-Yorke dimension of the exponents (the flow's exponent set to its known 0);
+        NaN when it is not defined or not resolved (:attr:`kaplan_yorke_note` says why).
+    kaplan_yorke_error : float
+        Its standard error (linearised).
+    kaplan_yorke_note : str
+        Empty when the dimension is resolved, else why no number is given.
+    checks : dict
+        ``converged``; ``zero_exponent``: the flow's exponent within 3 standard errors of 0,
+        plus 1e-3 of the largest |exponent| for RK4's error (None when not applicable);
+        ``sum_is_divergence``: the sum within 3 standard errors (plus that allowance) of
+        :attr:`divergence` (None for a partial spectrum).
 
     Examples
     --------
@@ -96,12 +137,14 @@ class LyapunovSpectrum:
     ...     def forward(self, x, u=None):
     ...         return x * torch.tensor([0.5, 0.25], dtype=x.dtype)
     >>> spec = dl.lyapunov_spectrum(Shrink(), [1.0, 1.0], n_steps=200, n_starts=4)
-    >>> spec
-    LyapunovSpectrum([-0.6931 +- 0.0000, -1.3863 +- 0.0000] per step; Kaplan-Yorke 0.000, 4 starts)
+    >>> spec  # doctest: +ELLIPSIS
+    LyapunovSpectrum([-0.6931 +- 0.0000, -1.3863 +- 0.0000] per step; Kaplan-Yorke 0.000 ...)
+    >>> spec.n_steps, spec.converged, spec.kaplan_yorke_error
+    (200, True, 0.0)
     >>> bool(np.allclose(spec.exponents, np.log([0.5, 0.25])))
     True
-    >>> bool(np.isclose(spec.sum, np.log(0.5 * 0.25))), spec.per_start.shape
-    (True, (4, 2))
+    >>> bool(np.isclose(spec.sum, spec.divergence)), spec.checks["sum_is_divergence"]
+    (True, True)
     >>> (spec.per_time(0.5) / spec.exponents).tolist()  # per time unit when a bin lasts 0.5
     [2.0, 2.0]
     """
@@ -113,11 +156,18 @@ class LyapunovSpectrum:
     trace: np.ndarray
     kind: str
     dt: float | None
-
-    @property
-    def kaplan_yorke(self) -> float:
-        """Kaplan-Yorke dimension of the mean exponents (meaningful for a full spectrum)."""
-        return kaplan_yorke_dimension(self.exponents)
+    error: np.ndarray
+    tolerance: np.ndarray
+    converged: bool
+    n_steps: int
+    divergence: float
+    divergence_error: float
+    sum_error: float
+    zero_index: int | None
+    kaplan_yorke: float
+    kaplan_yorke_error: float
+    kaplan_yorke_note: str
+    checks: dict
 
     @property
     def sum(self) -> float:
@@ -138,28 +188,37 @@ class LyapunovSpectrum:
         return self.rescaled(bin_width).exponents
 
     def rescaled(self, bin_width: float) -> LyapunovSpectrum:
-        """This spectrum (exponents, spreads, trace) per unit of a clock in which one bin
-        lasts ``bin_width`` (see :meth:`per_time`)."""
-        factor = (self.dt if self.kind == "continuous" else 1.0) / check_positive_float(
-            bin_width, "bin_width")
+        """This spectrum (exponents, errors, divergence, trace) per unit of a clock in which
+        one bin lasts ``bin_width`` (see :meth:`per_time`)."""
+        unit = self.dt if self.kind == "continuous" else 1.0
+        factor = unit / check_positive_float(bin_width, "bin_width")
         return replace(self, exponents=self.exponents * factor, spread=self.spread * factor,
                        per_start=self.per_start * factor, trace=self.trace * factor,
-                       trace_time=self.trace_time / (self.dt if self.kind == "continuous"
-                                                     else 1.0) * bin_width,
+                       error=self.error * factor, tolerance=self.tolerance * factor,
+                       divergence=self.divergence * factor,
+                       divergence_error=self.divergence_error * factor,
+                       sum_error=self.sum_error * factor,
+                       trace_time=self.trace_time / unit * bin_width,
                        kind="continuous", dt=bin_width)
 
     def __repr__(self) -> str:
         unit = "per time unit" if self.kind == "continuous" else "per step"
-        values = ", ".join(f"{v:.4f} +- {s:.4f}" for v, s in zip(self.exponents, self.spread))
-        return (f"LyapunovSpectrum([{values}] {unit}; Kaplan-Yorke {self.kaplan_yorke:.3f}, "
-                f"{len(self.per_start)} starts)")
+        values = ", ".join(f"{v:.4f} +- {s:.4f}" for v, s in zip(self.exponents, self.error))
+        ky = (f"Kaplan-Yorke {self.kaplan_yorke:.3f} +- {self.kaplan_yorke_error:.3f}"
+              if not self.kaplan_yorke_note else f"Kaplan-Yorke {self.kaplan_yorke_note}")
+        steps = "steps" if self.kind == "discrete" else "bins"
+        state = "converged" if self.converged else "not converged"
+        return (f"LyapunovSpectrum([{values}] {unit}; {ky}; {len(self.per_start)} starts, "
+                f"{self.n_steps} {steps}, {state})")
 
 
 class _Tangent(Dynamics):
-    """The dynamics together with its tangent vectors: state ``[x, vec(Y)]``."""
+    """The dynamics with its tangent vectors and the running volume growth: state
+    ``[x, vec(Y), c]`` with ``dc/dt = tr J(x)`` (a field) or ``c <- c + log |det J(x)|`` (a
+    map); just ``x`` when ``k`` is 0."""
 
     def __init__(self, ev: Evaluator, k: int) -> None:
-        super().__init__(dim=ev.dim * (1 + k), kind=ev.kind, dt=ev.dt)
+        super().__init__(dim=ev.dim * (1 + k) + (k > 0), kind=ev.kind, dt=ev.dt)
         self.ev, self.k = ev, k
         self.dtype, self.device = ev.dtype, ev.device  # what check_dynamics would probe for
 
@@ -167,44 +226,67 @@ class _Tangent(Dynamics):
         if self.k == 0:
             return self.ev(z)
         d = self.ev.dim
-        x, y = z[:, :d], z[:, d:].reshape(-1, d, self.k)
-        return torch.cat([self.ev(x), (self.ev.jacobian(x) @ y).reshape(-1, d * self.k)], 1)
+        x, y = z[:, :d], z[:, d:-1].reshape(-1, d, self.k)
+        jac = self.ev.jacobian(x)
+        if self.ev.kind == "continuous":
+            volume = jac.diagonal(dim1=-2, dim2=-1).sum(-1)
+        else:
+            volume = z[:, -1] + torch.linalg.slogdet(jac)[1]
+        return torch.cat([self.ev(x), (jac @ y).reshape(-1, d * self.k), volume[:, None]], 1)
 
 
 def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
                       dt: float | None = None, seed: int = 0, *, k: int | None = None,
                       n_starts: int = 64, transient: int | None = None,
-                      substeps: int | None = None, inputs: Any = None) -> LyapunovSpectrum:
-    """The Lyapunov spectrum (or its first ``k`` exponents) by the QR method.
+                      substeps: int | None = None, inputs: Any = None, rtol: float = 0.02,
+                      max_steps: int | None = None) -> LyapunovSpectrum:
+    """The Lyapunov spectrum (or its first ``k`` exponents) by the QR method, run until it
+    stops moving, with a standard error per exponent.
+
+    The measurement runs in rounds of 250 bins (500 steps of a map). After each round from
+    the fourth on, the run stops when, for every exponent ``i``, (a) its standard error
+    (:attr:`LyapunovSpectrum.error`) is at most ``tol_i``, (b) the running estimate moved
+    by at most ``tol_i`` since half the run and (c) for a flow's full spectrum, the
+    exponent along the flow is within 3 standard errors (plus 1e-3 of the largest |exponent|
+    for RK4's error) of 0. Here
+    ``tol_i = max(rtol * max(|l_1|, |l_i|), floor)`` with ``floor = 1e-4 * max_i |l_i|``;
+    or when ``max_steps`` bins were measured (then ``converged`` is False). Given
+    ``n_steps``, exactly that many bins are measured and the criterion is only reported.
 
     Parameters
     ----------
     dynamics : Dynamics or callable with ``dim`` and ``kind``
         A map or a vector field: a model's generator, a ground-truth system, your own module.
     x0 : array-like [dim] or [n, dim]
-        One state (``n_starts`` starting states are then taken along its trajectory after
-        the transient) or several (each used as a start).
+        One state (``n_starts`` starting states are then taken near the end of its
+        transient trajectory, each nudged by 1e-2 of the trajectory's spread and run
+        ``transient`` bins further, so that chaos makes them independent) or several
+        (each used as a start).
     n_steps : int, optional
-        Bins (steps of a map) measured per start after the transient. Default: 2000 for
-        continuous dynamics, 5000 for maps.
+        Bins (steps of a map) measured per start. Default: until converged (see above).
     dt : float, optional
         One bin of a continuous field in its own time units (default ``dynamics.dt``, else
         1); integrated with ``substeps`` RK4 steps per bin. Ignored for maps.
     seed : int
-        Seeds the initial tangent vectors (and nothing else: the method is deterministic).
+        Seeds the initial tangent vectors and the nudges of the starting states.
     k : int, optional
         Number of exponents (default: all ``dim``).
     n_starts : int
-        Starting states when ``x0`` is one state, taken ``max(50, transient)`` bins apart
-        along its trajectory (they run as one batch, so many cost little more than one).
+        Starting states when ``x0`` is one state (they run as one batch, so many cost little
+        more than one).
     transient : int, optional
         Bins discarded before measuring, by the trajectory and again by the tangent vectors
-        (default ``n_steps // 10``).
+        (default ``n_steps // 10``, or one round when converging).
     substeps : int, optional
         RK4 steps per bin for continuous dynamics; default: enough to keep the step times
-        the largest |eigenvalue| of the Jacobian at the starting states under 0.25.
+        the largest |eigenvalue| of the Jacobian at the starting states under 0.5.
     inputs : array-like [n_inputs], optional
         A constant input to the dynamics.
+    rtol : float
+        Relative accuracy aimed at (see above).
+    max_steps : int, optional
+        The most bins measured per start when converging (default 40 rounds: 10000 bins,
+        20000 steps of a map); raise it for slowly converging dynamics.
 
     Returns
     -------
@@ -217,49 +299,214 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
     >>> spec = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=500, n_starts=32)
     >>> bool(abs(spec.sum + 13.6667) < 1e-3)  # the divergence -(sigma + 1 + beta)
     True
-    >>> bool(abs(spec.exponents[0] - 0.906) < 0.15)  # textbook 0.9056 (a short run)
+    >>> bool(abs(spec.exponents[0] - 0.906) < 4 * spec.error[0] + 0.02)  # textbook 0.9056
     True
+    >>> spec.zero_index, spec.checks["sum_is_divergence"]
+    (1, True)
     """
     ev = Evaluator(dynamics, inputs)
     k = ev.dim if k is None else check_positive_int(k, "k")
     if k > ev.dim:
         raise DynlensValueError(f"k: expected at most dim={ev.dim} exponents, found {k}")
     continuous = ev.kind == "continuous"
-    n_steps = check_positive_int(n_steps if n_steps is not None
-                                 else (2000 if continuous else 5000), "n_steps")
-    transient = check_nonnegative_int(transient if transient is not None else n_steps // 10,
-                                      "transient")
+    rtol = check_positive_float(rtol, "rtol")
+    round_bins = _ROUND_BINS[ev.kind]
+    converge = n_steps is None
+    if converge:
+        limit = check_positive_int(max_steps if max_steps is not None
+                                   else _MAX_ROUNDS * round_bins, "max_steps")
+        round_bins = min(round_bins, limit)
+    elif max_steps is not None:
+        raise DynlensValueError(
+            "max_steps: expected None when n_steps is given (n_steps fixes the run; "
+            f"max_steps bounds a converging one), found {max_steps!r}")
+    else:
+        limit = check_positive_int(n_steps, "n_steps")
+        round_bins = -(-limit // _FIXED_ROUNDS)
+    transient = check_nonnegative_int(
+        transient if transient is not None else (round_bins if converge else limit // 10),
+        "transient")
     bin_ = check_positive_float(dt if dt is not None else (ev.dt or 1.0), "dt")
     seed = check_nonnegative_int(seed, "seed")
     starts = as_states(x0, "x0", ev.dim, ndims=(1, 2))[0]
     n_starts = check_positive_int(n_starts, "n_starts")
     fixed = None if substeps is None else check_positive_int(substeps, "substeps")
+    unit = bin_ if continuous else 1.0
     with torch.no_grad(), eval_mode(dynamics):
         x = ev.tensor(starts)
         if continuous and fixed is None:  # a first guess for the way onto the attractor
             fixed_guess = 2 * _default_substeps(ev, x, bin_)
-            x = _starting_states(_Stepper(ev, bin_, fixed_guess), x, n_starts, transient)
+            x = _starting_states(_Stepper(ev, bin_, fixed_guess), x, n_starts, transient, seed)
             step = _Stepper(ev, bin_, _default_substeps(ev, x, bin_))  # measured on it
         else:
             step = _Stepper(ev, bin_ if continuous else None, fixed or 1)
-            x = _starting_states(step, x, n_starts, transient)
-        logs, trace_t, trace = _qr_run(step, x, k, n_steps, seed, warmup=transient)
-    unit = bin_ if continuous else 1.0
-    per_start = logs / (n_steps * unit)
-    order = np.argsort(-per_start.mean(0))
-    return LyapunovSpectrum(
-        exponents=per_start.mean(0)[order], spread=per_start.std(0)[order],
-        per_start=per_start[:, order], trace_time=trace_t * unit, trace=trace[:, order],
-        kind=ev.kind, dt=bin_ if continuous else None)
+            x = _starting_states(step, x, n_starts, transient, seed)
+        run = _QRRun(step, x, k, seed)
+        run.advance(transient)  # the tangent vectors turn towards the growing directions
+        est = _Estimate(k, unit, rtol)
+        while est.done < limit:
+            n = min(round_bins, limit - est.done)
+            est.add(*run.advance(n, est.record), n)
+            if converge and est.n_rounds >= _MIN_ROUNDS and est.converged(run, ev):
+                break
+        return est.result(run, ev, converge, bin_ if continuous else None)
+
+
+_ROUND_BINS = {"continuous": 250, "discrete": 500}  # a round: the unit of batch means
+_MIN_ROUNDS = 4  # before the criterion is tried
+_MAX_ROUNDS = 40  # the default bound on a converging run
+_FIXED_ROUNDS = 8  # rounds of a run of given length
+_N_SIGMA = 3.0  # a check holds within this many standard errors (plus the allowance)
+_FLOOR = 1e-4  # the floor of the tolerance, relative to the largest |exponent|
+_NUMERIC = 1e-3  # what the checks allow for RK4's error, relative to the largest |exponent|
+_NUDGE = 1e-2  # starting states' nudges, relative to the trajectory's spread: chaos separates
+# the starts within ~5 Lyapunov times; small, to stay in the basin
+
+
+def _standard_error(per_round: np.ndarray, per_start: np.ndarray) -> np.ndarray:
+    """The larger of the two standard errors of a mean: over starts (valid for independent
+    starts) and over rounds (batch means: valid when rounds outlast correlations)."""
+    se = np.zeros(per_start.shape[1:])
+    if len(per_round) > 1:
+        se = np.maximum(se, per_round.std(0, ddof=1) / np.sqrt(len(per_round)))
+    if len(per_start) > 1:
+        se = np.maximum(se, per_start.std(0, ddof=1) / np.sqrt(len(per_start)))
+    return se if len(per_round) > 1 or len(per_start) > 1 else np.full_like(se, np.nan)
+
+
+class _Estimate:
+    """Running sums of the measurement, round by round, and what they say."""
+
+    def __init__(self, k: int, unit: float, rtol: float) -> None:
+        self.k, self.unit, self.rtol = k, unit, rtol
+        self.done, self.logs, self.volume = 0, None, None
+        self.rounds: list[np.ndarray] = []  # per round: start-averaged [k exponents, volume]
+        self.trace_t: list[int] = []
+        self.trace: list[np.ndarray] = []
+
+    @property
+    def n_rounds(self) -> int:
+        return len(self.rounds)
+
+    def record(self, bins: int, logs: np.ndarray) -> None:
+        """The running estimate after ``bins`` more bins of the current round."""
+        total = logs if self.logs is None else self.logs + logs
+        self.trace_t.append(self.done + bins)
+        self.trace.append(total.mean(0) / ((self.done + bins) * self.unit))
+
+    def add(self, logs: np.ndarray, volume: np.ndarray, n: int) -> None:
+        self.logs = logs if self.logs is None else self.logs + logs
+        self.volume = volume if self.volume is None else self.volume + volume
+        self.done += n
+        self.rounds.append(np.append(logs.mean(0), volume.mean()) / (n * self.unit))
+
+    def _state(self) -> tuple[np.ndarray, ...]:
+        """Sorted exponents, per start, per round, errors and tolerances."""
+        per_start = self.logs / (self.done * self.unit)
+        order = np.argsort(-per_start.mean(0))
+        per_start, rounds = per_start[:, order], np.asarray(self.rounds)[:, :-1][:, order]
+        lam = per_start.mean(0)
+        floor = max(_FLOOR * float(np.abs(lam).max()), 1e-12 / self.unit)
+        tol = np.maximum(self.rtol * np.maximum(abs(lam[0]), np.abs(lam)), floor)
+        allowance = max(_NUMERIC * float(np.abs(lam).max()), 1e-12 / self.unit)
+        return lam, per_start, rounds, _standard_error(rounds, per_start), tol, allowance, order
+
+    def converged(self, run: _QRRun, ev: Evaluator) -> bool:
+        lam, _, rounds, err, tol, allowance, _ = self._state()
+        half = rounds[: len(rounds) // 2].mean(0)
+        zero = _zero_index(lam, run, ev)
+        zero_ok = zero is None or abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance
+        return bool(np.all(err <= tol) and np.all(np.abs(lam - half) <= tol) and zero_ok)
+
+    def result(self, run: _QRRun, ev: Evaluator, converge: bool,
+               dt: float | None) -> LyapunovSpectrum:
+        lam, per_start, rounds, err, tol, allowance, order = self._state()
+        half = rounds[: max(1, len(rounds) // 2)].mean(0)
+        zero = _zero_index(lam, run, ev)
+        volume_start = self.volume / (self.done * self.unit)
+        volume_rounds = np.asarray(self.rounds)[:, -1]
+        divergence = float(volume_start.mean())
+        divergence_error = float(_standard_error(volume_rounds[:, None],
+                                                 volume_start[:, None])[0])
+        sum_error = float(_standard_error(rounds.sum(1, keepdims=True),
+                                          per_start.sum(1, keepdims=True))[0])
+        converged = bool(np.all(err <= tol) and np.all(np.abs(lam - half) <= tol) and (
+            zero is None or abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance))
+        checks = {
+            "converged": converged,
+            "zero_exponent": None if zero is None else bool(
+                abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance),
+            "sum_is_divergence": None if self.k < ev.dim else bool(
+                abs(lam.sum() - divergence) <= _N_SIGMA * sum_error + allowance),
+        }
+        ky, ky_error, note = _kaplan_yorke(lam, rounds, per_start, zero, ev.dim, allowance)
+        return LyapunovSpectrum(
+            exponents=lam, spread=per_start.std(0), per_start=per_start,
+            trace_time=np.asarray(self.trace_t, dtype=np.float64) * self.unit,
+            trace=np.asarray(self.trace)[:, order], kind=ev.kind, dt=dt, error=err,
+            tolerance=tol, converged=converged, n_steps=self.done, divergence=divergence,
+            divergence_error=divergence_error, sum_error=sum_error, zero_index=zero,
+            kaplan_yorke=ky, kaplan_yorke_error=ky_error, kaplan_yorke_note=note,
+            checks=checks)
+
+
+def _zero_index(lam: np.ndarray, run: _QRRun, ev: Evaluator) -> int | None:
+    """The exponent along the flow (the one nearest 0) of a full spectrum of a field whose
+    trajectories still move (a flow that comes to rest has none)."""
+    if ev.kind != "continuous" or len(lam) != ev.dim:
+        return None
+    with torch.no_grad():
+        speed = torch.linalg.vector_norm(ev(run.x), dim=-1).double() * run.step.bin
+        size = 1.0 + torch.linalg.vector_norm(run.x, dim=-1).double()
+    if float(torch.median(speed / size)) <= np.sqrt(ev.eps):
+        return None
+    return int(np.argmin(np.abs(lam)))
+
+
+def _kaplan_yorke(lam: np.ndarray, rounds: np.ndarray, per_start: np.ndarray,
+                  zero: int | None, dim: int, allowance: float) -> tuple[float, float, str]:
+    """Kaplan-Yorke dimension, its linearised standard error, and why it is not given (an
+    empty note when it is). The flow's exponent is set to its known 0 first; a sum that
+    decides ``j`` and ends at an estimated exponent must be further than 3 standard errors
+    (plus the allowance) from 0."""
+    if zero is not None:
+        lam, rounds, per_start = lam.copy(), rounds.copy(), per_start.copy()
+        lam[zero], rounds[:, zero], per_start[:, zero] = 0.0, 0.0, 0.0
+    k = len(lam)
+    sums = np.cumsum(lam)
+    sum_errors = _standard_error(np.cumsum(rounds, 1), np.cumsum(per_start, 1))
+    j = int(np.sum(sums >= 0))
+    if j == k and k < dim:
+        return np.nan, np.nan, (f"not defined: the {k} exponents computed sum to "
+                                f"{sums[-1]:+.4f} >= 0; it needs more of the {dim}")
+    for m in (j, j + 1):  # the sums whose signs decide j (one ending at the known 0: known)
+        if 1 <= m <= k and m - 1 != zero and abs(sums[m - 1]) <= (
+                _N_SIGMA * sum_errors[m - 1] + allowance):
+            return np.nan, np.nan, (
+                f"not resolved: the sum of the first {m} exponents, {sums[m - 1]:+.4f} +- "
+                f"{sum_errors[m - 1]:.4f}, is within its error of 0")
+    if j == k:
+        return np.nan, np.nan, (f"not defined: the exponents sum to {sums[-1]:+.4f} > 0 "
+                                "(volumes grow: no attractor)")
+    value = kaplan_yorke_dimension(lam)
+    if j == 0:
+        return value, 0.0, ""
+    grad = np.zeros(k)
+    grad[:j] = 1.0 / abs(lam[j])
+    grad[j] = sums[j - 1] / lam[j] ** 2
+    error = _standard_error(rounds @ grad[:, None], per_start @ grad[:, None])[0]
+    return value, float(error), ""
 
 
 def _default_substeps(ev: Evaluator, x: torch.Tensor, bin_: float) -> int:
-    """RK4 steps per bin keeping ``h * rho(J) <= 0.25`` at the given states (``rho``: 1.5
+    """RK4 steps per bin keeping ``h * rho(J) <= 0.5`` at the given states (``rho``: 1.5
     times the largest |eigenvalue| of the field's Jacobian there, a margin for the parts of
-    the attractor they miss), for an accurate tangent integration."""
+    the attractor they miss): RK4's error then stays within the checks' allowance (the
+    sum of Rossler's exponents within 3e-4 of its divergence; 0.25 halves it at twice the
+    cost)."""
     with torch.no_grad():
         rho = 1.5 * float(torch.linalg.eigvals(ev.jacobian(x).double()).abs().max())
-    return max(1, int(np.ceil(bin_ * rho / 0.25)))
+    return max(1, int(np.ceil(bin_ * rho / 0.5)))
 
 
 class _Stepper:
@@ -279,56 +526,76 @@ class _Stepper:
         return rollout(field, x, n_bins + 1, solver="rk4", substeps=self.substeps)[:, 1:]
 
     def tangents(self, x: torch.Tensor, y: torch.Tensor,
-                 n_bins: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """State and tangent vectors ``n_bins`` bins later."""
+                 n_bins: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """State, tangent vectors and summed volume growth ``n_bins`` bins later."""
         d, k = x.shape[1], y.shape[2]
         field = self._with_dt(_Tangent(self.ev, k))
-        z = rollout(field, torch.cat([x, y.reshape(-1, d * k)], 1), n_bins + 1,
-                    solver="rk4", substeps=self.substeps)[:, -1]
-        return z[:, :d], z[:, d:].reshape(-1, d, k)
+        z0 = torch.cat([x, y.reshape(-1, d * k), torch.zeros_like(x[:, :1])], 1)
+        z = rollout(field, z0, n_bins + 1, solver="rk4", substeps=self.substeps)[:, -1]
+        return z[:, :d], z[:, d:-1].reshape(-1, d, k), z[:, -1]
 
 
 def _starting_states(step: _Stepper, x: torch.Tensor, n_starts: int,
-                     transient: int) -> torch.Tensor:
-    """After ``transient`` bins: the states themselves (several given), or ``n_starts``
-    states taken every 50 bins along the trajectory of one."""
-    if transient:
-        x = step.states(x, transient)[:, -1]
+                     transient: int, seed: int) -> torch.Tensor:
+    """After ``transient`` bins: the states themselves (several given); or, from one,
+    ``n_starts`` states of the second half of its transient, each nudged (the first excepted)
+    by ``_NUDGE`` times the spread of that half and run ``transient`` bins further as a batch,
+    so that chaos separates them. A nudged start that escapes (leaves the finite numbers or
+    goes ten times further out than the trajectory did) is replaced by its un-nudged state."""
     if x.shape[0] > 1 or n_starts == 1:
-        return x
-    spacing = max(50, transient)
-    return step.states(x, spacing * n_starts)[0, spacing - 1::spacing].contiguous()
+        return step.states(x, transient)[:, -1] if transient else x
+    if not transient:
+        return x.expand(n_starts, -1).contiguous()
+    path = step.states(x, transient)[0]
+    spacing = max(1, transient // (2 * n_starts))
+    picks = path[(transient - 1 - spacing * torch.arange(n_starts)) % transient]
+    tail = path[min(transient // 2, transient - 2):]  # two states at least
+    scale = tail.std(0) if len(tail) > 1 else path[-1].abs()
+    gen = torch.Generator().manual_seed(seed + 1)
+    nudge = torch.randn(n_starts, x.shape[1], generator=gen, dtype=torch.float64)
+    nudge[0] = 0.0
+    with np.errstate(all="ignore"):
+        moved = step.states(picks + _NUDGE * scale * nudge.to(x.dtype).to(x.device),
+                            transient)[:, -1]
+    reach = 10.0 * float(torch.linalg.vector_norm(path, dim=-1).max()) + 1.0
+    kept = torch.isfinite(moved).all(-1) & (torch.linalg.vector_norm(moved, dim=-1) < reach)
+    return torch.where(kept[:, None], moved, picks).contiguous()
 
 
-def _qr_run(step: _Stepper, x: torch.Tensor, k: int, n_steps: int, seed: int,
-            warmup: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Summed ``log |R_ii|`` per start over ``n_steps`` bins after ``warmup`` bins in which
-    the tangent vectors turn towards the growing directions; and the running trace."""
-    gen = torch.Generator().manual_seed(seed)
-    y = torch.linalg.qr(torch.randn(x.shape[0], x.shape[1], k, generator=gen,
-                                    dtype=torch.float64))[0].to(x.dtype).to(x.device)
-    logs = np.zeros((x.shape[0], k))
-    trace_t, trace = [], []
-    done, block = -warmup, 1
-    while done < n_steps:
-        block = min(block, n_steps - done if done >= 0 else -done)
-        x, y = step.tangents(x, y, block)
-        q, r = torch.linalg.qr(y)
-        diag = r.diagonal(dim1=1, dim2=2)
-        grow = torch.log(diag.abs()).double().cpu().numpy()
-        if not np.all(np.isfinite(grow)):
-            raise DynlensValueError(
-                "dynamics: the trajectory or its tangent vectors left the finite numbers; "
-                "start on the attractor or shorten dt")
-        y = q * torch.sign(diag)[:, None, :]
-        done += block
-        if done > 0:  # past the tangent vectors' warm-up
+class _QRRun:
+    """States and orthonormal tangent vectors of all starts, advanced by whole bins with a
+    QR step whenever their growth needs one (and at the end of every advance)."""
+
+    def __init__(self, step: _Stepper, x: torch.Tensor, k: int, seed: int) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.step, self.x, self.block = step, x, 1
+        self.y = torch.linalg.qr(torch.randn(x.shape[0], x.shape[1], k, generator=gen,
+                                             dtype=torch.float64))[0].to(x.dtype).to(x.device)
+
+    def advance(self, n_bins: int, record=None) -> tuple[np.ndarray, np.ndarray]:
+        """Summed ``log |R_ii|`` ``[n, k]`` and volume growth ``[n]`` over ``n_bins`` bins;
+        ``record(bins, logs)`` is called after every QR step."""
+        n, k = self.y.shape[0], self.y.shape[2]
+        logs, volume, done = np.zeros((n, k)), np.zeros(n), 0
+        while done < n_bins:
+            block = min(self.block, n_bins - done)
+            self.x, y, grown = self.step.tangents(self.x, self.y, block)
+            q, r = torch.linalg.qr(y)
+            diag = r.diagonal(dim1=1, dim2=2)
+            grow = torch.log(diag.abs()).double().cpu().numpy()
+            if not np.all(np.isfinite(grow)):
+                raise DynlensValueError(
+                    "dynamics: the trajectory or its tangent vectors left the finite numbers; "
+                    "start on the attractor or shorten dt")
+            self.y = q * torch.sign(diag)[:, None, :]
             logs += grow
-            trace_t.append(done)
-            trace.append(logs.mean(0) / done)
-        ratio = max(float(np.abs(grow).max()), float(np.max(grow.max(1) - grow.min(1))))
-        if ratio < _MIN_LOG_RATIO:
-            block *= 2
-        elif ratio > _MAX_LOG_RATIO and block > 1:
-            block //= 2
-    return logs, np.asarray(trace_t, dtype=np.float64), np.asarray(trace)
+            volume += grown.double().cpu().numpy()
+            done += block
+            if record is not None:
+                record(done, logs)
+            ratio = max(float(np.abs(grow).max()), float(np.max(grow.max(1) - grow.min(1))))
+            if ratio < _MIN_LOG_RATIO:
+                self.block *= 2
+            elif ratio > _MAX_LOG_RATIO and self.block > 1:
+                self.block //= 2
+        return logs, volume
