@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -22,9 +22,9 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def link_runs(runs: np.ndarray, tol: float) -> np.ndarray:
-    """Component label of each run ``[n_runs, n_samples, dim]``: runs whose samples come
-    within ``tol`` of each other are joined, others never.
+def link_runs(runs: Sequence[np.ndarray], tol: float) -> np.ndarray:
+    """Component label of each run (``[n_samples, dim]`` arrays, lengths may differ): runs
+    whose samples come within ``tol`` of each other are joined, others never.
 
     One KD-tree per run; a pair of runs is tested (a nearest-neighbour query bounded by
     ``tol``) only while the two are still in different components, so runs on one attractor

@@ -118,6 +118,7 @@ class _Runs:
         self.target = np.full(len(owner), None, dtype=object)
         self.bins = np.zeros(len(owner), dtype=np.int64)
         self.samples: list[list[np.ndarray]] = [[] for _ in owner]  # after the first stretch
+        self.stretch_start = np.zeros(len(owner), dtype=np.int64)  # this stretch's samples
 
     def going(self) -> np.ndarray:
         return np.flatnonzero(np.array([t is None for t in self.target], dtype=bool))
@@ -129,6 +130,7 @@ class _Runs:
         ev, x = self.ev, self.ev.tensor(self.state[idx])
         kept, ok = np.zeros((len(idx), 0, self.xs.shape[1])), np.ones(len(idx), dtype=bool)
         step = max(1, math.ceil(n_bins / _CHUNKS))
+        self.stretch_start[idx] = [len(self.samples[run]) for run in idx]
         with torch.no_grad(), eval_mode(ev.dynamics):
             for start in range(0, n_bins, step):
                 n = min(step, n_bins - start)
@@ -169,6 +171,19 @@ class _Runs:
                 self.target[run] = int(at[j])
             elif not home[j] and not closing[j] and settled[j]:
                 self.target[run] = "unlisted"
+            elif not home[j] and not closing[j] and self._recurrent(run, final[j], radius):
+                self.target[run] = "moving"  # on a limit cycle or chaotic set
+
+    def _recurrent(self, run: int, final: np.ndarray, radius: float) -> bool:
+        """Whether this stretch's path came within ``2 radius`` of its final state, went
+        beyond ``4 radius`` and came back: a return, which a run drifting towards a point
+        never makes (the first stretch, not sampled, never counts)."""
+        mine = self.samples[run][self.stretch_start[run]:]
+        if not mine:
+            return False
+        d = np.linalg.norm(np.concatenate(mine) - final, axis=-1)
+        away = np.flatnonzero(d > 4 * radius)
+        return bool(len(away) and (d[:away[-1]] <= 2 * radius).any())
 
     def _escaping(self, kept: np.ndarray) -> bool:
         """Beyond ``far`` and receding over the whole kept stretch (a field that saturates
@@ -225,20 +240,20 @@ def _run(runs: _Runs, n_steps: int, max_bins: int, radius: float | None, scale: 
 
 
 def _attractors(graph: nx.DiGraph, runs: _Runs, members: np.ndarray, radius: float) -> None:
-    """Runs still moving when the budget is spent are on a limit cycle or chaotic set: those
-    whose sampled paths come within 2 radius of each other share one node."""
+    """Runs still moving (recurrent, or when the budget is spent) are on a limit cycle or
+    chaotic set: those whose sampled paths come within 2 radius of each other share one
+    node."""
     if not len(members):
         return
-    sub = np.stack([np.concatenate(runs.samples[r]) for r in members])
+    paths = [np.concatenate(runs.samples[r]) for r in members]  # lengths may differ
     # Runs sampled once per bin (or sparser) can pass each other between samples: link
     # them within 2 radius or one typical sampling step, whichever is larger.
-    step = float(np.median(np.linalg.norm(np.diff(sub, axis=1), axis=-1))) \
-        if sub.shape[1] > 1 else 0.0
-    labels = link_runs(sub, max(2 * radius, step))
+    steps = np.concatenate([np.linalg.norm(np.diff(p, axis=0), axis=-1) for p in paths])
+    labels = link_runs(paths, max(2 * radius, float(np.median(steps)) if len(steps) else 0.0))
     for lab in np.unique(labels):
         graph.add_node(f"attractor {int(lab)}", kind="attractor",
-                       position=sub[labels == lab].mean(axis=(0, 1)),
-                       n_launches=int((labels == lab).sum()))
+                       position=np.concatenate([p for p, k in zip(paths, labels) if k == lab])
+                       .mean(0), n_launches=int((labels == lab).sum()))
         runs.target[members[labels == lab]] = f"attractor {int(lab)}"
 
 
@@ -333,7 +348,9 @@ def fixed_point_graph(
     throughout the last quarter: a field that saturates far away, as a tanh network does,
     lets runs escape only linearly). Launches still next to their own source (weakly
     unstable points, such as Lorenz's C+-), closing in on a listed point (a weakly stable
-    one) or moving go on, until every launch has run ``max_bins`` bins in all.
+    one) or moving go on, until every launch has run ``max_bins`` bins in all, except that a
+    launch whose path in a stretch after its first returns within ``2 radius`` of its final
+    state after going beyond ``4 radius`` is on an ``"attractor"`` at once.
 
     **The bound on the work**: each launch runs at most ``max_bins`` bins (default 5
     stretches, ``5 n_steps``), so the whole graph costs at most ``max_bins`` evaluations of
