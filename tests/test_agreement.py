@@ -123,3 +123,13 @@ def test_bad_input(tiny_data):
     with pytest.raises(DynlensValueError, match="reference, other"):
         dl.agreement([_bistable(2.0)] * 2, tiny_data, fixed_points=False, lyapunov=False,
                      progress=False).comparison("a", "b")
+
+
+def test_report_section(result, tmp_path):
+    from dynlens.app.report import Report
+
+    report = Report(tmp_path)
+    result.add_to(report)
+    text = report.markdown()
+    assert "## Agreement between models" in text and "Overall agreement 1.000" in text
+    assert text.count("copy") >= 3  # in two pair rows and the per-model row

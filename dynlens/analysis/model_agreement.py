@@ -132,6 +132,30 @@ class Agreement:
                 f"{self.labels}, found {key!r}")
         return self.comparisons[key]
 
+    def add_to(self, report: Any) -> None:
+        """Append an "Agreement between models" section to a report: what was compared,
+        the score, the pair table and the per-model summary.
+
+        Parameters
+        ----------
+        report : dynlens.app.report.Report
+            Anything with ``text(*paragraphs)`` and ``table(frame)``; what
+            ``dynlens analyze`` with several models and no truth writes in place of a
+            comparison with a true system.
+        """
+        report.text(
+            "## Agreement between models",
+            f"No true system: the {len(self.labels)} models were compared with each other "
+            f"(latents mapped affinely both ways, fitted on train and scored on "
+            f"{self.split}; fixed points of each mapped into the other's coordinates and "
+            f"matched as with a true system). Overall agreement {self.score:.3f} (1: each "
+            f"model's latents an invertible affine image of the other's, with the same fixed "
+            f"points); a structure found by every model is one the data support.")
+        columns = ["a", "b", "latent_r2_ab", "latent_r2_ba", "fp_score", "lyapunov_diff",
+                   "score"]
+        report.table(self.pairs[columns])
+        report.table(self.summary().reset_index())
+
     def __repr__(self) -> str:
         return (f"Agreement({len(self.labels)} models, {len(self.pairs)} pairs, "
                 f"score={self.score:.3f})")
