@@ -6,14 +6,16 @@ These are the one place for each of these jobs; every layer may import this modu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import os
 import random
 import reprlib
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -28,7 +30,9 @@ from .errors import (
 __all__ = [
     "as_numpy",
     "atomic_path",
+    "changed_fields",
     "check_choice",
+    "check_fields",
     "check_fraction",
     "check_keywords",
     "check_nonnegative_int",
@@ -38,10 +42,14 @@ __all__ = [
     "check_readable_file",
     "current_umask",
     "json_default",
+    "merge_settings",
     "resolve_device",
     "seed_everything",
+    "settings_signature",
 ]
 
+
+_Settings = TypeVar("_Settings")
 
 _REPR = reprlib.Repr()  # keyword arguments need Python 3.12; set the limits instead
 _REPR.maxstring = _REPR.maxother = 60
@@ -225,6 +233,174 @@ def check_keywords(given, allowed, owner: str) -> None:
     if unknown:
         raise DynlensTypeError(
             f"{owner}: unexpected keyword(s) {unknown}; expected any of {sorted(allowed)}")
+
+
+def check_fields(settings: Any, checks: Mapping[str, Callable[[Any, str], Any]]) -> None:
+    """Check fields of a dataclass in place (frozen ones too), each under its own name.
+
+    The ``__post_init__`` of every option group calls this, so that a bad value is refused
+    when the group is made, naming the field; the canonical value each check returns
+    (e.g. an int for a NumPy integer) is stored.
+
+    Parameters
+    ----------
+    settings : dataclass instance
+        The option group being made.
+    checks : mapping of str to callable
+        Field name -> ``check(value, name)`` returning the value to store (or raising).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Steps:
+    ...     n: int = 3
+    ...     def __post_init__(self):
+    ...         check_fields(self, {"n": check_positive_int})
+    >>> Steps(n=np.int64(4)).n, type(Steps(n=np.int64(4)).n).__name__
+    (4, 'int')
+    >>> Steps(n=0)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: n: expected a positive integer, found 0
+    """
+    for name, check in checks.items():
+        object.__setattr__(settings, name, check(getattr(settings, name), name))
+
+
+def changed_fields(settings: Any) -> set[str]:
+    """The fields of a dataclass instance whose values differ from the class's defaults.
+
+    An option group passed as an object counts these as given; the others are left to the
+    caller's own defaults (a model's fit settings, say).
+
+    Parameters
+    ----------
+    settings : dataclass instance
+        An option group whose every field has a default.
+
+    Examples
+    --------
+    >>> from dynlens.analysis import SolverOptions
+    >>> changed_fields(SolverOptions(patience=8)), changed_fields(SolverOptions(max_iter=50))
+    ({'patience'}, set())
+    """
+    default = type(settings)()
+    return {f.name for f in dataclasses.fields(settings)
+            if getattr(settings, f.name) != getattr(default, f.name)}
+
+
+def merge_settings(cls: type[_Settings], grouped: Any, given: Mapping[str, Any], argument: str,
+                   *, names: Mapping[str, str] | None = None) -> _Settings:
+    """An option group given as an object, as flat keywords, or both: ``grouped`` with
+    ``given`` applied.
+
+    The one rule for every option group (:class:`~dynlens.training.FitConfig`,
+    :class:`~dynlens.analysis.SolverOptions`, :class:`~dynlens.analysis.Tolerances`): a flat
+    keyword overrides the object's field, unless that field was changed from its default to
+    another value, which is an error naming both (the same value both ways is fine). The
+    defaults live in ``cls`` alone.
+
+    Parameters
+    ----------
+    cls : type
+        The option group, a dataclass whose every field has a default.
+    grouped : cls or None
+        The object the caller received (None: ``cls()``).
+    given : mapping of str to object
+        The flat keywords the caller received, only those given.
+    argument : str
+        The name of the caller's object argument, for messages.
+    names : mapping of str to str, optional
+        Flat keyword -> field, where they differ (default: the same name).
+
+    Returns
+    -------
+    cls
+        A new object (``grouped`` is frozen or left untouched); made through ``cls``, so
+        its checks run.
+
+    Raises
+    ------
+    DynlensTypeError
+        ``grouped`` is not a ``cls``.
+    DynlensValueError
+        A setting given both ways with different values.
+
+    Examples
+    --------
+    >>> from dynlens.analysis import SolverOptions
+    >>> merge_settings(SolverOptions, SolverOptions(patience=8), {"max_iter": 9}, "solver")
+    SolverOptions(max_iter=9, patience=8, adam_steps=0, adam_lr=None)
+    >>> merge_settings(SolverOptions, SolverOptions(patience=8), {"patience": 8}, "solver")
+    SolverOptions(max_iter=50, patience=8, adam_steps=0, adam_lr=None)
+    >>> merge_settings(SolverOptions, SolverOptions(patience=8), {"patience": 2}, "solver")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: patience: expected one value, found patience=2 and solver.patience=8; pass one of them
+    """  # noqa: E501
+    if grouped is None:
+        grouped = cls()
+    elif not isinstance(grouped, cls):
+        raise DynlensTypeError(
+            f"{argument}: expected a {cls.__name__} or None, found {type(grouped).__name__}")
+    changed = changed_fields(grouped)
+    names = {} if names is None else names
+    changes = {}
+    for keyword, value in given.items():
+        field = names.get(keyword, keyword)
+        held = getattr(grouped, field)
+        if field in changed and held != value:
+            raise DynlensValueError(
+                f"{keyword}: expected one value, found {keyword}={short_repr(value)} and "
+                f"{argument}.{field}={short_repr(held)}; pass one of them")
+        changes[field] = value
+    return dataclasses.replace(grouped, **changes)
+
+
+def settings_signature(function: Callable, cls: type, *,
+                       not_given: bool = False) -> inspect.Signature:
+    """``function``'s signature with its ``**kwargs`` spelt out as the fields of the option
+    group ``cls`` (those it does not name itself), so that ``help()`` and editors show them.
+
+    Assign it to ``function.__signature__``: the defaults stay in ``cls`` alone.
+
+    Parameters
+    ----------
+    function : callable
+        A function whose ``**kwargs`` are the fields of ``cls``.
+    cls : type
+        The option group (a dataclass).
+    not_given : bool
+        Show every field's default as None (the function reads None as "not given" and
+        resolves it itself) instead of the dataclass's default.
+
+    Examples
+    --------
+    >>> from dynlens.analysis import SolverOptions
+    >>> def search(x, **options):
+    ...     return SolverOptions(**options)
+    >>> [(p.name, p.default) for p in settings_signature(search, SolverOptions).parameters.values()]
+    [('x', <class 'inspect._empty'>), ('max_iter', 50), ('patience', 5), ('adam_steps', 0), ('adam_lr', None)]
+    >>> settings_signature(search, SolverOptions, not_given=True).parameters["max_iter"]
+    <Parameter "max_iter: 'int | None' = None">
+    """  # noqa: E501
+    signature = inspect.signature(function)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    named = {p.name for p in params}
+    for field in dataclasses.fields(cls):
+        if field.name in named:
+            continue
+        if not_given:
+            optional = "None" in str(field.type)
+            default, annotation = None, field.type if optional else f"{field.type} | None"
+        else:
+            default = (field.default_factory() if field.default is dataclasses.MISSING
+                       else field.default)
+            annotation = field.type
+        params.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=default, annotation=annotation))
+    return signature.replace(parameters=params)
 
 
 def json_default(obj: Any) -> Any:

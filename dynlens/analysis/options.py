@@ -5,7 +5,7 @@ candidate counts as a fixed point, a duplicate, a slow point or a marginal direc
 are frozen and validate their fields when made, so one object can be shared between calls.
 ``find_fixed_points`` also takes every setting as a flat keyword (``max_iter=...``,
 ``tol_q=...``); a flat keyword overrides the grouped field, and giving one setting both ways
-is an error.
+with different values is an error (:func:`dynlens.utils.merge_settings`).
 
 Examples
 --------
@@ -17,11 +17,16 @@ SolverOptions(max_iter=50, patience=8, adam_steps=0, adam_lr=None)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import DynlensTypeError, DynlensValueError
-from ..utils import check_nonnegative_int, check_positive_float, check_positive_int, short_repr
+from ..utils import (
+    check_fields,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+    merge_settings,
+)
 
 __all__ = ["SolverOptions", "Tolerances"]
 
@@ -40,8 +45,7 @@ _CHECKS = {
 
 def _validate(options: Any) -> None:
     """Check every field of a frozen settings object, naming the field; store canonical types."""
-    for name, check in _CHECKS[type(options).__name__].items():
-        object.__setattr__(options, name, check(getattr(options, name), name))
+    check_fields(options, _CHECKS[type(options).__name__])
 
 
 @dataclass(frozen=True)
@@ -153,25 +157,12 @@ def merge_options(cls: type[_Options], grouped: Any, argument: str, keywords: di
                   flat: dict[str, Any]) -> _Options:
     """``grouped`` (an instance of ``cls`` or None) with the flat keywords that were given.
 
-    A flat keyword counts as given when it differs from its default, and so does a field of
-    ``grouped``; the flat value overrides, and a setting given both ways raises a
-    DynlensValueError naming both. Flat values are validated under their own names.
+    A flat keyword counts as given when it differs from its default; it is validated under
+    its own name, then :func:`dynlens.utils.merge_settings` applies the one rule of option
+    groups (the flat value overrides; given both ways with different values, an error).
     """
-    if grouped is None:
-        grouped = cls()
-    elif not isinstance(grouped, cls):
-        raise DynlensTypeError(
-            f"{argument}: expected a {cls.__name__} or None, found {type(grouped).__name__}")
     default = cls()
-    changes = {}
-    for keyword, field_name in keywords.items():
-        value = flat[keyword]
-        if not _differs(value, getattr(default, field_name)):
-            continue
-        if _differs(getattr(grouped, field_name), getattr(default, field_name)):
-            raise DynlensValueError(
-                f"{keyword}: expected it once, found it both as {keyword}={short_repr(value)} "
-                f"and as {argument}.{field_name}={short_repr(getattr(grouped, field_name))}; "
-                f"pass one of them")
-        changes[field_name] = _CHECKS[cls.__name__][field_name](value, keyword)
-    return replace(grouped, **changes)
+    given = {keyword: _CHECKS[cls.__name__][field_name](flat[keyword], keyword)
+             for keyword, field_name in keywords.items()
+             if _differs(flat[keyword], getattr(default, field_name))}
+    return merge_settings(cls, grouped, given, argument, names=keywords)

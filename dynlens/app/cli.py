@@ -461,7 +461,7 @@ def _cmd_analyze(args: argparse.Namespace, announce) -> int:
 
 def _cmd_sweep(args: argparse.Namespace, announce) -> int:
     from ..errors import DynlensValueError
-    from ..sweeps import Sweep, sweep_status
+    from ..sweeps import Sweep, SweepFolder, sweep_status
     from ..utils import check_output_path
 
     if args.status:
@@ -479,7 +479,7 @@ def _cmd_sweep(args: argparse.Namespace, announce) -> int:
         progress=not args.quiet)
     done = int((table.status == "done").sum())
     print(f"{done} of {len(table)} runs done, {int((table.status == 'failed').sum())} failed; "
-          f"table written to {Path(args.out) / 'results.csv'}")
+          f"table written to {SweepFolder(args.out).results}")
     return 0
 
 

@@ -44,6 +44,7 @@ from ..utils import (
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
+    settings_signature,
 )
 from .base import LossTerms, Model, check_forward, check_heldout, register
 from .encoder import BidirectionalGRUEncoder
@@ -224,16 +225,14 @@ class LFADS(Model):
     latent_option = "gen_dim"  # the generator's state is LFADS's latent state
     loss_label = "loss per trial\n(NLL summed over bins and neurons, + KL + L2)"
 
-    def __init__(self, n_neurons: int, ic_dim: int = 64, n_factors: int = 50,
-                 ic_enc_dim: int = 128, gen_dim: int = 200, ci_enc_dim: int = 128,
-                 con_dim: int = 128, co_dim: int = 1, ext_input_dim: int = 0,
-                 heldout_neurons: Sequence[int] | None = None, **options: Any) -> None:
+    def __init__(self, n_neurons: int, *, heldout_neurons: Sequence[int] | None = None,
+                 **options: Any) -> None:
+        # the options and their defaults are LFADSConfig's alone (the signature shown by
+        # help() and editors is spelt out from it below the class)
         super().__init__()
-        check_keywords(options, LFADSConfig.__dataclass_fields__, "LFADS")
+        check_keywords(options, set(LFADSConfig.__dataclass_fields__) - {"n_neurons"}, "LFADS")
         self.config = LFADSConfig(
-            n_neurons=n_neurons, ic_dim=ic_dim, n_factors=n_factors, ic_enc_dim=ic_enc_dim,
-            gen_dim=gen_dim, ci_enc_dim=ci_enc_dim, con_dim=con_dim, co_dim=co_dim,
-            ext_input_dim=ext_input_dim,
+            n_neurons=n_neurons,
             heldout_neurons=[] if heldout_neurons is None else list(heldout_neurons), **options)
         cfg = self.config
         n_in = len(self.heldin_index)
@@ -480,6 +479,9 @@ class LFADS(Model):
         out["ic_std"] = out.pop("ic_var").sqrt()
         out["rates"] = torch.stack([d["log_rates"].exp() for d in draws]).mean(0)
         return out
+
+
+LFADS.__init__.__signature__ = settings_signature(LFADS.__init__, LFADSConfig)
 
 
 def _ramp(epoch: int, epochs: int) -> float:

@@ -13,15 +13,16 @@ Examples
 >>> len(sweep.runs())
 24
 
-``sweep.run("out", workers=2)`` trains them (two processes with one torch thread each on a
-2-core machine) and returns the table :func:`load_results` reads back.
+``sweep.run("out", workers=2)``, the one entry point (:meth:`Sweep.run`), trains them (two
+processes with one torch thread each on a 2-core machine) and returns the table
+:func:`load_results` reads back; :class:`SweepFolder` names the folder's files.
 """
 
 from .cross_seed import agreement
+from .layout import SweepFolder
 from .results import load_results, mean_sd, summarise, sweep_status
-from .runner import run_sweep
 from .selection import Selection, select
 from .spec import DatasetSpec, ModelSpec, RunSpec, Sweep
 
-__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Selection", "Sweep", "agreement",
-           "load_results", "mean_sd", "run_sweep", "select", "summarise", "sweep_status"]
+__all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Selection", "Sweep", "SweepFolder",
+           "agreement", "load_results", "mean_sd", "select", "summarise", "sweep_status"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..utils import atomic_path
-from ..errors import DynlensValueError
-from .results import SPEC_FILE, load_results
+from .layout import MODEL, SweepFolder
+from .results import load_results
 
 __all__ = ["AGREEMENT_COLUMNS", "CELL", "agreement"]
 
@@ -83,24 +83,21 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     from ..analysis import agreement as agree
     from ..data import load_dataset
     from ..models import load_model
-    from .spec import Sweep
 
     out_dir = Path(out_dir)
-    if not (out_dir / SPEC_FILE).is_file():
-        raise DynlensValueError(
-            f"out_dir: expected a sweep folder holding {SPEC_FILE}, found none in {out_dir}")
-    sweep = Sweep.from_toml(out_dir / SPEC_FILE)
+    folder = SweepFolder(out_dir)
+    sweep = folder.read_spec()
     split = sweep.analysis["split"] if split is None else split
     table = load_results(out_dir)
     done = table[table["status"] == "done"]
     rows = []
     for cell, runs in done.groupby(CELL, sort=False):
-        paths = [out_dir / "runs" / run_id / "model.pt" for run_id in runs["run_id"]]
+        paths = [folder.run(run_id) / MODEL for run_id in runs["run_id"]]
         kept = [(run_id, path) for run_id, path in zip(runs["run_id"], paths)
                 if path.is_file()]
         if len(kept) < 2:
             continue
-        data = load_dataset(out_dir / "datasets" / f"{cell[0]}.h5")
+        data = load_dataset(folder.dataset(cell[0]))
         result = agree({run_id: load_model(path) for run_id, path in kept}, data, split,
                        fixed_points=fixed_points, lyapunov=lyapunov, n_inits=n_inits,
                        progress=progress, threads=threads)
@@ -110,6 +107,6 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     out = table.merge(cells, on=CELL, how="left")
     out["n_seed_pairs"] = out["n_seed_pairs"].fillna(0).astype(int)
     if write:
-        with atomic_path(out_dir / "agreement.csv") as tmp:
+        with atomic_path(folder.agreement) as tmp:
             out.to_csv(tmp, index=False)
     return out

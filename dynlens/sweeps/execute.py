@@ -19,15 +19,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from ..threads import ThreadPolicy
 from ..utils import atomic_path, json_default, seed_everything
+from .layout import HISTORY, MODEL, RESULT, RUNNING, SweepFolder
 from .spec import RunSpec
 
-__all__ = ["RESULT", "execute_run", "failure_files", "run_files", "write_run"]
-
-RESULT = "result.json"  # written last: its presence marks a finished (done or failed) run
-RUNNING = "running.json"  # pid of the process working on the run, while it works
+__all__ = ["execute_run", "failure_files", "run_files", "write_run"]
 
 
 def _train(run: RunSpec, data: Any, fit_options: dict, threads: int, device: str):
@@ -66,13 +63,12 @@ def execute_run(run: RunSpec, data: Any, fit_options: dict, analysis: dict, thre
            "best_valid_loss": float(history["valid_loss"].min())}
     row.update(_measure(model, data, analysis, threads))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.pt"
+        path = Path(tmp) / MODEL
         model.save(path)
         checkpoint = path.read_bytes()
     buffer = io.StringIO()
     history.to_csv(buffer, index=False)
-    return {"model.pt": checkpoint, "history.csv": buffer.getvalue().encode(),
-            RESULT: _json(row)}
+    return {MODEL: checkpoint, HISTORY: buffer.getvalue().encode(), RESULT: _json(row)}
 
 
 def failure_files(run: RunSpec, error: str) -> dict[str, bytes]:
@@ -109,12 +105,13 @@ def run_in_worker(run: RunSpec, dataset_path: str, run_dir: str, fit_options: di
 
 def run_files(run: RunSpec, load: Any, fit_options: dict, analysis: dict, threads: int,
               device: str = "cpu") -> dict[str, bytes]:
-    """What a worker of either executor does: ``threads`` torch threads, the data from
-    ``load()``, :func:`execute_run`; a failure anywhere becomes the run's recorded failure
-    (:func:`failure_files`) instead of stopping the sweep."""
-    torch.set_num_threads(threads)
+    """What a worker of either executor does: ``threads`` torch threads (the thread policy,
+    :mod:`dynlens.threads`), the data from ``load()``, :func:`execute_run`; a failure
+    anywhere becomes the run's recorded failure (:func:`failure_files`) instead of stopping
+    the sweep."""
     try:
-        return execute_run(run, load(), fit_options, analysis, threads, device)
+        with ThreadPolicy(threads):
+            return execute_run(run, load(), fit_options, analysis, threads, device)
     except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
         return failure_files(run, traceback.format_exc(limit=8))
 
@@ -124,15 +121,11 @@ def run_from_folder(out_dir: str | os.PathLike, run_id: str, threads: int,
     """Do the run ``run_id`` of the sweep folder ``out_dir`` (its specification and cached
     data) in this process: what ``python -m dynlens.sweeps.execute`` does for the local
     executor, so worker processes never import the user's script or notebook."""
-    from .results import SPEC_FILE
-    from .spec import Sweep
-
-    out_dir = Path(out_dir)
-    sweep = Sweep.from_toml(out_dir / SPEC_FILE)
+    folder = SweepFolder(out_dir)
+    sweep = folder.read_spec()
     run = {r.run_id: r for r in sweep.runs()}[run_id]
-    run_in_worker(run, str(out_dir / "datasets" / f"{run.dataset.name}.h5"),
-                  str(out_dir / "runs" / run_id), run.fit_options(sweep.fit), sweep.analysis,
-                  threads, device)
+    run_in_worker(run, str(folder.dataset(run.dataset.name)), str(folder.run(run_id)),
+                  run.fit_options(sweep.fit), sweep.analysis, threads, device)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,12 +1,5 @@
-"""A sweep folder's results: one row per run, read back from the run folders.
-
-Layout of a sweep folder::
-
-    sweep.toml              the specification (a different one is refused)
-    datasets/<name>.h5      each simulated dataset, made once and shared by its runs
-    runs/<run_id>/          model.pt, history.csv, result.json (written last)
-    results.csv             the table below, rewritten as runs finish
-"""
+"""A sweep folder's results: one row per run, read back from the run folders (the folder's
+layout: :mod:`dynlens.sweeps.layout`)."""
 
 from __future__ import annotations
 
@@ -16,24 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DynlensFileNotFoundError
-from .execute import RESULT, RUNNING
-from .spec import Sweep
+from .layout import RESULT, RUNNING, SweepFolder
 
-__all__ = ["SPEC_FILE", "load_results", "mean_sd", "run_status", "summarise", "sweep_status"]
+__all__ = ["load_results", "mean_sd", "run_status", "summarise", "sweep_status"]
 
-SPEC_FILE = "sweep.toml"
 _FIRST = ["run_id", "dataset", "system", "model", "family", "latent_dim", "seed", "status",
           "epochs", "wall_s", "threads", "device"]
 _TEXT = ["run_id", "dataset", "system", "model", "family", "status", "device", "error"]
-
-
-def _spec(out_dir: Path) -> Sweep:
-    path = out_dir / SPEC_FILE
-    if not path.is_file():
-        raise DynlensFileNotFoundError(
-            f"out_dir: expected a sweep folder holding {SPEC_FILE}, found none in {out_dir}")
-    return Sweep.from_toml(path)
 
 
 def _alive(pid: int) -> bool:
@@ -78,7 +60,7 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
 
     Examples
     --------
-    A folder whose runs have not started yet (:func:`~dynlens.sweeps.run_sweep` shows one
+    A folder whose runs have not started yet (:meth:`dynlens.Sweep.run` shows one
     with finished runs):
 
     >>> import pathlib, tempfile
@@ -89,10 +71,10 @@ def load_results(out_dir: str | os.PathLike) -> pd.DataFrame:
     >>> load_results(folder)[["run_id", "model", "status"]].values.tolist()
     [['arneodo-node-d3-s0', 'node', 'pending'], ['arneodo-gru-d3-s0', 'gru', 'pending']]
     """
-    out_dir = Path(out_dir)
+    folder = SweepFolder(out_dir)
     rows = []
-    for run in _spec(out_dir).runs():
-        run_dir = out_dir / "runs" / run.run_id
+    for run in folder.read_spec().runs():
+        run_dir = folder.run(run.run_id)
         status = run_status(run_dir)
         if status in ("done", "failed"):
             rows.append(json.loads((run_dir / RESULT).read_text()))
@@ -121,14 +103,14 @@ def sweep_status(out_dir: str | os.PathLike) -> dict[str, int]:
     >>> import dynlens as dl
     >>> sweep = dl.Sweep(systems=["arneodo"], models=["node", "gru"], latent_dims=[3], seeds=[0])
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> sweep.to_toml(folder / "sweep.toml")  # what run_sweep writes first
+    >>> sweep.to_toml(folder / "sweep.toml")  # what Sweep.run writes first
     >>> sweep_status(folder)
     {'done': 0, 'failed': 0, 'running': 0, 'pending': 2}
     """
-    out_dir = Path(out_dir)
+    folder = SweepFolder(out_dir)
     counts = dict.fromkeys(("done", "failed", "running", "pending"), 0)
-    for run in _spec(out_dir).runs():
-        counts[run_status(out_dir / "runs" / run.run_id)] += 1
+    for run in folder.read_spec().runs():
+        counts[run_status(folder.run(run.run_id))] += 1
     return counts
 
 

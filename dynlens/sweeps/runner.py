@@ -30,7 +30,8 @@ from ..errors import DynlensMissingDependencyError, DynlensValueError
 from ..threads import auto_threads, check_threads
 from ..utils import atomic_path, check_choice, check_positive_int
 from .execute import failure_files, run_files, write_run
-from .results import SPEC_FILE, load_results, run_status
+from .layout import WORKER_LOG, SweepFolder
+from .results import load_results, run_status
 from .spec import RunSpec, Sweep
 
 __all__ = ["run_sweep"]
@@ -38,82 +39,32 @@ __all__ = ["run_sweep"]
 EXECUTORS = ("local", "ray")
 
 
-def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str = "local",
-              workers: int = 1, address: str | None = None, threads: int | str = "auto",
-              device: str = "cpu", gpus_per_run: float = 0.0, progress: bool = True,
-              retry_failed: bool = True) -> pd.DataFrame:
-    """Run every unfinished run of ``sweep`` into ``out_dir``; returns the results table.
-
-    Parameters
-    ----------
-    sweep : Sweep
-    out_dir : path
-        The sweep folder (layout in :mod:`dynlens.sweeps.results`). Rerunning into it skips
-        finished runs; a folder written with a different specification is refused.
-    executor : {"local", "ray"}
-    workers : int
-        Runs at a time (local), or the CPUs of the Ray instance started for the sweep
-        divided by threads per run.
-    address : str, optional
-        Ray only: an existing cluster (``"auto"`` or an address); default: start a local
-        instance for the sweep and stop it afterwards.
-    threads : "auto" or int
-        torch threads per run; ``"auto"``: the free cores divided among ``workers``.
-    device : str
-        Where each run trains (``"cuda"`` with Ray: also give ``gpus_per_run``).
-    gpus_per_run : float
-        Ray only: GPUs reserved per run.
-    progress : bool
-        A progress bar over runs.
-    retry_failed : bool
-        Rerun runs recorded as failed (default) or keep their failure.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :func:`~dynlens.sweeps.load_results` of the folder, also written as ``results.csv``.
-
-    Examples
-    --------
-    One tiny run (a few seconds: each run starts a fresh Python process, which imports
-    dynlens and the module of each model family, never the calling script or notebook).
-
-    >>> import pathlib, tempfile
-    >>> import dynlens as dl
-    >>> sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[2], seeds=[0],
-    ...                  data={"n_neurons": 4, "n_trials": 20, "n_bins": 10},
-    ...                  fit={"max_epochs": 1}, analysis={"fixed_points": False})
-    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "runs"
-    >>> table = run_sweep(sweep, folder, threads=1, progress=False)
-    >>> table[["run_id", "status", "epochs"]].values.tolist()
-    [['arneodo-gru-d2-s0', 'done', 1]]
-    >>> sorted(path.name for path in folder.iterdir())
-    ['datasets', 'results.csv', 'runs', 'sweep.toml']
-    >>> run_sweep(sweep, folder, progress=False)["status"].tolist()  # finished: skipped
-    ['done']
-    """
+def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, *, executor: str, workers: int,
+              address: str | None, threads: int | str, device: str, gpus_per_run: float,
+              progress: bool, retry_failed: bool) -> pd.DataFrame:
+    """What :meth:`dynlens.Sweep.run` does (its docstring has the parameters and the
+    defaults): check, prepare the folder and datasets, run what is unfinished, tabulate."""
     check_choice(executor, EXECUTORS, "executor")
     workers = check_positive_int(workers, "workers")
     per_run = _threads_per_run(check_threads(threads), workers)
     if executor == "ray":
         _import_ray()
     _check_importable(sweep)
-    out_dir = Path(out_dir)
-    _check_folder(sweep, out_dir)
-    datasets = _datasets(sweep, out_dir)
+    folder = SweepFolder(out_dir)
+    _check_folder(sweep, folder)
+    datasets = _datasets(sweep, folder)
     sweep.check_buildable({name: data.n_neurons for name, data in datasets.items()})
-    _write_spec(sweep, out_dir, datasets)
-    todo = [run for run in sweep.runs()
-            if _unfinished(out_dir / "runs" / run.run_id, retry_failed)]
+    _write_spec(sweep, folder, datasets)
+    todo = [run for run in sweep.runs() if _unfinished(folder.run(run.run_id), retry_failed)]
     # seed-major: a sweep stopped early covers the whole grid with its first seeds
     todo.sort(key=lambda run: sweep.seeds.index(run.seed))
-    job = _Job(sweep, out_dir, per_run, device, progress, len(todo))
+    job = _Job(sweep, folder, per_run, device, progress, len(todo))
     if todo and executor == "local":
         _run_local(job, todo, workers)
     elif todo:
         _run_ray(job, todo, datasets, workers, address, gpus_per_run)
     job.close()
-    return _tabulate(out_dir)
+    return _tabulate(folder)
 
 
 def _check_importable(sweep: Sweep) -> None:
@@ -138,15 +89,15 @@ def _unfinished(run_dir: Path, retry_failed: bool) -> bool:
     return status == "pending" or (status == "failed" and retry_failed)
 
 
-def _check_folder(sweep: Sweep, out_dir: Path) -> None:
+def _check_folder(sweep: Sweep, folder: SweepFolder) -> None:
     """Refuse a folder that holds another sweep or other files; writes nothing."""
+    out_dir = folder.root
     if out_dir.exists() and not out_dir.is_dir():
         raise DynlensValueError(f"out_dir: expected a folder, found a file at {out_dir}")
-    spec = out_dir / SPEC_FILE
-    if spec.is_file():
-        if Sweep.from_toml(spec) != sweep:
+    if folder.spec.is_file():
+        if folder.read_spec() != sweep:
             raise DynlensValueError(
-                f"out_dir: {out_dir} holds a different sweep ({SPEC_FILE} differs from this "
+                f"out_dir: {out_dir} holds a different sweep ({folder.SPEC} differs from this "
                 f"specification); use a new folder, or the same specification to resume")
     elif out_dir.is_dir() and any(out_dir.iterdir()):
         raise DynlensValueError(
@@ -154,31 +105,30 @@ def _check_folder(sweep: Sweep, out_dir: Path) -> None:
             f"{out_dir} holding other files")
 
 
-def _datasets(sweep: Sweep, out_dir: Path) -> dict:
+def _datasets(sweep: Sweep, folder: SweepFolder) -> dict:
     """Each dataset once: read from the folder's cache, else simulated or read (not yet
     written: nothing is written before every check has passed)."""
     from ..data import load_dataset
 
     loaded = {}
     for spec in sweep.datasets:
-        cached = out_dir / "datasets" / f"{spec.name}.h5"
+        cached = folder.dataset(spec.name)
         loaded[spec.name] = load_dataset(cached) if cached.is_file() else spec.load()
     return loaded
 
 
-def _write_spec(sweep: Sweep, out_dir: Path, datasets: dict) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not (out_dir / SPEC_FILE).is_file():
-        sweep.to_toml(out_dir / SPEC_FILE)
+def _write_spec(sweep: Sweep, folder: SweepFolder, datasets: dict) -> None:
+    folder.root.mkdir(parents=True, exist_ok=True)
+    if not folder.spec.is_file():
+        sweep.to_toml(folder.spec)
     for name, data in datasets.items():
-        cached = out_dir / "datasets" / f"{name}.h5"
-        if not cached.is_file():
-            data.save(cached)
+        if not folder.dataset(name).is_file():
+            data.save(folder.dataset(name))
 
 
-def _tabulate(out_dir: Path) -> pd.DataFrame:
-    table = load_results(out_dir)
-    with atomic_path(out_dir / "results.csv") as tmp:
+def _tabulate(folder: SweepFolder) -> pd.DataFrame:
+    table = load_results(folder.root)
+    with atomic_path(folder.results) as tmp:
         table.to_csv(tmp, index=False)
     return table
 
@@ -186,24 +136,24 @@ def _tabulate(out_dir: Path) -> pd.DataFrame:
 class _Job:
     """What every run of one call shares, and the progress bar over them."""
 
-    def __init__(self, sweep: Sweep, out_dir: Path, threads: int, device: str,
+    def __init__(self, sweep: Sweep, folder: SweepFolder, threads: int, device: str,
                  progress: bool, total: int) -> None:
         from tqdm.auto import tqdm
 
-        self.sweep, self.out_dir, self.threads, self.device = sweep, out_dir, threads, device
+        self.sweep, self.folder, self.threads, self.device = sweep, folder, threads, device
         self.bar = tqdm(total=total, desc=f"sweep {sweep.name}", unit="run",
                         disable=not progress)
         self.failed = 0
 
     def run_dir(self, run: RunSpec) -> Path:
-        return self.out_dir / "runs" / run.run_id
+        return self.folder.run(run.run_id)
 
     def finished(self, run: RunSpec) -> None:
         if run_status(self.run_dir(run)) == "failed":
             self.failed += 1
         self.bar.set_postfix_str(f"{run.run_id}; {self.failed} failed", refresh=False)
         self.bar.update()
-        _tabulate(self.out_dir)
+        _tabulate(self.folder)
 
     def close(self) -> None:
         self.bar.close()
@@ -221,19 +171,19 @@ def _worker_env(threads: int) -> dict:
 def _start(job: _Job, run: RunSpec) -> subprocess.Popen:
     run_dir = job.run_dir(run)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "worker.log", "wb") as log:  # the worker's own output, for failures
+    with open(run_dir / WORKER_LOG, "wb") as log:  # the worker's own output, for failures
         return subprocess.Popen(
             # ``-c`` rather than ``-m dynlens.sweeps.execute``: the package has already imported
             # that module, and runpy warns about running it again into every worker.log
             [sys.executable, "-c", "from dynlens.sweeps.execute import main; main()",
-             str(job.out_dir), run.run_id,
+             str(job.folder.root), run.run_id,
              "--threads", str(job.threads), "--device", job.device],
             stdout=log, stderr=subprocess.STDOUT, env=_worker_env(job.threads))
 
 
 def _died(job: _Job, run: RunSpec, code: int) -> None:
     """Record a run whose worker ended without writing its result (killed, out of memory)."""
-    log = job.run_dir(run) / "worker.log"
+    log = job.run_dir(run) / WORKER_LOG
     tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
     write_run(job.run_dir(run), failure_files(
         run, f"the worker process exited with code {code} before finishing (killed, or out "

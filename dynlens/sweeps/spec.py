@@ -267,7 +267,9 @@ def _check_fit(options: dict) -> dict:
         raise DynlensValueError(
             f"fit: the sweep sets {reserved} itself for every run; found them in 'fit'")
     allowed = set(inspect.signature(fit).parameters) | set(FitConfig.__dataclass_fields__)
-    check_keywords(options, allowed - {"model", "data", "settings"}, "fit (dl.fit keywords)")
+    # a FitConfig object does not go into TOML: its fields are the flat keywords
+    check_keywords(options, allowed - {"model", "data", "settings", "config"},
+                   "fit (dl.fit keywords)")
     return options
 
 
@@ -504,9 +506,57 @@ class Sweep:
     def run(self, out_dir: str | Path, *, executor: str = "local", workers: int = 1,
             address: str | None = None, threads: int | str = "auto", device: str = "cpu",
             gpus_per_run: float = 0.0, progress: bool = True, retry_failed: bool = True):
-        """Run every unfinished run into ``out_dir`` and return the results table.
+        """Run every unfinished run into ``out_dir``; returns the results table.
 
-        See :func:`dynlens.sweeps.run_sweep` for the parameters.
+        The one way to run a sweep (the command line's ``dynlens sweep`` calls it).
+
+        Parameters
+        ----------
+        out_dir : path
+            The sweep folder (its layout: :mod:`dynlens.sweeps.layout`). Rerunning into it
+            skips finished runs; a folder written with a different specification is refused.
+        executor : {"local", "ray"}
+        workers : int
+            Runs at a time (local), or the CPUs of the Ray instance started for the sweep
+            divided by threads per run.
+        address : str, optional
+            Ray only: an existing cluster (``"auto"`` or an address); default: start a local
+            instance for the sweep and stop it afterwards.
+        threads : "auto" or int
+            torch threads per run; ``"auto"``: the free cores divided among ``workers``.
+        device : str
+            Where each run trains (``"cuda"`` with Ray: also give ``gpus_per_run``).
+        gpus_per_run : float
+            Ray only: GPUs reserved per run.
+        progress : bool
+            A progress bar over runs.
+        retry_failed : bool
+            Rerun runs recorded as failed (default) or keep their failure.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :func:`~dynlens.sweeps.load_results` of the folder, also written as
+            ``results.csv``.
+
+        Examples
+        --------
+        One tiny run (a few seconds: each run starts a fresh Python process, which imports
+        dynlens and the module of each model family, never the calling script or notebook).
+
+        >>> import pathlib, tempfile
+        >>> import dynlens as dl
+        >>> sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[2], seeds=[0],
+        ...                  data={"n_neurons": 4, "n_trials": 20, "n_bins": 10},
+        ...                  fit={"max_epochs": 1}, analysis={"fixed_points": False})
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "runs"
+        >>> table = sweep.run(folder, threads=1, progress=False)
+        >>> table[["run_id", "status", "epochs"]].values.tolist()
+        [['arneodo-gru-d2-s0', 'done', 1]]
+        >>> sorted(path.name for path in folder.iterdir())
+        ['datasets', 'results.csv', 'runs', 'sweep.toml']
+        >>> sweep.run(folder, progress=False)["status"].tolist()  # finished: skipped
+        ['done']
         """
         from .runner import run_sweep
 

@@ -9,11 +9,10 @@ validation, bookkeeping of the best weights and checkpoints, and early stopping.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,18 @@ from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from ..models.trained_on import training_record
 from ..threads import ThreadPolicy, check_threads, model_work
 from ..utils import (
+    changed_fields,
     check_choice,
+    check_fields,
     check_fraction,
     check_keywords,
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
+    merge_settings,
     resolve_device,
     seed_everything,
+    settings_signature,
 )
 
 __all__ = ["FitConfig", "default_fit_config", "fit"]
@@ -43,9 +46,14 @@ __all__ = ["FitConfig", "default_fit_config", "fit"]
 _COLUMNS = ["epoch", "train_loss", "valid_loss", "scored_bins", "lr", "seconds", "threads"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FitConfig:
-    """Settings of :func:`fit`; every field is a keyword of ``fit``.
+    """Settings of :func:`fit`, given as ``fit(..., config=FitConfig(...))`` or as flat
+    keywords of the same names (or both; see :func:`default_fit_config`).
+
+    The defaults here are the only ones; a model's ``fit_defaults()`` replaces some (an
+    LFADS trains in batches of 32), and :func:`default_fit_config` says what a model gets.
+    Frozen: one object can be shared between fits and changed with ``dataclasses.replace``.
 
     Attributes
     ----------
@@ -53,10 +61,10 @@ class FitConfig:
         Upper bound on passes over the training trials.
     batch_size : int
         Trials per optimisation step.
-    lr : float or None
-        Peak learning rate (None: the model's default, ``model.fit_defaults()``).
-    weight_decay : float or None
-        AdamW weight decay (None: the model's default).
+    lr : float
+        Peak learning rate of AdamW.
+    weight_decay : float
+        AdamW weight decay (0: none).
     bins_per_group, epochs_per_group : int
         Gradual trial lengthening: the loss covers the first
         ``min(k * bins_per_group, n_bins)`` bins, ``k = epoch // epochs_per_group + 1``.
@@ -73,12 +81,21 @@ class FitConfig:
         Early stopping: epochs at full trial length without a better validation loss.
     min_delta : float
         Relative improvement of the validation loss that counts as better.
-    """
+
+    Examples
+    --------
+    >>> FitConfig()
+    FitConfig(max_epochs=300, batch_size=128, lr=0.001, weight_decay=1e-05, bins_per_group=10, epochs_per_group=20, warmup_epochs=5, min_lr_ratio=0.02, clip_grad_norm=10.0, patience=60, min_delta=0.0001)
+    >>> FitConfig(max_epochs=0)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: max_epochs: expected a positive integer, found 0
+    """  # noqa: E501
 
     max_epochs: int = 300
     batch_size: int = 128
-    lr: float | None = None
-    weight_decay: float | None = None
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
     bins_per_group: int = 10
     epochs_per_group: int = 20
     warmup_epochs: int = 5
@@ -88,38 +105,68 @@ class FitConfig:
     min_delta: float = 1e-4
 
     def __post_init__(self) -> None:
-        self.max_epochs = check_positive_int(self.max_epochs, "max_epochs")
-        self.batch_size = check_positive_int(self.batch_size, "batch_size")
-        if self.lr is not None:
-            self.lr = check_positive_float(self.lr, "lr")
-        if self.weight_decay is not None and self.weight_decay != 0:
-            self.weight_decay = check_positive_float(self.weight_decay, "weight_decay")
-        self.bins_per_group = check_nonnegative_int(self.bins_per_group, "bins_per_group")
-        self.epochs_per_group = check_positive_int(self.epochs_per_group, "epochs_per_group")
-        self.warmup_epochs = check_nonnegative_int(self.warmup_epochs, "warmup_epochs")
-        self.min_lr_ratio = check_fraction(self.min_lr_ratio, "min_lr_ratio", inclusive_high=True)
-        self.clip_grad_norm = check_positive_float(self.clip_grad_norm, "clip_grad_norm")
-        self.patience = check_positive_int(self.patience, "patience")
-        self.min_delta = check_fraction(self.min_delta, "min_delta")
+        check_fields(self, _CHECKS)
 
 
-def default_fit_config(model: torch.nn.Module, **overrides: Any) -> FitConfig:
-    """The :class:`FitConfig` that :func:`fit` uses for ``model``, with ``overrides`` applied.
+def _weight_decay(value: Any, name: str) -> float:
+    return 0.0 if value == 0 else check_positive_float(value, name)
 
-    Settings come from, in order of precedence: ``overrides``, the model's own
-    ``fit_defaults()``, then :class:`FitConfig`'s defaults (``lr`` 1e-3 and ``weight_decay``
-    1e-5 when the model names none).
-    """
-    fields = set(FitConfig.__dataclass_fields__)
-    check_keywords(overrides, fields, "fit")
+
+#: The check of each FitConfig field (it returns the value in its canonical type).
+_CHECKS = {
+    "max_epochs": check_positive_int, "batch_size": check_positive_int,
+    "lr": check_positive_float, "weight_decay": _weight_decay,
+    "bins_per_group": check_nonnegative_int, "epochs_per_group": check_positive_int,
+    "warmup_epochs": check_nonnegative_int,
+    "min_lr_ratio": lambda value, name: check_fraction(value, name, inclusive_high=True),
+    "clip_grad_norm": check_positive_float, "patience": check_positive_int,
+    "min_delta": check_fraction,
+}
+
+
+def default_fit_config(model: torch.nn.Module, config: FitConfig | None = None,
+                       **overrides: Any) -> FitConfig:
+    """The :class:`FitConfig` that :func:`fit` uses for ``model``, given ``config`` and
+    ``overrides``.
+
+    Each setting comes from, in order of precedence: ``overrides`` (flat keywords; None
+    counts as not given), a field of ``config`` changed from :class:`FitConfig`'s default,
+    the model's own ``fit_defaults()``, then :class:`FitConfig`'s default. A setting given
+    both as a keyword and as a changed field of ``config``, with different values, is an
+    error (:func:`dynlens.utils.merge_settings`).
+
+    Parameters
+    ----------
+    model : dynlens.models.Model
+        The model to train (its ``fit_defaults()`` are read).
+    config : FitConfig, optional
+        Settings as one object.
+    **overrides
+        Settings as flat keywords (the fields of :class:`FitConfig`).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> lfads = dl.models.LFADS(n_neurons=4, gen_dim=8, ic_dim=2, n_factors=2, co_dim=0)
+    >>> default_fit_config(lfads).batch_size  # the model's own; FitConfig's is 128
+    32
+    >>> default_fit_config(lfads, FitConfig(max_epochs=20), batch_size=64).batch_size
+    64
+    >>> default_fit_config(lfads, FitConfig(lr=0.01), lr=0.02)
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: lr: expected one value, found lr=0.02 and config.lr=0.01; pass one of them
+    """  # noqa: E501
+    check_keywords(overrides, _CHECKS, "fit")
     model_defaults = dict(check_model(model).fit_defaults())
-    foreign = set(model_defaults) - fields
+    foreign = set(model_defaults) - set(_CHECKS)
     if foreign:
         raise DynlensTypeError(
             f"model.fit_defaults(): expected FitConfig fields, found {sorted(foreign)}")
-    settings = {"lr": 1e-3, "weight_decay": 1e-5, **model_defaults}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    return FitConfig(**settings)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    config = merge_settings(FitConfig, config, given, "config")
+    chosen = set(given) | changed_fields(config)
+    return replace(config, **{k: v for k, v in model_defaults.items() if k not in chosen})
 
 
 def _lr_factor(epoch: int, config: FitConfig) -> float:
@@ -204,6 +251,7 @@ def fit(
     model: torch.nn.Module,
     data,
     *,
+    config: FitConfig | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
     checkpoint_dir: str | Path | None = None,
@@ -226,9 +274,11 @@ def fit(
     too short to reach full-length trials keeps its last weights).
 
     The training settings, ``max_epochs`` to ``min_delta``, are the fields of
-    :class:`FitConfig`. One not given (or given as None) takes the model's own value,
-    ``model.fit_defaults()``, where the model names one, else the default below (the one
-    in the signature): an LFADS trains in batches of 32, not 128, unless told otherwise.
+    :class:`FitConfig`, given as one ``config`` object, as flat keywords, or both (a
+    setting given both ways with different values is an error). One not given (None in
+    the signature) takes the model's own value, ``model.fit_defaults()``, where the model
+    names one, else :class:`FitConfig`'s default: an LFADS trains in batches of 32, not
+    128, unless told otherwise. :func:`default_fit_config` shows what a model gets.
 
     Parameters
     ----------
@@ -241,6 +291,9 @@ def fit(
     data : NeuralDataset
         Spike counts with ``train`` and ``valid`` splits. A model whose ``n_forward`` is
         unset takes ``data.n_forward``; one set to another count is refused.
+    config : FitConfig, optional
+        The training settings as one object; a field left at :class:`FitConfig`'s default
+        counts as not given (the model's own value applies).
     seed : int
         Seeds batch order and dropout; the same seed (and model initialisation) gives
         bit-identical results on the same machine with the same thread count (the history's
@@ -272,26 +325,25 @@ def fit(
         torch's CPU threads while training (restored afterwards). ``"auto"`` uses the cores
         that other processes leave free, re-checked every epoch, so that a busy neighbour
         does not slow training 2-10x (see :mod:`dynlens.threads`).
-    max_epochs : int
-        Most passes over the training trials (default 300).
-    batch_size : int
-        Trials per optimisation step (default 128).
+    max_epochs : int, optional
+        Most passes over the training trials.
+    batch_size : int, optional
+        Trials per optimisation step.
     lr, weight_decay : float, optional
-        AdamW's peak learning rate and weight decay (None: the model's own, else 1e-3 and
-        1e-5).
-    bins_per_group, epochs_per_group : int
+        AdamW's peak learning rate and weight decay.
+    bins_per_group, epochs_per_group : int, optional
         Gradual trial lengthening: the loss covers the first
         ``min(k * bins_per_group, n_bins)`` bins, ``k = epoch // epochs_per_group + 1``
-        (defaults 10 and 20; ``bins_per_group=0`` turns it off; see :class:`FitConfig` for
-        when ``epochs_per_group`` is shortened).
-    warmup_epochs, min_lr_ratio : int, float
+        (``bins_per_group=0`` turns it off; see :class:`FitConfig` for when
+        ``epochs_per_group`` is shortened).
+    warmup_epochs, min_lr_ratio : int, float, optional
         Linear learning-rate warm-up over ``warmup_epochs``, then cosine decay to
-        ``lr * min_lr_ratio`` at ``max_epochs`` (defaults 5 and 0.02).
-    clip_grad_norm : float
-        Gradient-norm clipping threshold (default 10.0).
-    patience, min_delta : int, float
+        ``lr * min_lr_ratio`` at ``max_epochs``.
+    clip_grad_norm : float, optional
+        Gradient-norm clipping threshold.
+    patience, min_delta : int, float, optional
         Early stopping at full trial length: after ``patience`` epochs without a validation
-        loss better by the relative ``min_delta`` (defaults 60 and 1e-4).
+        loss better by the relative ``min_delta``.
 
     Returns
     -------
@@ -314,7 +366,7 @@ def fit(
     >>> list(history.columns)
     ['epoch', 'train_loss', 'valid_loss', 'scored_bins', 'lr', 'seconds', 'threads']
     """
-    config = default_fit_config(model, **settings)
+    config = default_fit_config(model, config, **settings)
     seed = check_nonnegative_int(seed, "seed")
     check_choice(resume, (True, False, "adapt"), "resume")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
@@ -348,17 +400,8 @@ def fit(
     return history
 
 
-def _signature_with_settings(function: Callable, config: type) -> inspect.Signature:
-    """``function``'s signature with ``**settings`` spelt out as ``config``'s fields and
-    defaults, so that ``help(dl.fit)`` and editors show them."""
-    signature = inspect.signature(function)
-    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                                 annotation=f.type) for f in fields(config)]
-    return signature.replace(parameters=params)
-
-
-fit.__signature__ = _signature_with_settings(fit, FitConfig)
+# the settings spelt out for help(); None in the signature: not given
+fit.__signature__ = settings_signature(fit, FitConfig, not_given=True)
 
 
 class _Run:
