@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import __version__
+from .durations import DEMO_FAST
 
 __all__ = ["DATA_SUFFIXES", "build_parser", "main"]
 
@@ -524,12 +525,12 @@ def _add_demo(commands, common: argparse.ArgumentParser) -> None:
         description="Simulate Arneodo spiking data, train NODE and GRU autoencoders (or "
                     "LFADS, or an NDT), open them and write a report (report.md and a "
                     "self-contained report.html) with figures.",
-        examples=["dynlens demo --fast            # about 2 minutes on 2 CPU cores",
+        examples=[f"dynlens demo --fast            # {DEMO_FAST}",
                   "dynlens demo --model lfads --out lfads-demo"])
     demo.add_argument("--out", type=Path, default=Path("dynlens-demo"),
                       help="report folder, created if needed")
     demo.add_argument("--fast", action="store_true",
-                      help="smaller data and shorter training (under 2 minutes); the report "
+                      help=f"smaller data and shorter training ({DEMO_FAST}); the report "
                            "says so")
     demo.add_argument("--model", default="sae", metavar="MODEL",
                       help="sae: NODE-3 and GRU-3 autoencoders (default); lfads: LFADS without "

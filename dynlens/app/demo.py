@@ -6,8 +6,8 @@ The full demo follows the published Arneodo recipe (2000 trials x 70 bins x 10 n
 :func:`dynlens.fit`'s defaults and opens both; ``model="lfads"`` trains a small LFADS without
 a controller and opens its generator the same way; ``model="ndt"`` trains a small Neural Data
 Transformer, which has no dynamics to open, so its report has no fixed-point section.
-``fast=True`` uses the smaller :data:`FAST` settings (1000 trials, fewer epochs) so that it
-finishes in about two minutes on 2 CPU cores, and the report says so.
+``fast=True`` uses the smaller :data:`FAST` settings (1000 trials, fewer epochs), about 2 to
+3.5 minutes on 2 CPU cores (:mod:`~dynlens.app.durations`), and the report says so.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..threads import ThreadPolicy, describe
 from ..training import fit
 from ..utils import check_choice, check_output_path, seed_everything
 from .analyze import add_interpretation, analysis_section
+from .durations import DEMO_FULL
 from .report import Report
 
 __all__ = ["FAST", "FULL", "MODELS", "DemoSettings", "run_demo"]
@@ -90,7 +91,7 @@ def run_demo(out: str | Path = "dynlens-demo", *, model: str = "sae", fast: bool
         ``"sae"``: NODE-3 and GRU-3 autoencoders; ``"lfads"``: LFADS without a controller;
         ``"ndt"``: a Neural Data Transformer (no dynamics, so no fixed points).
     fast : bool
-        The :data:`FAST` settings (about two minutes on 2 CPU cores); the report says so.
+        The :data:`FAST` settings (about 2 to 3.5 minutes on 2 CPU cores); the report says so.
     seed : int
         Seeds the simulation, model initialisation and training.
     device : str
@@ -195,7 +196,7 @@ def _settings_note(family: str, settings: DemoSettings, fast: bool) -> str | Non
             f"(the full demo: {training(FULL.fit[family])}, up to 300 epochs)"
             + (f"; {settings.n_inits} fixed-point starts" if opened else "")
             + ". Expect lower R2" + (" and a rougher fixed-point comparison" if opened else "")
-            + " than the full demo (`dynlens demo`, several minutes on 2 CPU cores)."
+            + f" than the full demo (`dynlens demo`, {DEMO_FULL})."
             + (" No Lyapunov spectra either." if opened and not settings.invariants else ""))
 
 
