@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DynlensMissingDependencyError, DynlensValueError
 from ..utils import check_nonnegative_int, check_positive_int
-from .lyapunov import LyapunovSpectrum, kaplan_yorke_dimension, lyapunov_spectrum
+from .lyapunov import LyapunovSpectrum, lyapunov_spectrum
 from .similarity import dynamics_similarity
 
 __all__ = ["compare_dynamics"]
@@ -54,8 +54,10 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     -------
     dict
         ``lambda1_model``, ``ky_model``, ``sum_model`` and, with a ``system``,
-        ``lambda1_true``, ``ky_true``, ``sum_true``; ``dsa_to_truth``; ``spectra`` (the
-        :class:`LyapunovSpectrum` objects, by ``"model"`` and ``"true"``, for figures).
+        ``lambda1_true``, ``ky_true``, ``sum_true`` (a Kaplan-Yorke dimension is NaN where
+        it is not defined or not resolved: the spectrum's ``kaplan_yorke_note`` says why);
+        ``dsa_to_truth``; ``spectra`` (the :class:`LyapunovSpectrum` objects, by ``"model"``
+        and ``"true"``, for figures).
 
     Examples
     --------
@@ -82,7 +84,7 @@ def compare_dynamics(model: Any, data: Any, system: Any = None, *, split: str = 
     spec = spec.rescaled(data.bin_width)  # on the true system's clock
     model_lam = spec.exponents
     row: dict[str, Any] = {"lambda1_model": float(model_lam[0]),
-                           "ky_model": kaplan_yorke_dimension(model_lam),
+                           "ky_model": spec.kaplan_yorke,  # NaN where not resolved
                            "sum_model": float(model_lam.sum())}
     spectra: dict[str, LyapunovSpectrum] = {"model": spec}
     if system is not None:
