@@ -183,7 +183,7 @@ def test_the_search_has_a_row_per_trial_and_a_best_model_that_evaluates(search, 
     model = result.best_model
     assert model.config.hidden_size == best["hidden_size"]
     scores = dl.evaluate(model, data)
-    assert math.isfinite(scores["rate_r2"]) and scores["bps"] > 0
+    assert math.isfinite(scores["rate_r2"]) and math.isfinite(scores["bps"])
     again = load_search(result.folder)  # read back without Ray
     assert again.best_config == best and again.table().equals(table)
 

@@ -18,10 +18,11 @@ import pandas as pd
 from ..errors import DynlensValueError
 from ..utils import atomic_path, check_readable_file, json_default
 
-__all__ = ["SPEC_FILE", "TRIALS_FILE", "TuneResult", "load_search"]
+__all__ = ["RESULTS_FILE", "SPEC_FILE", "TRIALS_FILE", "TuneResult", "load_search"]
 
 SPEC_FILE = "tune.json"      # the search's specification, written before it starts
 TRIALS_FILE = "trials.json"  # one record per trial, written when it stops
+RESULTS_FILE = "results.jsonl"  # every reported epoch of every trial, appended as they come
 #: History columns kept per epoch (dl.fit's row, plus the trial's best so far).
 HISTORY = ("epoch", "train_loss", "valid_loss", "best_valid_loss", "scored_bins", "lr",
            "seconds")

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import DynlensMissingDependencyError, DynlensTypeError, DynlensValueError
 from ..threads import auto_threads, check_threads
 from ..utils import atomic_path, check_choice, check_output_path, check_positive_int
-from .result import HISTORY, SPEC_FILE, TuneResult
+from .result import HISTORY, RESULTS_FILE, SPEC_FILE, TuneResult
 from .space import check_search, parse_space
 from .trial import TrialJob, run_trial
 
@@ -83,6 +83,11 @@ def _threads(threads: int | str, num_samples: int, address: str | None) -> tuple
     return max(1, cores // min(num_samples, cores)), cores
 
 
+def _interval(max_epochs: int) -> int:
+    """Population-based training's epochs between perturbations: a tenth of the budget."""
+    return max(1, max_epochs // 10)
+
+
 def _scheduler(name: str, dims: dict, max_epochs: int) -> Any:
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 
@@ -90,7 +95,7 @@ def _scheduler(name: str, dims: dict, max_epochs: int) -> Any:
         return ASHAScheduler(max_t=max_epochs, grace_period=max(1, max_epochs // 10),
                              reduction_factor=3)
     return PopulationBasedTraining(  # exploit / explore every tenth of the epochs
-        time_attr="training_iteration", perturbation_interval=max(1, max_epochs // 10),
+        time_attr="training_iteration", perturbation_interval=_interval(max_epochs),
         hyperparam_mutations={k: d.to_ray() for k, d in dims.items()})
 
 
@@ -177,7 +182,11 @@ def tune(family: str, data: Any, space: dict, *, num_samples: int, out: str | os
                  metric=metric, max_epochs=max_epochs)
     resume = _check_folder(out, spec)
     per_trial, cpus = _threads(threads, num_samples, address)
-    job = TrialJob(family=family, fixed=dict(fixed), max_epochs=max_epochs, threads=per_trial)
+    pbt = scheduler == "pbt"
+    # a population trains its whole budget (no early stop), checkpointed at each perturbation
+    job = TrialJob(family=family, max_epochs=max_epochs, threads=per_trial,
+                   fixed={"patience": max_epochs, **fixed} if pbt else dict(fixed),
+                   checkpoint_every=_interval(max_epochs) if pbt else 1)
     return _run(tune_api, out, spec, dims, job, data, resume=resume, address=address,
                 cpus=cpus, progress=progress)
 
@@ -222,10 +231,51 @@ def _new_tuner(tune_api: Any, trainable: Any, out: Path, spec: dict, dims: dict,
             reuse_actors=True),  # a fresh worker per trial (imports) costs 2.5x the time
         run_config=tune_api.RunConfig(
             name=out.name, storage_path=str(out.resolve().parent), verbose=1 if progress else 0,
-            checkpoint_config=tune_api.CheckpointConfig(num_to_keep=2)))
+            # PBT restores other trials' checkpoints: deleting old ones would lose them
+            checkpoint_config=tune_api.CheckpointConfig(
+                num_to_keep=None if spec["scheduler"] == "pbt" else 2),
+            callbacks=[_recorder(tune_api, out.resolve() / RESULTS_FILE)]))
+
+
+def _recorder(tune_api: Any, path: Path) -> Any:
+    """A Tune callback on the driver that appends every result to ``path`` (JSON lines): each
+    trial's whole history, whatever Ray keeps when population-based training restarts it."""
+
+    class Recorder(tune_api.Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+            row = {"trial_id": trial.trial_id, **{k: result.get(k) for k in HISTORY}}
+            with open(path, "a") as log:  # append-only; a torn last line is skipped on reading
+                log.write(json.dumps(row) + "\n")
+
+    return Recorder()
 
 
 _STATUS = {"TERMINATED": "done", "ERROR": "error"}  # else unfinished (pending, paused, running)
+
+
+def _histories(path: Path) -> dict[str, dict[str, list]]:
+    """Each trial's reported rows (the recorder's log), as lists per column. An epoch
+    reported again (a resumed trial retraining epochs after its last checkpoint, or one that
+    population-based training gave another trial's weights) replaces the rows from there on:
+    a history follows the weights the trial ends with."""
+    histories: dict[str, dict[str, list]] = {}
+    lines = path.read_text().splitlines() if path.is_file() else []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # the last line of a killed driver
+            continue
+        history = histories.setdefault(row.pop("trial_id"), {k: [] for k in HISTORY})
+        epoch = row.get("epoch")
+        if epoch is not None and epoch in history["epoch"]:  # trained again from a checkpoint
+            keep = history["epoch"].index(epoch)
+            for values in history.values():
+                del values[keep:]
+        for key in HISTORY:
+            value = row.get(key)
+            nan = isinstance(value, float) and math.isnan(value)
+            history[key].append(None if nan else value)
+    return histories
 
 
 def _records(tune_api: Any, out: Path, metric: str) -> list[dict]:
@@ -233,11 +283,11 @@ def _records(tune_api: Any, out: Path, metric: str) -> list[dict]:
     analysis = tune_api.ExperimentAnalysis(str(out.resolve()), default_metric=metric,
                                            default_mode="min")
     frames = analysis.trial_dataframes
+    histories = _histories(out / RESULTS_FILE)
     records = []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
         frame = frames.get(trial.trial_id)
-        history = {c: [None if math.isnan(v) else v for v in frame[c].astype(float).tolist()]
-                   for c in HISTORY if frame is not None and c in frame}
+        history = histories.get(trial.trial_id, {})
         diverged = frame is not None and "diverged" in frame and bool(frame["diverged"].any())
         checkpoint = trial.checkpoint
         records.append({

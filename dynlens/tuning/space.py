@@ -25,14 +25,10 @@ from typing import Any
 from ..errors import DynlensError, DynlensTypeError, DynlensValueError
 from ..utils import check_choice
 
-__all__ = ["FIT_SETTINGS", "KINDS", "Dimension", "build_trial_model", "check_search",
+__all__ = ["KINDS", "Dimension", "build_trial_model", "check_search", "fit_settings",
            "parse_space"]
 
 KINDS = ("loguniform", "uniform", "randint")
-#: dl.fit settings a space or the fixed settings may hold (``max_epochs`` is tune's own).
-FIT_SETTINGS = ("seed", "batch_size", "lr", "weight_decay", "bins_per_group",
-                "epochs_per_group", "warmup_epochs", "min_lr_ratio", "clip_grad_norm",
-                "patience", "min_delta")
 # Set by dl.tune itself, or from the data, or words of a sweep's model table.
 _RESERVED = {"max_epochs": "dl.tune's own max_epochs argument sets it",
              "n_neurons": "it is set from the data", "heldout_neurons": "it is set from the data",
@@ -162,6 +158,20 @@ def parse_space(space: Any) -> dict[str, Dimension]:
             for name, entry in space.items()}
 
 
+def fit_settings() -> tuple[str, ...]:
+    """The ``dl.fit`` settings a space or the fixed settings may hold: ``seed`` and the
+    fields of :class:`~dynlens.training.fit.FitConfig` (``max_epochs`` is tune's own).
+
+    Examples
+    --------
+    >>> "lr" in fit_settings() and "max_epochs" not in fit_settings()
+    True
+    """
+    from ..training.fit import FitConfig
+
+    return ("seed", *(name for name in FitConfig.__dataclass_fields__ if name != "max_epochs"))
+
+
 def build_trial_model(family: str, settings: dict, data: Any) -> tuple[Any, dict]:
     """The model of a trial and its ``dl.fit`` keywords (``seed`` among them).
 
@@ -171,8 +181,9 @@ def build_trial_model(family: str, settings: dict, data: Any) -> tuple[Any, dict
     from ..sweeps import ModelSpec
     from ..training.fit import default_fit_config
 
-    fit = {k: v for k, v in settings.items() if k in FIT_SETTINGS}
-    options = {k: v for k, v in settings.items() if k not in FIT_SETTINGS}
+    names = fit_settings()
+    fit = {k: v for k, v in settings.items() if k in names}
+    options = {k: v for k, v in settings.items() if k not in names}
     seed = fit.pop("seed", 0)
     spec = ModelSpec.parse({"name": "tuned", "model": family, **options, "fit": fit})
     model = spec.build(data.n_neurons, 0, getattr(data, "heldout_neurons", ()))
@@ -181,8 +192,8 @@ def build_trial_model(family: str, settings: dict, data: Any) -> tuple[Any, dict
 
 
 def _refused(what: str, err: Exception, family: str, key: str | None) -> DynlensError:
-    unknown = isinstance(err, TypeError) and key is not None and key not in FIT_SETTINGS
-    hint = f" ({key!r} is not a dl.fit setting either: those are {list(FIT_SETTINGS)})" \
+    unknown = isinstance(err, TypeError) and key is not None and key not in fit_settings()
+    hint = f" ({key!r} is not a dl.fit setting either: those are {list(fit_settings())})" \
         if unknown else ""
     cls = DynlensTypeError if isinstance(err, TypeError) else DynlensValueError
     return cls(f"{what}: the {family!r} model or dl.fit refuses it: {err}{hint}")

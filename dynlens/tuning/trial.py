@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,16 @@ class TrialJob:
         ``dl.fit``'s ``max_epochs`` for every trial.
     threads : int
         torch threads per trial.
+    checkpoint_every : int
+        Epochs between Tune checkpoints (and at the last epoch): 1 for ASHA; population-based
+        training's perturbation interval, so that the checkpoints it copies stay on storage.
     """
 
     family: str
     fixed: dict
     max_epochs: int
     threads: int
+    checkpoint_every: int = 1
 
 
 def _restore(work: Path) -> bool:
@@ -82,7 +87,8 @@ def run_trial(config: dict, data: Any, job: TrialJob) -> None:
 
     torch.set_num_threads(job.threads)
     model, fit_options = build_trial_model(job.family, {**job.fixed, **config}, data)
-    work = Path(tune.get_context().get_trial_dir()) / "fit"
+    # outside the trial's folder, which Ray copies to storage in the background
+    work = Path(tempfile.mkdtemp(prefix="dynlens-trial-")) / "fit"
     resumed = _restore(work)
     state = json.loads((work / _STATE).read_text()) if (work / _STATE).is_file() else {}
     best = state.get("best_valid_loss", math.inf)
@@ -91,9 +97,12 @@ def run_trial(config: dict, data: Any, job: TrialJob) -> None:
         nonlocal best
         if row["scored_bins"] == data.n_bins:  # dl.fit keeps the best full-length weights
             best = min(best, row["valid_loss"])
+        metrics = {**row, "best_valid_loss": best, "diverged": False}
+        if (epoch + 1) % job.checkpoint_every and epoch != job.max_epochs - 1:
+            tune.report(metrics)
+            return
         (work / _STATE).write_text(json.dumps({"best_valid_loss": best}))
-        tune.report({**row, "best_valid_loss": best, "diverged": False},
-                    checkpoint=tune.Checkpoint.from_directory(str(work)))
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(work)))
 
     try:
         fit(model, data, threads=job.threads, progress=False, checkpoint_dir=work,
@@ -103,4 +112,4 @@ def run_trial(config: dict, data: Any, job: TrialJob) -> None:
         tune.report({"valid_loss": math.inf, "train_loss": math.inf, "best_valid_loss": best,
                      "diverged": True})
     finally:  # the reported checkpoints hold these files; a trial stopped early may not get here
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work.parent, ignore_errors=True)
