@@ -308,3 +308,29 @@ def test_comparison_tells_true_and_model_points_apart_by_marker_and_links_pairs(
                                               ax.get_legend().legend_handles)}
     assert legend["true point"].get_marker() != legend["model point"].get_marker()
     assert "matched pair" in legend and ax.get_title().startswith("3 matched, 0 mislocated")
+
+
+def test_comparison_legend_covers_no_axis_label_of_a_3d_panel_seen_from_the_side():
+    # Rossler's fixed points lie on a line that the panel is turned across (azimuth near 0),
+    # which drew the x1 label below the 3-d box, where the legend was
+    rossler = dl.systems.get("rossler")
+    states = rossler.trajectory(2000)
+    fps = dl.FixedPoints.from_points(rossler, [[0.138, -1.075, 0.832]])
+    report = dl.compare_fixed_points(fps, rossler, dl.AffineAlignment().fit(states, states),
+                                     true_trajectories=states)
+    fig = plotting.fixed_point_comparison(report)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        texts = [axis.label, *axis.get_ticklabels()]
+        assert not any(_overlap(t.get_window_extent(renderer), legend) for t in texts
+                       if t.get_text()), axis.label.get_text()
+
+
+def test_latents_figure_names_the_model():
+    data = dl.simulate("arneodo", n_neurons=4, n_trials=10, n_bins=20, seed=0)
+    ax = plotting.latents_vs_truth(data.latents, data.latents, name="GRU-3").axes[0]
+    assert ax.get_title().startswith("GRU-3 latents mapped affinely onto the true ones")
+    assert "GRU-3 latents (aligned)" in [t.get_text() for t in ax.get_legend().texts]

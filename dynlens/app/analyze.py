@@ -136,7 +136,7 @@ def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, syste
         alignment = analysis.AffineAlignment().fit(latents, part.latents)
         summary["alignment_r2"] = float(alignment.score(latents, part.latents))
         report.figure(plotting.latents_vs_truth(latents, part.latents, alignment=alignment,
-                                                split=split),
+                                                split=split, name=label),
                       f"{prefix}latents_vs_truth",
                       f"{label} latents mapped affinely onto the true ones (map fitted and "
                       f"scored on the {split} split, model -> true: the alignment R2 "
@@ -337,10 +337,10 @@ def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: st
         lines.append(f". DSA distance of its latents to the true latents: "
                      f"{row['dsa_to_truth']:.3f} (0: the same linearised dynamics)")
     report.text("".join(lines) + ".")
-    report.figure(plotting.lyapunov_spectra({f"{label} (model)": spectra["model"], **(
-        {"true system": spectra["true"]} if "true" in spectra else {})},
-        unit=per), f"{prefix}lyapunov_spectra",
-        f"Lyapunov spectra of {label} and the true system")
+    truth = {f"{_system_name(system)} (true system)": spectra["true"]} if "true" in spectra else {}
+    report.figure(plotting.lyapunov_spectra({f"{label} (model)": spectra["model"], **truth},
+                                            unit=per), f"{prefix}lyapunov_spectra",
+                  f"Lyapunov spectra of {label} and the true system")
     return row
 
 

@@ -411,7 +411,8 @@ def _graph_axes(ax, graph: nx.DiGraph, pos: dict, names: tuple, moved: dict) -> 
 
 def latents_vs_truth(model_latents: Any, true_latents: Any,
                      alignment: AffineAlignment | None = None, *, n_trials: int = 10,
-                     title: str | None = None, split: str | None = None) -> Figure:
+                     title: str | None = None, split: str | None = None,
+                     name: str | None = None) -> Figure:
     """Model latents mapped into true coordinates (colour) over the true latents (black).
 
     ``alignment`` maps model latents to true ones; when None an
@@ -437,6 +438,8 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
         The axes' title instead of the default, which says what is shown.
     split : str, optional
         The split the trials come from (``"test"``), named in the default title.
+    name : str, optional
+        The model's name, said in the default title and the legend instead of "model".
 
     Examples
     --------
@@ -469,7 +472,8 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
         plot_points(ax, proj.points(truth[k]), color="k", lw=1.0, alpha=0.8)
         plot_points(ax, proj.points(mapped[k]), color="tab:orange", lw=1.0, alpha=0.8)
     ax.legend(handles=[Line2D([], [], color="k", label="true latents"),
-                       Line2D([], [], color="tab:orange", label="model latents (aligned)")],
+                       Line2D([], [], color="tab:orange",
+                              label=f"{name or 'model'} latents (aligned)")],
               loc="upper left", fontsize=8)
     ax.set_xlabel(proj.labels[0])
     if proj.n >= 2:
@@ -478,7 +482,7 @@ def latents_vs_truth(model_latents: Any, true_latents: Any,
         ax.set_zlabel(proj.labels[2])
     where = f"the {split} split" if split else "these trials"
     how = f"fitted and scored on {where}" if fitted_here else f"scored on {where}"
-    ax.set_title(title or f"Model latents mapped affinely onto the true ones\n"
+    ax.set_title(title or f"{name or 'Model'} latents mapped affinely onto the true ones\n"
                           f"R2 = {r2:.3f} (model -> true, {how})", fontsize=10)
     return fig
 
@@ -561,6 +565,8 @@ def _comparison_points(fig: Figure, report: FixedPointComparison) -> None:
     shown = np.concatenate([tp, mp]) if mp is not None else tp
     equal_scales(ax, shown)
     view_across(ax, shown)
+    if proj.n == 3:  # a smaller box keeps its axis labels inside the panel, off the legend
+        ax.set_box_aspect((1, 1, 1), zoom=0.85)
     # below the panel, not over the points (a legend inside a 3-d box covers its corner)
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02),
               ncols=min(4, len(handles)), frameon=False)
