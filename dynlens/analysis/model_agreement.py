@@ -58,10 +58,25 @@ class Agreement:
         ``(reference, other) -> FixedPointComparison`` for both orders of every pair whose
         models both have dynamics: ``other``'s fixed points mapped into ``reference``'s
         coordinates and matched with ``reference``'s as if they were the true ones.
+    models : pandas.DataFrame
+        One row per model (indexed by label): ``latent_dim``, ``has_dynamics``,
+        ``n_fixed_points``, ``lyapunov_max``; :meth:`summary` adds the pair means.
     score : float
         The mean of the pairs' ``score`` column (formula in :func:`agreement`).
     split : str
         The split the latent maps were scored on.
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=8, n_trials=30, n_bins=20, seed=0)
+    >>> model = dl.models.SAE(n_neurons=8, latent_dim=3)
+    >>> agree = dl.agreement({"a": model, "b": model}, data, fixed_points=False,
+    ...                      lyapunov=False, progress=False)
+    >>> agree  # a model agrees with itself
+    Agreement(2 models, 1 pairs, score=1.000)
+    >>> agree.summary()[["latent_dim", "mean_score"]].values.tolist()
+    [[3.0, 1.0], [3.0, 1.0]]
     """
 
     labels: list

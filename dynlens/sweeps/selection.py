@@ -53,6 +53,17 @@ class Selection:
         next; other cells unranked).
     likelihood : str
         The likelihood column used.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import dynlens as dl
+    >>> table = pd.DataFrame({"model": "node", "latent_dim": [2, 3, 5],
+    ...                       "bps": [0.40, 0.69, 0.70]})
+    >>> print(dl.sweeps.select(table).summary())  # doctest: +ELLIPSIS
+    Recommended: NODE-3.
+    - likelihood: bps (higher is better), ...: NODE-3 (0.690)
+    - one family to choose from
     """
 
     family: str
