@@ -426,3 +426,42 @@ def test_a_failing_import_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "dynlens analyze: error: --import: importing 'no_such_module_here' failed: "
         "ModuleNotFoundError: No module named 'no_such_module_here'\n")
+
+
+SWEEP_SPEC = """name = "tiny"
+systems = ["arneodo"]
+models = ["node"]
+latent_dims = [2]
+seeds = [0, 1]
+[data]
+n_neurons = 5
+n_trials = 24
+n_bins = 10
+[fit]
+max_epochs = 2
+[analysis]
+fixed_points = false
+"""
+
+
+def test_sweep_with_agreement_writes_the_columns_and_prints_the_recommendation(tmp_path,
+                                                                                capsys):
+    import pandas as pd
+
+    spec, out = tmp_path / "spec.toml", tmp_path / "runs"
+    spec.write_text(SWEEP_SPEC)
+    # dropping the models leaves --agreement nothing to compare: refused before any run
+    assert main(["sweep", str(spec), "--out", str(out), "--agreement", "--no-keep-models"]) == 2
+    assert "--agreement: expected a sweep that keeps its models" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--threads", "1",
+                 "--quiet", "--agreement", "--agreement-n-inits", "8"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "agreement.csv")
+    assert len(table) == 2 and (table.status == "done").all()
+    assert (table.n_seed_pairs == 1).all()
+    assert table.agreement_mean.between(0, 1).all()
+    assert table.agreement_mean.nunique() == 1  # the two seeds of the cell share its numbers
+    choice = dl.sweeps.select(table, dataset="arneodo")
+    assert f"arneodo: {choice.summary()}\n" in printed
+    assert (choice.family, choice.latent_dim) == ("node", 2)

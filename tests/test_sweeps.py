@@ -65,6 +65,10 @@ def test_toml_round_trip(tmp_path):
     runs = again.runs()  # a model's own fit keywords update the sweep's for its runs only
     assert runs[0].fit_options(again.fit) == TINY_FIT
     assert runs[1].fit_options(again.fit) == {**TINY_FIT, "bins_per_group": 0}
+    assert again.keep_models  # the default
+    dropped = tiny_sweep(keep_models=False)
+    assert dl.Sweep.from_toml_string(dropped.to_toml_string()) == dropped != sweep
+    assert "keep_models = false" in dropped.to_toml_string()
 
 
 def test_data_file_paths_are_relative_to_the_toml(tmp_path):
@@ -88,6 +92,7 @@ def test_data_file_paths_are_relative_to_the_toml(tmp_path):
     ('systems = ["arneodo"]\nmodels = ["gru"]\n[fit]\nseed = 5\n', "sets"),
     ('systems = ["arneodo"]\nmodels = ["gru"]\n[analysis]\nn_init = 5\n', "n_init"),
     ('models = ["gru"]\n', "'systems'"),
+    ('keep_models = "no"\nsystems = ["arneodo"]\nmodels = ["gru"]\n', "keep_models: expected"),
 ])
 def test_bad_specifications_are_refused_naming_the_problem(tmp_path, text, match):
     (tmp_path / "spec.toml").write_text(text)
@@ -272,3 +277,23 @@ def test_killed_worker_loses_only_its_run(tmp_path):
     table = sweep.run(out, workers=1, threads=1, progress=False)  # the rerun completes it
     assert list(table.status) == ["done", "done"]
     assert (first / "result.json").stat().st_mtime_ns == stamp
+
+
+def test_a_sweep_that_drops_its_models_keeps_its_results(tmp_path):
+    out = tmp_path / "out"
+    sweep = tiny_sweep(systems=["arneodo"], models=["gru"], latent_dims=[2],
+                       analysis={"fixed_points": False}, keep_models=False)
+    table = sweep.run(out, threads=1, progress=False)
+    assert list(table.status) == ["done"]
+    assert table.rate_r2.notna().all() and table.best_valid_loss.notna().all()
+    assert not list(out.glob("runs/*/model.pt"))
+    assert sorted(p.name for p in (out / "runs" / "arneodo-gru-d2-s0").iterdir()) == [
+        "history.csv", "result.json", "worker.log"]
+    with pytest.raises(DynlensError, match="keep_models=False"):
+        dl.sweeps.agreement(out, progress=False, threads=1)
+    assert not (out / "agreement.csv").exists()
+    # a folder whose runs hold no model (written before sweeps kept them) says so too
+    spec = (out / "sweep.toml").read_text().replace("keep_models = false", "keep_models = true")
+    (out / "sweep.toml").write_text(spec)
+    with pytest.raises(DynlensError, match="none of its 1 finished runs holds model.pt"):
+        dl.sweeps.agreement(out, progress=False, threads=1)

@@ -473,6 +473,12 @@ def _cmd_sweep(args: argparse.Namespace, announce) -> int:
         raise DynlensValueError("sweep: expected SPEC.toml and --out DIR (or --status DIR)")
     check_output_path(args.out, "--out", folder=True)  # an existing one is resumed
     sweep = Sweep.from_toml(args.spec)
+    if args.no_keep_models:
+        sweep.keep_models = False
+    if args.agreement and not sweep.keep_models:  # refused before hours of training
+        raise DynlensValueError("--agreement: expected a sweep that keeps its models, found "
+                                "--no-keep-models or keep_models = false in the "
+                                "specification; cross-seed agreement compares the models")
     announce()
     table = sweep.run(
         args.out, executor=args.executor, workers=args.workers, address=args.address,
@@ -481,7 +487,24 @@ def _cmd_sweep(args: argparse.Namespace, announce) -> int:
     done = int((table.status == "done").sum())
     print(f"{done} of {len(table)} runs done, {int((table.status == 'failed').sum())} failed; "
           f"table written to {SweepFolder(args.out).results}")
+    if args.agreement:
+        _sweep_agreement(args)
     return 0
+
+
+def _sweep_agreement(args: argparse.Namespace) -> None:
+    """``dynlens sweep --agreement``: the cross-seed agreement columns (agreement.csv), then
+    the truth-free recommendation per dataset with its reasons."""
+    from ..sweeps import SweepFolder, agreement, select
+
+    table = agreement(args.out, n_inits=args.agreement_n_inits, progress=not args.quiet,
+                      threads=args.threads)
+    print(f"cross-seed agreement written to {SweepFolder(args.out).agreement}")
+    for dataset in dict.fromkeys(table["dataset"]):
+        if not (table[table["dataset"] == dataset]["status"] == "done").any():
+            print(f"{dataset}: no finished run to choose from")
+            continue
+        print(f"{dataset}: {select(table, dataset=dataset).summary()}")
 
 
 def _command(commands, name: str, common: argparse.ArgumentParser, *, help: str,
@@ -679,6 +702,7 @@ def _add_sweep(commands, common: argparse.ArgumentParser) -> None:
                     "results table (results.csv). Rerunning into the same folder skips "
                     "finished runs.",
         examples=["dynlens sweep spec.toml --out runs/ --workers 2",
+                  "dynlens sweep spec.toml --out runs/ --agreement   # which family and size?",
                   "dynlens sweep --status runs/"])
     sweep.add_argument("spec", nargs="?", help="the sweep specification (TOML)")
     sweep.add_argument("--out", help="the sweep folder (needed with SPEC)")
@@ -692,6 +716,17 @@ def _add_sweep(commands, common: argparse.ArgumentParser) -> None:
                        default=0.0, help="Ray: GPUs per run")
     sweep.add_argument("--status", metavar="DIR", default=None,
                        help="only count the done / failed / running / pending runs in DIR")
+    sweep.add_argument("--agreement", action="store_true",
+                       help="after the runs, compare each cell's seeds with each other "
+                            "(dl.sweeps.agreement: agreement.csv) and print the truth-free "
+                            "recommendation of a family and latent size per dataset "
+                            "(dl.sweeps.select) with its reasons")
+    sweep.add_argument("--agreement-n-inits", type=_positive, default=256,
+                       help="--agreement: fixed-point search starts per model")
+    sweep.add_argument("--no-keep-models", action="store_true",
+                       help="do not keep each run's model.pt (saves disk; the same as "
+                            "keep_models = false in SPEC; --agreement then has nothing to "
+                            "compare)")
     _imports(sweep)
     _device_quiet_seed(sweep, seed=False)
     sweep.set_defaults(func=_cmd_sweep)

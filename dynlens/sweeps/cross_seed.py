@@ -3,7 +3,8 @@
 A cell (one dataset, model and latent size) trained with several seeds is reproducible when
 its seeds agree with each other (:func:`dynlens.agreement`): a column a user can compute on
 their own recordings, and check here against the truth columns beside it. Each run of a sweep
-keeps its trained model (``runs/<run_id>/model.pt``), which is what this reads.
+keeps its trained model (``runs/<run_id>/model.pt``) unless the sweep says
+``keep_models=False``, which is what this reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import DynlensFileNotFoundError
 from ..utils import atomic_path
 from .layout import MODEL, SweepFolder
 from .results import load_results
@@ -35,6 +37,21 @@ def _cell_row(pairs: pd.DataFrame) -> dict:
             "n_seed_pairs": len(pairs)}
 
 
+def _check_models_kept(sweep, folder: SweepFolder, done: pd.DataFrame) -> None:
+    """Refuse a sweep whose runs kept no trained model: there is nothing to compare."""
+    why = None
+    if not sweep.keep_models:
+        why = "it was run with keep_models=False"
+    elif len(done) and not any((folder.run(r) / MODEL).is_file() for r in done["run_id"]):
+        why = f"none of its {len(done)} finished runs holds {MODEL} (an older sweep?)"
+    if why:
+        raise DynlensFileNotFoundError(
+            f"out_dir: expected a sweep whose runs kept their trained models "
+            f"(runs/<run_id>/{MODEL}), found {folder.root}: {why}; cross-seed agreement "
+            f"compares the models, so rerun the sweep into a new folder with "
+            f"keep_models=True")
+
+
 def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bool = True,
               fixed_points: bool = True, lyapunov: bool = False, n_inits: int = 256,
               progress: bool = True, threads: int | str = "auto") -> pd.DataFrame:
@@ -44,8 +61,9 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     seeds, :func:`dynlens.agreement` compares its seeds' models (``runs/<run_id>/model.pt``)
     on the sweep's cached dataset; the cell gets the mean and minimum over its seed pairs of
     the pair ``score`` and of ``latent_r2`` (the smaller R2 of the two directions), and the
-    mean ``fp_score`` (:data:`AGREEMENT_COLUMNS`). Cells with one finished seed, or whose
-    runs kept no model, get NaN.
+    mean ``fp_score`` (:data:`AGREEMENT_COLUMNS`). Cells with one finished seed, or fewer
+    than two kept models, get NaN. A sweep run with ``keep_models=False``, or whose finished
+    runs kept no model at all, is refused (a DynlensFileNotFoundError saying so).
 
     Parameters
     ----------
@@ -90,6 +108,7 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     split = sweep.analysis["split"] if split is None else split
     table = load_results(out_dir)
     done = table[table["status"] == "done"]
+    _check_models_kept(sweep, folder, done)
     rows = []
     for cell, runs in done.groupby(CELL, sort=False):
         paths = [folder.run(run_id) / MODEL for run_id in runs["run_id"]]

@@ -54,21 +54,24 @@ def _measure(model: Any, data: Any, analysis: dict, threads: int) -> dict:
 
 
 def execute_run(run: RunSpec, data: Any, fit_options: dict, analysis: dict, threads: int,
-                device: str = "cpu") -> dict[str, bytes]:
+                device: str = "cpu", keep_model: bool = True) -> dict[str, bytes]:
     """Train and measure one run; returns its files (name -> bytes), ``result.json`` among
-    them. Exceptions propagate (callers record them with :func:`failure_files`)."""
+    them, ``model.pt`` when ``keep_model``. Exceptions propagate (callers record them with
+    :func:`failure_files`)."""
     model, history, wall = _train(run, data, fit_options, threads, device)
     row = {**run.columns(), "status": "done", "epochs": len(history),
            "wall_s": round(wall, 1), "threads": threads, "device": device,
            "best_valid_loss": float(history["valid_loss"].min())}
     row.update(_measure(model, data, analysis, threads))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / MODEL
-        model.save(path)
-        checkpoint = path.read_bytes()
     buffer = io.StringIO()
     history.to_csv(buffer, index=False)
-    return {MODEL: checkpoint, HISTORY: buffer.getvalue().encode(), RESULT: _json(row)}
+    files = {HISTORY: buffer.getvalue().encode(), RESULT: _json(row)}
+    if keep_model:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / MODEL
+            model.save(path)
+            files[MODEL] = path.read_bytes()
+    return files
 
 
 def failure_files(run: RunSpec, error: str) -> dict[str, bytes]:
@@ -91,7 +94,7 @@ def write_run(run_dir: Path, files: dict[str, bytes]) -> None:
 
 
 def run_in_worker(run: RunSpec, dataset_path: str, run_dir: str, fit_options: dict,
-                  analysis: dict, threads: int, device: str) -> None:
+                  analysis: dict, threads: int, device: str, keep_model: bool = True) -> None:
     """The local executor's worker process: one run, its folder written, errors recorded."""
     from ..data import load_dataset
 
@@ -100,18 +103,19 @@ def run_in_worker(run: RunSpec, dataset_path: str, run_dir: str, fit_options: di
     with atomic_path(run_dir / RUNNING) as tmp:
         tmp.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
     write_run(run_dir, run_files(run, lambda: load_dataset(dataset_path), fit_options,
-                                 analysis, threads, device))
+                                 analysis, threads, device, keep_model))
 
 
 def run_files(run: RunSpec, load: Any, fit_options: dict, analysis: dict, threads: int,
-              device: str = "cpu") -> dict[str, bytes]:
+              device: str = "cpu", keep_model: bool = True) -> dict[str, bytes]:
     """What a worker of either executor does: ``threads`` torch threads (the thread policy,
     :mod:`dynlens.threads`), the data from ``load()``, :func:`execute_run`; a failure
     anywhere becomes the run's recorded failure (:func:`failure_files`) instead of stopping
-    the sweep."""
+    the sweep; ``keep_model``: :func:`execute_run`'s."""
     try:
         with ThreadPolicy(threads):
-            return execute_run(run, load(), fit_options, analysis, threads, device)
+            return execute_run(run, load(), fit_options, analysis, threads, device,
+                               keep_model)
     except Exception:  # noqa: BLE001 - recorded in result.json; the other runs go on
         return failure_files(run, traceback.format_exc(limit=8))
 
@@ -125,7 +129,8 @@ def run_from_folder(out_dir: str | os.PathLike, run_id: str, threads: int,
     sweep = folder.read_spec()
     run = {r.run_id: r for r in sweep.runs()}[run_id]
     run_in_worker(run, str(folder.dataset(run.dataset.name)), str(folder.run(run_id)),
-                  run.fit_options(sweep.fit), sweep.analysis, threads, device)
+                  run.fit_options(sweep.fit), sweep.analysis, threads, device,
+                  sweep.keep_models)
 
 
 def main(argv: list[str] | None = None) -> None:

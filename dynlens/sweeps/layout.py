@@ -5,7 +5,8 @@
     sweep.toml                the specification (a different one is refused)
     datasets/<name>.h5        each dataset, made once and shared by its runs
     runs/<run_id>/            one folder per run:
-        model.pt                the trained model (dynlens.load_model)
+        model.pt                the trained model (dynlens.load_model; none with
+                                keep_models=False)
         history.csv             dl.fit's history
         result.json             its row of the results table, written last
         running.json            while a process works on it: that process's id

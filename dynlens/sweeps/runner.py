@@ -235,7 +235,8 @@ def _run_ray(job: _Job, todo: list[RunSpec], datasets: dict, workers: int,
                                                max_retries=0)
         refs = {name: ray.put(data) for name, data in datasets.items()}
         futures = {remote.remote(run, refs[run.dataset.name], run.fit_options(job.sweep.fit),
-                                 job.sweep.analysis, job.threads, job.device): run
+                                 job.sweep.analysis, job.threads, job.device,
+                                 job.sweep.keep_models): run
                    for run in todo}
         _collect(futures, job, ray.wait, _ray_outcome(ray))
     finally:
@@ -261,6 +262,6 @@ def _collect(futures: dict, job: _Job, ray_wait: Callable, outcome: Callable) ->
 
 
 def _ray_task(run: RunSpec, data: Any, fit_options: dict, analysis: dict, threads: int,
-              device: str) -> dict[str, bytes]:
+              device: str, keep_model: bool) -> dict[str, bytes]:
     """A Ray task: one run's files (a failure inside the run is recorded, not raised)."""
-    return run_files(run, lambda: data, fit_options, analysis, threads, device)
+    return run_files(run, lambda: data, fit_options, analysis, threads, device, keep_model)

@@ -322,7 +322,8 @@ class RunSpec:
                 "family": self.model.family, "latent_dim": self.latent_dim, "seed": self.seed}
 
 
-_KEYS = ("name", "systems", "models", "latent_dims", "seeds", "data", "fit", "analysis")
+_KEYS = ("name", "systems", "models", "latent_dims", "seeds", "data", "fit", "analysis",
+         "keep_models")
 
 
 @dataclass
@@ -361,6 +362,11 @@ class Sweep:
         the split the metrics are computed on).
     name : str
         A label for the sweep.
+    keep_models : bool
+        Keep each run's trained model (``runs/<run_id>/model.pt``, default True): what
+        :func:`dynlens.sweeps.agreement` compares across seeds and what reopening a run
+        needs. False saves the disk space of large sweeps; every number of the results table
+        is still measured.
     base : Path, optional
         The folder that relative data ``path`` entries are relative to (:meth:`from_toml`
         passes the TOML file's); by default the working directory. Not stored.
@@ -384,10 +390,14 @@ class Sweep:
     fit: dict = field(default_factory=dict)
     analysis: dict = field(default_factory=dict)
     name: str = "sweep"
+    keep_models: bool = True
     base: InitVar[Path | None] = None
 
     def __post_init__(self, base: Path | None) -> None:
         self.name = _check_name(self.name, "name")
+        if not isinstance(self.keep_models, bool):
+            raise DynlensTypeError(
+                f"keep_models: expected true or false, found {self.keep_models!r}")
         self.data = _check_table(self.data, "data")
         self.fit = _check_table(self.fit, "fit")
         self.analysis = {**_ANALYSIS_DEFAULTS, **_check_table(self.analysis, "analysis")}
@@ -462,7 +472,7 @@ class Sweep:
                 "models": [m.to_entry() for m in self._models],
                 "latent_dims": list(self.latent_dims), "seeds": list(self.seeds),
                 "data": dict(self.data), "fit": dict(self.fit),
-                "analysis": dict(self.analysis)}
+                "analysis": dict(self.analysis), "keep_models": self.keep_models}
 
     def to_toml_string(self) -> str:
         import tomli_w
