@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 import dynlens as dl
@@ -256,13 +257,26 @@ def test_titles_name_the_model():
 
 
 def test_a_maps_eigenvalues_near_the_unit_circle_get_a_zoom():
+    from dynlens.analysis import Linearization
+
     map_ = dl.FixedPoints.from_points(dl.systems.get("arneodo"),
                                       dl.systems.get("arneodo").fixed_points())
     per_bin = plotting.eigenvalues(map_, per_bin=True)  # exp(dt J): all near mu = 1
     (inset,) = per_bin.axes[0].child_axes
-    x0, x1 = inset.get_xlim()
-    assert x1 - x0 < 0.5 and x0 < 1.0 < x1  # the circle's crossing of the real axis, magnified
-    assert "outside the circle = unstable" in inset.get_title()
+    low, high = inset.get_ylim()
+    assert high - low < 0.5 and low < 1.0 < high  # the moduli around the circle, magnified
+    assert "above the line = unstable" in inset.get_title()
+    # spread around the circle (a trained GRU-3's, 30 degrees apart), 0.02 outside it
+    turn = np.array([[np.cos(0.26), -np.sin(0.26)], [np.sin(0.26), np.cos(0.26)]])
+    spread = Linearization.from_jacobians(np.stack([1.02 * turn, 0.97 * turn]), "discrete")
+    (inset,) = plotting.eigenvalues(spread).axes[0].child_axes
+    moduli = sorted(np.concatenate([line.get_ydata() for line in inset.get_lines()
+                                    if line.get_marker() not in (None, "None", "")]))
+    assert moduli == pytest.approx([0.97, 0.97, 1.02, 1.02])
+    low, high = inset.get_ylim()
+    assert low < 0.97 and 1.02 < high < 1.1  # each side of the line at 1 told apart
+    far = Linearization.from_jacobians(np.diag([0.5, 0.3]), "discrete")
+    assert not plotting.eigenvalues(far).axes[0].child_axes  # well inside: nothing to zoom
     spread = dl.FixedPoints.from_points(dl.systems.get("arneodo"), [[0.0, 0.0, 0.0]])
     assert not plotting.eigenvalues(spread).axes[0].child_axes  # a vector field: no circle
 
@@ -334,3 +348,20 @@ def test_latents_figure_names_the_model():
     ax = plotting.latents_vs_truth(data.latents, data.latents, name="GRU-3").axes[0]
     assert ax.get_title().startswith("GRU-3 latents mapped affinely onto the true ones")
     assert "GRU-3 latents (aligned)" in [t.get_text() for t in ax.get_legend().texts]
+
+
+def test_a_vector_fields_eigenvalues_read_on_the_datas_clock():
+    from dynlens.analysis import Linearization
+
+    # a model whose bin lasts 0.1 of its own time units, on data binned at 0.05 arneodo units:
+    # a rate of -1 per model unit is -2 per arneodo unit
+    field = Linearization.from_jacobians(np.array([[[-1.0, 0.0], [0.0, 0.5]]]), "continuous",
+                                         dt=0.1)
+    ax = plotting.eigenvalues(field, time_unit="arneodo time unit", bin_width=0.05).axes[0]
+    (points,) = [line for line in ax.get_lines() if line.get_label() == "point 0: unstable"]
+    assert sorted(points.get_xdata()) == pytest.approx([-2.0, 1.0])
+    assert ax.get_xlabel() == ("Re $\\lambda$ (per arneodo time unit; 1 bin = 0.05 arneodo "
+                               "time units)")
+    own = plotting.eigenvalues(field).axes[0]  # no bin width: the model's own clock
+    (points,) = [line for line in own.get_lines() if line.get_label() == "point 0: unstable"]
+    assert sorted(points.get_xdata()) == pytest.approx([-1.0, 0.5])

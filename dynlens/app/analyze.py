@@ -111,7 +111,7 @@ def analysis_section(report: Report, model: Any, data: Any, *, label: str, headi
         summary["rate_r2"] = analysis.metrics.rate_r2(part.rates, inference.rates)
     comparison = _comparison_section(report, fps, latents, part, system, label, prefix,
                                      summary, split)
-    _fixed_point_figures(report, dynamics, fps, latents, label, prefix, seed, summary)
+    _fixed_point_figures(report, dynamics, fps, latents, label, prefix, seed, summary, data)
     if comparison is not None:
         report.figure(comparison.plot(name=label), f"{prefix}fixed_point_comparison",
                       "Model fixed points mapped into true coordinates vs the true fixed points")
@@ -205,7 +205,7 @@ def _poor_fit_warning(s: dict) -> str | None:
 
 
 def _fixed_point_figures(report: Report, dynamics: Any, fps: Any, latents: Any, label: str,
-                         prefix: str, seed: int, summary: dict) -> None:
+                         prefix: str, seed: int, summary: dict, data: Any) -> None:
     """The fixed points on the latents, their eigenvalues and the fixed-point graph."""
     from .. import analysis
 
@@ -215,10 +215,13 @@ def _fixed_point_figures(report: Report, dynamics: Any, fps: Any, latents: Any, 
         report.text("No fixed point lies within the region the latents visit (2 RMS radii "
                     "of them), so there are no spectra or graph to draw.")
         return
-    report.figure(plotting.eigenvalues(fps, name=label, time_unit=f"{label} time unit"),
-                  f"{prefix}eigenvalues", f"Eigenvalues of the {label} Jacobian at its fixed "
-                  f"points (a vector field's on its own clock, a map's per bin)")
-    graph = analysis.fixed_point_graph(dynamics, fps, seed=seed)
+    # a vector field's rates on the data's clock, as the Lyapunov exponents and time axes
+    clock = ({"time_unit": _unit(data), "bin_width": data.bin_width} if data.bin_width
+             else {"time_unit": f"{label} time unit"})
+    report.figure(plotting.eigenvalues(fps, name=label, **clock), f"{prefix}eigenvalues",
+                  f"Eigenvalues of the {label} Jacobian at its fixed points (a vector "
+                  f"field's per {clock['time_unit']}, a map's per bin)")
+    graph = analysis.fixed_point_graph(dynamics, fps, seed=seed, progress=False)  # --quiet
     report.figure(plotting.fixed_point_graph(graph, name=label), f"{prefix}fixed_point_graph",
                   "Fixed-point graph: where the unstable manifolds lead")
     summary["graph_edges"] = graph.number_of_edges()
@@ -326,8 +329,7 @@ def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: st
     row = analysis.compare_dynamics(model, data, system, split=split, seed=seed,
                                     n_steps=n_steps, latents=latents)
     spectra = row.pop("spectra")
-    clock = plotting.time_unit(data)
-    per = f"per {clock[:-1] if clock.endswith('units') else clock}"
+    per = f"per {_unit(data)}"
     lines = [(f"**Chaos.** {label}: largest Lyapunov exponent {row['lambda1_model']:.3f} {per}"
              f", Kaplan-Yorke dimension {row['ky_model']:.2f}")]
     if "lambda1_true" in row:
@@ -342,6 +344,12 @@ def _chaos_section(report: Report, model: Any, data: Any, system: Any, label: st
                                             unit=per), f"{prefix}lyapunov_spectra",
                   f"Lyapunov spectra of {label} and the true system")
     return row
+
+
+def _unit(data: Any) -> str:
+    """One unit of the data's clock, as the figures name it ("arneodo time unit")."""
+    clock = plotting.time_unit(data)
+    return clock[:-1] if clock.endswith("units") else clock
 
 
 def _system_name(system: Any) -> str:

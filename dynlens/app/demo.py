@@ -218,7 +218,7 @@ def _data_section(report: Report, family: str, settings: DemoSettings, fast: boo
         report.text(note)
     report.text("## 1. Simulated data", f"```\n{data!r}\n```",
                 f"Recipe: {data.metadata.get('recipe', 'published (Sedler et al. 2023)')}; "
-                f"one bin = {data.bin_width:.4f} system time units; mean rate "
+                f"one bin = {data.bin_width:.4f} {plotting.time_unit(data)}; mean rate "
                 f"{data.rates.mean():.2f} expected counts per bin.")
     report.figure(plotting.spike_raster(data, trial=0), "data_raster", "Spike counts of trial 0")
     shown = min(data.n_neurons, 8)  # plotting.rates draws the first 8 by default
@@ -290,7 +290,8 @@ def _training_section(report: Report, data: NeuralDataset, family: str,
         models[model.label], histories[model.label] = model, history
         row = evaluate(model, data, split="test")
         used = history["threads"]
-        rows.append({"model": model.label, "epochs": len(history), "train time (s)": seconds,
+        rows.append({"model": model.label, "epochs": len(history),
+                     "train time (s)": round(seconds),  # whole seconds: no false precision
                      "torch threads": (str(used.min()) if used.min() == used.max()
                                        else f"{used.min()}-{used.max()}"),
                      **{k: row.get(k, float("nan")) for k in _metric_keys(family)}})
@@ -327,7 +328,7 @@ def _ndt_section(report: Report, models: dict, data: NeuralDataset) -> None:
                 f"latents carry the true state: mapped affinely onto the true latents, they "
                 f"reach R2 {r2:.2f} on the train split.")
     report.figure(plotting.latents_vs_truth(latents, train.latents, alignment=alignment,
-                                            split="train"),
+                                            split="train", name=label),
                   "latents_vs_truth", f"{label} latents mapped affinely onto the true ones (map "
                                       f"fitted and scored on the train split, model -> true)")
     report.text("## 4. In short",

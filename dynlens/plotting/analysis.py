@@ -32,6 +32,7 @@ from ..analysis.compare import FixedPointComparison, count_words
 from ..analysis.fixed_points import FixedPoints
 from ..analysis.linearize import Linearization
 from ..errors import DynlensTypeError, DynlensValueError
+from ..utils import check_positive_float
 from ._draw import COLORS, MARKERS, Projection, axes_for, equal_scales, plot_points, view_across
 from ._style import NotebookFigure, new_figure
 
@@ -151,7 +152,7 @@ def fixed_points(fps: FixedPoints, trajectories: Any = None, *, n_trajectories: 
 
 def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
                 max_points: int = 12, title: str | None = None, name: str | None = None,
-                time_unit: str = "time unit") -> Figure:
+                time_unit: str = "time unit", bin_width: float | None = None) -> Figure:
     """Eigenvalue spectra in the complex plane: the unit circle for maps, the imaginary axis
     for vector fields (the stability boundaries).
 
@@ -169,9 +170,15 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
         The model's name, said first in the default title.
     time_unit : str
         The clock of a vector field's eigenvalues (``"arneodo time unit"``), in the labels.
+    bin_width : float, optional
+        One data bin in ``time_unit``: a vector field's eigenvalues, rates per unit of its
+        own clock (one bin = its ``dt``), are converted to rates per ``time_unit`` (times
+        ``dt / bin_width``), so that a model's spectrum reads on its data's clock, as its
+        Lyapunov exponents do. Stability does not change.
 
-    A map's eigenvalues that crowd near the unit circle (as per-bin maps of slow dynamics
-    do) get a zoomed inset, so that a reader sees on which side of the circle each lies.
+    When a map's eigenvalue lies near the unit circle (as per-bin maps of slow dynamics do),
+    an inset shows each eigenvalue's modulus by its angle, magnified around 1, so that a
+    reader sees on which side of the circle each lies.
 
     Examples
     --------
@@ -192,6 +199,10 @@ def eigenvalues(obj: FixedPoints | Linearization, *, per_bin: bool = False,
             f"obj: expected a FixedPoints or a Linearization, found {type(obj).__name__}")
     if per_bin:
         lin = lin.to_discrete()
+    elif bin_width is not None and lin.kind == "continuous" and lin.dt is not None:
+        step = check_positive_float(bin_width, "bin_width")
+        lin = Linearization.from_jacobians(lin.jacobians * (lin.dt / step), "continuous",
+                                           dt=step, x=lin.x, marginal_tol=lin.marginal_tol)
     fig, ax = new_figure(figsize=(7.4, 5.0))
     if lin.kind == "discrete":
         t = np.linspace(0, 2 * np.pi, 400)
@@ -240,30 +251,28 @@ def _eigenvalue_unit(lin: Linearization, time_unit: str = "time unit") -> str:
 
 
 def _zoom_on_circle(ax, values: np.ndarray) -> None:
-    """An inset magnifying eigenvalues that crowd near the unit circle (all within 0.35 of
-    it, spanning under half its radius), drawn on the side of the circle they leave empty."""
-    gap = np.abs(np.abs(values) - 1.0)
-    span = max(np.ptp(values.real), np.ptp(values.imag))
-    if gap.max() > 0.35 or span > 0.5:
+    """An inset of the modulus of each eigenvalue by its angle, the unit circle a horizontal
+    line at 1, when any lies within 0.1 of the circle: there the main panel cannot show on
+    which side it lies (a marker spans about 0.05), however the eigenvalues spread around the
+    circle. Drawn on the side of the circle the eigenvalues leave empty."""
+    modulus = np.abs(values)
+    if not np.any(np.abs(modulus - 1.0) < 0.1):
         return
-    pad = max(0.25 * span, 0.02)
-    right = values.real.mean() > 0
-    inset = ax.inset_axes([0.06 if right else 0.52, 0.30, 0.42, 0.42])
-    t = np.linspace(0, 2 * np.pi, 2000)
-    inset.plot(np.cos(t), np.sin(t), color="k", lw=0.8)
+    inset = ax.inset_axes([0.08 if values.real.mean() > 0 else 0.52, 0.30, 0.40, 0.36])
+    inset.axhline(1.0, color="k", lw=0.8)
     for line in ax.get_lines():  # the points as drawn (lines with a marker)
         if line.get_marker() not in (None, "None", ""):
-            inset.plot(*line.get_data(), ls="none", marker=line.get_marker(),
-                       color=line.get_color(), ms=6, alpha=0.85, markeredgecolor="k",
+            z = np.asarray(line.get_xdata(), float) + 1j * np.asarray(line.get_ydata(), float)
+            inset.plot(np.degrees(np.angle(z)), np.abs(z), ls="none", marker=line.get_marker(),
+                       color=line.get_color(), ms=5, alpha=0.85, markeredgecolor="k",
                        markeredgewidth=0.4)
-    # the box holds each eigenvalue and the point of the circle nearest to it
-    near = np.concatenate([values, values / np.where(np.abs(values) > 0, np.abs(values), 1)])
-    inset.set_xlim(near.real.min() - pad, near.real.max() + pad)
-    inset.set_ylim(near.imag.min() - pad, near.imag.max() + pad)
-    inset.set_aspect("equal", adjustable="box")
+    low, high = min(modulus.min(), 1.0), max(modulus.max(), 1.0)
+    pad = max(0.15 * (high - low), 0.01)
+    inset.set_ylim(low - pad, high + pad)
     inset.tick_params(labelsize=6)
-    inset.set_title("zoom: outside the circle = unstable", fontsize=7)
-    ax.indicate_inset_zoom(inset, edgecolor="0.4")
+    inset.set_xlabel("angle of $\\lambda$ (degrees)", fontsize=6, labelpad=1)
+    inset.set_ylabel("|$\\lambda$|", fontsize=6, labelpad=1)
+    inset.set_title("zoom: |$\\lambda$| above the line = unstable", fontsize=7)
 
 
 def fixed_point_graph(graph: nx.DiGraph, *, title: str | None = None,

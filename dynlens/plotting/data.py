@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 from sklearn.decomposition import PCA
 
@@ -123,6 +124,8 @@ def spike_raster(data: NeuralDataset, trial: int = 0) -> Figure:
     colorbar.set_label("spikes per bin")
     if norm is not None:
         colorbar.set_ticks(np.arange(vmax + 1))
+    else:  # counts are whole numbers: no tick at 2.5 spikes
+        colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(t_label)
     ax.set_ylabel("neuron")
     if data.n_neurons <= 20:
