@@ -11,6 +11,11 @@ Measurements (idle 2-core x86_64 machines, torch 2.13 on the CPU):
   the busy process on another such machine. The thread policy holds: a busy neighbour costs
   no more than the spread between machines.
 - ``dynlens demo``: 895 s idle.
+- Where the ``--fast`` time goes (cProfile, the version before and after the fixed-point
+  graph's thread policy and bound, side by side on a 2-core machine with about 13 other
+  busy processes, so every figure is inflated alike): training 1343 s of 1540 s in both;
+  the two fixed-point graphs 47 s before, 6 s after; simulation 40 s; the rest of the
+  analysis under 40 s. Training is what a shorter ``--fast`` would have to cut.
 
 Examples
 --------
