@@ -465,3 +465,32 @@ def test_sweep_with_agreement_writes_the_columns_and_prints_the_recommendation(t
     choice = dl.sweeps.select(table, dataset="arneodo")
     assert f"arneodo: {choice.summary()}\n" in printed
     assert (choice.family, choice.latent_dim) == ("node", 2)
+
+
+def test_analyze_several_models_of_data_without_truth_writes_their_agreement(tmp_path, capsys):
+    import shutil
+
+    simulated = dl.simulate("arneodo", n_neurons=6, n_trials=30, n_bins=12, seed=0)
+    recording = dl.NeuralDataset.from_arrays(simulated.spikes, bin_width=simulated.bin_width,
+                                             splits=simulated.splits)  # no latents, no system
+    data_path, first, copy = tmp_path / "rec.h5", tmp_path / "a.pt", tmp_path / "b.pt"
+    recording.save(data_path)
+    dl.models.SAE(n_neurons=6, latent_dim=2, hidden_size=8, encoder_size=8).save(first)
+    shutil.copy(first, copy)  # one model twice: a known answer, perfect agreement
+    out = tmp_path / "agree"
+    assert main(["analyze", str(first), str(copy), str(data_path), "--out", str(out),
+                 "--n-inits", "8", "--lyapunov-steps", "20", "--quiet", "--threads", "1"]) == 0
+    assert f"report written to {out / 'report.md'}" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    names = ["NODE-2 (a)", "NODE-2 (b)"]  # the same label: told apart by their files
+    assert [s["model"] for s in summary["models"]] == names
+    pairs = summary["agreement"]["pairs"]
+    assert [(row["a"], row["b"]) for row in pairs] == [tuple(names)]
+    assert summary["agreement"]["split"] == "test"
+    assert summary["agreement"]["score"] == pytest.approx(1.0, abs=1e-6)
+    assert pairs[0]["latent_r2"] == pytest.approx(1.0, abs=1e-6)
+    text = (out / "report.md").read_text()
+    assert "## Opening NODE-2 (a)" in text and "## Opening NODE-2 (b)" in text
+    assert "## Agreement between models" in text and "Compared with the fixed points" not in text
+    assert (out / "NODE-2_a_fixed_points.csv").is_file()
+    assert len((out / "agreement.csv").read_text().splitlines()) == 2  # header and one pair

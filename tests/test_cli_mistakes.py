@@ -119,6 +119,8 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("a misspelt split", "analyze sae.pt data.h5 --split training",
      "--split: expected one of the data's splits"),
     ("a model of other neurons", "analyze sae6.pt data.h5", "found 5"),
+    ("several models, one of other neurons", "analyze sae.pt sae6.pt data.h5", "found 5"),
+    ("several models, one without dynamics", "analyze sae.pt ndt.pt data.h5", "no dynamics"),
     # demo and sweep
     ("`--out` naming a file", "demo --out notes.txt",
      "expected a folder to write into, found the existing file 'notes.txt'"),

@@ -153,15 +153,16 @@ def _read_model(path: Path, device: str):
         raise _named(err, "model") from err
 
 
-def _check_pair(model, data, args: argparse.Namespace) -> None:
-    """The model reads the data's neurons, and ``--split`` names one of the data's splits."""
+def _check_pair(model, data, args: argparse.Namespace, which: str = "the model") -> None:
+    """The model (``which``, in the message) reads the data's neurons, and ``--split`` names
+    one of the data's splits."""
     from ..errors import DynlensValueError
     from ..models import check_model
 
     n_model = check_model(model, needs=["n_neurons"]).n_neurons
     if n_model != data.n_neurons:
         raise DynlensValueError(
-            f"data: expected the {n_model} neurons the model was trained on, found "
+            f"data: expected the {n_model} neurons {which} was trained on, found "
             f"{data.n_neurons} in {str(args.data)!r} (a model of other data?)")
     if args.split is not None and args.split not in data.splits:
         raise DynlensValueError(
@@ -434,27 +435,45 @@ def _cmd_evaluate(args: argparse.Namespace, announce) -> int:
     return 0
 
 
+def _model_names(paths: list[Path], models: list) -> list[str]:
+    """The models' names in a report of several: each one's label, with its file's name when
+    two share a label ("NODE-3 (node3_s0)")."""
+    labels = [model.label for model in models]
+    names = [f"{label} ({path.stem})" if labels.count(label) > 1 else label
+             for label, path in zip(labels, paths)]
+    return [f"{name} #{i}" if names.count(name) > 1 else name for i, name in enumerate(names)]
+
+
 def _cmd_analyze(args: argparse.Namespace, announce) -> int:
     from ..analysis import true_system
     from ..models import other_data_message
     from ..utils import check_output_path
     from .analyze import _check, other_system_warning, run_analysis
+    from .analyze_models import run_model_agreement
 
     check_output_path(args.out, "--out", folder=True)
-    _check_new(args.out, "--out", args.force, folder=True, inputs=(args.model, args.data))
-    model = _read_model(args.model, args.device)
+    _check_new(args.out, "--out", args.force, folder=True, inputs=(*args.model, args.data))
+    models = [_read_model(path, args.device) for path in args.model]
     data = _read_data(args.data)
-    _check_pair(model, data, args)
     truth = true_system(data, args.system)
-    _check(model, data, truth, args.split)  # before any work
-    for warning in (other_system_warning(data, truth), other_data_message(model, data)):
+    for model, path in zip(models, args.model):
+        _check_pair(model, data, args, f"the model {str(path)!r}" if len(models) > 1
+                    else "the model")
+        _check(model, data, truth, args.split)  # before any work
+    for warning in (other_system_warning(data, truth),
+                    *(other_data_message(model, data) for model in models)):
         if warning:
             print(f"dynlens analyze: warning: {warning}", file=sys.stderr)
     announce()
+    options = {"system": args.system, "split": args.split, "n_inits": args.n_inits,
+               "seed": args.seed, "progress": not args.quiet,
+               "lyapunov_steps": args.lyapunov_steps}
     with _replacing(args.out) as out:
-        report = run_analysis(model, data, out, system=args.system, split=args.split,
-                              n_inits=args.n_inits, seed=args.seed, progress=not args.quiet,
-                              lyapunov_steps=args.lyapunov_steps)
+        if len(models) == 1:
+            report = run_analysis(models[0], data, out, **options)
+        else:
+            report = run_model_agreement(dict(zip(_model_names(args.model, models), models)),
+                                         data, out, threads=args.threads, **options)
     report = args.out / report.relative_to(out)
     print(f"report written to {report} and {report.with_suffix('.html')}")
     return 0
@@ -667,15 +686,21 @@ def _add_evaluate(commands, common: argparse.ArgumentParser) -> None:
 def _add_analyze(commands, common: argparse.ArgumentParser) -> None:
     an = _command(
         commands, "analyze", common,
-        help="open a trained model: fixed points, graph, comparison with the true system, "
-             "as a report",
+        help="open trained models: fixed points, graph, comparison with the true system, "
+             "agreement between models, as a report",
         description="Find the fixed points of a trained model's generator on its latents, "
                     "draw their spectra and graph, align its latents with the true ones and "
                     "compare its fixed points with the true system's; writes report.md, "
-                    "report.html, figures, CSV tables and summary.json.",
+                    "report.html, figures, CSV tables and summary.json. With several models "
+                    "(seeds, sizes, architectures fitted to the same data), each is opened "
+                    "and then all are compared with each other, no truth needed "
+                    "(dl.agreement: an 'Agreement between models' section, agreement.csv).",
         examples=["dynlens analyze node3.pt arneodo.h5 --out node3-analysis",
-                  "dynlens analyze gru3.pt arneodo.h5 --n-inits 256 --quiet"])
-    an.add_argument("model", type=Path, help="model checkpoint (.pt, from `dynlens train`)")
+                  "dynlens analyze gru3.pt arneodo.h5 --n-inits 256 --quiet",
+                  "dynlens analyze node3_s0.pt node3_s1.pt gru25.pt recording.h5 --out agree"])
+    an.add_argument("model", type=Path, nargs="+",
+                    help="model checkpoint (.pt, from `dynlens train`); several: each is "
+                         "analysed, then they are compared with each other")
     an.add_argument("data", type=Path, help="dataset file (.h5/.npz, or LFADS HDF5)")
     an.add_argument("--out", type=Path, default=Path("dynlens-analysis"),
                     help="report folder, created if needed")
