@@ -467,7 +467,7 @@ def test_sweep_with_agreement_writes_the_columns_and_prints_the_recommendation(t
     assert (choice.family, choice.latent_dim) == ("node", 2)
 
 
-def test_analyze_several_models_of_data_without_truth_writes_their_agreement(tmp_path, capsys):
+def test_analyze_several_models_writes_their_agreement_with_and_without_truth(tmp_path, capsys):
     import shutil
 
     simulated = dl.simulate("arneodo", n_neurons=6, n_trials=30, n_bins=12, seed=0)
@@ -494,3 +494,14 @@ def test_analyze_several_models_of_data_without_truth_writes_their_agreement(tmp
     assert "## Agreement between models" in text and "Compared with the fixed points" not in text
     assert (out / "NODE-2_a_fixed_points.csv").is_file()
     assert len((out / "agreement.csv").read_text().splitlines()) == 2  # header and one pair
+    # with a truth, each model is compared with it and the models with each other
+    simulated.save(tmp_path / "sim.h5")
+    assert main(["analyze", str(first), str(copy), str(tmp_path / "sim.h5"), "--out",
+                 str(tmp_path / "truth"), "--n-inits", "8", "--lyapunov-steps", "20",
+                 "--quiet", "--threads", "1"]) == 0
+    summary = json.loads((tmp_path / "truth" / "summary.json").read_text())
+    assert [s["system"] for s in summary["models"]] == ["arneodo", "arneodo"]
+    assert summary["agreement"]["score"] == pytest.approx(1.0, abs=1e-6)
+    text = (tmp_path / "truth" / "report.md").read_text()
+    assert text.count("Compared with the fixed points of **arneodo**") == 2
+    assert "## Agreement between models" in text
