@@ -140,7 +140,7 @@ class Verdict:
     Examples
     --------
     >>> v = verdict(None, rate_r2=0.9, alignment_r2=0.3)
-    >>> v.answer, v.rule, v.sentence()[:44]
+    >>> v.answer, v.rule, v.sentence()[:45]
     ('no answer', 2, 'No answer: its fit is too poor to judge its d')
     """
 
@@ -218,6 +218,8 @@ def _reason(rule: int, f: _Facts, system: str) -> str:
                 f"(mislocated): {got}.")
     if rule == 7:
         return f"{_fit_words(f)}, but only {got}."
+    if f.below(GOOD_R2):  # "but ... fitting does not mean" only reads right after a good fit
+        return f"{_fit_words(f)}, and {got}."
     return (f"{_fit_words(f)}, but {got}: fitting the data does not mean a model learned the "
             f"true dynamics.")
 
