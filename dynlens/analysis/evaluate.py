@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DynlensOtherDataWarning, DynlensTypeError, DynlensValueError
-from ..models.trained_on import other_data_message
 from ..models.base import check_model
+from ..models.trained_on import other_data_message
 from ..threads import ThreadPolicy, model_work
 from . import metrics
 
