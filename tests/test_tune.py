@@ -166,8 +166,11 @@ def test_an_interrupted_search_resumes_where_it_stopped(search):
         epochs = trial["history"]["epoch"]
         assert epochs == list(range(len(epochs))), (trial["trial_id"], epochs)
         assert len(epochs) >= before.get(trial["trial_id"], 0)
-    resumed = [t for t, n in before.items() if 0 < n < table.loc[t, "epochs"]]
-    assert resumed, f"no trial continued from its checkpoint: {before}"
+    # a trial with epochs before the stop kept them (its history above runs 0..n-1 once: it
+    # did not start over); the scheduler may end it at once after the restore, so the search as
+    # a whole is what must have gone on
+    assert any(0 < n <= table.loc[t, "epochs"] for t, n in before.items()), before
+    assert table["epochs"].sum() > sum(before.values()), (before, table["epochs"].tolist())
 
 
 def test_the_search_has_a_row_per_trial_and_a_best_model_that_evaluates(search, data):

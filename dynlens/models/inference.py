@@ -39,8 +39,8 @@ class Inference:
     >>> out = model.infer(np.ones((3, 5, 4)))  # 3 trials x 5 bins x 4 neurons
     >>> out
     Inference(rates=(3, 5, 4), latents=(3, 5, 2))
-    >>> out.n_trials, out.initial_conditions.shape, bool(np.allclose(np.log(out.rates),
-    ...                                                              out.log_rates))
+    >>> out.n_trials, out.initial_conditions.shape, bool(np.allclose(  # float32: atol
+    ...     np.log(out.rates), out.log_rates, atol=1e-6))
     (3, (3, 2), True)
     >>> Inference(rates=np.ones((2, 5, 4)), log_rates=np.zeros((2, 5, 4))).latents is None
     True
