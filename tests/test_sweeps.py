@@ -257,8 +257,9 @@ def test_family_defined_in_the_running_script_refused(tmp_path, monkeypatch):
 
 def test_killed_worker_loses_only_its_run(tmp_path):
     out = tmp_path / "out"
+    # few epochs: the second run is killed as soon as its marker appears, before its data load
     sweep = tiny_sweep(systems=["arneodo"], models=["gru", "node"],
-                       fit={"max_epochs": 30, "batch_size": 16})
+                       fit={"max_epochs": 3, "batch_size": 16})
     first, second = (out / "runs" / run.run_id for run in sweep.runs())
     worker = threading.Thread(target=sweep.run, args=(out,),
                               kwargs={"workers": 1, "threads": 1, "progress": False})

@@ -85,17 +85,21 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
 
     Examples
     --------
+    Two seeds of one cell (not run as a doctest: it trains a sweep, which
+    ``tests/test_cli.py``'s ``sweep --agreement`` test runs and checks number by number):
+
     >>> import pathlib, tempfile
     >>> import dynlens as dl
     >>> sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[2], seeds=[0, 1],
     ...                  data={"n_neurons": 4, "n_trials": 20, "n_bins": 10},
     ...                  fit={"max_epochs": 1}, analysis={"fixed_points": False})
     >>> folder = pathlib.Path(tempfile.mkdtemp()) / "runs"
-    >>> _ = sweep.run(folder, threads=1, progress=False)
-    >>> table = dl.sweeps.agreement(folder, fixed_points=False, progress=False, threads=1)
-    >>> table[["run_id", "n_seed_pairs"]].values.tolist()
+    >>> _ = sweep.run(folder, threads=1, progress=False)  # doctest: +SKIP
+    >>> table = dl.sweeps.agreement(folder, fixed_points=False,
+    ...                             progress=False, threads=1)  # doctest: +SKIP
+    >>> table[["run_id", "n_seed_pairs"]].values.tolist()  # doctest: +SKIP
     [['arneodo-gru-d2-s0', 1], ['arneodo-gru-d2-s1', 1]]
-    >>> (folder / "agreement.csv").is_file()
+    >>> (folder / "agreement.csv").is_file()  # doctest: +SKIP
     True
     """
     from ..analysis import agreement as agree
