@@ -3,7 +3,9 @@
 - Every notebook runs from top to bottom without an error in small mode
   (``DYNLENS_TUTORIAL_SMALL=1``, which every notebook reads in its first code cell), in a
   kernel of the running interpreter, on a copy, in a temporary working directory: nothing is
-  written into the repository.
+  written into the repository. Two notebooks run at a time, each kernel on one thread: a
+  small-mode notebook is mostly one core's work (kernel start, imports, tiny models), so the
+  second core would otherwise idle.
 - Every committed notebook has outputs for every code cell, no error output, at least one
   figure, and comes from a full-size run (its first code cell printed ``small mode: False``).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,8 @@ NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
 KERNEL = "dynlens-tutorials"
 #: Seconds one cell may take in small mode (each whole notebook takes well under a minute).
 CELL_TIMEOUT = 600
+#: Notebooks run at once (one per core of the 2-core machine the suite is sized for).
+AT_ONCE = 2
 
 
 def _name(path: Path) -> str:
@@ -47,17 +52,36 @@ def kernel(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
         patch.setenv("DYNLENS_TUTORIAL_SMALL", "1")
+        # two kernels at once: torch's default of a thread per core would oversubscribe
+        patch.setenv("OMP_NUM_THREADS", "1")
         yield KERNEL
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_name)
-def test_notebook_runs_in_small_mode(notebook, kernel, tmp_path):
-    copy = tmp_path / notebook.name
+def _execute(notebook: Path, kernel: str, folder: Path):
+    """Run a copy of ``notebook`` in ``folder`` and return it with its outputs."""
+    copy = folder / notebook.name
     shutil.copyfile(notebook, copy)  # never the committed file
     nb = nbformat.read(copy, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name=kernel, timeout=CELL_TIMEOUT,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+                                     resources={"metadata": {"path": str(folder)}})
     client.execute()  # raises CellExecutionError, with the cell and traceback, on an error
+    return nb
+
+
+@pytest.fixture(scope="module")
+def executed(kernel, tmp_path_factory):
+    """Every notebook run in small mode, ``AT_ONCE`` at a time: {name: finished future}, whose
+    ``result()`` is the executed notebook or raises the notebook's error in its own test."""
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        futures = {path.name: pool.submit(_execute, path, kernel,
+                                          tmp_path_factory.mktemp(path.stem))
+                   for path in NOTEBOOKS}
+    return futures  # the with block waited for all of them
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_name)
+def test_notebook_runs_in_small_mode(notebook, executed):
+    nb = executed[notebook.name].result()
     errors = [output for cell in nb.cells if cell.cell_type == "code"
               for output in cell.outputs if output.output_type == "error"]
     assert not errors
