@@ -172,7 +172,8 @@ def test_check_model_names_everything_a_torch_module_lacks_in_one_error(tiny_dat
     # fit, checkpoints and evaluate go through the same gate
     for call in (lambda: dl.fit(nn.Linear(2, 2), tiny_data, progress=False),
                  lambda: dl.models.save_model(nn.Linear(2, 2), tmp_path / "x.pt")):
-        with pytest.raises(DynlensTypeError, match="not a dynlens model .*it lacks model_type, config"):
+        with pytest.raises(DynlensTypeError,
+                           match="not a dynlens model .*it lacks model_type, config"):
             call()
     with pytest.raises(DynlensTypeError, match="it lacks infer$"):
         dl.evaluate(object(), tiny_data)
