@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..errors import DynlensDivergenceError
 from .space import build_trial_model
 
@@ -85,7 +83,6 @@ def run_trial(config: dict, data: Any, job: TrialJob) -> None:
 
     from ..training import fit
 
-    torch.set_num_threads(job.threads)
     model, fit_options = build_trial_model(job.family, {**job.fixed, **config}, data)
     # outside the trial's folder, which Ray copies to storage in the background
     work = Path(tempfile.mkdtemp(prefix="dynlens-trial-")) / "fit"
