@@ -171,3 +171,21 @@ def test_the_work_is_bounded_and_the_units_follow_the_clock():
         dl.lyapunov_spectrum(Henon(), [0.1, 0.1], n_steps=100, max_steps=200)
     with pytest.raises(DynlensError, match="rtol"):
         dl.lyapunov_spectrum(Henon(), [0.1, 0.1], rtol=0.0)
+
+
+class Logistic(dl.Dynamics):
+    """The logistic map x -> 4 x (1 - x): its Lyapunov exponent is exactly log 2."""
+
+    def __init__(self):
+        super().__init__(dim=1, kind="discrete")
+
+    def forward(self, x, u=None):
+        return 4.0 * x * (1 - x)
+
+
+def test_logistic_map_gives_log_2():
+    spec = dl.lyapunov_spectrum(Logistic(), np.array([0.3]), seed=0)
+    assert spec.converged and spec.n_steps <= 20000
+    assert abs(spec.exponents[0] - math.log(2)) <= 3 * spec.error[0] + 1e-4
+    assert spec.exponents[0] == pytest.approx(math.log(2), abs=2e-3)
+    assert math.isnan(spec.kaplan_yorke)  # volumes grow: no attractor dimension to give
