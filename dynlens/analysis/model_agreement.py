@@ -118,15 +118,11 @@ class Agreement:
         """
         out = self.models.copy()
         for column in ("score", "latent_r2", "fp_score"):
+            # pandas' mean skips NaN and gives NaN (no warning) where a model's pairs have none
             out[f"mean_{column}"] = [
-                float(np.nanmean(self.pairs.loc[(self.pairs.a == label) | (self.pairs.b == label),
-                                                column])) if self._has_value(label, column)
-                else float("nan") for label in self.labels]
+                float(self.pairs.loc[(self.pairs.a == label) | (self.pairs.b == label),
+                                     column].mean()) for label in self.labels]
         return out
-
-    def _has_value(self, label: str, column: str) -> bool:
-        rows = self.pairs.loc[(self.pairs.a == label) | (self.pairs.b == label), column]
-        return bool(rows.notna().any())
 
     def comparison(self, reference: str, other: str) -> FixedPointComparison:
         """``other``'s fixed points matched with ``reference``'s (see :attr:`comparisons`).
