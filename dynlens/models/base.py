@@ -59,7 +59,7 @@ from ..utils import check_choice, check_keywords, check_nonnegative_int, check_p
 from .inference import Inference
 
 __all__ = ["CONTRACT", "LossTerms", "Model", "available", "build", "check_forward",
-           "check_heldout", "check_model", "get", "register", "spikes_of"]
+           "check_heldout", "check_model", "get", "inputs_of", "register", "spikes_of"]
 
 #: The model contract: every member :func:`check_model` checks (all but ``dynamics``,
 #: which a model may lack), and what it is. ``docs/design.md``'s contract table lists these.
@@ -311,16 +311,9 @@ class Model(nn.Module):
         raise NotImplementedError(f"{type(self).__name__}.infer_batch")
 
     def external_inputs(self, data: Any) -> np.ndarray | None:
-        """``data.inputs`` as float32 when the model takes ``n_ext_inputs`` of them, else None."""
-        if not self.n_ext_inputs:
-            return None
-        inputs = getattr(data, "inputs", None)
-        if inputs is None or np.shape(inputs)[-1] != self.n_ext_inputs:
-            found = "none" if inputs is None else f"{np.shape(inputs)[-1]}"
-            raise DynlensValueError(
-                f"data: the model takes {self.n_ext_inputs} external input(s) from "
-                f"data.inputs; found {found}")
-        return np.asarray(inputs, dtype=np.float32)
+        """``data.inputs`` as float32 when the model takes ``n_ext_inputs`` of them, else None
+        (:func:`inputs_of`)."""
+        return inputs_of(data, self.n_ext_inputs)
 
     def fit_defaults(self) -> dict[str, Any]:
         """Training settings this model uses unless ``fit`` is told otherwise."""
@@ -453,6 +446,20 @@ def check_model(model: Any, name: str = "model", *, needs: Iterable[str] | None 
             f"{name}: a {type(model).__name__} is not a dynlens model (subclass "
             f"dynlens.models.Model); it lacks {', '.join(problems)}")
     return model
+
+
+def inputs_of(data: Any, n_ext_inputs: int) -> np.ndarray | None:
+    """``data.inputs`` as float32, checked against a model taking ``n_ext_inputs`` of them
+    (None when it takes none)."""
+    if not n_ext_inputs:
+        return None
+    inputs = getattr(data, "inputs", None)
+    if inputs is None or np.shape(inputs)[-1] != n_ext_inputs:
+        found = "none" if inputs is None else f"{np.shape(inputs)[-1]}"
+        raise DynlensValueError(
+            f"data: the model takes {n_ext_inputs} external input(s) from data.inputs; "
+            f"found {found}")
+    return np.asarray(inputs, dtype=np.float32)
 
 
 def spikes_of(data: Any, n_neurons: int) -> np.ndarray:

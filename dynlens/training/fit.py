@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import DynlensDivergenceError, DynlensTypeError, DynlensValueError
-from ..models.base import check_model
+from ..models.base import check_model, inputs_of
 from ..models.checkpoint import read_checkpoint, save_model, write_checkpoint
 from ..models.trained_on import training_record
 from ..threads import ThreadPolicy, check_threads, model_work
@@ -208,15 +208,9 @@ def _split_arrays(data, name: str, model, device: torch.device) -> dict:
         ) from err
     arrays = {"spikes": torch.as_tensor(np.asarray(part.spikes, dtype=np.float32),
                                         device=device), "inputs": None}
-    n_inputs = model.n_ext_inputs
-    if n_inputs:
-        inputs = getattr(part, "inputs", None)
-        if inputs is None or np.shape(inputs)[-1] != n_inputs:
-            found = "none" if inputs is None else f"{np.shape(inputs)[-1]}"
-            raise DynlensValueError(
-                f"data: the model takes {n_inputs} external input(s) from data.inputs; "
-                f"found {found}")
-        arrays["inputs"] = torch.as_tensor(np.asarray(inputs, dtype=np.float32), device=device)
+    inputs = inputs_of(part, model.n_ext_inputs)
+    if inputs is not None:
+        arrays["inputs"] = torch.as_tensor(inputs, device=device)
     return arrays
 
 
