@@ -170,11 +170,6 @@ def _check_pair(model, data, args: argparse.Namespace, which: str = "the model")
             f"found {args.split!r}")
 
 
-def _within(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def _check_new(path: Path, name: str, force: bool, *, folder: bool = False,
                inputs: tuple[Path, ...] = ()) -> None:
     """Nothing lost: an existing file or non-empty folder at ``path`` is replaced only with
@@ -194,7 +189,8 @@ def _check_new(path: Path, name: str, force: bool, *, folder: bool = False,
         raise DynlensValueError(
             f"{name}: expected a new or empty folder, found {shown!r} holding files (--force "
             f"replaces it)")
-    held = next((p for p in (*inputs, Path.cwd()) if _within(p, path)), None)
+    target = path.resolve()
+    held = next((p for p in (*inputs, Path.cwd()) if p.resolve().is_relative_to(target)), None)
     if held is not None:
         raise DynlensValueError(
             f"{name}: expected a folder --force may replace, found {shown!r} holding "
