@@ -43,9 +43,6 @@ CATEGORIES = {
     "duplicate": "any further model point of a line or sheet of fixed points already counted "
                  "through another of its points",
 }
-#: The categories a true point can be in, and those a model point can be in.
-TRUE_CATEGORIES = ("matched", "mislocated", "missing")
-MODEL_CATEGORIES = ("matched", "mislocated", "spurious", "duplicate")
 
 
 def count_words(counts: Mapping[str, int], mislocated_at: Sequence[float] = ()) -> str:
