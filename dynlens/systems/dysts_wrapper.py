@@ -172,6 +172,13 @@ class DystsSystem(GroundTruthSystem):
         return value.copy()
 
     # ------------------------------------------------------------------ field evaluation
+    def _probe_states(self, seed: int, n: int) -> np.ndarray:
+        """``n`` random states near ``default_x0`` (seeded): what the construction checks
+        evaluate on."""
+        rng = np.random.default_rng(seed)
+        return self.default_x0 + 0.1 * rng.standard_normal((n, self.dim)) * (
+            1.0 + np.abs(self.default_x0))
+
     def _rows_rhs(self, flat: np.ndarray) -> np.ndarray:
         """dysts' ``rhs`` state by state: its own definition, the reference."""
         return np.array([np.asarray(self.dysts_system.rhs(row, 0.0), dtype=np.float64)
@@ -189,9 +196,7 @@ class DystsSystem(GroundTruthSystem):
     def _batch_layout(self) -> str:
         """How dysts' NumPy ``rhs`` takes a batch: ``"rows"``, ``"components"`` or
         ``"loop"`` (one state at a time), checked on random states against the loop."""
-        rng = np.random.default_rng(1)
-        flat = self.default_x0 + 0.1 * rng.standard_normal((self.dim + 3, self.dim)) * (
-            1.0 + np.abs(self.default_x0))
+        flat = self._probe_states(1, self.dim + 3)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             ref = self._rows_rhs(flat)
@@ -222,9 +227,7 @@ class DystsSystem(GroundTruthSystem):
                             for c in cols], dim=-1)
 
     def _check_torch_rhs(self) -> bool:
-        rng = np.random.default_rng(0)
-        x = self.default_x0 + 0.1 * rng.standard_normal((4, self.dim)) * (
-            1.0 + np.abs(self.default_x0))
+        x = self._probe_states(0, 4)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -278,9 +281,7 @@ class DystsSystem(GroundTruthSystem):
         """Whether dysts has an analytic Jacobian that agrees with finite differences."""
         if not self.dysts_system.has_jacobian():
             return False
-        rng = np.random.default_rng(2)
-        flat = self.default_x0 + 0.1 * rng.standard_normal((3, self.dim)) * (
-            1.0 + np.abs(self.default_x0))
+        flat = self._probe_states(2, 3)
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
@@ -305,9 +306,7 @@ class DystsSystem(GroundTruthSystem):
         comparisons or branches do not, and fall back to autograd)."""
         if not self.torch_native:
             return False
-        rng = np.random.default_rng(3)
-        x = torch.as_tensor(self.default_x0 + 0.1 * rng.standard_normal((4, self.dim)) * (
-            1.0 + np.abs(self.default_x0)))
+        x = torch.as_tensor(self._probe_states(3, 4))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
