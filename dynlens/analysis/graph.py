@@ -155,14 +155,11 @@ class _Runs:
         """Set the ends now known: diverged or escaping, at a listed point other than the
         source, or settled near none; the rest (still next to the source, closing in on a
         point, or moving) go on."""
-        xs, final = self.xs, kept[:, -1]
+        final = kept[:, -1]
         self.final[idx] = np.nan_to_num(final)
-        home = (np.linalg.norm(kept[:, -tail:] - xs[self.owner[idx]][:, None], axis=-1)
-                <= radius).all(1)
-        at = _ends_at(xs, np.nan_to_num(kept), tail, radius)
-        start = np.linalg.norm(kept[:, :1, None] - xs[None, None], axis=-1).min(-1)[:, 0]
-        end = np.linalg.norm(final[:, None] - xs[None], axis=-1).min(-1)
-        closing = (end < start) & (end <= 3 * radius) & (at < 0)
+        home, closing = self._home_closing(idx, kept, radius, tail)
+        at = _ends_at(self.xs, np.nan_to_num(kept), tail, radius)
+        closing &= at < 0
         settled = (np.linalg.norm(kept - final[:, None], axis=-1) <= radius).all(1)
         for j, run in enumerate(idx):
             if not ok[j] or self._escaping(kept[j]):
@@ -173,6 +170,17 @@ class _Runs:
                 self.target[run] = "unlisted"
             elif not home[j] and not closing[j] and self._recurrent(run, final[j], radius):
                 self.target[run] = "moving"  # on a limit cycle or chaotic set
+
+    def _home_closing(self, idx: np.ndarray, kept: np.ndarray, radius: float,
+                      tail: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which runs stayed within ``radius`` of their own source over their last ``tail``
+        states, and which end nearer a listed point than they began, within ``3 radius`` of
+        it (closing in)."""
+        home = (np.linalg.norm(kept[:, -tail:] - self.xs[self.owner[idx]][:, None], axis=-1)
+                <= radius).all(1)
+        start = np.linalg.norm(kept[:, :1] - self.xs[None], axis=-1).min(-1)
+        end = np.linalg.norm(kept[:, -1, None] - self.xs[None], axis=-1).min(-1)
+        return home, (end < start) & (end <= 3 * radius)
 
     def _recurrent(self, run: int, final: np.ndarray, radius: float) -> bool:
         """Whether this stretch's path came within ``2 radius`` of its final state, went
@@ -194,11 +202,7 @@ class _Runs:
 
     def spend(self, idx: np.ndarray, kept: np.ndarray, radius: float, tail: int) -> None:
         """The budget is spent: label the runs still going by where they are."""
-        home = (np.linalg.norm(kept[:, -tail:] - self.xs[self.owner[idx]][:, None], axis=-1)
-                <= radius).all(1)
-        end = np.linalg.norm(kept[:, -1, None] - self.xs[None], axis=-1)
-        start = np.linalg.norm(kept[:, :1] - self.xs[None], axis=-1).min(-1)
-        closing = (end.min(-1) < start) & (end.min(-1) <= 3 * radius)
+        home, closing = self._home_closing(idx, kept, radius, tail)
         for j, run in enumerate(idx):
             self.target[run] = "home" if home[j] else (
                 "closing" if closing[j] else "moving")
