@@ -170,6 +170,11 @@ def _check_pair(model, data, args: argparse.Namespace, which: str = "the model")
             f"found {args.split!r}")
 
 
+def _holds_files(folder: Path) -> bool:
+    """An existing, non-empty folder: what --force must be given to replace."""
+    return folder.is_dir() and any(folder.iterdir())
+
+
 def _check_new(path: Path, name: str, force: bool, *, folder: bool = False,
                inputs: tuple[Path, ...] = ()) -> None:
     """Nothing lost: an existing file or non-empty folder at ``path`` is replaced only with
@@ -183,7 +188,7 @@ def _check_new(path: Path, name: str, force: bool, *, folder: bool = False,
                 f"{name}: expected a new file, found the existing file {shown!r} (--force "
                 f"replaces it)")
         return
-    if not path.is_dir() or not any(path.iterdir()):
+    if not _holds_files(path):
         return
     if not force:
         raise DynlensValueError(
@@ -204,7 +209,7 @@ def _replacing(folder: Path) -> Iterator[Path]:
     import shutil
     import tempfile
 
-    if not folder.is_dir() or not any(folder.iterdir()):
+    if not _holds_files(folder):
         yield folder
         return
     new = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
