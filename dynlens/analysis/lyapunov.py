@@ -349,7 +349,7 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
             est.add(*run.advance(n, est.record), n)
             if converge and est.n_rounds >= _MIN_ROUNDS and est.converged(run, ev):
                 break
-        return est.result(run, ev, converge, bin_ if continuous else None)
+        return est.result(run, ev, bin_ if continuous else None)
 
 
 _ROUND_BINS = {"continuous": 250, "discrete": 500}  # a round: the unit of batch means
@@ -413,15 +413,10 @@ class _Estimate:
 
     def converged(self, run: _QRRun, ev: Evaluator) -> bool:
         lam, _, rounds, err, tol, allowance, _ = self._state()
-        half = rounds[: len(rounds) // 2].mean(0)
-        zero = _zero_index(lam, run, ev)
-        zero_ok = zero is None or abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance
-        return bool(np.all(err <= tol) and np.all(np.abs(lam - half) <= tol) and zero_ok)
+        return _criterion(lam, rounds, err, tol, allowance, _zero_index(lam, run, ev))[0]
 
-    def result(self, run: _QRRun, ev: Evaluator, converge: bool,
-               dt: float | None) -> LyapunovSpectrum:
+    def result(self, run: _QRRun, ev: Evaluator, dt: float | None) -> LyapunovSpectrum:
         lam, per_start, rounds, err, tol, allowance, order = self._state()
-        half = rounds[: max(1, len(rounds) // 2)].mean(0)
         zero = _zero_index(lam, run, ev)
         volume_start = self.volume / (self.done * self.unit)
         volume_rounds = np.asarray(self.rounds)[:, -1]
@@ -430,12 +425,10 @@ class _Estimate:
                                                  volume_start[:, None])[0])
         sum_error = float(_standard_error(rounds.sum(1, keepdims=True),
                                           per_start.sum(1, keepdims=True))[0])
-        converged = bool(np.all(err <= tol) and np.all(np.abs(lam - half) <= tol) and (
-            zero is None or abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance))
+        converged, zero_ok = _criterion(lam, rounds, err, tol, allowance, zero)
         checks = {
             "converged": converged,
-            "zero_exponent": None if zero is None else bool(
-                abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance),
+            "zero_exponent": zero_ok,
             "sum_is_divergence": None if self.k < ev.dim else bool(
                 abs(lam.sum() - divergence) <= _N_SIGMA * sum_error + allowance),
         }
@@ -448,6 +441,16 @@ class _Estimate:
             divergence_error=divergence_error, sum_error=sum_error, zero_index=zero,
             kaplan_yorke=ky, kaplan_yorke_error=ky_error, kaplan_yorke_note=note,
             checks=checks)
+
+
+def _criterion(lam: np.ndarray, rounds: np.ndarray, err: np.ndarray, tol: np.ndarray,
+               allowance: float, zero: int | None) -> tuple[bool, bool | None]:
+    """Whether the stopping criterion of :func:`lyapunov_spectrum` holds, and whether the
+    flow's exponent is within its error (plus the allowance) of 0 (None: no such exponent)."""
+    half = rounds[: max(1, len(rounds) // 2)].mean(0)
+    zero_ok = None if zero is None else bool(abs(lam[zero]) <= _N_SIGMA * err[zero] + allowance)
+    return bool(np.all(err <= tol) and np.all(np.abs(lam - half) <= tol)
+                and zero_ok is not False), zero_ok
 
 
 def _zero_index(lam: np.ndarray, run: _QRRun, ev: Evaluator) -> int | None:
