@@ -10,7 +10,6 @@ keeps its trained model (``runs/<run_id>/model.pt``) unless the sweep says
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 
@@ -68,7 +67,7 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     Parameters
     ----------
     out_dir : path
-        A sweep folder (:func:`dynlens.sweeps.run_sweep`).
+        A sweep folder (:meth:`dynlens.Sweep.run`).
     split : str, optional
         The split the latent maps are scored on; default the sweep's ``analysis.split``.
     write : bool
@@ -106,11 +105,10 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     from ..data import load_dataset
     from ..models import load_model
 
-    out_dir = Path(out_dir)
     folder = SweepFolder(out_dir)
     sweep = folder.read_spec()
     split = sweep.analysis["split"] if split is None else split
-    table = load_results(out_dir)
+    table = load_results(folder.root)
     done = table[table["status"] == "done"]
     _check_models_kept(sweep, folder, done)
     rows = []
