@@ -344,9 +344,9 @@ def _edge_labels(ax, graph: nx.DiGraph, pos: dict, rad: float) -> None:
     """Each edge's weight beside its arc, not on it: at the arc's middle (an ``arc3`` curve
     bulges by ``rad / 2`` of the chord there), moved 9 points further out of the bulge."""
     for u, v, w in graph.edges(data="weight"):
-        a, b = np.asarray(pos[u], float), np.asarray(pos[v], float)
         if u == v:
             continue
+        a, b = np.asarray(pos[u], float), np.asarray(pos[v], float)
         d = b - a
         normal = np.array([d[1], -d[0]])
         middle = (a + b) / 2 + 0.5 * rad * normal
