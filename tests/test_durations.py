@@ -28,7 +28,7 @@ def test_pages_quote_both_durations_and_no_other(page):
 
 
 def test_command_line_and_report_note_quote_them():
-    commands = build_parser()._subparsers._group_actions[0].choices
+    commands = build_parser().commands
     assert DEMO_FAST in _flat(commands["demo"].format_help())  # example and --fast's help
     note = demo._settings_note("sae", demo.FAST, fast=True)
     assert note.endswith(f"than the full demo (`dynlens demo`, {DEMO_FULL}). No Lyapunov "
