@@ -51,6 +51,34 @@ def test_lorenz_points_all_lead_to_one_chaotic_attractor():
         assert graph.edges[i, "attractor 0"]["weight"] == pytest.approx(1.0)
 
 
+def test_runs_on_a_chaotic_attractor_stop_once_they_return():
+    sys = systems.get("arneodo")
+    fps = FixedPoints.from_points(sys, sys.fixed_points())
+    graph = fixed_point_graph(sys, fps, progress=False)
+    assert {v for _, v in graph.edges} == {"attractor 0"}
+    # a run is on an attractor once its path returns near a state it had left: here every
+    # run has by its third stretch (when only returns to the final state counted, they ran
+    # to the bound of 5 stretches)
+    assert graph.graph["bins_run"] == 3000 < graph.graph["max_bins"]
+    assert graph.graph["note"] == ""
+
+
+def test_a_run_drifting_slowly_to_a_point_is_not_taken_for_an_attractor():
+    class Creeping(Dynamics):  # away from 0 at speed 0.02 until +-1: 5 stretches of 100 bins
+        def __init__(self):
+            super().__init__(dim=1, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            return 0.02 * torch.tanh(50 * x) * torch.tanh(50 * (1 - x ** 2))
+
+    f = Creeping()
+    fps = FixedPoints.from_points(f, [[-1.0], [0.0], [1.0]])
+    graph = fixed_point_graph(f, fps, n_steps=100, max_bins=3000, progress=False)
+    # moving in every stretch until they arrive, yet never returning: no attractor
+    assert [n for n, k in graph.nodes(data="kind") if k == "attractor"] == []
+    assert graph.edges[1, 0]["weight"] == 0.5 and graph.edges[1, 2]["weight"] == 0.5
+
+
 def test_one_limit_cycle_is_one_node_even_when_sampled_coarsely():
     class QuarterTurn(Dynamics):  # unstable origin, attracting unit circle, a quarter turn per bin
         def __init__(self):

@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
 
 from ..dynamics import eval_mode, rollout
@@ -168,7 +169,7 @@ class _Runs:
                 self.target[run] = int(at[j])
             elif not home[j] and not closing[j] and settled[j]:
                 self.target[run] = "unlisted"
-            elif not home[j] and not closing[j] and self._recurrent(run, final[j], radius):
+            elif not home[j] and not closing[j] and self._recurrent(run, radius):
                 self.target[run] = "moving"  # on a limit cycle or chaotic set
 
     def _home_closing(self, idx: np.ndarray, kept: np.ndarray, radius: float,
@@ -182,16 +183,25 @@ class _Runs:
         end = np.linalg.norm(kept[:, -1, None] - self.xs[None], axis=-1).min(-1)
         return home, (end < start) & (end <= 3 * radius)
 
-    def _recurrent(self, run: int, final: np.ndarray, radius: float) -> bool:
-        """Whether this stretch's path came within ``2 radius`` of its final state, went
-        beyond ``4 radius`` and came back: a return, which a run drifting towards a point
-        never makes (the first stretch, not sampled, never counts)."""
+    def _recurrent(self, run: int, radius: float) -> bool:
+        """Whether this stretch's path returns: some state is followed by one beyond
+        ``4 radius`` of it and then by one within ``2 radius`` of it again (both widened to
+        the run's median sampling step when that is larger), which a run drifting towards
+        a point never does (the first stretch, not sampled, never counts)."""
         mine = self.samples[run][self.stretch_start[run]:]
         if not mine:
             return False
-        d = np.linalg.norm(np.concatenate(mine) - final, axis=-1)
-        away = np.flatnonzero(d > 4 * radius)
-        return bool(len(away) and (d[:away[-1]] <= 2 * radius).any())
+        path = np.concatenate(mine)
+        step = float(np.median(np.linalg.norm(np.diff(path, axis=0), axis=-1))) if len(
+            path) > 1 else 0.0
+        near = max(2 * radius, step)
+        d = cdist(path, path)
+        later = np.triu(np.ones(d.shape, dtype=bool), 1)
+        went = (d > 2 * near) & later
+        first_away = np.where(went.any(1), went.argmax(1), len(path))
+        back = (d <= near) & later
+        last_back = np.where(back.any(1), len(path) - 1 - back[:, ::-1].argmax(1), -1)
+        return bool((last_back > first_away).any())
 
     def _escaping(self, kept: np.ndarray) -> bool:
         """Beyond ``far`` and receding over the whole kept stretch (a field that saturates
