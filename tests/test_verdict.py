@@ -47,6 +47,8 @@ def test_every_point_is_in_exactly_one_category(every_category):
     assert c.matched == [(0, 0)] and c.mislocated == [(1, 1)] and c.missing == [2]
     assert c.spurious == [2] and c.duplicate == [3]
     assert c.mislocation == pytest.approx([1.0])
+    # the matched origin has the true one's single unstable direction
+    assert c.matched_with_stability == c.numbers()["fp_stability_agree"] == 1
     assert c.true_status() == ["matched", "mislocated", "missing"]
     assert c.model_status() == ["matched", "mislocated", "spurious", "duplicate"]
     n = c.counts()
@@ -86,6 +88,7 @@ def test_every_surface_says_the_same_counts_in_the_same_words(every_category, tm
                           lyapunov_steps=20).read_text()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert {k: summary[k] for k in CATEGORIES} == counts
+    assert summary["matched_with_stability"] == c.matched_with_stability
     csv = pd.read_csv(tmp_path / "fixed_point_comparison.csv")
     assert csv["status"].value_counts().to_dict() == listed
     said = count_words(counts, summary["mislocated_at"])
@@ -141,7 +144,7 @@ def test_the_issues_sentence_no_longer_calls_a_moderate_fit_good():
 
 def test_a_comparison_object_gives_the_verdict_of_its_counts(every_category):
     mapping = {**every_category.counts(), "score": every_category.score,
-               "matched_with_stability": int(every_category.stability_agrees.sum())}
+               "matched_with_stability": every_category.matched_with_stability}
     assert (verdict(every_category, rate_r2=0.9, alignment_r2=0.9)
             == verdict(mapping, rate_r2=0.9, alignment_r2=0.9))
 

@@ -157,8 +157,8 @@ class FixedPointComparison:
     ...                                           dl.analysis.AffineAlignment().fit(x, x))
     >>> report
     FixedPointComparison(matched=2, mislocated=0, missing=1, spurious=0, score=0.667)
-    >>> report.matched, report.missing, report.recovered
-    ([(0, 0), (2, 1)], [1], False)
+    >>> report.matched, report.missing, report.recovered, report.matched_with_stability
+    ([(0, 0), (2, 1)], [1], False, 2)
     >>> report.table()["status"].tolist()
     ['matched', 'missing', 'matched']
     >>> {k: report.numbers()[k] for k in ("fp_true", "fp_model", "fp_stability_agree")}
@@ -188,6 +188,13 @@ class FixedPointComparison:
         """Every true point matched with the right stability, and no spurious point."""
         return (len(self.matched) == len(self.true_fps) and not self.spurious
                 and bool(np.all(self.stability_agrees)))
+
+    @property
+    def matched_with_stability(self) -> int:
+        """How many matched pairs agree in their number of unstable directions (the
+        ``fp_stability_agree`` of :meth:`numbers`, the ``matched_with_stability`` of the
+        reports and of :func:`~dynlens.analysis.verdict`)."""
+        return int(np.sum(self.stability_agrees))
 
     def counts(self) -> dict[str, int]:
         """How many points each category of :data:`CATEGORIES` holds (matched and mislocated
@@ -280,7 +287,7 @@ class FixedPointComparison:
         matched = len(self.matched)
         return {"fp_true": len(self.true_fps), "fp_model": len(self.model_fps),
                 **{f"fp_{name}": n for name, n in self.counts().items()},
-                "fp_stability_agree": int(np.sum(self.stability_agrees)),
+                "fp_stability_agree": self.matched_with_stability,
                 "fp_location_error": float(np.mean(self.location_error)) if matched
                 else float("nan"),
                 "fp_eigenvalue_error": float(np.mean(self.eigenvalue_error)) if matched
@@ -301,7 +308,7 @@ class FixedPointComparison:
         str
         """
         n_match = len(self.matched)
-        n_agree = int(np.sum(self.stability_agrees))
+        n_agree = self.matched_with_stability
         verdict = ("recovered" if self.recovered else
                    "partly recovered" if n_match else "did not recover")
         detail = ""

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DynlensTypeError, DynlensValueError
@@ -159,7 +158,7 @@ def _counts(comparison: Any) -> Mapping[str, Any] | None:
         return None
     if isinstance(comparison, FixedPointComparison):
         return {**comparison.counts(), "score": comparison.score,
-                "matched_with_stability": int(np.sum(comparison.stability_agrees))}
+                "matched_with_stability": comparison.matched_with_stability}
     if isinstance(comparison, Mapping):
         need = ("matched", "mislocated", "missing", "spurious", "matched_with_stability",
                 "score")

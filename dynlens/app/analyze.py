@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .. import plotting
@@ -149,7 +148,7 @@ def _comparison_section(report: Report, fps: Any, latents: Any, part: Any, syste
         # the comparison's own categories and counts: nothing is re-derived here
         summary.update(system=getattr(system, "name", type(system).__name__),
                        **comparison.counts(),
-                       matched_with_stability=int(np.sum(comparison.stability_agrees)),
+                       matched_with_stability=comparison.matched_with_stability,
                        score=float(comparison.score),
                        match_threshold=float(comparison.threshold),
                        mislocated_at=[float(d) for d in comparison.mislocation])
