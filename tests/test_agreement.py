@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -84,6 +85,26 @@ def test_self_and_affine_copy_agree_perfectly(result):
     # identical models have identical spectra; the copy's differ by the estimate's noise only
     assert table.loc[1, "lyapunov_diff"] == 0.0
     assert table.loc[0, "lyapunov_diff"] < 0.05
+
+
+def test_latents_alone_copy_no_generator_and_give_the_same_latent_columns(result, tiny_data,
+                                                                        monkeypatch):
+    from dynlens.analysis import model_agreement
+
+    copied = []
+    real = model_agreement._dynamics64
+    monkeypatch.setattr(model_agreement, "_dynamics64",
+                        lambda model: copied.append(model) or real(model))
+    model = _bistable(2.0)
+    models = {"m": model, "copy": _recoordinated(model, A, B), "same": model}
+    latents = dl.agreement(models, tiny_data, fixed_points=False, lyapunov=False,
+                           progress=False, threads=1)
+    assert copied == []  # neither fixed points nor spectra asked for: nothing to copy
+    columns = ["a", "b", "latent_r2_ab", "latent_r2_ba", "latent_r2"]
+    pd.testing.assert_frame_equal(latents.table()[columns], result.table()[columns])
+    assert latents.table()["fp_score"].isna().all()
+    dl.agreement(models, tiny_data, lyapunov=False, n_inits=4, progress=False, threads=1)
+    assert len(copied) == 3  # one float64 copy per model when its fixed points are searched
 
 
 def test_different_dynamics_disagree(tiny_data):

@@ -221,6 +221,8 @@ def _fit_one(label: str, model: Any, train: Any, scored: Any, *, fixed_points: b
     lat_train = np.asarray(model.infer(train, threads=threads).latents, dtype=np.float64)
     lat_scored = np.asarray(model.infer(scored, threads=threads).latents, dtype=np.float64)
     fitted = _Fitted(label, lat_train, lat_scored)
+    if not (fixed_points or lyapunov):
+        return fitted  # the latent columns alone: no generator to copy
     dynamics = _dynamics64(model)
     if dynamics is None:
         return fitted
