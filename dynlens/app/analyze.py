@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from typing_extensions import Self
 
 from .. import plotting
 from ..analysis import true_system
@@ -38,6 +40,7 @@ from ..analysis.compare import CATEGORIES, count_words
 from ..analysis.verdicts import GOOD_R2, POOR_R2, rule_table, verdict
 from ..errors import DynlensNoDynamicsError, DynlensTypeError, DynlensValueError
 from ..models import check_model, other_data_message
+from ..threads import ThreadPolicy
 from ..utils import (
     check_nonnegative_int,
     check_output_path,
@@ -46,8 +49,8 @@ from ..utils import (
 )
 from .report import Report, markdown_table
 
-__all__ = ["GOOD_R2", "POOR_R2", "add_interpretation", "analysis_section", "interpretation",
-           "other_system_warning", "run_analysis", "system_line"]
+__all__ = ["GOOD_R2", "POOR_R2", "AnalysisRun", "add_interpretation", "analysis_section",
+           "interpretation", "other_system_warning", "run_analysis", "system_line"]
 
 
 def _check(model: Any, data: Any, system: Any, split: str) -> tuple[Any, Any]:
@@ -382,9 +385,130 @@ def other_system_warning(data: Any, truth: Any) -> str | None:
             f"learned the dynamics behind its data.")
 
 
+class AnalysisRun:
+    """What every ``dynlens analyze`` report shares, in one place: the arguments checked
+    before any work, the header (models, system, data) and its warnings, torch's thread
+    policy over the whole run (as a context manager), each model's section
+    (:meth:`section`) and the closing "what the numbers mean", footer and ``summary.json``
+    (:meth:`finish`).
+
+    Parameters
+    ----------
+    out : path
+        Report folder (created if needed; existing files are overwritten).
+    data : NeuralDataset
+        The data the models were trained on.
+    models : dict of name -> model
+        The models the report opens, by the names its sections use.
+    system, split, n_inits, seed, progress, lyapunov_steps
+        As for :func:`run_analysis`, for every model's section.
+    threads : "auto" or int
+        torch's CPU threads while the run is entered (:class:`dynlens.threads.ThreadPolicy`).
+
+    Examples
+    --------
+    >>> import pathlib, shutil, tempfile
+    >>> import dynlens as dl
+    >>> data = dl.simulate("arneodo", n_neurons=6, n_trials=8, n_bins=10, seed=0)
+    >>> model = dl.models.SAE(n_neurons=6, latent_dim=3, hidden_size=8, encoder_size=8)
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> with AnalysisRun(out, data, {"mine": model}, n_inits=8, progress=False,
+    ...                  threads=1) as run:
+    ...     summary = run.section(model, "mine", invariants=False)
+    ...     path = run.finish([summary], summary)
+    >>> path.read_text().splitlines()[2]
+    'Model: mine. True system compared against: arneodo (the one the data were simulated from).'
+    >>> shutil.rmtree(out)
+    """
+
+    def __init__(self, out: str | Path, data: Any, models: Mapping[str, Any], *,
+                 system: Any = None, split: str = "train", n_inits: int = 1024,
+                 seed: int = 0, progress: bool = True, lyapunov_steps: int | None = None,
+                 threads: int | str = "auto") -> None:
+        self.started = time.perf_counter()
+        check_output_path(out, "out", folder=True)  # before any search, not after it
+        self.n_inits = check_positive_int(n_inits, "n_inits")
+        self.seed = check_nonnegative_int(seed, "seed")
+        self.policy = ThreadPolicy(threads)
+        self.data, self.split, self.progress = data, split, progress
+        self.lyapunov_steps = lyapunov_steps
+        self.truth = true_system(data, system)
+        self.report = Report(Path(out))
+        self._header(models)
+
+    def _header(self, models: Mapping[str, Any]) -> None:
+        several = len(models) > 1
+        self.report.text("# dynlens analysis report",
+                         f"Model{'s' if several else ''}: {', '.join(models)}. "
+                         f"{system_line(self.data, self.truth)}",
+                         f"```\n{self.data!r}\n```")
+        warning = other_system_warning(self.data, self.truth)
+        if warning:
+            self.report.text(f"> **Another system.** {warning}")
+        other = None if several else other_data_message(next(iter(models.values())), self.data)
+        if other:
+            self.report.text(f"> **Other data.** {other[0].upper()}{other[1:]}.")
+
+    def __enter__(self) -> Self:
+        self.policy.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.policy.__exit__(*exc)
+
+    def section(self, model: Any, label: str, *, prefix: str = "",
+                invariants: bool = True) -> dict:
+        """Append the opening of ``model`` (:func:`analysis_section`, headed "Opening
+        ``label``", its files prefixed by ``prefix``) and return its numbers.
+
+        Parameters
+        ----------
+        model : SAE or LFADS
+            A trained model with a ``dynamics`` generator.
+        label : str
+            Its name in the report.
+        prefix : str
+            Start of its files' names (several models in one report).
+        invariants : bool
+            Also its Lyapunov spectrum (and DSA distance) beside the system's.
+
+        Returns
+        -------
+        dict
+        """
+        return analysis_section(self.report, model, self.data, label=label,
+                                heading=f"## Opening {label}", system=self.truth,
+                                split=self.split, n_inits=self.n_inits, seed=self.seed,
+                                progress=self.progress, prefix=prefix, invariants=invariants,
+                                lyapunov_steps=self.lyapunov_steps)
+
+    def finish(self, summaries: list[dict], summary: dict) -> Path:
+        """Close the report: "what the numbers mean" for ``summaries``, the footer, and
+        ``summary`` as ``summary.json``; write it and return the report's path.
+
+        Parameters
+        ----------
+        summaries : list of dict
+            What :meth:`section` returned, one per model.
+        summary : dict
+            The contents of ``summary.json``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        add_interpretation(self.report, "## What the numbers mean", summaries)
+        self.report.text("---", f"Generated by `dynlens analyze` in "
+                                f"{time.perf_counter() - self.started:.0f} s (seed {self.seed}).")
+        self.report.write_file("summary.json",
+                               json.dumps(summary, indent=2, default=json_default))
+        return self.report.write()
+
+
 def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
                  system: Any = None, split: str = "train", n_inits: int = 1024, seed: int = 0,
-                 progress: bool = True, lyapunov_steps: int | None = None) -> Path:
+                 progress: bool = True, lyapunov_steps: int | None = None,
+                 threads: int | str = "auto") -> Path:
     """Analyse a trained model on a dataset and write ``report.md`` with figures, CSV tables
     and ``summary.json`` to ``out``; returns the report's path.
 
@@ -407,6 +531,8 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
         Show the search's progress bar.
     lyapunov_steps : int, optional
         Bins per start of the Lyapunov spectra (default: :func:`dynlens.lyapunov_spectrum`'s).
+    threads : "auto" or int
+        torch's CPU threads throughout (:class:`dynlens.threads.ThreadPolicy`).
 
     Examples
     --------
@@ -427,26 +553,9 @@ def run_analysis(model: Any, data: Any, out: str | Path = "dynlens-analysis", *,
     '# dynlens analysis report'
     >>> shutil.rmtree(out)
     """
-    started = time.perf_counter()
-    check_output_path(out, "out", folder=True)  # before the search, not after it
-    n_inits = check_positive_int(n_inits, "n_inits")
-    seed = check_nonnegative_int(seed, "seed")
-    truth = true_system(data, system)
     label = check_model(model, needs=["infer", "label"]).label
-    report = Report(Path(out))
-    report.text("# dynlens analysis report", f"Model: {label}. {system_line(data, truth)}",
-                f"```\n{data!r}\n```")
-    warning = other_system_warning(data, truth)
-    if warning:
-        report.text(f"> **Another system.** {warning}")
-    other = other_data_message(model, data)  # the one-line warning of dynlens analyze, too
-    if other:
-        report.text(f"> **Other data.** {other[0].upper()}{other[1:]}.")
-    summary = analysis_section(report, model, data, label=label, heading=f"## Opening {label}",
-                               system=truth, split=split, n_inits=n_inits, seed=seed,
-                               progress=progress, lyapunov_steps=lyapunov_steps)
-    add_interpretation(report, "## What the numbers mean", [summary])
-    report.text("---", f"Generated by `dynlens analyze` in {time.perf_counter() - started:.0f} s "
-                       f"(seed {seed}).")
-    report.write_file("summary.json", json.dumps(summary, indent=2, default=json_default))
-    return report.write()
+    with AnalysisRun(out, data, {label: model}, system=system, split=split, n_inits=n_inits,
+                     seed=seed, progress=progress, lyapunov_steps=lyapunov_steps,
+                     threads=threads) as run:
+        summary = run.section(model, label)
+        return run.finish([summary], summary)
