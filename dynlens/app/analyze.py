@@ -50,7 +50,8 @@ from ..utils import (
 from .report import Report, markdown_table
 
 __all__ = ["GOOD_R2", "POOR_R2", "AnalysisRun", "add_interpretation", "analysis_section",
-           "interpretation", "other_system_warning", "run_analysis", "system_line"]
+           "interpretation", "other_data_note", "other_system_warning", "run_analysis",
+           "system_line"]
 
 
 def _check(model: Any, data: Any, system: Any, split: str) -> tuple[Any, Any]:
@@ -385,6 +386,41 @@ def other_system_warning(data: Any, truth: Any) -> str | None:
             f"learned the dynamics behind its data.")
 
 
+def other_data_note(model: Any, data: Any, name: str | None = None) -> str | None:
+    """:func:`dynlens.models.other_data_message`, naming the model when there are several.
+
+    Parameters
+    ----------
+    model : Model
+        A model; its ``trained_on`` record is read if it has one.
+    data : NeuralDataset
+        The data it is given.
+    name : str, optional
+        What to call the model ("'node3_s0.pt'"); None: "the model" alone, as for one.
+
+    Returns
+    -------
+    str or None
+        The line, or None when the data are those the model was trained on (or it has no
+        record of them).
+
+    Examples
+    --------
+    >>> import dynlens as dl
+    >>> from dynlens.models import training_record
+    >>> model = dl.models.SAE(n_neurons=4, latent_dim=3)
+    >>> model.trained_on = training_record(dl.simulate("lorenz", n_neurons=4, n_trials=6,
+    ...                                                n_bins=5, seed=0))
+    >>> rossler = dl.simulate("rossler", n_neurons=4, n_trials=6, n_bins=5)
+    >>> other_data_note(model, rossler, "'a.pt'")[:56]
+    "the model 'a.pt' was trained on lorenz data, given rossl"
+    """
+    message = other_data_message(model, data)
+    if message is None or name is None:
+        return message
+    return message.replace("the model", f"the model {name}", 1)
+
+
 class AnalysisRun:
     """What every ``dynlens analyze`` report shares, in one place: the arguments checked
     before any work, the header (models, system, data) and its warnings, torch's thread
@@ -404,6 +440,9 @@ class AnalysisRun:
         As for :func:`run_analysis`, for every model's section.
     threads : "auto" or int
         torch's CPU threads while the run is entered (:class:`dynlens.threads.ThreadPolicy`).
+    files : dict of name -> path, optional
+        The models' checkpoint files, named in the "Other data." warning of a model trained
+        on other data when there are several (default: the model's name alone).
 
     Examples
     --------
@@ -424,7 +463,8 @@ class AnalysisRun:
     def __init__(self, out: str | Path, data: Any, models: Mapping[str, Any], *,
                  system: Any = None, split: str = "train", n_inits: int = 1024,
                  seed: int = 0, progress: bool = True, lyapunov_steps: int | None = None,
-                 threads: int | str = "auto") -> None:
+                 threads: int | str = "auto",
+                 files: Mapping[str, str | Path] | None = None) -> None:
         self.started = time.perf_counter()
         check_output_path(out, "out", folder=True)  # before any search, not after it
         self.n_inits = check_positive_int(n_inits, "n_inits")
@@ -434,9 +474,9 @@ class AnalysisRun:
         self.lyapunov_steps = lyapunov_steps
         self.truth = true_system(data, system)
         self.report = Report(Path(out))
-        self._header(models)
+        self._header(models, files or {})
 
-    def _header(self, models: Mapping[str, Any]) -> None:
+    def _header(self, models: Mapping[str, Any], files: Mapping[str, str | Path]) -> None:
         several = len(models) > 1
         self.report.text("# dynlens analysis report",
                          f"Model{'s' if several else ''}: {', '.join(models)}. "
@@ -445,9 +485,13 @@ class AnalysisRun:
         warning = other_system_warning(self.data, self.truth)
         if warning:
             self.report.text(f"> **Another system.** {warning}")
-        other = None if several else other_data_message(next(iter(models.values())), self.data)
-        if other:
-            self.report.text(f"> **Other data.** {other[0].upper()}{other[1:]}.")
+        for name, model in models.items():
+            named = None
+            if several:  # the file, when known, is what a user can act on
+                named = f"{name} from {str(files[name])!r}" if name in files else name
+            note = other_data_note(model, self.data, named)
+            if note:
+                self.report.text(f"> **Other data.** {note[0].upper()}{note[1:]}.")
 
     def __enter__(self) -> Self:
         self.policy.__enter__()

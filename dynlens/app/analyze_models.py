@@ -82,7 +82,8 @@ def run_model_agreement(models: Mapping[str, Any], data: Any,
                         out: str | Path = "dynlens-analysis", *, system: Any = None,
                         split: str = "train", n_inits: int = 1024, seed: int = 0,
                         progress: bool = True, lyapunov_steps: int | None = None,
-                        threads: int | str = "auto") -> Path:
+                        threads: int | str = "auto",
+                        files: Mapping[str, str | Path] | None = None) -> Path:
     """Analyse several trained models of one dataset and compare them with each other; write
     ``report.md`` (and ``report.html``), figures, CSV tables and ``summary.json`` to ``out``.
 
@@ -91,7 +92,9 @@ def run_model_agreement(models: Mapping[str, Any], data: Any,
     :func:`agreement_split` picks, whose pair table and per-model summary are written as
     ``agreement.csv`` and ``agreement_models.csv``. ``summary.json`` holds ``models`` (each
     model's numbers, as ``run_analysis`` writes them for one) and ``agreement`` (``score``,
-    ``split``, ``pairs`` and ``models``, the two tables as lists of rows).
+    ``split``, ``pairs`` and ``models``, the two tables as lists of rows). A model trained
+    on other data than ``data`` gets an "Other data." line naming it (and its file, when
+    ``files`` gives it).
 
     Parameters
     ----------
@@ -116,6 +119,8 @@ def run_model_agreement(models: Mapping[str, Any], data: Any,
         in each section, :func:`dynlens.agreement`'s in the comparison).
     threads : "auto" or int
         torch's CPU threads throughout (:class:`dynlens.threads.ThreadPolicy`).
+    files : dict of name -> path, optional
+        The models' checkpoint files, by name, for the report's "Other data." lines.
 
     Returns
     -------
@@ -130,7 +135,7 @@ def run_model_agreement(models: Mapping[str, Any], data: Any,
             f"{len(models) if isinstance(models, Mapping) else type(models).__name__}")
     with AnalysisRun(out, data, models, system=system, split=split, n_inits=n_inits,
                      seed=seed, progress=progress, lyapunov_steps=lyapunov_steps,
-                     threads=threads) as run:
+                     threads=threads, files=files) as run:
         summaries = [run.section(model, name, prefix=_prefix(name))
                      for name, model in models.items()]
         steps = {} if lyapunov_steps is None else {"lyapunov_steps": lyapunov_steps}

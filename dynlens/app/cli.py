@@ -447,9 +447,8 @@ def _model_names(paths: list[Path], models: list) -> list[str]:
 
 def _cmd_analyze(args: argparse.Namespace, announce) -> int:
     from ..analysis import true_system
-    from ..models import other_data_message
     from ..utils import check_output_path
-    from .analyze import _check, other_system_warning, run_analysis
+    from .analyze import _check, other_data_note, other_system_warning, run_analysis
     from .analyze_models import run_model_agreement
 
     check_output_path(args.out, "--out", folder=True)
@@ -457,24 +456,26 @@ def _cmd_analyze(args: argparse.Namespace, announce) -> int:
     models = [_read_model(path, args.device) for path in args.model]
     data = _read_data(args.data)
     truth = true_system(data, args.system)
+    several = len(models) > 1  # then each message names its model's file
     for model, path in zip(models, args.model):
-        _check_pair(model, data, args, f"the model {str(path)!r}" if len(models) > 1
-                    else "the model")
+        _check_pair(model, data, args, f"the model {str(path)!r}" if several else "the model")
         _check(model, data, truth, args.split)  # before any work
     for warning in (other_system_warning(data, truth),
-                    *(other_data_message(model, data) for model in models)):
+                    *(other_data_note(model, data, repr(str(path)) if several else None)
+                      for model, path in zip(models, args.model))):
         if warning:
             print(f"dynlens analyze: warning: {warning}", file=sys.stderr)
     announce()
     options = {"system": args.system, "split": args.split, "n_inits": args.n_inits,
                "seed": args.seed, "progress": not args.quiet,
-               "lyapunov_steps": args.lyapunov_steps}
+               "lyapunov_steps": args.lyapunov_steps, "threads": args.threads}
     with _replacing(args.out) as out:
-        if len(models) == 1:
+        if not several:
             report = run_analysis(models[0], data, out, **options)
         else:
-            report = run_model_agreement(dict(zip(_model_names(args.model, models), models)),
-                                         data, out, threads=args.threads, **options)
+            names = _model_names(args.model, models)
+            report = run_model_agreement(dict(zip(names, models)), data, out,
+                                         files=dict(zip(names, args.model)), **options)
     report = args.out / report.relative_to(out)
     print(f"report written to {report} and {report.with_suffix('.html')}")
     return 0
