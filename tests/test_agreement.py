@@ -154,3 +154,41 @@ def test_report_section(result, tmp_path):
     text = report.markdown()
     assert "## Agreement between models" in text and "Overall agreement 1.000" in text
     assert text.count("copy") >= 3  # in two pair rows and the per-model row
+
+
+def test_a_sweeps_cells_read_their_dataset_once_and_agree_as_dl_agreement_says(tmp_path,
+                                                                               monkeypatch):
+    import dynlens.data
+    from dynlens.sweeps import execute, runner
+    from dynlens.sweeps.layout import MODEL, SweepFolder
+
+    class Finished:  # a worker process that has already exited, as _run_local polls it
+        returncode = 0
+
+        def poll(self):
+            return 0
+
+    def in_process(job, run):  # the worker's work, without starting a Python per run
+        execute.run_from_folder(job.folder.root, run.run_id, job.threads, job.device)
+        return Finished()
+
+    monkeypatch.setattr(runner, "_start", in_process)
+    out = tmp_path / "sweep"
+    sweep = dl.Sweep(systems=["arneodo"], models=["gru"], latent_dims=[2, 3], seeds=[0, 1],
+                     data={"n_neurons": 6, "n_trials": 20, "n_bins": 8},
+                     fit={"max_epochs": 1}, analysis={"fixed_points": False})
+    sweep.run(out, threads=1, progress=False)
+    folder, read = SweepFolder(out), []
+    real = dynlens.data.load_dataset
+    monkeypatch.setattr(dynlens.data, "load_dataset", lambda path: read.append(path) or real(path))
+    table = dl.sweeps.agreement(out, fixed_points=False, write=False, progress=False,
+                                threads=1)
+    assert read == [folder.dataset("arneodo")]  # two cells, one dataset: read once
+    assert (table.n_seed_pairs == 1).all()
+    data = real(folder.dataset("arneodo"))
+    for latent_dim, runs in table.groupby("latent_dim"):  # each cell's own dl.agreement
+        models = {r: dl.load_model(folder.run(r) / MODEL) for r in runs.run_id}
+        pair = dl.agreement(models, data, sweep.analysis["split"], fixed_points=False,
+                            lyapunov=False, progress=False, threads=1).table().iloc[0]
+        assert (runs.agreement_mean == pair["score"]).all()
+        assert (runs.latent_r2_agreement_min == pair["latent_r2"]).all()

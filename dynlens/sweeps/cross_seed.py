@@ -58,11 +58,12 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
 
     For each cell (:data:`CELL`: dataset, model, latent size) with at least two finished
     seeds, :func:`dynlens.agreement` compares its seeds' models (``runs/<run_id>/model.pt``)
-    on the sweep's cached dataset; the cell gets the mean and minimum over its seed pairs of
-    the pair ``score`` and of ``latent_r2`` (the smaller R2 of the two directions), and the
-    mean ``fp_score`` (:data:`AGREEMENT_COLUMNS`). Cells with one finished seed, or fewer
-    than two kept models, get NaN. A sweep run with ``keep_models=False``, or whose finished
-    runs kept no model at all, is refused (a DynlensFileNotFoundError saying so).
+    on the sweep's cached dataset (read once for all its cells); the cell gets the mean and
+    minimum over its seed pairs of the pair ``score`` and of ``latent_r2`` (the smaller R2
+    of the two directions), and the mean ``fp_score`` (:data:`AGREEMENT_COLUMNS`). Cells
+    with one finished seed, or fewer than two kept models, get NaN. A sweep run with
+    ``keep_models=False``, or whose finished runs kept no model at all, is refused (a
+    DynlensFileNotFoundError saying so).
 
     Parameters
     ----------
@@ -112,17 +113,19 @@ def agreement(out_dir: str | os.PathLike, *, split: str | None = None, write: bo
     done = table[table["status"] == "done"]
     _check_models_kept(sweep, folder, done)
     rows = []
-    for cell, runs in done.groupby(CELL, sort=False):
-        paths = [folder.run(run_id) / MODEL for run_id in runs["run_id"]]
-        kept = [(run_id, path) for run_id, path in zip(runs["run_id"], paths)
-                if path.is_file()]
-        if len(kept) < 2:
-            continue
-        data = load_dataset(folder.dataset(cell[0]))
-        result = agree({run_id: load_model(path) for run_id, path in kept}, data, split,
-                       fixed_points=fixed_points, lyapunov=lyapunov, n_inits=n_inits,
-                       progress=progress, threads=threads)
-        rows.append({**dict(zip(CELL, cell)), **_cell_row(result.table())})
+    for name, of_dataset in done.groupby("dataset", sort=False):
+        data = None  # each dataset read once, for all its cells, and only if one has two seeds
+        for cell, runs in of_dataset.groupby(CELL, sort=False):
+            paths = [folder.run(run_id) / MODEL for run_id in runs["run_id"]]
+            kept = [(run_id, path) for run_id, path in zip(runs["run_id"], paths)
+                    if path.is_file()]
+            if len(kept) < 2:
+                continue
+            data = load_dataset(folder.dataset(name)) if data is None else data
+            result = agree({run_id: load_model(path) for run_id, path in kept}, data, split,
+                           fixed_points=fixed_points, lyapunov=lyapunov, n_inits=n_inits,
+                           progress=progress, threads=threads)
+            rows.append({**dict(zip(CELL, cell)), **_cell_row(result.table())})
     cells = pd.DataFrame(rows, columns=[*CELL, *AGREEMENT_COLUMNS]).astype(
         {column: table[column].dtype for column in CELL})  # also when no cell had two seeds
     out = table.merge(cells, on=CELL, how="left")
