@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -87,6 +88,60 @@ def test_kl_terms_are_non_negative_and_ramped_in_training_and_full_in_eval():
     total = model.loss(batch, epoch=0)
     expected = terms["recon"] + terms["kl_ic"] + terms["kl_co"] + terms["l2"]
     assert total.total.item() == pytest.approx(expected, rel=1e-5)
+
+
+def _tiny_history(data, **kwargs):
+    """A short seeded fit of a small LFADS with a controller (the KL at full weight from epoch
+    2): its history, without the wall time."""
+    model = small_lfads(co_dim=1, kl_ramp_epochs=2, **kwargs)
+    history = dl.fit(model, data, max_epochs=4, progress=False, threads=1, seed=0)
+    return history.drop(columns="seconds")
+
+
+def test_kl_scales_of_one_train_exactly_as_without_them(tiny_data):
+    # the scales multiply after the KL terms are formed: a scale of 1 is exact in floating
+    # point, so the defaults train bit for bit as before the scales existed
+    default = _tiny_history(tiny_data)
+    explicit = _tiny_history(tiny_data, kl_ic_scale=1.0, kl_co_scale=1.0)
+    pd.testing.assert_frame_equal(default, explicit, check_exact=True)
+    assert not _tiny_history(tiny_data, kl_co_scale=1.5).equals(default)
+
+
+@pytest.mark.parametrize("scale", [0.0, 2.0])
+def test_the_kl_co_scale_weighs_the_controllers_kl_in_the_loss(tiny_data, scale):
+    history = _tiny_history(tiny_data, kl_co_scale=scale)
+    weight = history["train_kl_weight"]
+    assert (history["train_kl_co"] > 0).all() and weight.iloc[-1] == 1
+    # every epoch's loss is the mean of its batches' losses, and so are the terms
+    kl = history["train_kl_ic"] + scale * history["train_kl_co"]
+    expected = (history["train_recon"] + weight * kl
+                + history["train_l2_weight"] * history["train_l2"])
+    np.testing.assert_allclose(history["train_loss"], expected, rtol=1e-5)
+    # and on one batch, the same weights: scale 0 leaves the AR(1) prior without a gradient
+    batch = torch.poisson(torch.ones(4, 9, 6))
+    totals = {}
+    for s in (0.0, 1.0, scale):
+        model = small_lfads(co_dim=1, kl_ramp_epochs=0, kl_co_scale=s).eval()
+        out = model.loss(batch)
+        out.total.backward()
+        totals[s] = out.total.item()
+        prior_moves = bool(model.co_prior.log_tau.grad.abs().sum() > 0)
+        assert prior_moves == (s > 0)
+    assert totals[scale] - totals[0.0] == pytest.approx(scale * out.terms["kl_co"], rel=1e-5)
+    assert totals[1.0] - totals[0.0] == pytest.approx(out.terms["kl_co"], rel=1e-5)
+
+
+def test_kl_scales_are_set_from_the_command_line(tiny_data, tmp_path):
+    """`--set` reaches every LFADSConfig field (the CLI reads the family's own options)."""
+    from dynlens.app.cli import main
+
+    tiny_data.save(tmp_path / "data.h5")
+    sizes = [f"--set={k}={v}" for k, v in SMALL.items()]
+    assert main(["train", str(tmp_path / "data.h5"), "--out", str(tmp_path / "m.pt"),
+                 "--model", "lfads", "--set", "kl_co_scale=0.25", "--set", "kl_ic_scale=0",
+                 *sizes, "--max-epochs", "1", "--threads", "1", "--quiet"]) == 0
+    config = dl.load_model(tmp_path / "m.pt").config
+    assert (config.kl_co_scale, config.kl_ic_scale, config.gen_dim) == (0.25, 0.0, 10)
 
 
 def test_coordinated_dropout_scores_only_the_hidden_entries_and_the_heldout_neurons():
@@ -230,6 +285,9 @@ def test_evaluate_scores_inferred_inputs_only_where_the_model_infers_them():
     ({"co_dim": -1}, "co_dim"), ({"cd_rate": 1.0}, "cd_rate"),
     ({"heldout_neurons": [6]}, "heldout_neurons"), ({"colour": 1}, "unexpected keyword"),
     ({"causal_controller": "yes"}, "causal_controller"),
+    ({"kl_co_scale": -0.5}, "kl_co_scale: expected a finite number >= 0, found -0.5"),
+    ({"kl_ic_scale": float("inf")}, "kl_ic_scale: expected a finite number >= 0"),
+    ({"kl_ic_scale": "1"}, "kl_ic_scale: expected a number >= 0, found '1'"),
 ])
 def test_bad_settings_are_refused_naming_the_argument(kwargs, name):
     with pytest.raises(DynlensError, match=name):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import DynlensValueError
+from ..errors import DynlensTypeError, DynlensValueError
 from ..utils import (
     check_fraction,
     check_keywords,
@@ -45,6 +46,7 @@ from ..utils import (
     check_positive_float,
     check_positive_int,
     settings_signature,
+    short_repr,
 )
 from .base import LossTerms, Model, check_forward, check_heldout, register
 from .encoder import BidirectionalGRUEncoder
@@ -90,6 +92,8 @@ class LFADSConfig:
         The controller-input encoder runs forward in time only.
     kl_ramp_epochs, l2_ramp_epochs : int
         Epochs over which the KL and L2 weights rise from 0 to 1.
+    kl_ic_scale, kl_co_scale : float
+        Scales of the initial condition's and the inferred inputs' KL terms (>= 0).
     l2_gen_scale, l2_con_scale : float
         L2 penalty scales of the generator's and controller's recurrent weights.
     n_forward : int or None
@@ -129,6 +133,8 @@ class LFADSConfig:
     causal_controller: bool = False
     kl_ramp_epochs: int = 50
     l2_ramp_epochs: int = 50
+    kl_ic_scale: float = 1.0
+    kl_co_scale: float = 1.0
     l2_gen_scale: float = 2000.0
     l2_con_scale: float = 0.0
     n_forward: int | None = None
@@ -144,9 +150,8 @@ class LFADSConfig:
         for name in ("cell_clip", "ic_prior_var", "ic_post_var_min", "co_prior_tau",
                      "co_prior_nvar"):
             setattr(self, name, check_positive_float(getattr(self, name), name))
-        for name in ("l2_gen_scale", "l2_con_scale"):
-            value = getattr(self, name)
-            setattr(self, name, 0.0 if value == 0 else check_positive_float(value, name))
+        for name in ("kl_ic_scale", "kl_co_scale", "l2_gen_scale", "l2_con_scale"):
+            setattr(self, name, _check_scale(getattr(self, name), name))
         self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
         self.n_forward = check_forward(self.n_forward)
         if not isinstance(self.causal_controller, (bool, np.bool_)):
@@ -202,6 +207,12 @@ class LFADS(Model):
     kl_ramp_epochs, l2_ramp_epochs : int
         The KL and L2 weights rise linearly from 0 to 1 over this many epochs (0: no ramp).
         In eval mode (validation) they are 1, so validation losses compare across epochs.
+    kl_ic_scale, kl_co_scale : float
+        Scales (>= 0) of the initial condition's and the inferred inputs' KL terms, on top
+        of the ramp: the KL weights AutoLFADS searches. 1 (default) gives the evidence lower
+        bound; 0 drops the term. Both terms, like the reconstruction, are per trial (summed
+        over bins), so a value carries over only from an implementation that normalises its
+        loss terms the same way.
     l2_gen_scale, l2_con_scale : float
         L2 penalty ``scale * 0.5 * mean(W_hh ** 2)`` on the generator's and controller's
         recurrent weights.
@@ -416,7 +427,7 @@ class LFADS(Model):
     # -- the contract ------------------------------------------------------------------
     def loss(self, batch: torch.Tensor, *, n_bins: int | None = None, epoch: int = 0,
              inputs: torch.Tensor | None = None) -> LossTerms:
-        """Reconstruction + ramped KL (initial condition, inputs) + ramped L2."""
+        """Reconstruction + ramped, scaled KL (initial condition, inputs) + ramped L2."""
         cfg = self.config
         cd_mask = None
         if self.training and cfg.cd_rate > 0:
@@ -432,7 +443,8 @@ class LFADS(Model):
         l2 = self.l2_penalty()
         kl_w = _ramp(epoch, cfg.kl_ramp_epochs) if self.training else 1.0
         l2_w = _ramp(epoch, cfg.l2_ramp_epochs) if self.training else 1.0
-        total = recon + kl_w * (kl_ic + kl_co) + l2_w * l2
+        # scaled after the sum is formed; a scale of 1 is exact, as before the scales
+        total = recon + kl_w * (cfg.kl_ic_scale * kl_ic + cfg.kl_co_scale * kl_co) + l2_w * l2
         return LossTerms(total, {"recon": recon.item(), "kl_ic": kl_ic.item(),
                                  "kl_co": kl_co.item(), "l2": l2.item(),
                                  "kl_weight": kl_w, "l2_weight": l2_w})
@@ -482,6 +494,16 @@ class LFADS(Model):
 
 
 LFADS.__init__.__signature__ = settings_signature(LFADS.__init__, LFADSConfig)
+
+
+def _check_scale(value: Any, name: str) -> float:
+    """A loss term's scale: a finite number >= 0 (0 switches the term off)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise DynlensTypeError(f"{name}: expected a number >= 0, found {short_repr(value)}")
+    if not (np.isfinite(value) and value >= 0):
+        raise DynlensValueError(f"{name}: expected a finite number >= 0, found "
+                                f"{short_repr(value)}")
+    return float(value)
 
 
 def _ramp(epoch: int, epochs: int) -> float:
