@@ -12,6 +12,7 @@ import os
 import random
 import reprlib
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "current_umask",
     "json_default",
     "merge_settings",
+    "parse_toml",
     "resolve_device",
     "seed_everything",
     "settings_signature",
@@ -582,6 +584,36 @@ def check_readable_file(path: Path, name: str = "path") -> Path:
     if path.stat().st_size == 0:
         raise DynlensFileFormatError(f"{name}: {str(path)!r} is empty (0 bytes)")
     return path
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """The table a TOML document holds, or an error naming where it came from and what TOML
+    found wrong (line and column).
+
+    Parameters
+    ----------
+    text : str
+        The document.
+    source : str
+        Where it came from, for the message: a file's path, or ``"<string>"``.
+
+    Examples
+    --------
+    >>> parse_toml('family = "node"', "spec.toml")
+    {'family': 'node'}
+    >>> parse_toml("family = node", "spec.toml")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensFileFormatError: spec.toml: not valid TOML: Invalid value (at line 1, column 10)
+    """  # noqa: E501
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise DynlensFileFormatError(f"{source}: not valid TOML: {err}") from err
 
 
 def seed_everything(seed: int) -> torch.Generator:

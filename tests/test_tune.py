@@ -1,5 +1,6 @@
-"""dl.tune: the space checked before Ray starts, dl.fit's hooks for it, and a search that is
-interrupted (Ctrl-C in `dynlens tune`) and resumed to the end on a local Ray instance."""
+"""dl.tune: the space checked before Ray starts, dl.fit's hooks for it, a search that is
+interrupted (Ctrl-C in `dynlens tune`) and resumed to the end on a local Ray instance, and a
+population-based search whose trials copy each other's weights."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,9 @@ from dynlens.errors import DynlensTypeError, DynlensValueError
 from dynlens.models.checkpoint import read_checkpoint
 from dynlens.training.fit import _lr_factor, default_fit_config
 from dynlens.tuning import load_search, parse_space
+from dynlens.tuning.result import RESULTS_FILE
+from dynlens.tuning.search import _within_space
+from dynlens.tuning.space import check_search
 
 DATA_KW = {"n_neurons": 5, "n_trials": 40, "n_bins": 10}
 SPACE = {"lr": ("loguniform", 1e-3, 3e-2), "hidden_size": [8, 16]}
@@ -66,6 +71,9 @@ def test_ranges_and_choices_parse_to_their_extremes():
     ("node", {"hidden_size": [8, 16]}, "pbt",
      "space['hidden_size']: its values change the model's parameter shapes"),
     ("node", {"max_epochs": [5, 10]}, "asha", "dl.tune's own max_epochs argument"),
+    ("lfads", {"kl_co_scale": ("uniform", -1.0, 1.0)}, "pbt",
+     ("space['kl_co_scale'] = -1.0: the 'lfads' model or dl.fit refuses it: kl_co_scale: "
+      "expected a finite number >= 0")),
 ])
 def test_a_bad_space_is_refused_before_anything_is_written(data, tmp_path, family, space,
                                                            scheduler, message):
@@ -75,6 +83,38 @@ def test_a_bad_space_is_refused_before_anything_is_written(data, tmp_path, famil
         dl.tune(family, data, space, num_samples=2, out=out, scheduler=scheduler)
     assert message in str(err.value)
     assert not out.exists()
+
+
+def _docs_lfads_space(data):
+    """The space of docs/tuning.md's "What to search for LFADS", run on ``data``."""
+    text = (Path(__file__).parents[1] / "docs" / "tuning.md").read_text()
+    blocks = [piece.split("```")[0] for piece in text.split("```python")[1:]]
+    namespace = {"data": data}
+    code = next(b for b in blocks if "kl_co_scale" in b and "dl.tune" not in b)
+    exec(code, namespace)  # noqa: S102 - the documentation's own example
+    return namespace["space"]
+
+
+def test_the_lfads_space_of_the_docs_suits_population_based_training(data):
+    space = _docs_lfads_space(data)
+    assert set(space) == {"lr", "dropout", "cd_rate", "l2_gen_scale", "l2_con_scale",
+                          "kl_ic_scale", "kl_co_scale"}
+    fixed = {"gen_dim": 8, "ic_dim": 4, "n_factors": 3, "ic_enc_dim": 8, "ci_enc_dim": 4,
+             "con_dim": 4, "co_dim": 1}
+    # every end of every range builds, and nothing changes the parameters' shapes
+    check_search("lfads", parse_space(space), fixed, data, same_shapes=True)
+
+
+def test_a_perturbed_value_is_moved_back_inside_its_range():
+    dims = parse_space({"lr": ("loguniform", 1e-3, 1e-2), "n": ("randint", 2, 5),
+                        "kind": ["gru", "node"]})
+    # population-based training multiplies by 0.8 or 1.2 (rounding integers)
+    assert _within_space(dims, {"lr": 1.2e-2, "n": 5, "kind": "node", "seed": 3}) == \
+        {"lr": 1e-2, "n": 4, "kind": "node", "seed": 3}
+    assert _within_space(dims, {"lr": 0.8e-3, "n": 1, "kind": "gru"}) == \
+        {"lr": 1e-3, "n": 2, "kind": "gru"}
+    inside = {"lr": 4e-3, "n": 3, "kind": "gru"}
+    assert _within_space(dims, inside) == inside
 
 
 # --- dl.fit's hooks: a callback sees the epoch's checkpoint; resume="adapt" ------------------
@@ -201,3 +241,77 @@ def test_the_figure_draws_one_line_per_trial(search):
     assert ax.get_yscale() == "log" and len(fig.axes) == 2  # the colour bar of lr
     with pytest.raises(DynlensValueError, match="by: expected one of 'lr', 'hidden_size'"):
         result.plot(by="dropout")
+
+
+# --- population-based training: trials copy better trials' weights and perturb settings -------
+
+PBT_SPACE = {"lr": ("loguniform", 1e-3, 3e-2)}
+PBT_FIXED = {**FIXED, "hidden_size": 8}
+PBT_EPOCHS = 4  # a perturbation after every epoch (a tenth of the budget, at least one)
+
+
+@pytest.fixture(scope="module")
+def pbt_search(ray_address, data, tmp_path_factory):
+    """Three trials on the two CPUs of the module's Ray instance: a trial that reaches a
+    perturbation while another waits pauses, so the trials train side by side and copy."""
+    out = tmp_path_factory.mktemp("pbt") / "search"
+    started = time.perf_counter()
+    result = dl.tune("node", data, PBT_SPACE, num_samples=3, scheduler="pbt", out=out,
+                     max_epochs=PBT_EPOCHS, progress=False, **PBT_FIXED)
+    return result, time.perf_counter() - started
+
+
+def _inside(config):
+    return all(lo <= config[k] <= hi for k, (_, lo, hi) in PBT_SPACE.items())
+
+
+def test_population_based_training_copies_weights_and_perturbs_settings(pbt_search, data):
+    result, _ = pbt_search
+    ids = {t["trial_id"] for t in result.trials}
+    # every reported epoch, as it came (a trial's history keeps only the rows of its weights)
+    rows = [json.loads(line) for line in (result.folder / RESULTS_FILE).read_text().splitlines()]
+    copies = [r for r in rows if r["restored_from"] is not None]
+    assert copies, "no trial took another trial's weights"
+    # the one training batch of an epoch is scored before the step: a trial that took another's
+    # checkpoint (weights, optimiser and random state) scores that trial's epoch exactly
+    assert data.split("train").n_trials <= default_fit_config(result.best_model).batch_size
+    for copy in copies:
+        assert copy["restored_from"] in ids - {copy["trial_id"]}
+        donor = [r["train_loss"] for r in rows if r["trial_id"] == copy["restored_from"]
+                 and r["epoch"] == copy["epoch"]]
+        assert copy["train_loss"] in donor, (copy, donor)
+    # Ray's log of each copy: the donor's settings, perturbed, inside the space
+    log = [json.loads(line) for line in (result.folder / "pbt_global.txt").read_text()
+           .splitlines()]
+    assert len(log) >= len(copies)
+    assert all(_inside(new) for *_, new in log)
+    assert any(new != old for *_, old, new in log)
+
+
+def test_a_population_has_a_row_per_trial_and_a_best_model_that_evaluates(pbt_search, data):
+    result, seconds = pbt_search
+    table = result.table()
+    assert len(table) == 3 and table.trial_id.is_unique and (table.status == "done").all()
+    assert (table.epochs == PBT_EPOCHS).all()  # no early stop in a population
+    assert all(_inside(t["config"]) for t in result.trials)
+    assert result.best_trial_id in set(table.trial_id)
+    assert table.set_index("trial_id").best_valid_loss[result.best_trial_id] == \
+        table.best_valid_loss.min()
+    scores = dl.evaluate(result.best_model, data)
+    assert math.isfinite(scores["rate_r2"]) and math.isfinite(scores["bps"])
+    assert seconds < 120, f"the population took {seconds:.0f} s"
+
+
+def test_a_bad_toml_file_is_one_message_for_a_search_and_a_sweep(tmp_path):
+    from dynlens.errors import DynlensFileFormatError
+    from dynlens.tuning.command import read_spec
+
+    path = tmp_path / "spec.toml"
+    path.write_text('family = "node"\nnum_samples = four\n')
+    messages = []
+    for read in (read_spec, dl.Sweep.from_toml):
+        with pytest.raises(DynlensFileFormatError) as err:
+            read(path)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] == f"{path}: not valid TOML: Invalid value (at line 2, " \
+                                         f"column 15)"

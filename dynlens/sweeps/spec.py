@@ -10,18 +10,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import sys
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DynlensFileFormatError, DynlensTypeError, DynlensValueError
-from ..utils import check_choice, check_keywords, check_nonnegative_int, check_positive_int
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from ..errors import DynlensTypeError, DynlensValueError
+from ..utils import (
+    check_choice,
+    check_keywords,
+    check_nonnegative_int,
+    check_positive_int,
+    parse_toml,
+)
 
 __all__ = ["DatasetSpec", "ModelSpec", "RunSpec", "Sweep"]
 
@@ -498,11 +498,7 @@ class Sweep:
     @classmethod
     def from_toml_string(cls, text: str, base: Path | None = None,
                          source: str = "<string>") -> Sweep:
-        try:
-            spec = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise DynlensFileFormatError(f"{source}: not valid TOML: {err}") from err
-        return cls.from_dict(spec, base)
+        return cls.from_dict(parse_toml(text, source), base)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Sweep:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +65,12 @@ def read_spec(path: str | Path) -> dict:
         ``family``, ``data`` (a NeuralDataset), ``space``, ``num_samples`` and the optional
         ``scheduler``, ``metric``, ``max_epochs``, plus the ``fixed`` settings as keywords.
     """
-    from ..errors import DynlensFileFormatError, DynlensValueError
+    from ..errors import DynlensValueError
     from ..sweeps import DatasetSpec
-    from ..utils import check_keywords, check_readable_file
+    from ..utils import check_keywords, check_readable_file, parse_toml
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
     path = check_readable_file(Path(path), "spec")
-    try:
-        spec = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise DynlensFileFormatError(f"spec: {path} is not valid TOML: {err}") from err
+    spec = parse_toml(path.read_text(), str(path))
     check_keywords(spec, SPEC_KEYS, f"spec {path.name}")
     missing = [k for k in ("family", "data", "num_samples", "space") if k not in spec]
     if missing:

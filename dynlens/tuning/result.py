@@ -23,9 +23,10 @@ __all__ = ["RESULTS_FILE", "SPEC_FILE", "TRIALS_FILE", "TuneResult", "load_searc
 SPEC_FILE = "tune.json"      # the search's specification, written before it starts
 TRIALS_FILE = "trials.json"  # one record per trial, written when it stops
 RESULTS_FILE = "results.jsonl"  # every reported epoch of every trial, appended as they come
-#: History columns kept per epoch (dl.fit's row, plus the trial's best so far).
+#: History columns kept per epoch (dl.fit's row, plus the trial's best so far, and the trial
+#: whose weights population-based training copied into this one before that epoch, or None).
 HISTORY = ("epoch", "train_loss", "valid_loss", "best_valid_loss", "scored_bins", "lr",
-           "seconds")
+           "seconds", "restored_from")
 
 
 class TuneResult:

@@ -9,6 +9,7 @@ A folder that holds this search already, stopped or finished, is resumed (``Tune
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -96,7 +97,13 @@ def _scheduler(name: str, dims: dict, max_epochs: int) -> Any:
                              reduction_factor=3)
     return PopulationBasedTraining(  # exploit / explore every tenth of the epochs
         time_attr="training_iteration", perturbation_interval=_interval(max_epochs),
-        hyperparam_mutations={k: d.to_ray() for k, d in dims.items()})
+        hyperparam_mutations={k: d.to_ray() for k, d in dims.items()},
+        custom_explore_fn=functools.partial(_within_space, dims))
+
+
+def _within_space(dims: dict, config: dict) -> dict:
+    """A perturbed trial config with every searched value moved back inside its range."""
+    return {k: dims[k].clip(v) if k in dims else v for k, v in config.items()}
 
 
 def tune(family: str, data: Any, space: dict, *, num_samples: int, out: str | os.PathLike,
@@ -231,6 +238,9 @@ def _new_tuner(tune_api: Any, trainable: Any, out: Path, spec: dict, dims: dict,
             reuse_actors=True),  # a fresh worker per trial (imports) costs 2.5x the time
         run_config=tune_api.RunConfig(
             name=out.name, storage_path=str(out.resolve().parent), verbose=1 if progress else 0,
+            # a trial ends with its last epoch's result, which the scheduler then never sees:
+            # population-based training would copy weights into a trial with nothing to train
+            stop={"training_iteration": spec["max_epochs"]},
             # PBT restores other trials' checkpoints: deleting old ones would lose them
             checkpoint_config=tune_api.CheckpointConfig(
                 num_to_keep=None if spec["scheduler"] == "pbt" else 2),

@@ -61,6 +61,8 @@ class Dimension:
     ((0.0001, 0.01), (32, 64))
     >>> dims["lr"].to_plain()
     ['loguniform', 0.0001, 0.01]
+    >>> dims["lr"].clip(0.012), dims["batch_size"].clip(32)  # back inside the range
+    (0.01, 32)
     """
 
     name: str
@@ -72,6 +74,23 @@ class Dimension:
         if self.kind == "randint":
             return (self.values[0], self.values[1] - 1)
         return self.values
+
+    def clip(self, value: Any) -> Any:
+        """``value`` moved inside a range (to its nearer end); a choice as it is.
+
+        Population-based training perturbs a value by multiplying it (x0.8 or x1.2), which
+        may leave the range, whose ends are all the check before the search tried.
+
+        Parameters
+        ----------
+        value : object
+            A value of this setting.
+        """
+        if self.kind == "choice":
+            return value
+        lo, hi = self.extremes()
+        value = min(max(value, lo), hi)
+        return round(value) if self.kind == "randint" else float(value)
 
     def to_plain(self) -> list:
         """The JSON / TOML form."""

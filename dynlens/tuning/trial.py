@@ -6,7 +6,8 @@ checkpoint of ``dl.fit``'s own checkpoint folder (``last.pt``: everything to res
 resumed search, or population-based training copying a better trial's checkpoint into this
 one with perturbed settings) continues from that checkpoint through ``dl.fit``'s
 ``resume="adapt"``: the weights, optimiser moments and epoch carry over, the new settings
-apply from there on.
+apply from there on. The first epoch after population-based training copied another trial's
+checkpoint reports that trial's id (``restored_from``), read from the checkpoint itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from .space import build_trial_model
 
 __all__ = ["TrialJob", "run_trial"]
 
-_STATE = "trial.json"  # this trial's best full-length validation loss, kept with the checkpoint
+# the best full-length validation loss of the trial that wrote the checkpoint, and its id
+_STATE = "trial.json"
 
 
 @dataclass(frozen=True)
@@ -84,21 +86,25 @@ def run_trial(config: dict, data: Any, job: TrialJob) -> None:
     from ..training import fit
 
     model, fit_options = build_trial_model(job.family, {**job.fixed, **config}, data)
+    trial_id = tune.get_context().get_trial_id()
     # outside the trial's folder, which Ray copies to storage in the background
     work = Path(tempfile.mkdtemp(prefix="dynlens-trial-")) / "fit"
     resumed = _restore(work)
     state = json.loads((work / _STATE).read_text()) if (work / _STATE).is_file() else {}
     best = state.get("best_valid_loss", math.inf)
+    # another trial's checkpoint (population-based training's exploit), not this one's own
+    donor = state.get("trial_id") if state.get("trial_id") != trial_id else None
 
     def report(epoch: int, model: Any, row: dict) -> None:
-        nonlocal best
+        nonlocal best, donor
         if row["scored_bins"] == data.n_bins:  # dl.fit keeps the best full-length weights
             best = min(best, row["valid_loss"])
-        metrics = {**row, "best_valid_loss": best, "diverged": False}
+        metrics = {**row, "best_valid_loss": best, "diverged": False, "restored_from": donor}
+        donor = None
         if (epoch + 1) % job.checkpoint_every and epoch != job.max_epochs - 1:
             tune.report(metrics)
             return
-        (work / _STATE).write_text(json.dumps({"best_valid_loss": best}))
+        (work / _STATE).write_text(json.dumps({"best_valid_loss": best, "trial_id": trial_id}))
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(work)))
 
     try:
