@@ -257,10 +257,8 @@ def pbt_search(ray_address, data, tmp_path_factory):
     """Three trials on the two CPUs of the module's Ray instance: a trial that reaches a
     perturbation while another waits pauses, so the trials train side by side and copy."""
     out = tmp_path_factory.mktemp("pbt") / "search"
-    started = time.perf_counter()
-    result = dl.tune("node", data, PBT_SPACE, num_samples=3, scheduler="pbt", out=out,
-                     max_epochs=PBT_EPOCHS, progress=False, **PBT_FIXED)
-    return result, time.perf_counter() - started
+    return dl.tune("node", data, PBT_SPACE, num_samples=3, scheduler="pbt", out=out,
+                   max_epochs=PBT_EPOCHS, progress=False, **PBT_FIXED)
 
 
 def _inside(config):
@@ -268,7 +266,7 @@ def _inside(config):
 
 
 def test_population_based_training_copies_weights_and_perturbs_settings(pbt_search, data):
-    result, _ = pbt_search
+    result = pbt_search
     ids = {t["trial_id"] for t in result.trials}
     # every reported epoch, as it came (a trial's history keeps only the rows of its weights)
     rows = [json.loads(line) for line in (result.folder / RESULTS_FILE).read_text().splitlines()]
@@ -291,7 +289,7 @@ def test_population_based_training_copies_weights_and_perturbs_settings(pbt_sear
 
 
 def test_a_population_has_a_row_per_trial_and_a_best_model_that_evaluates(pbt_search, data):
-    result, seconds = pbt_search
+    result = pbt_search
     table = result.table()
     assert len(table) == 3 and table.trial_id.is_unique and (table.status == "done").all()
     assert (table.epochs == PBT_EPOCHS).all()  # no early stop in a population
@@ -301,7 +299,6 @@ def test_a_population_has_a_row_per_trial_and_a_best_model_that_evaluates(pbt_se
         table.best_valid_loss.min()
     scores = dl.evaluate(result.best_model, data)
     assert math.isfinite(scores["rate_r2"]) and math.isfinite(scores["bps"])
-    assert seconds < 120, f"the population took {seconds:.0f} s"
 
 
 def test_a_bad_toml_file_is_one_message_for_a_search_and_a_sweep(tmp_path):
