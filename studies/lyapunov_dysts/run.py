@@ -1,12 +1,12 @@
 """Lyapunov spectra of every autonomous dysts flow: dynlens's against dysts's two estimates.
 
-    python3 studies/lyapunov_dysts/run.py               # 3 worker processes, 1 thread each
+    python3 studies/lyapunov_dysts/run.py               # 1 worker process, 1 thread
     python3 studies/lyapunov_dysts/run.py --plot-only   # figure and table from results.csv
 
 Each flow: ``dl.systems.from_dysts(name)``, then ``dl.lyapunov_spectrum(system,
-system.default_x0, max_steps=2500)``: its defaults (converging, 64 starts) but at most
-2500 bins per start (``--max-steps``; default 10000), with a bound on the CPU time per flow
-(``--time-bound``, seconds; CPU, not wall: the machine was shared). Recorded: the
+system.default_x0)``: its defaults (converging, 64 starts, at most 10000 bins per start;
+``--max-steps`` lowers that bound), with a bound on the CPU time per flow (``--time-bound``,
+seconds; CPU, not wall, so that a shared machine does not cut a flow short). Recorded: the
 spectrum with standard errors, whether it converged, its checks (the flow's exponent within
 3 standard errors of 0, the sum within 3 standard errors of the mean divergence integrated
 alongside), the Kaplan-Yorke dimension or why it is not given, the wall and CPU seconds;
@@ -75,7 +75,7 @@ def dysts_metadata(system) -> dict:
     return row
 
 
-def one_flow(args: tuple[str, float, int]) -> dict:
+def one_flow(args: tuple[str, float, int | None]) -> dict:
     name, bound, max_steps = args
     import torch
 
@@ -94,7 +94,8 @@ def one_flow(args: tuple[str, float, int]) -> dict:
     signal.setitimer(signal.ITIMER_PROF, bound)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        spec = dl.lyapunov_spectrum(system, system.default_x0, max_steps=max_steps)
+        bound_steps = {} if max_steps is None else {"max_steps": max_steps}
+        spec = dl.lyapunov_spectrum(system, system.default_x0, **bound_steps)
         status = "converged" if spec.converged else "max_steps reached"
     except TimeBound:
         spec, status = None, "time bound"
@@ -120,7 +121,7 @@ def one_flow(args: tuple[str, float, int]) -> dict:
     return row
 
 
-def run(names: list[str], workers: int, bound: float, max_steps: int) -> pd.DataFrame:
+def run(names: list[str], workers: int, bound: float, max_steps: int | None) -> pd.DataFrame:
     rows = []
     partial = HERE / "results.partial.jsonl"
     with multiprocessing.get_context("fork").Pool(workers) as pool, \
@@ -145,7 +146,11 @@ def derived(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def plot(table: pd.DataFrame) -> None:
+def steps_words(max_steps: int | None) -> str:
+    return "10000 bins (the default)" if max_steps is None else f"{max_steps} bins"
+
+
+def plot(table: pd.DataFrame, bound: float, max_steps: int | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,7 +182,8 @@ def plot(table: pd.DataFrame) -> None:
     ax.set_xlabel("flow's exponent / its standard error (0 expected; red: check failed)")
     ax.set_ylabel("|sum - mean divergence| / max(|divergence|, |l1|)")
     ax.set_yscale("log")
-    ax.set_title("dynlens's known-answer checks (band: 3 standard errors)", fontsize=10)
+    ax.set_title("dynlens's known-answer checks (band: 3 standard errors; green beyond it:\n"
+                 "within the allowance for RK4, 1e-3 of the largest |exponent|)", fontsize=10)
     ax = axes[2]
     ordered = table.sort_values("cpu_s")
     colors = ordered["status"].map({"converged": "C0", "max_steps reached": "C1",
@@ -188,22 +194,24 @@ def plot(table: pd.DataFrame) -> None:
     ax.set_ylabel("CPU seconds (1 thread)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("C0", "C1", "C3", "0.3")]
     ax.legend(handles, ["converged", "max_steps reached", "time bound", "failed"], fontsize=7)
-    ax.set_title("CPU time per flow (at most 2500 bins or 20 CPU s)", fontsize=10)
+    ax.set_title(f"CPU time per flow (at most {steps_words(max_steps)}, {bound:.0f} CPU s)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(HERE / "lyapunov_dysts.png", dpi=110)
 
 
-def bench_table(table: pd.DataFrame, bound: float, workers: int, max_steps: int) -> None:
+def bench_table(table: pd.DataFrame, bound: float, workers: int,
+                max_steps: int | None) -> None:
     from dynlens.utils import atomic_path
 
     lines = ["# Lyapunov spectra of every autonomous dysts flow: time per flow", "",
-             (f"Machine: {platform.machine()}, 1 torch thread per flow, {workers} flows at a "
-              f"time on a shared 2-core machine (wall > CPU when others ran), bound {bound:.0f} "
+             (f"Machine: {platform.machine()}, 1 torch thread per flow, {workers} flow{'s' if workers > 1 else ''} at a "
+              f"time on a 2-core machine (wall > CPU when others ran), bound {bound:.0f} "
               "CPU s per flow (CPU time is what one idle core would take). "
-              f"`dl.lyapunov_spectrum(system, system.default_x0, max_steps={max_steps})`: its "
-              f"defaults (converging, 64 starts) but at most {max_steps} bins (default 10000: "
-              "the machine was too loaded for that bound on every flow). Written by "
-              "`studies/lyapunov_dysts/run.py` (results and what they showed: that folder)."),
+              "`dl.lyapunov_spectrum(system, system.default_x0)`: its defaults (run until "
+              f"converged, 64 starts) with at most {steps_words(max_steps)} per start. "
+              "Written by `studies/lyapunov_dysts/run.py` (results and what they showed: "
+              "that folder)."),
              "", "| flow | dim | status | bins | wall (s) | CPU (s) | largest exponent |",
              "|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
@@ -221,10 +229,10 @@ def bench_table(table: pd.DataFrame, bound: float, workers: int, max_steps: int)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--time-bound", type=float, default=20.0)
-    parser.add_argument("--max-steps", type=int, default=2500,
-                        help="bins per start at most (lyapunov_spectrum's default: 10000)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--time-bound", type=float, default=120.0)
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="bins per start at most (default: lyapunov_spectrum's, 10000)")
     parser.add_argument("--flows", nargs="*", default=None)
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("--from-partial", action="store_true",
@@ -235,7 +243,7 @@ def main() -> None:
     if args.plot_only:
         table = pd.read_csv(HERE / "results.csv")
         bench_table(table, args.time_bound, args.workers, args.max_steps)
-        plot(table)
+        plot(table, args.time_bound, args.max_steps)
         return
     names = args.flows or autonomous_flows()
     if args.from_partial:
@@ -250,7 +258,7 @@ def main() -> None:
     with atomic_path(HERE / "results.csv") as tmp:
         table.to_csv(tmp, index=False)
     bench_table(table, args.time_bound, args.workers, args.max_steps)
-    plot(table)
+    plot(table, args.time_bound, args.max_steps)
 
 
 if __name__ == "__main__":
