@@ -189,3 +189,19 @@ def test_logistic_map_gives_log_2():
     assert abs(spec.exponents[0] - math.log(2)) <= 3 * spec.error[0] + 1e-4
     assert spec.exponents[0] == pytest.approx(math.log(2), abs=2e-3)
     assert math.isnan(spec.kaplan_yorke)  # volumes grow: no attractor dimension to give
+
+
+def test_a_start_that_escapes_is_dropped_and_the_others_measured():
+    class Blowup(dl.Dynamics):  # dx/dt = -x + x^3: stable at 0, escapes in finite time beyond 1
+        def __init__(self):
+            super().__init__(dim=1, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            return -x + x ** 3
+
+    spec = dl.lyapunov_spectrum(Blowup(), [[0.5], [0.2], [3.0]], n_steps=200)
+    assert spec.n_dropped == 1 and spec.per_start.shape == (2, 1)
+    assert spec.exponents[0] == pytest.approx(-1.0, abs=1e-4)  # f'(0) = -1, once near 0
+    assert "1 dropped" in repr(spec)
+    with pytest.raises(DynlensError, match="from every start"):
+        dl.lyapunov_spectrum(Blowup(), [[2.0], [3.0]], n_steps=200)

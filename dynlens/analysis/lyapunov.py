@@ -123,6 +123,9 @@ class LyapunovSpectrum:
         plus 1e-3 of the largest |exponent| for RK4's error (None when not applicable);
         ``sum_is_divergence``: the sum within 3 standard errors (plus that allowance) of
         :attr:`divergence` (None for a partial spectrum).
+    n_dropped : int
+        Starts dropped because their trajectory or tangent vectors left the finite numbers
+        (a start that escapes the attractor's basin); the result is the others'.
 
     Examples
     --------
@@ -168,6 +171,7 @@ class LyapunovSpectrum:
     kaplan_yorke_error: float
     kaplan_yorke_note: str
     checks: dict
+    n_dropped: int = 0
 
     @property
     def sum(self) -> float:
@@ -208,8 +212,9 @@ class LyapunovSpectrum:
               if not self.kaplan_yorke_note else f"Kaplan-Yorke {self.kaplan_yorke_note}")
         steps = "steps" if self.kind == "discrete" else "bins"
         state = "converged" if self.converged else "not converged"
-        return (f"LyapunovSpectrum([{values}] {unit}; {ky}; {len(self.per_start)} starts, "
-                f"{self.n_steps} {steps}, {state})")
+        dropped = f" ({self.n_dropped} dropped: escaped)" if self.n_dropped else ""
+        return (f"LyapunovSpectrum([{values}] {unit}; {ky}; {len(self.per_start)} starts"
+                f"{dropped}, {self.n_steps} {steps}, {state})")
 
 
 class _Tangent(Dynamics):
@@ -261,7 +266,9 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
         One state (``n_starts`` starting states are then taken near the end of its
         transient trajectory, each nudged by 1e-2 of the trajectory's spread and run
         ``transient`` bins further, so that chaos makes them independent) or several
-        (each used as a start).
+        (each used as a start). A start whose trajectory or tangent vectors leave the
+        finite numbers is dropped (``n_dropped``); only when every start does is it an
+        error.
     n_steps : int, optional
         Bins (steps of a map) measured per start. Default: until converged (see above).
     dt : float, optional
@@ -388,15 +395,17 @@ class _Estimate:
     def n_rounds(self) -> int:
         return len(self.rounds)
 
-    def record(self, bins: int, logs: np.ndarray) -> None:
-        """The running estimate after ``bins`` more bins of the current round."""
-        total = logs if self.logs is None else self.logs + logs
+    def record(self, bins: int, logs: np.ndarray, alive: np.ndarray) -> None:
+        """The running estimate after ``bins`` more bins of the current round, over the
+        starts still ``alive`` (indices into the round's first starts)."""
+        total = logs if self.logs is None else self.logs[alive] + logs
         self.trace_t.append(self.done + bins)
         self.trace.append(total.mean(0) / ((self.done + bins) * self.unit))
 
-    def add(self, logs: np.ndarray, volume: np.ndarray, n: int) -> None:
-        self.logs = logs if self.logs is None else self.logs + logs
-        self.volume = volume if self.volume is None else self.volume + volume
+    def add(self, logs: np.ndarray, volume: np.ndarray, alive: np.ndarray, n: int) -> None:
+        """Add a round of ``n`` bins; starts not ``alive`` at its end leave the sums."""
+        self.logs = logs if self.logs is None else self.logs[alive] + logs
+        self.volume = volume if self.volume is None else self.volume[alive] + volume
         self.done += n
         self.rounds.append(np.append(logs.mean(0), volume.mean()) / (n * self.unit))
 
@@ -440,7 +449,7 @@ class _Estimate:
             tolerance=tol, converged=converged, n_steps=self.done, divergence=divergence,
             divergence_error=divergence_error, sum_error=sum_error, zero_index=zero,
             kaplan_yorke=ky, kaplan_yorke_error=ky_error, kaplan_yorke_note=note,
-            checks=checks)
+            checks=checks, n_dropped=run.n_dropped)
 
 
 def _criterion(lam: np.ndarray, rounds: np.ndarray, err: np.ndarray, tol: np.ndarray,
@@ -507,6 +516,9 @@ def _default_substeps(ev: Evaluator, x: torch.Tensor, bin_: float) -> int:
     the attractor they miss): RK4's error then stays within the checks' allowance (the
     sum of Rossler's exponents within 3e-4 of its divergence; 0.25 halves it at twice the
     cost)."""
+    x = x[torch.isfinite(x).all(1)]  # a start that escaped in the transient is dropped later
+    if not len(x):
+        return 1
     with torch.no_grad():
         rho = 1.5 * float(torch.linalg.eigvals(ev.jacobian(x).double()).abs().max())
     return max(1, int(np.ceil(bin_ * rho / 0.5)))
@@ -571,34 +583,46 @@ class _QRRun:
 
     def __init__(self, step: _Stepper, x: torch.Tensor, k: int, seed: int) -> None:
         gen = torch.Generator().manual_seed(seed)
-        self.step, self.x, self.block = step, x, 1
+        self.step, self.x, self.block, self.n_dropped = step, x, 1, 0
         self.y = torch.linalg.qr(torch.randn(x.shape[0], x.shape[1], k, generator=gen,
                                              dtype=torch.float64))[0].to(x.dtype).to(x.device)
 
-    def advance(self, n_bins: int, record=None) -> tuple[np.ndarray, np.ndarray]:
-        """Summed ``log |R_ii|`` ``[n, k]`` and volume growth ``[n]`` over ``n_bins`` bins;
-        ``record(bins, logs)`` is called after every QR step."""
+    def advance(self, n_bins: int,
+                record=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Summed ``log |R_ii|`` ``[m, k]`` and volume growth ``[m]`` over ``n_bins`` bins of
+        the ``m`` starts still finite at the end, and their indices among the ``n`` starts
+        it began with (a start that leaves the finite numbers is dropped; all of them, an
+        error). ``record(bins, logs, alive)`` is called after every QR step."""
         n, k = self.y.shape[0], self.y.shape[2]
-        logs, volume, done = np.zeros((n, k)), np.zeros(n), 0
+        logs, volume, done, alive = np.zeros((n, k)), np.zeros(n), 0, np.arange(n)
         while done < n_bins:
             block = min(self.block, n_bins - done)
-            self.x, y, grown = self.step.tangents(self.x, self.y, block)
-            q, r = torch.linalg.qr(y)
+            with np.errstate(all="ignore"):
+                self.x, y, grown = self.step.tangents(self.x, self.y, block)
+            ok = (torch.isfinite(self.x).all(1) & torch.isfinite(y).all((1, 2))
+                  & torch.isfinite(grown))
+            q, r = torch.linalg.qr(y if bool(ok.all()) else y.nan_to_num())
             diag = r.diagonal(dim1=1, dim2=2)
             grow = torch.log(diag.abs()).double().cpu().numpy()
-            if not np.all(np.isfinite(grow)):
+            finite = np.isfinite(grow).all(1) & ok.cpu().numpy()
+            if not finite.any():
                 raise DynlensValueError(
-                    "dynamics: the trajectory or its tangent vectors left the finite numbers; "
-                    "start on the attractor or shorten dt")
+                    "dynamics: the trajectory or its tangent vectors left the finite numbers "
+                    "from every start; start on the attractor or shorten dt")
+            if not finite.all():  # an escaped start: the others go on without it
+                keep = torch.as_tensor(np.flatnonzero(finite), device=self.x.device)
+                self.x, q, diag, grown = self.x[keep], q[keep], diag[keep], grown[keep]
+                grow, logs, volume = grow[finite], logs[finite], volume[finite]
+                alive, self.n_dropped = alive[finite], self.n_dropped + int((~finite).sum())
             self.y = q * torch.sign(diag)[:, None, :]
             logs += grow
             volume += grown.double().cpu().numpy()
             done += block
             if record is not None:
-                record(done, logs)
+                record(done, logs, alive)
             ratio = max(float(np.abs(grow).max()), float(np.max(grow.max(1) - grow.min(1))))
             if ratio < _MIN_LOG_RATIO:
                 self.block *= 2
             elif ratio > _MAX_LOG_RATIO and self.block > 1:
                 self.block //= 2
-        return logs, volume
+        return logs, volume, alive

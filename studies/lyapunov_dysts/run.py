@@ -108,7 +108,8 @@ def one_flow(args: tuple[str, float, int | None]) -> dict:
     if spec is not None:
         z = spec.zero_index
         row.update(
-            n_steps=spec.n_steps, lambda1=spec.exponents[0], lambda1_error=spec.error[0],
+            n_steps=spec.n_steps, n_dropped=spec.n_dropped, lambda1=spec.exponents[0],
+            lambda1_error=spec.error[0],
             exponents=json.dumps(spec.exponents.round(6).tolist()),
             errors=json.dumps(spec.error.round(6).tolist()),
             zero_index=z, zero_exponent=None if z is None else spec.exponents[z],
@@ -205,8 +206,9 @@ def bench_table(table: pd.DataFrame, bound: float, workers: int,
     from dynlens.utils import atomic_path
 
     lines = ["# Lyapunov spectra of every autonomous dysts flow: time per flow", "",
-             (f"Machine: {platform.machine()}, 1 torch thread per flow, {workers} flow{'s' if workers > 1 else ''} at a "
-              f"time on a 2-core machine (wall > CPU when others ran), bound {bound:.0f} "
+             (f"Machine: {platform.machine()}, 1 torch thread per flow, {workers} "
+              f"flow{'s' if workers > 1 else ''} at a time on a 2-core machine (wall > CPU "
+              f"when others ran), bound {bound:.0f} "
               "CPU s per flow (CPU time is what one idle core would take). "
               "`dl.lyapunov_spectrum(system, system.default_x0)`: its defaults (run until "
               f"converged, 64 starts) with at most {steps_words(max_steps)} per start. "
@@ -233,7 +235,8 @@ def main() -> None:
     parser.add_argument("--time-bound", type=float, default=120.0)
     parser.add_argument("--max-steps", type=int, default=None,
                         help="bins per start at most (default: lyapunov_spectrum's, 10000)")
-    parser.add_argument("--flows", nargs="*", default=None)
+    parser.add_argument("--flows", nargs="*", default=None,
+                        help="run these flows only, replacing their rows of results.csv")
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("--from-partial", action="store_true",
                         help="write the results of an interrupted run (results.partial.jsonl)"
@@ -253,6 +256,10 @@ def main() -> None:
         table = derived(pd.DataFrame(rows).sort_values("flow").reset_index(drop=True))
     else:
         table = derived(run(names, args.workers, args.time_bound, args.max_steps))
+        if args.flows and (HERE / "results.csv").is_file():  # those rows replaced, others kept
+            kept = pd.read_csv(HERE / "results.csv")
+            table = pd.concat([kept[~kept["flow"].isin(names)], table]).sort_values(
+                "flow").reset_index(drop=True)
     from dynlens.utils import atomic_path
 
     with atomic_path(HERE / "results.csv") as tmp:
