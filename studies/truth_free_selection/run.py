@@ -38,8 +38,9 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 def cells_of(table: pd.DataFrame) -> pd.DataFrame:
     done = table[table["status"] == "done"]
-    return done.groupby(["dataset", "model", "latent_dim"], sort=True)[
-        [c for c in TRUTH + FREE if c in done]].mean().reset_index()
+    cells = done.groupby(["dataset", "model", "latent_dim"], sort=True)
+    return cells[[c for c in TRUTH + FREE if c in done]].mean().join(
+        cells.size().rename("n_seeds")).reset_index()
 
 
 def check(table: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
@@ -58,9 +59,9 @@ def check(table: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot(cells: pd.DataFrame, name: str) -> None:
+def plot(cells: pd.DataFrame, result: pd.DataFrame, name: str) -> None:
     datasets = sorted(cells["dataset"].unique())
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.8),
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.6 * len(datasets), 4.0),
                              squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         part = cells[cells["dataset"] == dataset]
@@ -71,11 +72,16 @@ def plot(cells: pd.DataFrame, name: str) -> None:
             for row in sub.itertuples():
                 ax.annotate(str(row.latent_dim), (row.agreement_mean, row.state_r2),
                             textcoords="offset points", xytext=(4, 3), fontsize=8)
-        ax.set_xlabel("cross-seed agreement (seed-pair mean)")
+        family, size = result.set_index("dataset").loc[dataset, "picked"].split("-")
+        pick = part[(part["model"] == family) & (part["latent_dim"] == int(size))]
+        ax.scatter(pick["agreement_mean"], pick["state_r2"], s=220, facecolors="none",
+                   edgecolors="k", label=f"picked without the truth ({family.upper()}-{size})")
+        ax.set_xlabel("cross-seed agreement (mean over seed pairs)")
         ax.set_ylabel("true state R2 (mean over seeds)")
-        ax.set_title(f"{dataset}, {name}: one point per cell, label = latent size",
+        seeds = int(part["n_seeds"].min()) if "n_seeds" in part else "?"
+        ax.set_title(f"{dataset}: one point per cell ({seeds} seeds), label = latent size",
                      fontsize=9)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     save_figure(fig, HERE / f"{name}.png")
 
@@ -84,18 +90,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default="spec_pilot.toml")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: analyse the runs the folder holds (an interrupted "
+                             "sweep; the cells' seed counts say what is missing)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sweep = dl.Sweep.from_toml(HERE / args.spec)
     name = Path(args.spec).stem.replace("spec_", "").replace("spec", "full")
     folder = HERE / name
-    sweep.run(folder, workers=args.workers, threads=1)
+    if not args.finished_only:
+        sweep.run(folder, workers=args.workers, threads=1)
     table = dl.sweeps.agreement(folder, n_inits=sweep.analysis["n_inits"], threads=1)
+    table = table[table["status"] == "done"]
     cells = cells_of(table)
     _write(cells, HERE / f"{name}_cells.csv")
     result = check(table, cells)
     _write(result, HERE / f"{name}_selection.csv")
-    plot(cells, name)
+    plot(cells, result, name)
     print(cells.round(3).to_string(index=False))
     print(result.drop(columns="reasons").round(3).to_string(index=False))
     for row in result.itertuples():
