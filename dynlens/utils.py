@@ -36,6 +36,7 @@ __all__ = [
     "check_fields",
     "check_fraction",
     "check_keywords",
+    "check_nonnegative_float",
     "check_nonnegative_int",
     "check_output_path",
     "check_positive_float",
@@ -114,6 +115,34 @@ def check_nonnegative_int(value, name: str) -> int:
             f"{name}: expected a non-negative integer, found {short_repr(value)}"
         )
     return int(value)
+
+
+def check_nonnegative_float(value, name: str) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` unless it is finite and >= 0
+    (a weight or scale that 0 switches off).
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The argument's name, for the message.
+
+    Examples
+    --------
+    >>> check_nonnegative_float(0, "weight_decay")
+    0.0
+    >>> check_nonnegative_float(-0.5, "kl_co_scale")
+    Traceback (most recent call last):
+    ...
+    dynlens.errors.DynlensValueError: kl_co_scale: expected a finite number >= 0, found -0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DynlensTypeError(f"{name}: expected a number >= 0, found {short_repr(value)}")
+    if not np.isfinite(value) or value < 0:
+        raise DynlensValueError(f"{name}: expected a finite number >= 0, found "
+                                f"{short_repr(value)}")
+    return float(value)
 
 
 def check_positive_float(value, name: str) -> float:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -38,15 +37,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import DynlensTypeError, DynlensValueError
+from ..errors import DynlensValueError
 from ..utils import (
     check_fraction,
     check_keywords,
+    check_nonnegative_float,
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
     settings_signature,
-    short_repr,
 )
 from .base import LossTerms, Model, check_forward, check_heldout, register
 from .encoder import BidirectionalGRUEncoder
@@ -151,7 +150,7 @@ class LFADSConfig:
                      "co_prior_nvar"):
             setattr(self, name, check_positive_float(getattr(self, name), name))
         for name in ("kl_ic_scale", "kl_co_scale", "l2_gen_scale", "l2_con_scale"):
-            setattr(self, name, _check_scale(getattr(self, name), name))
+            setattr(self, name, check_nonnegative_float(getattr(self, name), name))
         self.heldout_neurons = check_heldout(self.heldout_neurons, self.n_neurons)
         self.n_forward = check_forward(self.n_forward)
         if not isinstance(self.causal_controller, (bool, np.bool_)):
@@ -494,16 +493,6 @@ class LFADS(Model):
 
 
 LFADS.__init__.__signature__ = settings_signature(LFADS.__init__, LFADSConfig)
-
-
-def _check_scale(value: Any, name: str) -> float:
-    """A loss term's scale: a finite number >= 0 (0 switches the term off)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise DynlensTypeError(f"{name}: expected a number >= 0, found {short_repr(value)}")
-    if not (np.isfinite(value) and value >= 0):
-        raise DynlensValueError(f"{name}: expected a finite number >= 0, found "
-                                f"{short_repr(value)}")
-    return float(value)
 
 
 def _ramp(epoch: int, epochs: int) -> float:

@@ -32,6 +32,7 @@ from ..utils import (
     check_fields,
     check_fraction,
     check_keywords,
+    check_nonnegative_float,
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
@@ -108,14 +109,10 @@ class FitConfig:
         check_fields(self, _CHECKS)
 
 
-def _weight_decay(value: Any, name: str) -> float:
-    return 0.0 if value == 0 else check_positive_float(value, name)
-
-
 #: The check of each FitConfig field (it returns the value in its canonical type).
 _CHECKS = {
     "max_epochs": check_positive_int, "batch_size": check_positive_int,
-    "lr": check_positive_float, "weight_decay": _weight_decay,
+    "lr": check_positive_float, "weight_decay": check_nonnegative_float,
     "bins_per_group": check_nonnegative_int, "epochs_per_group": check_positive_int,
     "warmup_epochs": check_nonnegative_int,
     "min_lr_ratio": lambda value, name: check_fraction(value, name, inclusive_high=True),
