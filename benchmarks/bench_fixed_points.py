@@ -590,7 +590,9 @@ def write_graph_section(rows: list[dict]) -> str:
          "chaotic attractor shows that it returns near where it has been). \"field alone\" "
          "is what those evaluations of the field cost with no solver around them (every "
          "launch in one batch, 4 per RK4 substep): on a 3-d NODE it exceeds the whole "
-         "search, so no integrator could bring the graph below the warm search there. The "
+         "search, so no integrator that steps once per bin could bring the graph below the "
+         "warm search there (steps of several bins could, at a cost in where a launch is "
+         "seen to go that this benchmark does not measure). The "
          "first search in a process also pays torch's one-off set-up (the first row), as in "
          "the tutorials and the demo, where each model's search runs once."),
         "",
