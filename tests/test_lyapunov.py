@@ -205,3 +205,55 @@ def test_a_start_that_escapes_is_dropped_and_the_others_measured():
     assert "1 dropped" in repr(spec)
     with pytest.raises(DynlensError, match="from every start"):
         dl.lyapunov_spectrum(Blowup(), [[2.0], [3.0]], n_steps=200)
+
+
+class LinearWithJacobian(Linear):
+    def jacobian(self, x):
+        return self.a.expand(x.shape[0], -1, -1)
+
+
+def test_the_leading_exponents_of_a_stiff_linear_field_by_bdf():
+    # rates 0.5, -1 and -1000: RK4 would need 1500 substeps a bin, for its accuracy alone;
+    # BDF steps over the fast decay, which the two leading tangent vectors do not follow
+    field = LinearWithJacobian(rotated([0.5, -1.0, -1000.0]), "continuous", dt=0.5)
+    spec = dl.lyapunov_spectrum(field, np.ones(3), n_steps=12, n_starts=2, transient=12,
+                                k=2)
+    np.testing.assert_allclose(spec.exponents, [0.5, -1.0], atol=1e-6)
+    assert spec.method == "bdf" and spec.substeps is None and "; BDF" in repr(spec)
+    # "auto" integrates the full spectrum with RK4: its last tangent vector decays at the
+    # fast rate, which any solver must resolve
+    full = dl.lyapunov_spectrum(field, np.ones(3), n_steps=1, n_starts=1, transient=0,
+                                dt=0.05)
+    assert full.method == "rk4" and full.substeps >= 150
+    assert f"RK4, {full.substeps} substeps/bin" in repr(full)
+
+
+def test_the_solvers_agree_on_lorenz_and_the_method_is_checked():
+    lorenz = dl.systems.get("lorenz")
+    truth = np.array([0.9056, 0.0, -14.5723])
+    dop = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=400, n_starts=16,
+                               method="dop853")
+    assert dop.method == "dop853" and within_error(dop, truth, 0.02)
+    # error control holds the sum to the divergence far closer than RK4's allowance
+    assert dop.sum == pytest.approx(dop.divergence, abs=1e-5) and dop.checks["zero_exponent"]
+    bdf = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=40, n_starts=4, k=1,
+                               method="bdf")
+    assert bdf.method == "bdf" and abs(bdf.exponents[0] - truth[0]) < 4 * bdf.error[0] + 0.1
+    assert dl.lyapunov_spectrum(Henon(), [0.1, 0.1], n_steps=20, method="bdf").method is None
+    with pytest.raises(DynlensError, match="method: expected one of .*found 'rk5'"):
+        dl.lyapunov_spectrum(lorenz, lorenz.default_x0, method="rk5")
+    with pytest.raises(DynlensError, match="substeps: expected None with method='bdf'"):
+        dl.lyapunov_spectrum(lorenz, lorenz.default_x0, substeps=4, method="bdf")
+
+
+def test_a_start_that_escapes_is_dropped_by_the_scipy_solvers():
+    class Blowup(dl.Dynamics):
+        def __init__(self):
+            super().__init__(dim=1, kind="continuous", dt=0.1)
+
+        def forward(self, x, u=None):
+            return -x + x ** 3
+
+    spec = dl.lyapunov_spectrum(Blowup(), [[0.5], [0.2], [3.0]], n_steps=200,
+                                method="dop853")
+    assert spec.n_dropped == 1 and spec.exponents[0] == pytest.approx(-1.0, abs=1e-4)

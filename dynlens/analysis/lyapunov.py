@@ -27,8 +27,9 @@ import torch
 
 from ..dynamics import Dynamics, eval_mode, rollout
 from ..errors import DynlensValueError
-from ..utils import check_nonnegative_int, check_positive_float, check_positive_int
+from ..utils import check_choice, check_nonnegative_int, check_positive_float, check_positive_int
 from ._prepare import Evaluator, as_states
+from ._scipy_stepper import SOLVERS, ScipyStepper
 
 __all__ = ["LyapunovSpectrum", "kaplan_yorke_dimension", "lyapunov_spectrum"]
 
@@ -126,6 +127,11 @@ class LyapunovSpectrum:
     n_dropped : int
         Starts dropped because their trajectory or tangent vectors left the finite numbers
         (a start that escapes the attractor's basin); the result is the others'.
+    method : {"rk4", "dop853", "bdf"} or None
+        How a field and its tangent vectors were integrated (see ``method`` of
+        :func:`lyapunov_spectrum`); None for a map.
+    substeps : int or None
+        RK4 steps per bin (None for scipy's solvers and for a map).
 
     Examples
     --------
@@ -172,6 +178,8 @@ class LyapunovSpectrum:
     kaplan_yorke_note: str
     checks: dict
     n_dropped: int = 0
+    method: str | None = None
+    substeps: int | None = None
 
     @property
     def sum(self) -> float:
@@ -213,8 +221,10 @@ class LyapunovSpectrum:
         steps = "steps" if self.kind == "discrete" else "bins"
         state = "converged" if self.converged else "not converged"
         dropped = f" ({self.n_dropped} dropped: escaped)" if self.n_dropped else ""
+        how = ("" if self.method is None else f"; {self.method.upper()}" + (
+            f", {self.substeps} substeps/bin" if self.substeps else ""))
         return (f"LyapunovSpectrum([{values}] {unit}; {ky}; {len(self.per_start)} starts"
-                f"{dropped}, {self.n_steps} {steps}, {state})")
+                f"{dropped}, {self.n_steps} {steps}, {state}{how})")
 
 
 class _Tangent(Dynamics):
@@ -244,7 +254,7 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
                       dt: float | None = None, seed: int = 0, *, k: int | None = None,
                       n_starts: int = 64, transient: int | None = None,
                       substeps: int | None = None, inputs: Any = None, rtol: float = 0.02,
-                      max_steps: int | None = None) -> LyapunovSpectrum:
+                      max_steps: int | None = None, method: str = "auto") -> LyapunovSpectrum:
     """The Lyapunov spectrum (or its first ``k`` exponents) by the QR method, run until it
     stops moving, with a standard error per exponent.
 
@@ -273,7 +283,7 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
         Bins (steps of a map) measured per start. Default: until converged (see above).
     dt : float, optional
         One bin of a continuous field in its own time units (default ``dynamics.dt``, else
-        1); integrated with ``substeps`` RK4 steps per bin. Ignored for maps.
+        1); integrated as ``method`` says. Ignored for maps.
     seed : int
         Seeds the initial tangent vectors and the nudges of the starting states.
     k : int, optional
@@ -285,8 +295,9 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
         Bins discarded before measuring, by the trajectory and again by the tangent vectors
         (default ``n_steps // 10``, or one round when converging).
     substeps : int, optional
-        RK4 steps per bin for continuous dynamics; default: enough to keep the step times
-        the largest |eigenvalue| of the Jacobian at the starting states under 0.5.
+        RK4 steps per bin for continuous dynamics (``method`` "rk4" or "auto", which then
+        runs RK4); default: enough to keep the step times the largest |eigenvalue| of the
+        Jacobian at the starting states under 0.5.
     inputs : array-like [n_inputs], optional
         A constant input to the dynamics.
     rtol : float
@@ -294,6 +305,17 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
     max_steps : int, optional
         The most bins measured per start when converging (default 40 rounds: 10000 bins,
         20000 steps of a map); raise it for slowly converging dynamics.
+    method : {"auto", "rk4", "dop853", "bdf"}
+        How a field and its tangent vectors are integrated, bin by bin, all starts as one
+        system (ignored for maps). "rk4": ``substeps`` fixed RK4 steps per bin. "dop853":
+        scipy's explicit order-8 solver with error control (relative tolerance 1e-7),
+        whose steps shorten where the field changes fast. "bdf": scipy's implicit BDF
+        (relative tolerance 1e-8, Newton on the field's exact Jacobian) for a stiff field.
+        "auto": "bdf" for the leading ``k < dim`` exponents of a field on which RK4 would
+        need more than 8 substeps per bin (at ``x0``, then at the starting states), else
+        "rk4". A full spectrum gains nothing from BDF: its most contracting tangent vector
+        decays at the field's fastest rate, which every solver must resolve.
+        The result says which ran (:attr:`LyapunovSpectrum.method`).
 
     Returns
     -------
@@ -338,13 +360,17 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
     starts = as_states(x0, "x0", ev.dim, ndims=(1, 2))[0]
     n_starts = check_positive_int(n_starts, "n_starts")
     fixed = None if substeps is None else check_positive_int(substeps, "substeps")
+    method = check_choice(method, _METHODS, "method")
+    if continuous and fixed is not None and method in SOLVERS:
+        raise DynlensValueError(
+            f"substeps: expected None with method={method!r} (substeps are RK4's), "
+            f"found {substeps!r}")
     unit = bin_ if continuous else 1.0
     with torch.no_grad(), eval_mode(dynamics):
         x = ev.tensor(starts)
-        if continuous and fixed is None:  # a first guess for the way onto the attractor
-            fixed_guess = 2 * _default_substeps(ev, x, bin_)
-            x = _starting_states(_Stepper(ev, bin_, fixed_guess), x, n_starts, transient, seed)
-            step = _Stepper(ev, bin_, _default_substeps(ev, x, bin_))  # measured on it
+        if continuous and fixed is None:
+            method = "rk4" if method == "auto" and k == ev.dim else method
+            step, x = _onto_attractor(ev, x, bin_, method, (n_starts, transient, seed))
         else:
             step = _Stepper(ev, bin_ if continuous else None, fixed or 1)
             x = _starting_states(step, x, n_starts, transient, seed)
@@ -356,10 +382,35 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
             est.add(*run.advance(n, est.record), n)
             if converge and est.n_rounds >= _MIN_ROUNDS and est.converged(run, ev):
                 break
-        return est.result(run, ev, bin_ if continuous else None)
+        result = est.result(run, ev, bin_ if continuous else None)
+    if not continuous:
+        return result
+    return replace(result, method=step.method, substeps=step.substeps)
+
+
+def _onto_attractor(ev: Evaluator, x: torch.Tensor, bin_: float, method: str,
+                    starts: tuple[int, int, int]) -> tuple[Any, torch.Tensor]:
+    """The stepper of a field's measurement and its starting states (``starts``:
+    ``n_starts, transient, seed``). RK4 runs onto the attractor with twice the substeps
+    needed at ``x0`` (a first guess) and measures with those needed at the starting states;
+    "auto" turns to BDF where either exceeds ``_MAX_RK4_SUBSTEPS``."""
+    if method in SOLVERS:
+        step = ScipyStepper(ev, bin_, method)
+        return step, _starting_states(step, x, *starts)
+    guess = _default_substeps(ev, x, bin_)
+    if method == "auto" and guess > _MAX_RK4_SUBSTEPS:
+        step = ScipyStepper(ev, bin_, "bdf")
+        return step, _starting_states(step, x, *starts)
+    x = _starting_states(_Stepper(ev, bin_, 2 * guess), x, *starts)
+    needed = _default_substeps(ev, x, bin_)  # measured on the attractor
+    if method == "auto" and needed > _MAX_RK4_SUBSTEPS:
+        return ScipyStepper(ev, bin_, "bdf"), x
+    return _Stepper(ev, bin_, needed), x
 
 
 _ROUND_BINS = {"continuous": 250, "discrete": 500}  # a round: the unit of batch means
+_METHODS = ("auto", "rk4", *SOLVERS)
+_MAX_RK4_SUBSTEPS = 8  # "auto" takes BDF above this for a partial spectrum (see method)
 _MIN_ROUNDS = 4  # before the criterion is tried
 _MAX_ROUNDS = 40  # the default bound on a converging run
 _FIXED_ROUNDS = 8  # rounds of a run of given length
@@ -526,6 +577,8 @@ def _default_substeps(ev: Evaluator, x: torch.Tensor, bin_: float) -> int:
 
 class _Stepper:
     """Advances states, or states with tangents, by whole bins through :func:`rollout`."""
+
+    method = "rk4"
 
     def __init__(self, ev: Evaluator, bin_: float | None, substeps: int) -> None:
         self.ev, self.bin, self.substeps = ev, bin_, substeps
