@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -233,6 +234,18 @@ def test_the_search_has_a_row_per_trial_and_a_best_model_that_evaluates(search, 
     assert math.isfinite(scores["rate_r2"]) and math.isfinite(scores["bps"])
     again = load_search(result.folder)  # read back without Ray
     assert again.best_config == best and again.table().equals(table)
+
+
+def test_trials_keep_tunes_csv_and_json_records_and_no_tensorboard_files(search):
+    # Tune's TensorBoard logger printed "NaN or Inf found in input tensor." for every epoch
+    # reported before full trial length (best_valid_loss inf): hundreds of lines a search
+    _, result, _ = search
+    trials = [p for p in result.folder.iterdir() if p.is_dir() and p.name.startswith("run_")]
+    assert len(trials) == 4
+    for trial in trials:
+        assert (trial / "progress.csv").is_file() and (trial / "result.json").is_file()
+    assert not list(result.folder.rglob("events.out.tfevents*"))
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ  # set only while it ran
 
 
 def test_the_figure_draws_one_line_per_trial(search):

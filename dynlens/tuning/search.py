@@ -9,10 +9,12 @@ A folder that holds this search already, stopped or finished, is resumed (``Tune
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +221,8 @@ def _run(tune_api: Any, out: Path, spec: dict, dims: dict, job: TrialJob, data: 
             with atomic_path(out / SPEC_FILE) as tmp:
                 tmp.write_text(json.dumps(spec, indent=1))
             tuner = _new_tuner(tune_api, trainable, out, spec, dims, progress)
-        tuner.fit()
+        with _no_tensorboard_logger():
+            tuner.fit()
         result = TuneResult(out, spec, _records(tune_api, out, spec["metric"]))
         result.save()
         return result
@@ -228,8 +231,28 @@ def _run(tune_api: Any, out: Path, spec: dict, dims: dict, job: TrialJob, data: 
             ray.shutdown()
 
 
+@contextlib.contextmanager
+def _no_tensorboard_logger() -> Iterator[None]:
+    """Tune without its automatic loggers: the TensorBoard one prints "NaN or Inf found in
+    input tensor." for every epoch a trial reports an infinite ``best_valid_loss`` (before it
+    reaches full length), hundreds of lines in a search. The CSV and JSON loggers are passed
+    to the Tuner explicitly (each trial's ``progress.csv`` and ``result.json``)."""
+    key = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+    before = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = before
+
+
 def _new_tuner(tune_api: Any, trainable: Any, out: Path, spec: dict, dims: dict,
                progress: bool) -> Any:
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
     return tune_api.Tuner(
         trainable, param_space={k: d.to_ray() for k, d in dims.items()},
         tune_config=tune_api.TuneConfig(
@@ -244,7 +267,8 @@ def _new_tuner(tune_api: Any, trainable: Any, out: Path, spec: dict, dims: dict,
             # PBT restores other trials' checkpoints: deleting old ones would lose them
             checkpoint_config=tune_api.CheckpointConfig(
                 num_to_keep=None if spec["scheduler"] == "pbt" else 2),
-            callbacks=[_recorder(tune_api, out.resolve() / RESULTS_FILE)]))
+            callbacks=[_recorder(tune_api, out.resolve() / RESULTS_FILE), CSVLoggerCallback(),
+                       JsonLoggerCallback()]))
 
 
 def _recorder(tune_api: Any, path: Path) -> Any:
