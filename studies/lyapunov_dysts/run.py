@@ -108,7 +108,8 @@ def one_flow(args: tuple[str, float, int | None]) -> dict:
     if spec is not None:
         z = spec.zero_index
         row.update(
-            n_steps=spec.n_steps, n_dropped=spec.n_dropped, lambda1=spec.exponents[0],
+            n_steps=spec.n_steps, n_dropped=spec.n_dropped, method=spec.method,
+            substeps=spec.substeps, lambda1=spec.exponents[0],
             lambda1_error=spec.error[0],
             exponents=json.dumps(spec.exponents.round(6).tolist()),
             errors=json.dumps(spec.error.round(6).tolist()),
@@ -187,14 +188,16 @@ def plot(table: pd.DataFrame, bound: float, max_steps: int | None) -> None:
                  "within the allowance for RK4, 1e-3 of the largest |exponent|)", fontsize=10)
     ax = axes[2]
     ordered = table.sort_values("cpu_s")
-    colors = ordered["status"].map({"converged": "C0", "max_steps reached": "C1",
-                                    "time bound": "C3"}).fillna("0.3")
-    ax.bar(np.arange(len(ordered)), ordered["cpu_s"], color=colors)
+    palette = {"converged": "C0", "max_steps reached": "C1", "time bound": "C3"}
+    category = ordered["status"].where(ordered["status"].isin(palette), "failed")
+    palette["failed"] = "0.3"
+    ax.bar(np.arange(len(ordered)), ordered["cpu_s"], color=category.map(palette))
     ax.set_yscale("log")
     ax.set_xlabel("flows, fastest first")
     ax.set_ylabel("CPU seconds (1 thread)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("C0", "C1", "C3", "0.3")]
-    ax.legend(handles, ["converged", "max_steps reached", "time bound", "failed"], fontsize=7)
+    shown = [c for c in palette if (category == c).any()]  # only categories that occur
+    ax.legend([plt.Rectangle((0, 0), 1, 1, color=palette[c]) for c in shown],
+              [f"{c} ({int((category == c).sum())})" for c in shown], fontsize=7)
     ax.set_title(f"CPU time per flow (at most {steps_words(max_steps)}, {bound:.0f} CPU s)",
                  fontsize=10)
     fig.tight_layout()
@@ -225,8 +228,34 @@ def bench_table(table: pd.DataFrame, bound: float, workers: int,
     counts = table["status"].value_counts().to_dict()
     lines += ["", (f"Status counts: {counts}. Median CPU {table['cpu_s'].median():.1f} s, "
                    f"median wall {table['wall_s'].median():.1f} s.")]
+    lines += solver_lines()
     with atomic_path(BENCH) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def solver_lines() -> list[str]:
+    """The table of ``solvers.py`` (the integrators on the flows beyond the bound), if run."""
+    path = HERE / "solvers.csv"
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path)
+    lines = ["", "## The integrators (`method`) on the flows beyond the bound", "",
+             ("Written by `studies/lyapunov_dysts/solvers.py`: 40 bins, 64 starts, 60 CPU s "
+              "per run; field evaluations (with tangents) per bin over all bins advanced "
+              "(RK4: 4 per substep). The last row: CellularNeuralNetwork at its defaults, "
+              "converging, with DOP853 (120 CPU s)."), "",
+             ("| flow | k | method | status | CPU (s) | evaluations / bin | exponents | "
+              "sum - divergence |"), "|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        ran = pd.notna(r.get("evals_per_bin"))
+        gap = r.get("sum_minus_divergence")
+        lines.append(
+            f"| {r['flow']} | {r['k']} | {r['method']} | {r['status']} | {r['cpu_s']:.1f} | "
+            f"{r['evals_per_bin']:.0f} | {r['exponents']} | "
+            f"{'' if pd.isna(gap) else f'{gap:.1e}'} |" if ran else
+            f"| {r['flow']} | {r['k']} | {r['method']} | {r['status']} | {r['cpu_s']:.1f} "
+            "| | | |")
+    return lines
 
 
 def main() -> None:
