@@ -1,6 +1,6 @@
 """Matplotlib figures. Every function returns a Figure (built without pyplot) and never shows it."""
 
-from ._style import NotebookFigure, new_figure, save_figure
+from ._style import NotebookFigure, log_loss_axis, new_figure, save_figure
 from .analysis import (
     eigenvalues,
     fixed_point_comparison,
@@ -11,6 +11,7 @@ from .analysis import (
 )
 from .data import latent_trajectory_3d, rates, spike_raster, time_unit
 from .models import inferred_pulses, rates_vs_truth, training_history
+from .search import search
 from .sweeps import runs, sweep
 
 __all__ = [
@@ -22,12 +23,14 @@ __all__ = [
     "inferred_pulses",
     "latent_trajectory_3d",
     "latents_vs_truth",
+    "log_loss_axis",
     "lyapunov_spectra",
     "new_figure",
     "rates",
     "rates_vs_truth",
     "runs",
     "save_figure",
+    "search",
     "spike_raster",
     "sweep",
     "time_unit",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import io
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from ..utils import atomic_path
 
-__all__ = ["NotebookFigure", "new_figure", "save_figure"]
+__all__ = ["NotebookFigure", "log_loss_axis", "new_figure", "save_figure"]
 
 
 class NotebookFigure(Figure):
@@ -78,6 +79,32 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
     kwargs.setdefault("layout", "constrained")
     fig = NotebookFigure(**kwargs)
     return fig, fig.subplots(nrows, ncols, **sub)
+
+
+def log_loss_axis(ax) -> None:
+    """Make ``ax``'s y axis logarithmic, labelled where losses converge.
+
+    Early, unstable epochs would flatten a linear axis; a log axis spanning less than a
+    decade labels no tick at all by default. Ticks are labelled at 1, 1.2, 1.5, 2, 3, 5 and 7
+    of each decade, as plain numbers (2.1, not 2.1 x 10^0).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes whose y axis shows losses.
+
+    Examples
+    --------
+    >>> fig, ax = new_figure()
+    >>> lines = ax.plot([0, 1, 2], [30.0, 1.6, 1.4])
+    >>> log_loss_axis(ax)
+    >>> ax.get_yscale()
+    'log'
+    """
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def save_figure(fig: Figure, path, dpi: int = 110) -> None:

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import MaxNLocator
 
 from ..analysis.metrics import input_recovery
 from ..errors import DynlensValueError
 from ..utils import as_numpy, check_positive_int
-from ._style import new_figure
+from ._style import log_loss_axis, new_figure
 
 __all__ = ["inferred_pulses", "rates_vs_truth", "training_history"]
 
@@ -55,12 +55,7 @@ def training_history(histories: dict[str, pd.DataFrame] | pd.DataFrame) -> Figur
         names = ", ".join(label for label, _ in models)
         ax.axvline(epoch, color=models[0][1] if len(models) == 1 else "0.3", ls=":", lw=1,
                    label=f"{names}: trials at full length from here")
-    ax.set_yscale("log")  # early, unstable epochs would otherwise flatten the rest
-    # labelled ticks at 1, 1.2, 1.5, 2, 3, 5, 7 of each decade: a log axis spanning less
-    # than a decade otherwise labels none where the losses converge
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0)))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    log_loss_axis(ax)
     ax.set_xlabel("epoch")
     labels = {hist.attrs.get("loss_label", "loss") for hist in histories.values()}
     first, *rest = (labels.pop() if len(labels) == 1 else "loss, as each model defines it"

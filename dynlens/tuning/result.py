@@ -145,12 +145,9 @@ class TuneResult:
         -------
         matplotlib.figure.Figure
         """
-        from ..plotting import new_figure  # a plot method may draw with the plotting layer
-        from .figure import draw_search
+        from ..plotting import search  # a plot method may draw with the plotting layer
 
-        fig, ax = new_figure(figsize=(7.0, 4.0))
-        draw_search(fig, ax, self, by)
-        return fig
+        return search(self, by)
 
     def save(self) -> None:
         """Write the trial records to the folder's ``trials.json`` (atomically)."""
