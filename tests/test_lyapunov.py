@@ -116,6 +116,9 @@ def test_the_first_k_exponents_and_the_model_dtype():
     spec = dl.lyapunov_spectrum(net, np.zeros(3), n_steps=100, n_starts=4, k=2)
     assert spec.exponents.shape == (2,) and spec.trace.dtype == np.float64
     assert spec.exponents[0] >= spec.exponents[1]
+    # scipy's solvers hold a float32 model to what its dtype allows
+    dop = dl.lyapunov_spectrum(net, np.zeros(3), n_steps=100, n_starts=4, k=2, method="dop853")
+    np.testing.assert_allclose(dop.exponents, spec.exponents, atol=1e-4)
     # the first k exponents are the k largest: known exactly for a linear map and field
     grow = Linear(rotated([2.0, 0.5, 0.25]), "discrete")
     for k in (1, 2):
@@ -231,11 +234,14 @@ def test_the_leading_exponents_of_a_stiff_linear_field_by_bdf():
 def test_the_solvers_agree_on_lorenz_and_the_method_is_checked():
     lorenz = dl.systems.get("lorenz")
     truth = np.array([0.9056, 0.0, -14.5723])
-    dop = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=400, n_starts=16,
+    dop = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=250, n_starts=8,
                                method="dop853")
     assert dop.method == "dop853" and within_error(dop, truth, 0.02)
     # error control holds the sum to the divergence far closer than RK4's allowance
     assert dop.sum == pytest.approx(dop.divergence, abs=1e-5) and dop.checks["zero_exponent"]
+    # "auto" keeps RK4 on Lorenz, a partial spectrum too (one substep a bin: not stiff)
+    auto = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=8, n_starts=2, k=1)
+    assert auto.method == "rk4" and auto.substeps == 1
     bdf = dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=40, n_starts=4, k=1,
                                method="bdf")
     assert bdf.method == "bdf" and abs(bdf.exponents[0] - truth[0]) < 4 * bdf.error[0] + 0.1

@@ -37,8 +37,9 @@ _EPS_RTOL = 1e3  # ... but no finer than this many machine epsilons (float32 mod
 _ATOL_FLOOR = 1e-3  # a state component's absolute scale: at least this share of the largest
 # A tangent vector's absolute scale: between QR steps a column shrinks by up to ~e^-24 (twice
 # lyapunov's _MAX_LOG_RATIO) and must stay resolved relative to itself, or the most
-# contracting exponent (and the sum) comes out wrong.
+# contracting exponent (and the sum) comes out wrong; no finer than float32 can hold.
 _TANGENT_SCALE = 1e-12
+_EPS_SCALE = 1e2  # machine epsilons: the finest tangent scale a model's dtype allows
 
 
 class ScipyStepper:
@@ -63,6 +64,7 @@ class ScipyStepper:
     def __init__(self, ev: Evaluator, bin_: float, method: str) -> None:
         self.ev, self.bin, self.method = ev, bin_, method
         self.rtol = max(_RTOL[method], _EPS_RTOL * ev.eps)
+        self.tangent_scale = max(_TANGENT_SCALE, _EPS_SCALE * ev.eps)
         self.stats = {"bins": 0, "nfev": 0, "njev": 0, "nlu": 0}
 
     def states(self, x: torch.Tensor, n_bins: int) -> torch.Tensor:
@@ -126,12 +128,13 @@ class ScipyStepper:
 
     def _atol(self, z0: np.ndarray, volume: bool) -> np.ndarray:
         """Absolute tolerances: the states' own scale per component (largest over starts,
-        at least ``_ATOL_FLOOR`` of the largest component), ``_TANGENT_SCALE`` for the
+        at least ``_ATOL_FLOOR`` of the largest component and ``tangent_scale``, for a
+        state at 0), ``tangent_scale`` for the
         tangent vectors (orthonormal at the start), 1 for the volume."""
         n, m, d = z0.shape
         scale = np.abs(z0[:, 0]).max(0)
-        scale = np.maximum(scale, _ATOL_FLOOR * scale.max() + np.finfo(np.float64).tiny)
-        per = np.full((n, m, d), _TANGENT_SCALE)
+        scale = np.maximum(scale, max(_ATOL_FLOOR * scale.max(), self.tangent_scale))
+        per = np.full((n, m, d), self.tangent_scale)
         per[:, 0] = scale
         return self.rtol * np.concatenate([per.ravel(), np.ones(n if volume else 0)])
 

@@ -2,8 +2,9 @@
 
 The standard QR (Benettin) method: tangent vectors ``Y`` ride along a trajectory, ``Y`` grows
 as the linearised dynamics say (a map: ``Y <- J(x) Y``; a field: ``dY/dt = J(x) Y``, the
-variational equations, integrated together with ``x`` by the one
-:func:`~dynlens.dynamics.rollout`), and every so often ``Y = Q R`` is re-orthonormalised; the
+variational equations, integrated together with ``x`` by RK4 through the one
+:func:`~dynlens.dynamics.rollout`, or by scipy's DOP853 or BDF: ``method`` of
+:func:`lyapunov_spectrum`), and every so often ``Y = Q R`` is re-orthonormalised; the
 exponents are the average growth rates ``log |R_ii|``. Jacobians are the dynamics' own
 (analytic for ground-truth systems and dynlens's GRU cells, exact automatic differentiation
 otherwise). Several starting states run as one batch.

@@ -242,12 +242,16 @@ def solver_lines() -> list[str]:
     lines = ["", "## The integrators (`method`) on the flows beyond the bound", "",
              ("Written by `studies/lyapunov_dysts/solvers.py`: 40 bins, 64 starts, 60 CPU s "
               "per run; field evaluations (with tangents) per bin over all bins advanced "
-              "(RK4: 4 per substep). The last row: CellularNeuralNetwork at its defaults, "
-              "converging, with DOP853 (120 CPU s)."), "",
+              "(RK4: 4 per substep). The last two rows: CellularNeuralNetwork at its "
+              "defaults, converging (180 CPU s), with DOP853 and with RK4 at 4 substeps a bin "
+              "(its Jacobian asks for 1; results.csv has that run: -0.061 +- 0.006 for the "
+              "flow's exponent, 21 CPU s)."), "",
              ("| flow | k | method | status | CPU (s) | evaluations / bin | exponents | "
               "sum - divergence |"), "|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         ran = pd.notna(r.get("evals_per_bin"))
+        if pd.notna(r.get("substeps_given")):
+            r["method"] = f"{r['method']} ({int(r['substeps_given'])} substeps)"
         gap = r.get("sum_minus_divergence")
         lines.append(
             f"| {r['flow']} | {r['k']} | {r['method']} | {r['status']} | {r['cpu_s']:.1f} | "
