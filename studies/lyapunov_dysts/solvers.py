@@ -1,7 +1,7 @@
 """The integrators of ``dl.lyapunov_spectrum`` on the flows that exceed the study's CPU bound.
 
-    python3 studies/lyapunov_dysts/solvers.py              # about 20 CPU-minutes, 1 thread
-    python3 studies/lyapunov_dysts/solvers.py --cnn-only   # the last two rows (4 CPU-minutes)
+    python3 studies/lyapunov_dysts/solvers.py              # about 15 CPU-minutes, 1 thread
+    python3 studies/lyapunov_dysts/solvers.py --cnn-only   # the last two rows (5 CPU-minutes)
 
 For each flow: a fixed run (``n_steps`` bins, 64 starts) with ``method`` "rk4", "dop853" and
 "bdf", for the full spectrum and for the largest exponent alone (``k=1``), each under a CPU
