@@ -263,3 +263,34 @@ def test_a_start_that_escapes_is_dropped_by_the_scipy_solvers():
     spec = dl.lyapunov_spectrum(Blowup(), [[0.5], [0.2], [3.0]], n_steps=200,
                                 method="dop853")
     assert spec.n_dropped == 1 and spec.exponents[0] == pytest.approx(-1.0, abs=1e-4)
+
+
+class KinkedCNN(torch.nn.Module):
+    """dysts's CellularNeuralNetwork: piecewise linear, so its Jacobian is piecewise constant
+    and its eigenvalues say nothing of the kinks at |x_i| = 1."""
+
+    dim, kind, dt = 3, "continuous", 0.032
+    m = torch.tensor([[1.24, -3.21, -3.21], [-3.21, 1.1, -4.4], [-3.21, 4.4, 1.0]],
+                     dtype=torch.float64)
+
+    def forward(self, x, u=None):
+        return 0.5 * ((x + 1).abs() - (x - 1).abs()) @ self.m.T - x
+
+    def jacobian(self, x):
+        return self.m * (x.abs() < 1).to(x.dtype)[:, None, :] - torch.eye(3, dtype=x.dtype)
+
+
+def test_the_substeps_see_kinks_and_leave_smooth_flows_alone():
+    # the eigenvalue rule gives CellularNeuralNetwork 1 substep a bin (largest exponent 0.164,
+    # 60 % high); the step-doubling check doubles it twice (0.102 +- 0.004 in the study)
+    from dynlens.analysis._prepare import Evaluator
+    from dynlens.analysis.lyapunov import _default_substeps
+
+    x0 = [-0.26574016, -0.36754928, -0.07309413]
+    spec = dl.lyapunov_spectrum(KinkedCNN(), x0, n_steps=2, n_starts=4, transient=250)
+    assert spec.substeps == 4
+    with torch.no_grad():
+        assert _default_substeps(Evaluator(KinkedCNN()), torch.tensor([x0]), 0.032) == 1
+    # Lorenz keeps the eigenvalue rule's single substep: its results are unchanged, bit for bit
+    lorenz = dl.systems.get("lorenz")
+    assert dl.lyapunov_spectrum(lorenz, lorenz.default_x0, n_steps=2, n_starts=4).substeps == 1

@@ -298,7 +298,12 @@ def lyapunov_spectrum(dynamics: Any, x0: Any, n_steps: int | None = None,
     substeps : int, optional
         RK4 steps per bin for continuous dynamics (``method`` "rk4" or "auto", which then
         runs RK4); default: enough to keep the step times the largest |eigenvalue| of the
-        Jacobian at the starting states under 0.5.
+        Jacobian at the starting states under 0.5, then doubled (at most 4 times) while a
+        step-doubling check fails: from states along the second half of the transient, the
+        tangent growth rates over 4 bins at ``s`` and at ``2 s`` substeps, averaged over
+        those states, differ by more than 1e-3 of the largest of those rates (the checks'
+        allowance for RK4). The eigenvalues miss what a kink does (a piecewise-linear
+        field's Jacobian is piecewise constant and jumps); the check sees it.
     inputs : array-like [n_inputs], optional
         A constant input to the dynamics.
     rtol : float
@@ -403,11 +408,11 @@ def _onto_attractor(ev: Evaluator, x: torch.Tensor, bin_: float, method: str,
     if method == "auto" and _stiff(ev, x, guess):
         step = ScipyStepper(ev, bin_, "bdf")
         return step, _starting_states(step, x, *starts)
-    x = _starting_states(_Stepper(ev, bin_, 2 * guess), x, *starts)
+    x, path = _starting_states(_Stepper(ev, bin_, 2 * guess), x, *starts, path=True)
     needed = _default_substeps(ev, x, bin_)  # measured on the attractor
     if method == "auto" and _stiff(ev, x, needed):
         return ScipyStepper(ev, bin_, "bdf"), x
-    return _Stepper(ev, bin_, needed), x
+    return _Stepper(ev, bin_, _doubled_substeps(ev, path, bin_, needed)), x
 
 
 _ROUND_BINS = {"continuous": 250, "discrete": 500}  # a round: the unit of batch means
@@ -420,6 +425,11 @@ _FIXED_ROUNDS = 8  # rounds of a run of given length
 _N_SIGMA = 3.0  # a check holds within this many standard errors (plus the allowance)
 _FLOOR = 1e-4  # the floor of the tolerance, relative to the largest |exponent|
 _NUMERIC = 1e-3  # what the checks allow for RK4's error, relative to the largest |exponent|
+_CHECK_BINS = 4  # the step-doubling check of the substeps (see substeps): bins a comparison,
+_CHECK_POINTS = 64  # ... states it starts from (at most),
+_CHECK_TOL = _NUMERIC  # ... the gap it allows, relative to the largest growth rate: the
+# checks' allowance (CellularNeuralNetwork's kinks: gaps 8e-3, 1.5e-3, 9.8e-4 at 1, 2, 4 substeps)
+_MAX_DOUBLINGS = 4  # ... and how often it doubles the substeps at most
 _NUDGE = 1e-2  # starting states' nudges, relative to the trajectory's spread: chaos separates
 # the starts within ~5 Lyapunov times; small, to stay in the basin
 
@@ -577,6 +587,59 @@ def _default_substeps(ev: Evaluator, x: torch.Tensor, bin_: float) -> int:
     return max(1, int(np.ceil(bin_ * rho / 0.5)))
 
 
+def _doubled_substeps(ev: Evaluator, points: torch.Tensor, bin_: float,
+                      substeps: int) -> int:
+    """``substeps`` doubled (at most ``_MAX_DOUBLINGS`` times) until the step-doubling
+    check of ``lyapunov_spectrum`` (see ``substeps`` there) holds at the states ``points``.
+    The check is the tangent growth's own: a kink's error in the states is small, but the
+    Jacobian jumps there and RK4 integrates the tangent vectors across it to first order."""
+    points = points[torch.isfinite(points).all(1)]
+    points = points[:: max(1, len(points) // _CHECK_POINTS)].contiguous()
+    if not len(points):
+        return substeps
+    coarse = _growth_rates(ev, points, bin_, substeps)
+    for _ in range(_MAX_DOUBLINGS):
+        fine = _growth_rates(ev, points, bin_, 2 * substeps)
+        if _check_gap(coarse, fine) <= _CHECK_TOL:
+            return substeps
+        substeps, coarse = 2 * substeps, fine
+    return substeps
+
+
+def _check_gap(coarse: torch.Tensor, fine: torch.Tensor) -> float:
+    """The step-doubling gap: the largest start-averaged difference of the growth rates at
+    ``s`` and ``2 s`` substeps, relative to the largest start-averaged rate, over the
+    directions every start that resolved any resolved (0 when none)."""
+    both = torch.isfinite(coarse) & torch.isfinite(fine)
+    rows = both.any(1)
+    used = both[rows].all(0) if bool(rows.any()) else both.any(0)
+    if not bool(used.any()):
+        return 0.0
+    rows = both[:, used].all(1)
+    coarse, fine = coarse[rows][:, used], fine[rows][:, used]
+    scale = float(fine.mean(0).abs().max())
+    gap = float((coarse - fine).mean(0).abs().max())
+    return gap / scale if scale > 0 else 0.0
+
+
+def _growth_rates(ev: Evaluator, x: torch.Tensor, bin_: float, substeps: int) -> torch.Tensor:
+    """Growth rates ``log |R_ii|`` per time unit ``[n, dim]`` of unit tangent vectors over
+    ``_CHECK_BINS`` bins from states ``x``, by RK4 at ``substeps`` a bin with a QR step every
+    bin; NaN where a start left the finite numbers, or where a direction shrank by more than
+    ``sqrt(eps)`` in one bin (its growth is then rounding noise, as in the measurement)."""
+    step, y = _Stepper(ev, bin_, substeps), torch.eye(ev.dim, dtype=x.dtype, device=x.device)
+    y, logs = y.expand(len(x), -1, -1).contiguous(), torch.zeros(len(x), ev.dim)
+    with np.errstate(all="ignore"):
+        for _ in range(_CHECK_BINS):
+            x, y, _ = step.tangents(x, y, 1)
+            q, r = torch.linalg.qr(y.nan_to_num())
+            grow = torch.log(r.diagonal(dim1=1, dim2=2).abs()).double().cpu()
+            ok = torch.isfinite(y).all((1, 2)).cpu()[:, None] & (grow > 0.5 * np.log(ev.eps))
+            logs = torch.where(ok, logs + grow, torch.nan)
+            y = q
+    return logs.double() / (_CHECK_BINS * bin_)
+
+
 def _eigenvalues(ev: Evaluator, x: torch.Tensor) -> torch.Tensor:
     """The eigenvalues of the field's Jacobian at the finite ones of states ``x``."""
     x = x[torch.isfinite(x).all(1)]  # a start that escaped in the transient is dropped later
@@ -629,18 +692,30 @@ class _Stepper:
         return z[:, :d], z[:, d:-1].reshape(-1, d, k), z[:, -1]
 
 
-def _starting_states(step: _Stepper, x: torch.Tensor, n_starts: int,
-                     transient: int, seed: int) -> torch.Tensor:
+def _starting_states(step: _Stepper, x: torch.Tensor, n_starts: int, transient: int,
+                     seed: int, path: bool = False) -> Any:
     """After ``transient`` bins: the states themselves (several given); or, from one,
     ``n_starts`` states of the second half of its transient, each nudged (the first excepted)
     by ``_NUDGE`` times the spread of that half and run ``transient`` bins further as a batch,
     so that chaos separates them. A nudged start that escapes (leaves the finite numbers or
-    goes ten times further out than the trajectory did) is replaced by its un-nudged state."""
+    goes ten times further out than the trajectory did) is replaced by its un-nudged state.
+    With ``path``: also states spread over the attractor (the second half of that transient,
+    else the starting states), where :func:`_doubled_substeps` checks the step."""
     if x.shape[0] > 1 or n_starts == 1:
-        return step.states(x, transient)[:, -1] if transient else x
-    if not transient:
-        return x.expand(n_starts, -1).contiguous()
-    path = step.states(x, transient)[0]
+        starts = step.states(x, transient)[:, -1] if transient else x
+    elif not transient:
+        starts = x.expand(n_starts, -1).contiguous()
+    else:
+        trajectory = step.states(x, transient)[0]
+        starts = _nudged_starts(step, trajectory, x, n_starts, transient, seed)
+        return (starts, trajectory[transient // 2:]) if path else starts
+    return (starts, starts) if path else starts
+
+
+def _nudged_starts(step: _Stepper, path: torch.Tensor, x: torch.Tensor, n_starts: int,
+                   transient: int, seed: int) -> torch.Tensor:
+    """The nudged starting states of :func:`_starting_states` from the transient ``path``
+    of one state ``x``."""
     spacing = max(1, transient // (2 * n_starts))
     picks = path[(transient - 1 - spacing * torch.arange(n_starts)) % transient]
     tail = path[min(transient // 2, transient - 2):]  # two states at least
