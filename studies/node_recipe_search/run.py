@@ -11,7 +11,7 @@ choice made on validation loss only, as a user must. ``check``: the best setting
 every run is scored against the truth the same way as the defaults' runs it is compared with:
 those of ``studies/truth_free_selection/`` (NODE-3, ``dl.fit``'s defaults, the same data and
 seeds). ``report``: per system and recipe the mean +- sd over seeds of state R2, rate R2 and
-the fixed-point score, against the paper's per-run means (REFERENCE.md).
+the fixed-point score, against the paper's per-run means (Sedler et al. 2023).
 """
 
 from __future__ import annotations
