@@ -629,14 +629,13 @@ def _growth_rates(ev: Evaluator, x: torch.Tensor, bin_: float, substeps: int) ->
     ``sqrt(eps)`` in one bin (its growth is then rounding noise, as in the measurement)."""
     step, y = _Stepper(ev, bin_, substeps), torch.eye(ev.dim, dtype=x.dtype, device=x.device)
     y, logs = y.expand(len(x), -1, -1).contiguous(), torch.zeros(len(x), ev.dim)
-    with np.errstate(all="ignore"):
-        for _ in range(_CHECK_BINS):
-            x, y, _ = step.tangents(x, y, 1)
-            q, r = torch.linalg.qr(y.nan_to_num())
-            grow = torch.log(r.diagonal(dim1=1, dim2=2).abs()).double().cpu()
-            ok = torch.isfinite(y).all((1, 2)).cpu()[:, None] & (grow > 0.5 * np.log(ev.eps))
-            logs = torch.where(ok, logs + grow, torch.nan)
-            y = q
+    for _ in range(_CHECK_BINS):
+        x, y, _ = step.tangents(x, y, 1)
+        q, r = torch.linalg.qr(y.nan_to_num())
+        grow = torch.log(r.diagonal(dim1=1, dim2=2).abs()).double().cpu()
+        ok = torch.isfinite(y).all((1, 2)).cpu()[:, None] & (grow > 0.5 * np.log(ev.eps))
+        logs = torch.where(ok, logs + grow, torch.nan)
+        y = q
     return logs.double() / (_CHECK_BINS * bin_)
 
 
