@@ -72,13 +72,13 @@ def search(result: Any, by: str | None = None) -> Figure:
     >>> len(fig.axes[0].lines), bool(fig.axes[0].get_ylim()[1] < 9)  # 2 trials + a cross
     (3, True)
     """
-    fig, ax = new_figure(figsize=(7.0, 4.0))
     by = result.searched[0] if by is None else check_choice(by, result.searched, "by")
     metric = result.metric
     trials = [t for t in result.trials if t["history"].get(metric)]
     if not trials:
         raise DynlensValueError(f"result: no trial of {result.folder} has reported yet")
     colours, mappable = _colours(result, by)
+    fig, ax = new_figure(figsize=(7.0, 4.0))
     best = result.best_trial_id
     longest = max(max(t["history"]["epoch"], default=0) for t in trials)
     # ASHA's first cut (dl.tune: a tenth of max_epochs); the values from there on are the
