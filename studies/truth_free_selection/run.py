@@ -78,8 +78,11 @@ def plot(cells: pd.DataFrame, result: pd.DataFrame, name: str) -> None:
                    edgecolors="k", label=f"picked without the truth ({family.upper()}-{size})")
         ax.set_xlabel("cross-seed agreement (mean over seed pairs)")
         ax.set_ylabel("true state R2 (mean over seeds)")
-        seeds = int(part["n_seeds"].min()) if "n_seeds" in part else "?"
-        ax.set_title(f"{dataset}: one point per cell ({seeds} seeds), label = latent size",
+        most = int(part["n_seeds"].max())
+        short = [f"{r.model.upper()}-{r.latent_dim}: {r.n_seeds}"
+                 for r in part.itertuples() if r.n_seeds < most]
+        seeds = f"{most} seeds" + (f"; {', '.join(short)}" if short else "")
+        ax.set_title(f"{dataset}: one point per cell ({seeds}), label = latent size",
                      fontsize=9)
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
